@@ -1,0 +1,27 @@
+# A small image that runs checkout-bot as a non-root user, with its database on the /data volume.
+FROM python:3.12-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+COPY webhooks ./webhooks
+COPY storage ./storage
+RUN pip install --no-cache-dir --prefix=/install .
+
+FROM python:3.12-slim
+ENV PYTHONUNBUFFERED=1 \
+    DATABASE_URL=sqlite:////data/shop.db \
+    CATALOG_FILE=/app/catalog.toml \
+    HTTP_HOST=0.0.0.0 \
+    HTTP_PORT=8080
+COPY --from=build /install /usr/local
+RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin shop \
+    && mkdir -p /app /data && chown shop:shop /data
+WORKDIR /app
+COPY catalog.toml /app/catalog.toml
+USER shop
+VOLUME ["/data"]
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ.get(\"HTTP_PORT\", \"8080\")}/healthz', timeout=4)"]
+STOPSIGNAL SIGTERM
+CMD ["checkout-bot"]

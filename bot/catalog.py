@@ -1,0 +1,221 @@
+"""The catalog: the shop and its products, read from the owner's TOML file and checked whole."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from bot.money import Money, MoneyError
+
+Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,32}$")]
+NonEmpty = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+# A string, or a table of language code -> string.
+LocalizedText = (
+    NonEmpty
+    | dict[Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[a-zA-Z]{2,4})?$")], NonEmpty]
+)
+
+DEFAULT_MAX_PER_ORDER = 10
+
+
+class CatalogError(ValueError):
+    """A catalog file that cannot be used, with a message naming the file, product and field."""
+
+
+def localized(text: str | Mapping[str, str], language: str | None) -> str:
+    """Pick the text for `language` ("fr", "pt-br"), else English, else the first one written."""
+    if isinstance(text, str):
+        return text
+    if language:
+        for candidate in (language.lower(), language.lower().split("-")[0]):
+            if candidate in text:
+                return text[candidate]
+    return text.get("en") or next(iter(text.values()))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _ShopFields(_Strict):
+    name: NonEmpty
+    support: NonEmpty | None = None
+
+
+class _CategoryFields(_Strict):
+    id: Identifier
+    title: LocalizedText
+
+
+class _ProductFields(_Strict):
+    id: Identifier
+    title: LocalizedText
+    description: LocalizedText | None = None
+    price: NonEmpty
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$")]
+    category: Identifier | None = None
+    photo: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")] | None = None
+    stock: Annotated[int, Field(ge=0)] | None = None
+    max_per_order: Annotated[int, Field(ge=1, le=99)] = DEFAULT_MAX_PER_ORDER
+    active: bool = True
+    sort: int | None = None
+
+
+class _CatalogFields(_Strict):
+    shop: _ShopFields
+    categories: list[_CategoryFields] = []
+    products: list[_ProductFields] = Field(min_length=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    id: str
+    title: str | Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    id: str
+    title: str | Mapping[str, str]
+    price: Money
+    description: str | Mapping[str, str] | None = None
+    category: str | None = None
+    photo: str | None = None
+    stock: int | None = None
+    max_per_order: int = DEFAULT_MAX_PER_ORDER
+    active: bool = True
+    sort: int | None = None
+
+    def title_in(self, language: str | None) -> str:
+        return localized(self.title, language)
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    shop_name: str
+    support: str | None
+    products: tuple[Product, ...]
+    categories: tuple[Category, ...] = ()
+    _by_id: Mapping[str, Product] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_id", {product.id: product for product in self.products})
+
+    def get(self, product_id: str) -> Product | None:
+        """The product with this id, active or not; None when there is none."""
+        return self._by_id.get(product_id)
+
+    def on_sale(self) -> list[Product]:
+        """The active products in the order the owner asked for: `sort`, then title."""
+        active = [product for product in self.products if product.active]
+        return sorted(active, key=lambda p: (p.sort is None, p.sort or 0, p.title_in(None)))
+
+
+def load_catalog(path: Path) -> Catalog:
+    """Read and check the catalog file; every problem raises CatalogError naming where it is."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CatalogError(f"{path}: file not found (set CATALOG_FILE)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CatalogError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(f"{path}: not valid TOML: {exc}") from None
+    return parse_catalog(data, source=str(path))
+
+
+def parse_catalog(data: dict[str, Any], *, source: str) -> Catalog:
+    try:
+        fields = _CatalogFields.model_validate(data)
+    except ValidationError as exc:
+        raise CatalogError(_describe(exc, data, source)) from None
+
+    category_ids = [category.id for category in fields.categories]
+    _refuse_duplicates(category_ids, source, "categories")
+    _refuse_duplicates([product.id for product in fields.products], source, "products")
+
+    products = []
+    for item in fields.products:
+        where = f"{source}: product {item.id!r}"
+        if item.category is not None and item.category not in category_ids:
+            raise CatalogError(f"{where}, field 'category': no category {item.category!r}")
+        try:
+            price = Money.parse(item.price, item.currency)
+        except MoneyError as exc:
+            raise CatalogError(f"{where}, field 'price': {exc}") from None
+        if price.minor <= 0:
+            raise CatalogError(f"{where}, field 'price': must be more than zero")
+        products.append(
+            Product(
+                id=item.id,
+                title=item.title,
+                price=price,
+                description=item.description,
+                category=item.category,
+                photo=item.photo,
+                stock=item.stock,
+                max_per_order=item.max_per_order,
+                active=item.active,
+                sort=item.sort,
+            )
+        )
+    return Catalog(
+        shop_name=fields.shop.name,
+        support=fields.shop.support,
+        products=tuple(products),
+        categories=tuple(Category(c.id, c.title) for c in fields.categories),
+    )
+
+
+def _refuse_duplicates(ids: list[str], source: str, table: str) -> None:
+    seen: set[str] = set()
+    for item_id in ids:
+        if item_id in seen:
+            raise CatalogError(f"{source}: [[{table}]] id {item_id!r} is used twice")
+        seen.add(item_id)
+
+
+def _describe(exc: ValidationError, data: dict[str, Any], source: str) -> str:
+    """Name the first problem as an owner would look for it: table, item id, field."""
+    error = exc.errors(include_url=False)[0]
+    loc = list(error["loc"])
+    where = source
+    if len(loc) >= 2 and loc[0] in ("products", "categories") and isinstance(loc[1], int):
+        table, index = str(loc[0]), loc[1]
+        entry = data.get(table, [])[index]
+        item_id = entry.get("id") if isinstance(entry, dict) else None
+        kind = "product" if table == "products" else "category"
+        where += f": {kind} {item_id!r}" if item_id else f": {kind} #{index + 1}"
+        loc = loc[2:]
+    elif loc:
+        where += f": [{loc[0]}]" if len(loc) > 1 else ""
+        loc = loc[1:] if len(loc) > 1 else loc
+    field_name = str(loc[0]) if loc else ""
+    if error["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif error["type"] == "missing":
+        message = "is required"
+    else:
+        message = _FIELD_RULES.get(field_name, error["msg"])
+    return f"{where}, field {field_name!r}: {message}" if field_name else f"{where}: {message}"
+
+
+_FIELD_RULES = {
+    "id": "must be 1 to 32 characters of a-z, 0-9 and -",
+    "category": "must be the id of a [[categories]] entry",
+    "title": 'must be a non-empty string, or a table such as { en = "…", fr = "…" }',
+    "description": 'must be a non-empty string, or a table such as { en = "…", fr = "…" }',
+    "price": 'must be a decimal string in major units, quoted, such as "397.00"',
+    "currency": "must be a three-letter ISO 4217 code such as usd",
+    "photo": "must be an http(s) URL",
+    "stock": "must be a whole number, 0 or more",
+    "max_per_order": "must be a whole number from 1 to 99",
+    "active": "must be true or false",
+    "sort": "must be a whole number",
+    "products": "the catalog needs at least one [[products]] entry",
+}

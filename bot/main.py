@@ -1,0 +1,59 @@
+"""The process entry point: `checkout-bot` and `python -m bot`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from bot.catalog import Catalog, CatalogError, load_catalog
+from bot.logs import configure_logging
+from bot.service import Service, StartupError
+from bot.settings import ConfigurationError, Settings, load_settings
+
+log = logging.getLogger("bot")
+
+EXIT_CONFIGURATION = 2
+EXIT_STARTUP = 1
+
+
+def main() -> int:
+    """Run until SIGINT or SIGTERM; exit 0 after a clean stop, non-zero with one line if not."""
+    try:
+        settings = load_settings()
+        catalog = load_catalog(settings.catalog_file)
+    except (ConfigurationError, CatalogError) as exc:
+        print(f"checkout-bot: {exc}", file=sys.stderr)
+        return EXIT_CONFIGURATION
+    configure_logging(
+        settings.log_level,
+        secrets=[
+            settings.telegram_bot_token.get_secret_value(),
+            settings.stripe_secret_key.get_secret_value(),
+            settings.stripe_webhook_secret.get_secret_value(),
+            *(
+                [settings.telegram_webhook_secret.get_secret_value()]
+                if settings.telegram_webhook_secret
+                else []
+            ),
+        ],
+    )
+    try:
+        asyncio.run(serve(settings, catalog))
+    except StartupError as exc:
+        print(f"checkout-bot: {exc}", file=sys.stderr)
+        return EXIT_STARTUP
+    return 0
+
+
+async def serve(settings: Settings, catalog: Catalog) -> None:
+    """Run the service until the process is asked to stop."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with Service(settings, catalog):
+        await stop.wait()
+        log.info("stopping: finishing what is in flight")
+    log.info("stopped cleanly")

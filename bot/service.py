@@ -1,0 +1,246 @@
+"""The running shop: the Telegram Application, the web server, the store and the outbox sender,
+started and stopped together in one event loop."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import Any, Self
+
+import stripe
+from aiohttp import web
+from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from telegram.error import InvalidToken, TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+
+from bot import texts
+from bot.catalog import Catalog
+from bot.checkout import CheckoutLinks
+from bot.handlers import ShopHandlers
+from bot.outbox import OutboxSender
+from bot.settings import Settings, TelegramMode
+from storage import MessageKind, OutboxMessage, SQLiteStorage, StorageError
+from webhooks.app import create_web_app
+from webhooks.fulfilment import Fulfilment
+from webhooks.stripe_webhook import StripeWebhook
+from webhooks.telegram_webhook import TelegramWebhook
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = ["message", "callback_query"]
+BUYER_COMMANDS = [
+    BotCommand("shop", "See the products"),
+    BotCommand("orders", "Your orders"),
+    BotCommand("help", "How buying works"),
+    BotCommand("start", "Start over"),
+]
+ADMIN_COMMANDS = [BotCommand("stats", "Sales figures (admins)")]
+STRIPE_NETWORK_RETRIES = 2
+# A buyer is waiting on each request; stripe-python's default is 80 s.
+STRIPE_TIMEOUT_SECONDS = 15
+HTTP_SHUTDOWN_SECONDS = 10.0
+
+TelegramApp = Application[Any, Any, Any, Any, Any, Any]
+
+
+class StartupError(Exception):
+    """The shop cannot start; the message is the one line the owner reads."""
+
+
+class Service:
+    """Everything the process runs. `async with Service(settings, catalog)` runs it."""
+
+    def __init__(self, settings: Settings, catalog: Catalog) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.storage = SQLiteStorage(settings.database_path)
+        self.application = build_application(settings)
+        self._stack = AsyncExitStack()
+        self.http_port = 0
+
+    @property
+    def http_url(self) -> str:
+        """Where the web server listens, as a loopback URL (for tests and the health check)."""
+        return f"http://127.0.0.1:{self.http_port}"
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Start every part; what started is stopped again if a later part fails."""
+        try:
+            await self._start_parts()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+
+    async def stop(self) -> None:
+        """Stop taking updates and events, finish what is in flight, close the store."""
+        await self._stack.aclose()
+
+    async def _start_parts(self) -> None:
+        settings, stack, application = self.settings, self._stack, self.application
+        try:
+            await self.storage.open()
+        except StorageError as exc:
+            raise StartupError(str(exc)) from None
+        stack.push_async_callback(self.storage.close)
+
+        await _initialize_telegram(application, settings)
+        stack.push_async_callback(application.shutdown)
+
+        stripe_http = stripe.AIOHTTPClient(timeout=STRIPE_TIMEOUT_SECONDS)
+        stack.push_async_callback(stripe_http.close_async)
+        stripe_client = stripe.StripeClient(
+            settings.stripe_secret_key.get_secret_value(),
+            base_addresses={"api": settings.stripe_api_base_url},
+            http_client=stripe_http,
+            max_network_retries=STRIPE_NETWORK_RETRIES,
+        )
+        links = CheckoutLinks(
+            stripe_client,
+            bot_username=application.bot.username,
+            instance_id=self.storage.instance_id,
+            expires_minutes=settings.checkout_expires_minutes,
+        )
+        ShopHandlers(
+            catalog=self.catalog,
+            storage=self.storage,
+            links=links,
+            admin_ids=settings.admin_ids,
+            expires_minutes=settings.checkout_expires_minutes,
+        ).register(application)
+
+        sender = OutboxSender(self.storage, application.bot, self._compose)
+        sender.start()
+        stack.push_async_callback(sender.stop)
+
+        await application.start()
+        stack.push_async_callback(application.stop)
+
+        await self._start_web_server(Fulfilment(self.storage, sender.notify))
+
+        if settings.telegram_mode is TelegramMode.POLLING:
+            assert application.updater is not None
+            await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+            stack.push_async_callback(application.updater.stop)
+        else:
+            await self._set_webhook()
+        await self._register_commands()
+        log.info(
+            "checkout-bot is up as @%s: %s mode, web server on port %s",
+            application.bot.username,
+            settings.telegram_mode.value,
+            self.http_port,
+        )
+
+    async def _start_web_server(self, fulfilment: Fulfilment) -> None:
+        settings = self.settings
+        telegram_webhook = None
+        if settings.telegram_mode is TelegramMode.WEBHOOK:
+            assert settings.telegram_webhook_secret is not None
+            telegram_webhook = TelegramWebhook(
+                self.application, settings.telegram_webhook_secret.get_secret_value()
+            )
+        web_app = create_web_app(
+            storage=self.storage,
+            stripe_webhook=StripeWebhook(
+                settings.stripe_webhook_secret.get_secret_value(), fulfilment
+            ),
+            telegram_webhook=telegram_webhook,
+        )
+        runner = web.AppRunner(web_app, shutdown_timeout=HTTP_SHUTDOWN_SECONDS, access_log=None)
+        await runner.setup()
+        self._stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, settings.http_host, settings.http_port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise StartupError(
+                f"cannot listen on {settings.http_host}:{settings.http_port}: {exc.strerror}"
+            ) from None
+        self.http_port = runner.addresses[0][1]
+
+    async def _set_webhook(self) -> None:
+        settings = self.settings
+        assert settings.public_base_url is not None and settings.telegram_webhook_secret
+        url = settings.public_base_url.rstrip("/") + "/telegram/webhook"
+        try:
+            await self.application.bot.set_webhook(
+                url,
+                secret_token=settings.telegram_webhook_secret.get_secret_value(),
+                allowed_updates=ALLOWED_UPDATES,
+            )
+        except TelegramError as exc:
+            raise StartupError(f"Telegram refused the webhook {url}: {exc}") from None
+
+    async def _register_commands(self) -> None:
+        """Tell Telegram the command menus; a refusal is logged, never fatal."""
+        bot = self.application.bot
+        try:
+            await bot.set_my_commands(BUYER_COMMANDS, scope=BotCommandScopeDefault())
+        except TelegramError as exc:
+            log.warning("could not register the command list: %s", exc)
+        for admin_id in sorted(self.settings.admin_ids):
+            try:
+                await bot.set_my_commands(
+                    BUYER_COMMANDS + ADMIN_COMMANDS, scope=BotCommandScopeChat(admin_id)
+                )
+            except TelegramError as exc:
+                # Typically "chat not found": the admin has not opened the bot yet.
+                log.warning("could not register admin commands for %s: %s", admin_id, exc)
+
+    async def _compose(self, message: OutboxMessage) -> str | None:
+        """The text of a queued message, rendered from the order as it is now."""
+        order = await self.storage.get_order(message.order_id) if message.order_id else None
+        if order is None:
+            return None
+        if message.kind is MessageKind.PAYMENT_RECEIVED:
+            return texts.payment_received(order)
+        return None
+
+
+def build_application(settings: Settings) -> TelegramApp:
+    """python-telegram-bot's Application, pointed at the configured Bot API server."""
+    base_url = settings.telegram_api_base_url
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(base_url)
+        .base_file_url(_file_url_for(base_url))
+        # Retries on 429 within Telegram's limits; the outbox has its own retry schedule.
+        .rate_limiter(AIORateLimiter(max_retries=2))
+    )
+    if settings.telegram_mode is TelegramMode.WEBHOOK:
+        builder = builder.updater(None)
+    return builder.build()
+
+
+def _file_url_for(base_url: str) -> str:
+    """The Bot API's file URL beside its method URL: …/bot → …/file/bot."""
+    if base_url.endswith("/bot"):
+        return base_url.removesuffix("bot") + "file/bot"
+    return base_url.rstrip("/") + "/file/bot"
+
+
+async def _initialize_telegram(application: TelegramApp, settings: Settings) -> None:
+    try:
+        await application.initialize()
+    except InvalidToken:
+        raise StartupError(
+            "TELEGRAM_BOT_TOKEN was refused by Telegram (check @BotFather)"
+        ) from None
+    except TelegramError as exc:
+        raise StartupError(
+            f"cannot reach the Telegram Bot API at {settings.telegram_api_base_url}: {exc}"
+        ) from None

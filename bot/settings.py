@@ -1,0 +1,152 @@
+"""The one typed configuration object, read from the environment (and `.env`) at start-up."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+STRIPE_KEY_PATTERN = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9_]+$")
+# Telegram's own rule for secret_token in setWebhook.
+WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+BOT_TOKEN_PATTERN = re.compile(r"^[0-9]+:[A-Za-z0-9_-]+$")
+
+
+class TelegramMode(StrEnum):
+    POLLING = "polling"
+    WEBHOOK = "webhook"
+
+
+class Settings(BaseSettings):
+    """Everything the process needs to know, named exactly as DESIGN.md's settings table."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        frozen=True,
+    )
+
+    telegram_bot_token: SecretStr
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    telegram_mode: TelegramMode = TelegramMode.POLLING
+    telegram_webhook_secret: SecretStr | None = None
+    public_base_url: str | None = None
+
+    stripe_secret_key: SecretStr
+    stripe_webhook_secret: SecretStr
+    stripe_api_base_url: str = "https://api.stripe.com"
+
+    database_url: str = "sqlite:///data/shop.db"
+    catalog_file: Path = Path("catalog.toml")
+    admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+
+    http_host: str = "0.0.0.0"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+
+    checkout_expires_minutes: int = Field(default=30, ge=30, le=1440)
+    log_level: str = "INFO"
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _bot_token_shape(cls, value: SecretStr) -> SecretStr:
+        if not BOT_TOKEN_PATTERN.match(value.get_secret_value()):
+            raise ValueError("expected the form 123456789:ABC-token from @BotFather")
+        return value
+
+    @field_validator("stripe_secret_key")
+    @classmethod
+    def _stripe_key_shape(cls, value: SecretStr) -> SecretStr:
+        if not STRIPE_KEY_PATTERN.match(value.get_secret_value()):
+            raise ValueError("expected a secret key sk_test_…/sk_live_… or restricted key rk_…")
+        return value
+
+    @field_validator("stripe_webhook_secret")
+    @classmethod
+    def _webhook_secret_shape(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith("whsec_"):
+            raise ValueError("expected the endpoint's signing secret, whsec_…")
+        return value
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _telegram_secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not WEBHOOK_SECRET_PATTERN.match(value.get_secret_value()):
+            raise ValueError("1 to 256 characters of A-Z a-z 0-9 _ -")
+        return value
+
+    @field_validator("telegram_api_base_url", "stripe_api_base_url", "public_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _sqlite_url(cls, value: str) -> str:
+        if not value.startswith("sqlite:///") or value == "sqlite:///":
+            raise ValueError("expected sqlite:///PATH (PostgreSQL is not supported yet)")
+        return value
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _comma_separated_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            if not all(part.isdigit() for part in parts):
+                raise ValueError("expected Telegram user ids separated by commas, e.g. 123,456")
+            return frozenset(int(part) for part in parts)
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+    @model_validator(mode="after")
+    def _webhook_mode_needs_url_and_secret(self) -> Settings:
+        if self.telegram_mode is TelegramMode.WEBHOOK:
+            if self.public_base_url is None:
+                raise ValueError("PUBLIC_BASE_URL is required when TELEGRAM_MODE=webhook")
+            if self.telegram_webhook_secret is None:
+                raise ValueError("TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_MODE=webhook")
+        return self
+
+    @property
+    def database_path(self) -> Path:
+        return Path(self.database_url.removeprefix("sqlite:///"))
+
+
+class ConfigurationError(Exception):
+    """Bad configuration, with a message fit to print as the single line the owner reads."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning pydantic's report into one line that names the setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigurationError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        name = "_".join(str(part) for part in error["loc"]).upper()
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "missing":
+            problems.append(f"{name} is required")
+        elif name:
+            problems.append(f"{name}: {message}")
+        else:
+            problems.append(message)
+    return "configuration error: " + "; ".join(problems)

@@ -1,0 +1,24 @@
+"""The Stripe emulator's public interface (the implementation is in ``sandbox.stripe_emulator``).
+
+Usage::
+
+    async with StripeEmulator() as emulator:
+        client = stripe.StripeClient(
+            emulator.api_key,
+            base_addresses={"api": emulator.base_url},
+            http_client=stripe.AIOHTTPClient(),
+        )
+        emulator.webhook_url = "http://127.0.0.1:8080/stripe/webhook"
+        session = await client.v1.checkout.sessions.create_async({...})
+        delivery = await emulator.pay(session.id)
+"""
+
+from sandbox.stripe_emulator import (
+    DEFAULT_API_VERSION,
+    ApiRequest,
+    Delivery,
+    StripeEmulator,
+    decode_form,
+)
+
+__all__ = ["DEFAULT_API_VERSION", "ApiRequest", "Delivery", "StripeEmulator", "decode_form"]

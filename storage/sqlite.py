@@ -1,0 +1,332 @@
+"""The SQLite implementation of the store, through aiosqlite."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import aiosqlite
+
+from storage.migrate import apply_migrations
+from storage.models import (
+    MessageKind,
+    NewOrder,
+    Order,
+    OrderStatus,
+    OutboxMessage,
+    SalesLine,
+)
+
+_ORDER_COLUMNS = ", ".join(Order.__slots__)
+# Statuses that mean the money was taken at some point.
+_PAID_STATUSES = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED)
+
+
+class StorageError(Exception):
+    """The database could not do what was asked (it is unreachable, full, or corrupt)."""
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+def _order(row: sqlite3.Row) -> Order:
+    values = dict(row)
+    values["status"] = OrderStatus(values["status"])
+    return Order(**values)
+
+
+class Transaction:
+    """The operations that must commit together, such as recording a payment and its message."""
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._db = connection
+
+    async def remember_event(self, event_id: str, event_type: str) -> bool:
+        """Record a Stripe event id; False when it was recorded before (a duplicate delivery)."""
+        cursor = await self._db.execute(
+            "INSERT INTO stripe_events (id, type, received_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (id) DO NOTHING",
+            (event_id, event_type, _now()),
+        )
+        return cursor.rowcount == 1
+
+    async def get_order(self, order_id: int) -> Order | None:
+        return await _fetch_order(self._db, "id = ?", (order_id,))
+
+    async def insert_order(self, new: NewOrder) -> int:
+        """Store a pending order; returns its id."""
+        now = _now()
+        cursor = await self._db.execute(
+            "INSERT INTO orders (telegram_user_id, chat_id, buyer_name, buyer_username,"
+            " language, product_id, product_title, quantity, unit_amount, amount_total,"
+            " currency, status, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                new.telegram_user_id,
+                new.chat_id,
+                new.buyer_name,
+                new.buyer_username,
+                new.language,
+                new.product_id,
+                new.product_title,
+                new.quantity,
+                new.unit_amount,
+                new.amount_total,
+                new.currency,
+                OrderStatus.PENDING.value,
+                now,
+                now,
+            ),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    async def advance(self, order: Order, target: OrderStatus, **fields: Any) -> bool:
+        """Move `order` to `target` if the state diagram allows it from its stored status.
+
+        The status it moves from is checked in the UPDATE itself, so two fulfilments racing on
+        the same order cannot both move it. Returns whether this call moved it.
+        """
+        if not order.status.can_move_to(target):
+            return False
+        now = _now()
+        fields = {"status": target.value, "updated_at": now, **fields}
+        if target is OrderStatus.PAID:
+            fields.setdefault("paid_at", now)
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        cursor = await self._db.execute(
+            f"UPDATE orders SET {assignments} WHERE id = ? AND status = ?",
+            (*fields.values(), order.id, order.status.value),
+        )
+        return cursor.rowcount == 1
+
+    async def enqueue(self, chat_id: int, kind: MessageKind, order_id: int | None) -> None:
+        """Queue a chat message; the outbox sender delivers it after the commit."""
+        now = _now()
+        await self._db.execute(
+            "INSERT INTO outbox (chat_id, kind, order_id, created_at, next_attempt_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (chat_id, kind.value, order_id, now, now),
+        )
+
+
+class SQLiteStorage:
+    """Orders, Stripe event ids and the outbox in one SQLite file.
+
+    aiosqlite runs statements on one worker thread. Every operation here holds one lock for
+    its whole duration, so a transaction's statements never interleave with another's on the
+    shared connection.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._db: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+        self.instance_id = ""
+
+    async def open(self) -> None:
+        """Open the file (creating it and its folder), apply pending migrations."""
+        try:
+            if str(self._path) != ":memory:":
+                self._path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = await aiosqlite.connect(self._path, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            # WAL lets readers work during a write; FULL syncs the log at every commit, so a
+            # 200 answered to Stripe survives a power cut.
+            await self._db.execute("PRAGMA journal_mode = WAL")
+            await self._db.execute("PRAGMA synchronous = FULL")
+            await self._db.execute("PRAGMA foreign_keys = ON")
+            await self._db.execute("PRAGMA busy_timeout = 5000")
+            await apply_migrations(self._db)
+            cursor = await self._db.execute("SELECT value FROM meta WHERE key = 'instance_id'")
+            row = await cursor.fetchone()
+        except (sqlite3.Error, OSError) as exc:
+            await self.close()
+            raise StorageError(f"cannot open the database {self._path}: {exc}") from exc
+        assert row is not None
+        self.instance_id = row["value"]
+
+    async def close(self) -> None:
+        if self._db is not None:
+            db, self._db = self._db, None
+            await db.close()
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def _connection(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise StorageError("the database is not open")
+        return self._db
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """All or nothing: commits when the block ends, rolls back when it raises."""
+        async with self._lock:
+            db = self._connection
+            try:
+                await db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StorageError(f"cannot start a transaction: {exc}") from exc
+            try:
+                yield Transaction(db)
+            except sqlite3.Error as exc:
+                await db.rollback()
+                raise StorageError(str(exc)) from exc
+            except BaseException:
+                await db.rollback()
+                raise
+            try:
+                await db.commit()
+            except sqlite3.Error as exc:
+                await db.rollback()
+                raise StorageError(f"cannot commit: {exc}") from exc
+
+    async def _execute(self, sql: str, parameters: Sequence[Any] = ()) -> aiosqlite.Cursor:
+        async with self._lock:
+            try:
+                return await self._connection.execute(sql, parameters)
+            except sqlite3.Error as exc:
+                raise StorageError(str(exc)) from exc
+
+    async def _fetchall(self, sql: str, parameters: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        async with self._lock:
+            try:
+                cursor = await self._connection.execute(sql, parameters)
+                return list(await cursor.fetchall())
+            except sqlite3.Error as exc:
+                raise StorageError(str(exc)) from exc
+
+    async def ping(self) -> None:
+        """Raise StorageError unless the database answers a query."""
+        await self._fetchall("SELECT 1")
+
+    # Orders
+
+    async def create_order(self, new: NewOrder) -> Order:
+        async with self.transaction() as tx:
+            order = await tx.get_order(await tx.insert_order(new))
+        assert order is not None
+        return order
+
+    async def get_order(self, order_id: int) -> Order | None:
+        async with self._lock:
+            return await _fetch_order(self._connection, "id = ?", (order_id,))
+
+    async def attach_checkout(
+        self, order_id: int, session_id: str, url: str, expires_at: int
+    ) -> None:
+        """Remember the Checkout Session made for a pending order."""
+        await self._execute(
+            "UPDATE orders SET checkout_session_id = ?, checkout_url = ?,"
+            " checkout_expires_at = ?, updated_at = ? WHERE id = ?",
+            (session_id, url, expires_at, _now(), order_id),
+        )
+
+    async def fail_order(self, order: Order, reason: str) -> bool:
+        """Mark an order failed (no payment link could be made for it)."""
+        async with self.transaction() as tx:
+            return await tx.advance(order, OrderStatus.FAILED, failure_reason=reason)
+
+    async def orders_of_buyer(self, telegram_user_id: int, limit: int) -> list[Order]:
+        """The buyer's latest orders, newest first."""
+        rows = await self._fetchall(
+            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE telegram_user_id = ?"
+            " ORDER BY created_at DESC, id DESC LIMIT ?",
+            (telegram_user_id, limit),
+        )
+        return [_order(row) for row in rows]
+
+    async def count_orders(self) -> int:
+        rows = await self._fetchall("SELECT count(*) FROM orders")
+        return int(rows[0][0])
+
+    # Figures
+
+    async def sales_since(self, since: int | None) -> list[SalesLine]:
+        """Orders paid at or after `since` (all time when None), per currency."""
+        placeholders = ", ".join("?" for _ in _PAID_STATUSES)
+        rows = await self._fetchall(
+            "SELECT currency, count(*) AS orders, sum(amount_total) AS revenue FROM orders"
+            f" WHERE status IN ({placeholders}) AND paid_at >= ?"
+            " GROUP BY currency ORDER BY currency",
+            (*(status.value for status in _PAID_STATUSES), since if since is not None else 0),
+        )
+        return [SalesLine(row["currency"], row["orders"], row["revenue"]) for row in rows]
+
+    # The outbox
+
+    async def due_messages(self, now: float, limit: int) -> list[OutboxMessage]:
+        rows = await self._fetchall(
+            "SELECT id, chat_id, kind, order_id, attempts FROM outbox"
+            " WHERE sent_at IS NULL AND given_up_at IS NULL AND next_attempt_at <= ?"
+            " ORDER BY next_attempt_at, id LIMIT ?",
+            (now, limit),
+        )
+        return [
+            OutboxMessage(
+                row["id"],
+                row["chat_id"],
+                MessageKind(row["kind"]),
+                row["order_id"],
+                row["attempts"],
+            )
+            for row in rows
+        ]
+
+    async def next_attempt_at(self) -> float | None:
+        """When the earliest unsent message is due; None when the outbox is empty."""
+        rows = await self._fetchall(
+            "SELECT min(next_attempt_at) FROM outbox WHERE sent_at IS NULL AND given_up_at IS NULL"
+        )
+        value = rows[0][0]
+        return float(value) if value is not None else None
+
+    async def mark_sent(self, message_ids: Iterable[int]) -> None:
+        ids = list(message_ids)
+        if ids:
+            await self._execute(
+                f"UPDATE outbox SET sent_at = ?, attempts = attempts + 1"
+                f" WHERE id IN ({', '.join('?' for _ in ids)})",
+                (_now(), *ids),
+            )
+
+    async def retry_later(self, message_id: int, at: float, error: str) -> None:
+        await self._execute(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?"
+            " WHERE id = ?",
+            (at, error, message_id),
+        )
+
+    async def give_up(self, message_id: int, error: str) -> None:
+        """Stop trying to send a message that can never be delivered (the buyer blocked us)."""
+        await self._execute(
+            "UPDATE outbox SET attempts = attempts + 1, given_up_at = ?, last_error = ?"
+            " WHERE id = ?",
+            (_now(), error, message_id),
+        )
+
+
+async def _fetch_order(
+    db: aiosqlite.Connection, where: str, parameters: Sequence[Any]
+) -> Order | None:
+    cursor = await db.execute(f"SELECT {_ORDER_COLUMNS} FROM orders WHERE {where}", parameters)
+    row = await cursor.fetchone()
+    return _order(row) if row is not None else None

@@ -1,0 +1,102 @@
+"""Fixtures: the Telegram and Stripe emulators on loopback, and the real shop wired to them."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.catalog import Catalog, load_catalog
+from bot.service import Service
+from bot.settings import Settings
+from sandbox.stripe_api import StripeEmulator
+from sandbox.telegram_api import TelegramEmulator
+
+REPO = Path(__file__).resolve().parents[1]
+ADMIN_ID = 900_001
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[TelegramEmulator]:
+    async with TelegramEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+async def stripe_api() -> AsyncIterator[StripeEmulator]:
+    async with StripeEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def catalog() -> Catalog:
+    return load_catalog(REPO / "catalog.toml")
+
+
+@pytest.fixture
+def make_settings(
+    telegram: TelegramEmulator, stripe_api: StripeEmulator, tmp_path: Path
+) -> Callable[..., Settings]:
+    """Settings pointing at the emulators; every field given, so no .env of the machine leaks in."""
+
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "telegram_bot_token": telegram.token,
+            "telegram_api_base_url": telegram.base_url,
+            "telegram_mode": "polling",
+            "telegram_webhook_secret": None,
+            "public_base_url": None,
+            "stripe_secret_key": stripe_api.api_key,
+            "stripe_webhook_secret": stripe_api.webhook_secret,
+            "stripe_api_base_url": stripe_api.base_url,
+            "database_url": f"sqlite:///{tmp_path / 'data' / 'shop.db'}",
+            "catalog_file": REPO / "catalog.toml",
+            "admin_ids": frozenset({ADMIN_ID}),
+            "http_host": "127.0.0.1",
+            "http_port": 0,
+            "checkout_expires_minutes": 30,
+            "log_level": "INFO",
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    return make
+
+
+@pytest.fixture
+async def shop(
+    make_settings: Callable[..., Settings], catalog: Catalog, stripe_api: StripeEmulator
+) -> AsyncIterator[Service]:
+    """The shop in polling mode, with Stripe's events sent to its webhook."""
+    async with Service(make_settings(), catalog) as service:
+        stripe_api.webhook_url = f"{service.http_url}/stripe/webhook"
+        yield service
+
+
+@pytest.fixture
+async def webhook_shop(
+    make_settings: Callable[..., Settings],
+    catalog: Catalog,
+    stripe_api: StripeEmulator,
+) -> AsyncIterator[Service]:
+    """The shop in Telegram webhook mode."""
+    port = free_port()
+    settings = make_settings(
+        telegram_mode="webhook",
+        telegram_webhook_secret="test-webhook-secret_123",
+        public_base_url=f"http://127.0.0.1:{port}",
+        http_port=port,
+    )
+    async with Service(settings, catalog) as service:
+        stripe_api.webhook_url = f"{service.http_url}/stripe/webhook"
+        yield service
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port

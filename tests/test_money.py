@@ -1,0 +1,73 @@
+from decimal import Decimal
+
+import pytest
+
+from bot.money import Money, MoneyError, exponent, locale_for
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "minor"),
+    [
+        ("397.00", "usd", 39700),
+        ("397", "USD", 39700),
+        ("0.1", "usd", 10),
+        ("4800", "jpy", 4800),
+        ("4800.0", "jpy", 4800),
+        ("1.500", "kwd", 1500),
+        ("1.25", "kwd", 1250),
+        ("12345678.91", "eur", 1234567891),
+        ("1000", "isk", 100000),
+    ],
+)
+def test_parse_is_exact_in_minor_units(text: str, currency: str, minor: int) -> None:
+    money = Money.parse(text, currency)
+    assert money.minor == minor
+    assert money.currency == currency.lower()
+    assert money.decimal == Decimal(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "why"),
+    [
+        ("3000.5", "jpy", "more decimals than JPY allows"),
+        ("1.001", "usd", "more decimals than USD allows"),
+        ("1.505", "kwd", "end in 0"),
+        ("1000.50", "isk", "whole units"),
+        ("ten", "usd", "not a decimal number"),
+        ("Infinity", "usd", "not a decimal number"),
+    ],
+)
+def test_parse_refuses_what_does_not_fit(text: str, currency: str, why: str) -> None:
+    with pytest.raises(MoneyError, match=why):
+        Money.parse(text, currency)
+
+
+def test_exponents_follow_stripe() -> None:
+    assert [exponent(code) for code in ("usd", "JPY", "kwd", "eur", "krw", "bhd")] == [
+        2,
+        0,
+        3,
+        2,
+        0,
+        3,
+    ]
+
+
+def test_format_uses_the_currency_digits_and_the_locale() -> None:
+    assert Money(39700, "usd").format(locale_for("en")) == "$397.00"
+    assert Money(300000, "jpy").format(locale_for("en")) == "¥300,000"
+    assert Money(39700, "eur").format(locale_for("fr")) == "397,00\xa0€"
+    assert Money(1500, "kwd").format(locale_for("en")).endswith("1.500")
+
+
+def test_unknown_language_formats_in_english() -> None:
+    assert locale_for("xx-nope") == locale_for(None) == locale_for("en")
+
+
+def test_multiplying_keeps_the_currency() -> None:
+    assert Money(1250, "usd") * 3 == Money(3750, "usd")
+
+
+def test_currency_must_be_a_lower_case_code() -> None:
+    with pytest.raises(MoneyError):
+        Money(100, "USD")

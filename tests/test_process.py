@@ -1,0 +1,130 @@
+"""`python -m bot` as a real process: bad configuration, a clean stop, no secret in the log."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from sandbox.stripe_api import StripeEmulator
+from sandbox.telegram_api import TelegramEmulator
+from tests.conftest import REPO, free_port
+
+
+def environment(tmp_path: Path, **values: str) -> dict[str, str]:
+    """The process's environment: the machine's PATH and nothing else of it."""
+    return {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO), **values}
+
+
+async def run_bot(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def finish(process: asyncio.subprocess.Process) -> tuple[int, str]:
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode is not None
+    return process.returncode, stderr.decode()
+
+
+def valid(tmp_path: Path, **values: str) -> dict[str, str]:
+    defaults = {
+        "TELEGRAM_BOT_TOKEN": "123456789:TEST-fake-token",
+        "STRIPE_SECRET_KEY": "sk_test_fake_key_for_tests",
+        "STRIPE_WEBHOOK_SECRET": "whsec_fake_secret_for_tests",
+        "CATALOG_FILE": str(REPO / "catalog.toml"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'shop.db'}",
+    }
+    return environment(tmp_path, **{**defaults, **values})
+
+
+@pytest.mark.parametrize(
+    ("missing", "expected"),
+    [
+        ("TELEGRAM_BOT_TOKEN", "TELEGRAM_BOT_TOKEN is required"),
+        ("STRIPE_SECRET_KEY", "STRIPE_SECRET_KEY is required"),
+    ],
+)
+async def test_missing_configuration_stops_with_one_clear_line(
+    tmp_path: Path, missing: str, expected: str
+) -> None:
+    env = valid(tmp_path)
+    del env[missing]
+    code, stderr = await finish(await run_bot(env, tmp_path))
+    assert code == 2
+    assert stderr.strip().splitlines() == [f"checkout-bot: configuration error: {expected}"]
+    assert not (tmp_path / "shop.db").exists()
+
+
+async def test_a_price_that_does_not_fit_its_currency_stops_start_up(tmp_path: Path) -> None:
+    catalog = tmp_path / "catalog.toml"
+    catalog.write_text(
+        '[shop]\nname = "Yen shop"\n\n[[products]]\nid = "tea"\ntitle = "Tea"\n'
+        'price = "3000.5"\ncurrency = "jpy"\n'
+    )
+    code, stderr = await finish(await run_bot(valid(tmp_path, CATALOG_FILE=str(catalog)), tmp_path))
+    assert code == 2
+    (line,) = stderr.strip().splitlines()
+    assert str(catalog) in line and "'tea'" in line and "'price'" in line and "JPY" in line
+
+
+async def test_a_token_telegram_refuses_stops_with_one_line(
+    tmp_path: Path, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    env = valid(
+        tmp_path,
+        TELEGRAM_BOT_TOKEN="123456789:WRONG-token",
+        TELEGRAM_API_BASE_URL=telegram.base_url,
+        STRIPE_API_BASE_URL=stripe_api.base_url,
+        HTTP_HOST="127.0.0.1",
+        HTTP_PORT=str(free_port()),
+    )
+    code, stderr = await finish(await run_bot(env, tmp_path))
+    assert code == 1
+    assert "TELEGRAM_BOT_TOKEN was refused" in stderr.strip().splitlines()[-1]
+    assert "Traceback" not in stderr and "WRONG-token" not in stderr
+
+
+async def test_sigterm_stops_cleanly_and_no_secret_reaches_the_log(
+    tmp_path: Path, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    port = free_port()
+    env = valid(
+        tmp_path,
+        TELEGRAM_BOT_TOKEN=telegram.token,
+        TELEGRAM_API_BASE_URL=telegram.base_url,
+        STRIPE_SECRET_KEY=stripe_api.api_key,
+        STRIPE_WEBHOOK_SECRET=stripe_api.webhook_secret,
+        STRIPE_API_BASE_URL=stripe_api.base_url,
+        HTTP_HOST="127.0.0.1",
+        HTTP_PORT=str(port),
+        LOG_LEVEL="DEBUG",
+    )
+    process = await run_bot(env, tmp_path)
+    # Up once it polls for updates (the last step of start-up is the command list).
+    await telegram.wait_for("setMyCommands", timeout=20)
+    ada = telegram.user(4242, "Ada")
+    await telegram.send_text(ada, "/help")
+    await telegram.wait_for("sendMessage", timeout=10)
+
+    process.send_signal(signal.SIGTERM)
+    code, stderr = await finish(process)
+
+    assert code == 0, stderr
+    assert "stopped cleanly" in stderr
+    for problem in ("Traceback", "Task was destroyed", "never awaited", "Unclosed"):
+        assert problem not in stderr
+    for secret in (telegram.token, stripe_api.api_key, stripe_api.webhook_secret):
+        assert secret not in stderr
+    assert (tmp_path / "shop.db").exists()

@@ -1,0 +1,159 @@
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from storage import MessageKind, NewOrder, OrderStatus, SQLiteStorage, StorageError
+from storage.migrate import available_migrations
+
+
+def new_order(user_id: int = 7, amount: int = 39700, quantity: int = 1) -> NewOrder:
+    return NewOrder(
+        telegram_user_id=user_id,
+        chat_id=user_id,
+        buyer_name="Ada Lovelace",
+        buyer_username="ada",
+        language="en",
+        product_id="forest-hiker",
+        product_title="The Forest Hiker",
+        quantity=quantity,
+        unit_amount=amount,
+        currency="usd",
+    )
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteStorage]:
+    async with SQLiteStorage(tmp_path / "data" / "shop.db") as storage:
+        yield storage
+
+
+async def test_migrations_run_once_and_are_recorded(tmp_path: Path) -> None:
+    path = tmp_path / "shop.db"
+    async with SQLiteStorage(path) as first:
+        instance_id = first.instance_id
+    async with SQLiteStorage(path) as again:
+        assert again.instance_id == instance_id
+    with sqlite3.connect(path) as db:
+        versions = [row[0] for row in db.execute("SELECT version FROM schema_migrations")]
+    assert versions == [migration.version for migration in available_migrations()]
+
+
+async def test_each_database_has_its_own_instance_id(tmp_path: Path) -> None:
+    async with SQLiteStorage(tmp_path / "a.db") as a, SQLiteStorage(tmp_path / "b.db") as b:
+        assert a.instance_id != b.instance_id
+        assert len(a.instance_id) == 16
+
+
+async def test_an_unusable_path_is_a_storage_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(StorageError, match="cannot open the database"):
+        await SQLiteStorage(tmp_path / "file" / "shop.db").open()
+
+
+async def test_a_new_order_is_pending_with_its_total(store: SQLiteStorage) -> None:
+    order = await store.create_order(new_order(quantity=3, amount=1250))
+    assert order.status is OrderStatus.PENDING
+    assert order.amount_total == 3750
+    assert await store.get_order(order.id) == order
+
+
+async def test_a_transaction_that_raises_leaves_nothing(store: SQLiteStorage) -> None:
+    order = await store.create_order(new_order())
+    with pytest.raises(RuntimeError):
+        async with store.transaction() as tx:
+            assert await tx.remember_event("evt_1", "checkout.session.completed")
+            assert await tx.advance(order, OrderStatus.PAID)
+            await tx.enqueue(order.chat_id, MessageKind.PAYMENT_RECEIVED, order.id)
+            raise RuntimeError("crash before the commit")
+    stored = await store.get_order(order.id)
+    assert stored is not None and stored.status is OrderStatus.PENDING
+    assert await store.due_messages(now=10**12, limit=10) == []
+    async with store.transaction() as tx:
+        assert await tx.remember_event("evt_1", "checkout.session.completed")
+
+
+async def test_an_event_id_is_remembered_once(store: SQLiteStorage) -> None:
+    async with store.transaction() as tx:
+        assert await tx.remember_event("evt_1", "checkout.session.completed")
+        assert not await tx.remember_event("evt_1", "checkout.session.completed")
+
+
+async def test_statuses_only_move_along_the_diagram(store: SQLiteStorage) -> None:
+    order = await store.create_order(new_order())
+    async with store.transaction() as tx:
+        assert await tx.advance(order, OrderStatus.PAID, payment_intent_id="pi_1")
+    paid = await store.get_order(order.id)
+    assert paid is not None and paid.status is OrderStatus.PAID and paid.paid_at is not None
+    async with store.transaction() as tx:
+        assert not await tx.advance(paid, OrderStatus.EXPIRED)
+        assert not await tx.advance(paid, OrderStatus.PENDING)
+    still = await store.get_order(order.id)
+    assert still == paid
+
+
+async def test_a_stale_copy_cannot_move_an_order_twice(store: SQLiteStorage) -> None:
+    """Two fulfilments holding the same pending copy: only the first one moves it."""
+    order = await store.create_order(new_order())
+    results = []
+    for _ in range(2):
+        async with store.transaction() as tx:
+            results.append(await tx.advance(order, OrderStatus.PAID))
+    assert results == [True, False]
+
+
+async def test_concurrent_transactions_do_not_interleave(store: SQLiteStorage) -> None:
+    orders = [await store.create_order(new_order(user_id=i)) for i in range(1, 21)]
+
+    async def pay(index: int) -> None:
+        async with store.transaction() as tx:
+            await tx.remember_event(f"evt_{index}", "checkout.session.completed")
+            fresh = await tx.get_order(orders[index].id)
+            assert fresh is not None
+            if await tx.advance(fresh, OrderStatus.PAID):
+                await tx.enqueue(fresh.chat_id, MessageKind.PAYMENT_RECEIVED, fresh.id)
+
+    await asyncio.gather(*(pay(i % 20) for i in range(60)))
+    assert len(await store.due_messages(now=10**12, limit=100)) == 20
+    assert [line.orders for line in await store.sales_since(None)] == [20]
+
+
+async def test_sales_are_summed_per_currency_and_period(store: SQLiteStorage) -> None:
+    amounts = {"usd": [39700, 1250], "jpy": [4800]}
+    for currency, values in amounts.items():
+        for amount in values:
+            order = await store.create_order(
+                NewOrder(1, 1, "A", None, None, "p", "P", 1, amount, currency)
+            )
+            async with store.transaction() as tx:
+                await tx.advance(order, OrderStatus.PAID)
+    await store.create_order(new_order())  # pending: not a sale
+    lines = {line.currency: (line.orders, line.revenue) for line in await store.sales_since(None)}
+    assert lines == {c: (len(v), sum(v)) for c, v in amounts.items()}
+    assert await store.sales_since(10**12) == []
+
+
+async def test_outbox_retries_and_gives_up(store: SQLiteStorage) -> None:
+    order = await store.create_order(new_order())
+    async with store.transaction() as tx:
+        await tx.enqueue(order.chat_id, MessageKind.PAYMENT_RECEIVED, order.id)
+        await tx.enqueue(order.chat_id, MessageKind.PAYMENT_RECEIVED, order.id)
+    first, second = await store.due_messages(now=10**12, limit=10)
+    await store.retry_later(first.id, at=10**11, error="timed out")
+    await store.give_up(second.id, error="Forbidden: bot was blocked by the user")
+    assert await store.next_attempt_at() == 10**11
+    assert await store.due_messages(now=10**10, limit=10) == []
+    (again,) = await store.due_messages(now=10**12, limit=10)
+    assert (again.id, again.attempts) == (first.id, 1)
+    await store.mark_sent([again.id])
+    assert await store.next_attempt_at() is None
+
+
+async def test_a_closed_store_answers_with_storage_errors(tmp_path: Path) -> None:
+    storage = SQLiteStorage(tmp_path / "shop.db")
+    await storage.open()
+    await storage.close()
+    with pytest.raises(StorageError):
+        await storage.ping()

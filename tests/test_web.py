@@ -1,0 +1,85 @@
+"""The web server's other endpoints: the health check and Telegram's webhook."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.service import Service
+from sandbox.telegram_api import TelegramEmulator
+from tests.helpers import snapshot
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+async def request(method: str, url: str, **kwargs: Any) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as http, http.request(method, url, **kwargs) as response:
+        return response.status, await response.text()
+
+
+async def test_health_is_ok_while_the_database_answers(shop: Service) -> None:
+    status, body = await request("GET", f"{shop.http_url}/healthz")
+    assert (status, json.loads(body)["database"]) == (200, "ok")
+
+
+async def test_health_is_503_when_the_database_does_not(shop: Service) -> None:
+    await shop.storage.close()
+    status, body = await request("GET", f"{shop.http_url}/healthz")
+    assert status == 503 and json.loads(body)["status"] == "unavailable"
+
+
+async def test_polling_mode_has_no_telegram_webhook(shop: Service) -> None:
+    status, _ = await request("POST", f"{shop.http_url}/telegram/webhook", json={})
+    assert status in (404, 405)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {SECRET_HEADER: "wrong"}, {SECRET_HEADER: "test-webhook-secret_12"}],
+    ids=["missing", "wrong", "prefix"],
+)
+async def test_telegram_webhook_needs_the_secret(
+    webhook_shop: Service, telegram: TelegramEmulator, headers: dict[str, str]
+) -> None:
+    ada = telegram.user(4242, "Ada")
+    update = {
+        "update_id": 10**6,
+        "message": {
+            "message_id": 1,
+            "date": 0,
+            "chat": ada.private_chat(),
+            "from": ada.as_dict(),
+            "text": "/stats",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+        },
+    }
+    before = snapshot(webhook_shop.settings.database_path)
+    status, _ = await request(
+        "POST", f"{webhook_shop.http_url}/telegram/webhook", json=update, headers=headers
+    )
+    assert status == 403
+    assert snapshot(webhook_shop.settings.database_path) == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{nope",
+        b"[]",
+        json.dumps({"message": {}}).encode(),
+        json.dumps({"update_id": "1"}).encode(),
+    ],
+)
+async def test_telegram_webhook_refuses_what_is_not_an_update(
+    webhook_shop: Service, body: bytes
+) -> None:
+    status, answer = await request(
+        "POST",
+        f"{webhook_shop.http_url}/telegram/webhook",
+        data=body,
+        headers={SECRET_HEADER: "test-webhook-secret_123", "Content-Type": "application/json"},
+    )
+    assert status == 400 and "error" in json.loads(answer)

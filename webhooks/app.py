@@ -1,0 +1,35 @@
+"""The aiohttp application: Stripe's webhook, Telegram's webhook, and the health check."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from storage import SQLiteStorage, StorageError
+from webhooks.stripe_webhook import StripeWebhook
+from webhooks.telegram_webhook import TelegramWebhook
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def create_web_app(
+    *,
+    storage: SQLiteStorage,
+    stripe_webhook: StripeWebhook,
+    telegram_webhook: TelegramWebhook | None = None,
+) -> web.Application:
+    """The routes of DESIGN.md's endpoint table; Telegram's only in webhook mode."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+
+    async def healthz(request: web.Request) -> web.Response:
+        """200 while the database answers, 503 when it does not."""
+        try:
+            await storage.ping()
+        except StorageError:
+            return web.json_response({"status": "unavailable", "database": "error"}, status=503)
+        return web.json_response({"status": "ok", "database": "ok"})
+
+    app.router.add_post("/stripe/webhook", stripe_webhook.handle)
+    if telegram_webhook is not None:
+        app.router.add_post("/telegram/webhook", telegram_webhook.handle)
+    app.router.add_get("/healthz", healthz)
+    return app

@@ -1,0 +1,41 @@
+"""`POST /telegram/webhook`: Telegram updates in webhook mode, fed to the bot's Application."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+from telegram import Update
+from telegram.ext import Application
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+class TelegramWebhook:
+    def __init__(self, application: Application[Any, Any, Any, Any, Any, Any], secret: str) -> None:
+        self._application = application
+        self._secret = secret.encode()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """403 without the secret Telegram was given, 400 for a body that is not an update."""
+        offered = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(offered, self._secret):
+            return web.json_response({"error": "wrong or missing secret token"}, status=403)
+        try:
+            payload = json.loads(await request.read())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return web.json_response({"error": "body is not JSON"}, status=400)
+        if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
+            return web.json_response({"error": "body is not a Telegram update"}, status=400)
+        try:
+            update = Update.de_json(payload, self._application.bot)
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("refused a malformed Telegram update: %s", exc)
+            return web.json_response({"error": "body is not a Telegram update"}, status=400)
+        await self._application.update_queue.put(update)
+        return web.json_response({"ok": True})
