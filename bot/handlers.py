@@ -69,7 +69,7 @@ class ShopHandlers:
 
     async def start(self, update: Update, context: Context) -> None:
         """Greet the buyer and show the catalog, or answer their return from Stripe."""
-        message, user = _message_and_user(update)
+        message, user = update.effective_message, update.effective_user
         if message is None or user is None:
             return
         if context.args and await self._answer_return(message, user, context.args[0]):
@@ -79,7 +79,7 @@ class ShopHandlers:
 
     async def shop(self, update: Update, context: Context) -> None:
         """Show the catalog as buttons."""
-        message, user = _message_and_user(update)
+        message, user = update.effective_message, update.effective_user
         if message is not None and user is not None:
             await self._send_catalog(message, user)
 
@@ -90,7 +90,7 @@ class ShopHandlers:
 
     async def orders(self, update: Update, context: Context) -> None:
         """List the buyer's own latest orders."""
-        message, user = _message_and_user(update)
+        message, user = update.effective_message, update.effective_user
         if message is None or user is None:
             return
         orders = await self.storage.orders_of_buyer(user.id, ORDERS_SHOWN)
@@ -161,7 +161,7 @@ class ShopHandlers:
 
     async def stats(self, update: Update, context: Context) -> None:
         """Paid orders and revenue per currency: today (UTC), the last 7 days, all time."""
-        message, user = _message_and_user(update)
+        message, user = update.effective_message, update.effective_user
         if message is None or user is None:
             return
         now = int(time.time())
@@ -207,10 +207,6 @@ class ShopHandlers:
             await message.reply_html(texts.returned_after_cancel(order))
             await self._send_catalog(message, user)
         return True
-
-
-def _message_and_user(update: Update) -> tuple[Message | None, User | None]:
-    return update.effective_message, update.effective_user
 
 
 def _describe(exc: stripe.StripeError) -> str:

@@ -40,6 +40,8 @@ STRIPE_NETWORK_RETRIES = 2
 # A buyer is waiting on each request; stripe-python's default is 80 s.
 STRIPE_TIMEOUT_SECONDS = 15
 HTTP_SHUTDOWN_SECONDS = 10.0
+# Updates handled at once: one buyer's wait on Stripe must not hold up the others.
+CONCURRENT_UPDATES = 64
 
 TelegramApp = Application[Any, Any, Any, Any, Any, Any]
 
@@ -220,6 +222,7 @@ def build_application(settings: Settings) -> TelegramApp:
         .base_file_url(_file_url_for(base_url))
         # Retries on 429 within Telegram's limits; the outbox has its own retry schedule.
         .rate_limiter(AIORateLimiter(max_retries=2))
+        .concurrent_updates(CONCURRENT_UPDATES)
     )
     if settings.telegram_mode is TelegramMode.WEBHOOK:
         builder = builder.updater(None)

@@ -254,10 +254,6 @@ class SQLiteStorage:
         )
         return [_order(row) for row in rows]
 
-    async def count_orders(self) -> int:
-        rows = await self._fetchall("SELECT count(*) FROM orders")
-        return int(rows[0][0])
-
     # Figures
 
     async def sales_since(self, since: int | None) -> list[SalesLine]:
