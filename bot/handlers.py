@@ -33,6 +33,14 @@ Context = ContextTypes.DEFAULT_TYPE
 Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 
 DAY = 86_400
+# /stats periods: a title, and the start of the period (None: all time) given the time now.
+STATS_PERIODS: dict[str, tuple[str, Callable[[int], int | None]]] = {
+    "today": ("Today (UTC)", lambda now: now - now % DAY),
+    "7d": ("Last 7 days", lambda now: now - 7 * DAY),
+    "30d": ("Last 30 days", lambda now: now - 30 * DAY),
+    "all": ("All time", lambda now: None),
+}
+DEFAULT_STATS_PERIODS = ("today", "7d", "all")
 ORDERS_SHOWN = 10
 
 
@@ -160,15 +168,19 @@ class ShopHandlers:
         return guarded
 
     async def stats(self, update: Update, context: Context) -> None:
-        """Paid orders and revenue per currency: today (UTC), the last 7 days, all time."""
+        """Paid orders and revenue per currency, for one period or today, 7 days and all time."""
         message, user = update.effective_message, update.effective_user
         if message is None or user is None:
             return
+        args = [arg.lower() for arg in context.args or []]
+        if len(args) > 1 or (args and args[0] not in STATS_PERIODS):
+            await message.reply_text(texts.stats_usage(list(STATS_PERIODS)))
+            return
+        names = args or list(DEFAULT_STATS_PERIODS)
         now = int(time.time())
         periods = [
-            ("Today (UTC)", await self.storage.sales_since(now - now % DAY)),
-            ("Last 7 days", await self.storage.sales_since(now - 7 * DAY)),
-            ("All time", await self.storage.sales_since(None)),
+            (STATS_PERIODS[name][0], await self.storage.sales_since(STATS_PERIODS[name][1](now)))
+            for name in names
         ]
         await message.reply_html(texts.sales_report(periods, locale_for(user.language_code)))
 

@@ -147,6 +147,10 @@ def sales_report(periods: Sequence[tuple[str, Sequence[SalesLine]]], locale: Loc
     return "\n".join(lines)
 
 
+def stats_usage(periods: Sequence[str]) -> str:
+    return f"Usage: /stats [{'|'.join(periods)}]"
+
+
 def _duration(minutes: int) -> str:
     if minutes % 60 == 0:
         hours = minutes // 60

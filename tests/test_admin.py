@@ -49,6 +49,22 @@ async def test_stats_shows_paid_orders_and_revenue_per_currency(
         assert "USD: 2 orders, $409.50" in section
 
 
+async def test_stats_for_one_period_and_a_wrong_one(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    await pay_for(telegram, stripe_api, 1, "Trail map")
+    owner = telegram.user(ADMIN_ID, "Owner")
+    after = from_now_on(telegram)
+    await telegram.send_text(owner, "/stats 30d")
+    report = (await next_message(telegram, owner, after=after))["text"]
+    assert report.splitlines()[2:] == ["Last 30 days", "USD: 1 order, $12.50"]
+
+    after = from_now_on(telegram)
+    await telegram.send_text(owner, "/stats yesterday")
+    answer = (await next_message(telegram, owner, after=after))["text"]
+    assert answer == "Usage: /stats [today|7d|30d|all]"
+
+
 async def test_stats_with_no_sales_says_so(shop: Service, telegram: TelegramEmulator) -> None:
     owner = telegram.user(ADMIN_ID, "Owner")
     after = from_now_on(telegram)
