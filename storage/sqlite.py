@@ -134,8 +134,7 @@ class SQLiteStorage:
     async def open(self) -> None:
         """Open the file (creating it and its folder), apply pending migrations."""
         try:
-            if str(self._path) != ":memory:":
-                self._path.parent.mkdir(parents=True, exist_ok=True)
+            self._path.parent.mkdir(parents=True, exist_ok=True)
             self._db = await aiosqlite.connect(self._path, isolation_level=None)
             self._db.row_factory = sqlite3.Row
             # WAL lets readers work during a write; FULL syncs the log at every commit, so a
@@ -199,10 +198,10 @@ class SQLiteStorage:
                 await db.rollback()
                 raise StorageError(f"cannot commit: {exc}") from exc
 
-    async def _execute(self, sql: str, parameters: Sequence[Any] = ()) -> aiosqlite.Cursor:
+    async def _execute(self, sql: str, parameters: Sequence[Any] = ()) -> None:
         async with self._lock:
             try:
-                return await self._connection.execute(sql, parameters)
+                await self._connection.execute(sql, parameters)
             except sqlite3.Error as exc:
                 raise StorageError(str(exc)) from exc
 
