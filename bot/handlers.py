@@ -82,14 +82,13 @@ class ShopHandlers:
             return
         if context.args and await self._answer_return(message, user, context.args[0]):
             return
-        await message.reply_html(texts.greeting(self.catalog, user.first_name))
-        await self._send_catalog(message, user)
+        await self._send_catalog(message, user, texts.greeting(self.catalog, user.first_name))
 
     async def shop(self, update: Update, context: Context) -> None:
         """Show the catalog as buttons."""
         message, user = update.effective_message, update.effective_user
         if message is not None and user is not None:
-            await self._send_catalog(message, user)
+            await self._send_catalog(message, user, texts.catalog_intro(self.catalog))
 
     async def help(self, update: Update, context: Context) -> None:
         """Explain how buying works and whom to ask."""
@@ -195,14 +194,15 @@ class ShopHandlers:
             except Exception:
                 log.exception("could not tell the buyer about the failure")
 
-    async def _send_catalog(self, message: Message, user: User) -> None:
+    async def _send_catalog(self, message: Message, user: User, intro: str) -> None:
+        """The products on sale as buttons, under `intro`."""
         products = self.catalog.on_sale()
         if not products:
             await message.reply_html(texts.nothing_on_sale(self.catalog))
             return
         locale = locale_for(user.language_code)
         await message.reply_html(
-            texts.catalog_intro(self.catalog),
+            intro,
             reply_markup=catalog_keyboard(products, user.language_code, locale),
         )
 
@@ -217,7 +217,7 @@ class ShopHandlers:
             await message.reply_html(texts.returned_after_payment(order))
         else:
             await message.reply_html(texts.returned_after_cancel(order))
-            await self._send_catalog(message, user)
+            await self._send_catalog(message, user, texts.catalog_intro(self.catalog))
         return True
 
 

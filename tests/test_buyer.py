@@ -169,3 +169,15 @@ async def test_someone_elses_return_link_reveals_nothing(
     answer = await next_message(telegram, eve, after=after)
     assert "Welcome" in answer["text"]
     assert all("Forest" not in m.get("text", "") for m in telegram.messages_to(eve.id))
+
+
+async def test_a_shop_with_nothing_active_says_so(
+    make_settings: Callable[..., Settings], catalog: Catalog, telegram: TelegramEmulator
+) -> None:
+    closed = replace(catalog, products=tuple(replace(p, active=False) for p in catalog.products))
+    async with Service(make_settings(), closed):
+        ada = telegram.user(4242, "Ada")
+        after = from_now_on(telegram)
+        await telegram.send_text(ada, "/start")
+        answer = await next_message(telegram, ada, after=after)
+    assert "nothing on sale" in answer["text"] and not buttons(answer)
