@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, NamedTuple
 
 import stripe
 from telegram import Message, Update, User
@@ -33,12 +33,18 @@ Context = ContextTypes.DEFAULT_TYPE
 Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 
 DAY = 86_400
-# /stats periods: a title, and the start of the period (None: all time) given the time now.
-STATS_PERIODS: dict[str, tuple[str, Callable[[int], int | None]]] = {
-    "today": ("Today (UTC)", lambda now: now - now % DAY),
-    "7d": ("Last 7 days", lambda now: now - 7 * DAY),
-    "30d": ("Last 30 days", lambda now: now - 30 * DAY),
-    "all": ("All time", lambda now: None),
+
+
+class StatsPeriod(NamedTuple):
+    title: str
+    start: Callable[[int], int | None]  # given the time now; None means all time
+
+
+STATS_PERIODS = {
+    "today": StatsPeriod("Today (UTC)", lambda now: now - now % DAY),
+    "7d": StatsPeriod("Last 7 days", lambda now: now - 7 * DAY),
+    "30d": StatsPeriod("Last 30 days", lambda now: now - 30 * DAY),
+    "all": StatsPeriod("All time", lambda now: None),
 }
 DEFAULT_STATS_PERIODS = ("today", "7d", "all")
 ORDERS_SHOWN = 10
@@ -178,8 +184,8 @@ class ShopHandlers:
         names = args or list(DEFAULT_STATS_PERIODS)
         now = int(time.time())
         periods = [
-            (STATS_PERIODS[name][0], await self.storage.sales_since(STATS_PERIODS[name][1](now)))
-            for name in names
+            (period.title, await self.storage.sales_since(period.start(now)))
+            for period in (STATS_PERIODS[name] for name in names)
         ]
         await message.reply_html(texts.sales_report(periods, locale_for(user.language_code)))
 
