@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Coroutine
-from typing import Any, NamedTuple
+from typing import Any
 
 import stripe
 from telegram import Message, Update, User
@@ -30,28 +28,12 @@ from storage import NewOrder, SQLiteStorage
 log = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
-Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 
-DAY = 86_400
-
-
-class StatsPeriod(NamedTuple):
-    title: str
-    start: Callable[[int], int | None]  # given the time now; None means all time
-
-
-STATS_PERIODS = {
-    "today": StatsPeriod("Today (UTC)", lambda now: now - now % DAY),
-    "7d": StatsPeriod("Last 7 days", lambda now: now - 7 * DAY),
-    "30d": StatsPeriod("Last 30 days", lambda now: now - 30 * DAY),
-    "all": StatsPeriod("All time", lambda now: None),
-}
-DEFAULT_STATS_PERIODS = ("today", "7d", "all")
 ORDERS_SHOWN = 10
 
 
 class ShopHandlers:
-    """The buyers' and admins' commands, sharing the shop's catalog, store and Stripe links."""
+    """The buyers' commands and taps, sharing the shop's catalog, store and Stripe links."""
 
     def __init__(
         self,
@@ -59,13 +41,11 @@ class ShopHandlers:
         catalog: Catalog,
         storage: SQLiteStorage,
         links: CheckoutLinks,
-        admin_ids: frozenset[int],
         expires_minutes: int,
     ) -> None:
         self.catalog = catalog
         self.storage = storage
         self.links = links
-        self.admin_ids = admin_ids
         self.expires_minutes = expires_minutes
 
     def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -74,7 +54,6 @@ class ShopHandlers:
         application.add_handler(CommandHandler("shop", self.shop, filters=private))
         application.add_handler(CommandHandler("help", self.help, filters=private))
         application.add_handler(CommandHandler("orders", self.orders, filters=private))
-        application.add_handler(CommandHandler("stats", self.admin_only(self.stats)))
         application.add_handler(CallbackQueryHandler(self.buy))
         application.add_handler(MessageHandler(private, self.fallback))
         application.add_error_handler(self.on_error)
@@ -157,37 +136,6 @@ class ShopHandlers:
         """Anything else a buyer writes: point them to what works."""
         if update.effective_message is not None:
             await update.effective_message.reply_text(texts.unknown_input())
-
-    # Admins
-
-    def admin_only(self, handler: Handler) -> Handler:
-        """Wrap an admin command so that anyone else learns only that it is for admins."""
-
-        async def guarded(update: Update, context: Context) -> None:
-            user = update.effective_user
-            if user is not None and user.id in self.admin_ids:
-                await handler(update, context)
-            elif update.effective_message is not None:
-                await update.effective_message.reply_text(texts.admins_only())
-
-        return guarded
-
-    async def stats(self, update: Update, context: Context) -> None:
-        """Paid orders and revenue per currency, for one period or today, 7 days and all time."""
-        message, user = update.effective_message, update.effective_user
-        if message is None or user is None:
-            return
-        args = [arg.lower() for arg in context.args or []]
-        if len(args) > 1 or (args and args[0] not in STATS_PERIODS):
-            await message.reply_text(texts.stats_usage(list(STATS_PERIODS)))
-            return
-        names = args or list(DEFAULT_STATS_PERIODS)
-        now = int(time.time())
-        periods = [
-            (period.title, await self.storage.sales_since(period.start(now)))
-            for period in (STATS_PERIODS[name] for name in names)
-        ]
-        await message.reply_html(texts.sales_report(periods, locale_for(user.language_code)))
 
     # Shared
 

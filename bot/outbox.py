@@ -12,11 +12,12 @@ from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter
 
+from bot.notices import Outgoing
 from storage import OutboxMessage, SQLiteStorage, StorageError
 
 log = logging.getLogger(__name__)
 
-Compose = Callable[[OutboxMessage], Awaitable[str | None]]
+Compose = Callable[[OutboxMessage], Awaitable[Outgoing | None]]
 
 BATCH_SIZE = 50
 # Sends in flight at once: enough to fill Telegram's ~30 messages/s over a real network's
@@ -101,12 +102,12 @@ class OutboxSender:
 
     async def _send(self, message: OutboxMessage) -> None:
         async with self._slots:
-            text = await self._compose(message)
-            if text is None:
+            outgoing = await self._compose(message)
+            if outgoing is None:
                 await self._storage.give_up(message.id, "nothing to say: its order is gone")
                 return
             try:
-                await self._bot.send_message(message.chat_id, text, parse_mode=ParseMode.HTML)
+                await self._deliver(message.chat_id, outgoing)
             except RetryAfter as exc:
                 wait = exc.retry_after
                 seconds = wait if isinstance(wait, int | float) else wait.total_seconds()
@@ -122,3 +123,20 @@ class OutboxSender:
                 await self._storage.retry_later(message.id, time.time() + delay, str(exc))
             else:
                 await self._storage.mark_sent([message.id])
+
+    async def _deliver(self, chat_id: int, outgoing: Outgoing) -> None:
+        if outgoing.edit_message_id is not None:
+            await self._bot.edit_message_text(
+                outgoing.text,
+                chat_id=chat_id,
+                message_id=outgoing.edit_message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=outgoing.reply_markup,
+            )
+        else:
+            await self._bot.send_message(
+                chat_id,
+                outgoing.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=outgoing.reply_markup,
+            )

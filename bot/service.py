@@ -14,13 +14,14 @@ from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
-from bot import texts
+from bot.admin import AdminHandlers
 from bot.catalog import Catalog
 from bot.checkout import CheckoutLinks
 from bot.handlers import ShopHandlers
+from bot.notices import Notices
 from bot.outbox import OutboxSender
 from bot.settings import Settings, TelegramMode
-from storage import MessageKind, OutboxMessage, SQLiteStorage, StorageError
+from storage import SQLiteStorage, StorageError
 from webhooks.app import create_web_app
 from webhooks.fulfilment import Fulfilment
 from webhooks.stripe_webhook import StripeWebhook
@@ -115,15 +116,16 @@ class Service:
             instance_id=self.storage.instance_id,
             expires_minutes=settings.checkout_expires_minutes,
         )
+        # Before the buyers' handlers: their catch-all fallback would take admin commands too.
+        AdminHandlers(storage=self.storage, admin_ids=settings.admin_ids).register(application)
         ShopHandlers(
             catalog=self.catalog,
             storage=self.storage,
             links=links,
-            admin_ids=settings.admin_ids,
             expires_minutes=settings.checkout_expires_minutes,
         ).register(application)
 
-        sender = OutboxSender(self.storage, application.bot, self._compose)
+        sender = OutboxSender(self.storage, application.bot, Notices(self.storage).compose)
         sender.start()
         stack.push_async_callback(sender.stop)
 
@@ -201,15 +203,6 @@ class Service:
             except TelegramError as exc:
                 # Typically "chat not found": the admin has not opened the bot yet.
                 log.warning("could not register admin commands for %s: %s", admin_id, exc)
-
-    async def _compose(self, message: OutboxMessage) -> str | None:
-        """The text of a queued message, rendered from the order as it is now."""
-        order = await self.storage.get_order(message.order_id) if message.order_id else None
-        if order is None:
-            return None
-        if message.kind is MessageKind.PAYMENT_RECEIVED:
-            return texts.payment_received(order)
-        return None
 
 
 def build_application(settings: Settings) -> TelegramApp:

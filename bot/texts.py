@@ -10,7 +10,7 @@ from babel import Locale
 from bot.catalog import Catalog
 from bot.money import Money, locale_for
 from bot.references import reference_for
-from storage import Order, OrderStatus, SalesLine
+from storage import Order, OrderStatus
 
 STATUS_LABELS = {
     OrderStatus.PENDING: "waiting for payment",
@@ -125,30 +125,8 @@ def internal_error() -> str:
     return "Sorry, something went wrong on our side. Please try again in a moment."
 
 
-def admins_only() -> str:
-    return "Sorry, this command is for the shop's admins."
-
-
 def unknown_input() -> str:
     return "I did not understand that. Send /shop to see the products, or /help."
-
-
-def sales_report(periods: Sequence[tuple[str, Sequence[SalesLine]]], locale: Locale) -> str:
-    """Paid orders and revenue per period, one line per currency (never summed across them)."""
-    lines = ["<b>Sales</b> (paid orders, gross revenue)"]
-    for title, sales in periods:
-        lines += ["", f"<b>{title}</b>"]
-        if not sales:
-            lines.append("no paid orders")
-        for line in sales:
-            revenue = Money(line.revenue, line.currency).format(locale)
-            noun = "order" if line.orders == 1 else "orders"
-            lines.append(f"{line.currency.upper()}: {line.orders} {noun}, {revenue}")
-    return "\n".join(lines)
-
-
-def stats_usage(periods: Sequence[str]) -> str:
-    return f"Usage: /stats [{'|'.join(periods)}]"
 
 
 def _duration(minutes: int) -> str:

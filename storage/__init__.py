@@ -7,6 +7,7 @@ from storage.models import (
     OrderStatus,
     OutboxMessage,
     SalesLine,
+    StatusChange,
 )
 from storage.sqlite import SQLiteStorage, StorageError, Transaction
 
@@ -18,6 +19,7 @@ __all__ = [
     "OutboxMessage",
     "SQLiteStorage",
     "SalesLine",
+    "StatusChange",
     "StorageError",
     "Transaction",
 ]

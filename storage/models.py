@@ -78,12 +78,34 @@ class Order:
     created_at: int
     updated_at: int
     paid_at: int | None
+    amount_refunded: int
+    pay_message_id: int | None
+    flag: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """One step of an order's history: the status it took, when, and what moved it."""
+
+    status: OrderStatus
+    at: int
+    source: str
 
 
 class MessageKind(StrEnum):
     """What an outbox row asks the sender to say; the text is rendered when it is sent."""
 
+    # To the buyer
     PAYMENT_RECEIVED = "payment_received"
+    PAYMENT_PROCESSING = "payment_processing"
+    PAYMENT_FAILED = "payment_failed"
+    LINK_EXPIRED = "link_expired"  # edits the message that held the pay button
+    REFUNDED = "refunded"
+    # To admins who turned alerts on, and to all admins for a flagged order
+    ALERT_PAID = "alert_paid"
+    ALERT_REFUNDED = "alert_refunded"
+    ALERT_FAILED = "alert_failed"
+    ALERT_FLAGGED = "alert_flagged"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +115,7 @@ class OutboxMessage:
     kind: MessageKind
     order_id: int | None
     attempts: int
+    detail: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from storage.models import (
     OrderStatus,
     OutboxMessage,
     SalesLine,
+    StatusChange,
 )
 
 _ORDER_COLUMNS = ", ".join(Order.__slots__)
@@ -86,13 +87,17 @@ class Transaction:
             ),
         )
         assert cursor.lastrowid is not None
+        await self._record_status(cursor.lastrowid, OrderStatus.PENDING, now, "tap")
         return cursor.lastrowid
 
-    async def advance(self, order: Order, target: OrderStatus, **fields: Any) -> bool:
+    async def advance(
+        self, order: Order, target: OrderStatus, *, source: str, **fields: Any
+    ) -> bool:
         """Move `order` to `target` if the state diagram allows it from its stored status.
 
         The status it moves from is checked in the UPDATE itself, so two fulfilments racing on
-        the same order cannot both move it. Returns whether this call moved it.
+        the same order cannot both move it. `source` says what moved it, for the order's
+        history. Returns whether this call moved it.
         """
         if not order.status.can_move_to(target):
             return False
@@ -105,15 +110,48 @@ class Transaction:
             f"UPDATE orders SET {assignments} WHERE id = ? AND status = ?",
             (*fields.values(), order.id, order.status.value),
         )
-        return cursor.rowcount == 1
+        if cursor.rowcount != 1:
+            return False
+        await self._record_status(order.id, target, now, source)
+        return True
 
-    async def enqueue(self, chat_id: int, kind: MessageKind, order_id: int | None) -> None:
+    async def update(self, order_id: int, **fields: Any) -> None:
+        """Change fields of an order that are not its status (a refunded total, a flag)."""
+        fields = {**fields, "updated_at": _now()}
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        await self._db.execute(
+            f"UPDATE orders SET {assignments} WHERE id = ?", (*fields.values(), order_id)
+        )
+
+    async def _record_status(
+        self, order_id: int, status: OrderStatus, at: int, source: str
+    ) -> None:
+        await self._db.execute(
+            "INSERT INTO order_history (order_id, status, at, source) VALUES (?, ?, ?, ?)",
+            (order_id, status.value, at, source),
+        )
+
+    async def enqueue(
+        self, chat_id: int, kind: MessageKind, order_id: int | None, detail: str | None = None
+    ) -> None:
         """Queue a chat message; the outbox sender delivers it after the commit."""
         now = _now()
         await self._db.execute(
-            "INSERT INTO outbox (chat_id, kind, order_id, created_at, next_attempt_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (chat_id, kind.value, order_id, now, now),
+            "INSERT INTO outbox (chat_id, kind, order_id, detail, created_at, next_attempt_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (chat_id, kind.value, order_id, detail, now, now),
+        )
+
+    async def enqueue_alerts(
+        self, kind: MessageKind, order_id: int, detail: str | None = None
+    ) -> None:
+        """Queue one message per admin who turned sale alerts on."""
+        now = _now()
+        await self._db.execute(
+            "INSERT INTO outbox (chat_id, kind, order_id, detail, created_at, next_attempt_at)"
+            " SELECT admin_id, ?, ?, ?, ?, ? FROM admin_alerts WHERE enabled = 1"
+            " ORDER BY admin_id",
+            (kind.value, order_id, detail, now, now),
         )
 
 
@@ -242,7 +280,9 @@ class SQLiteStorage:
     async def fail_order(self, order: Order, reason: str) -> bool:
         """Mark an order failed (no payment link could be made for it)."""
         async with self.transaction() as tx:
-            return await tx.advance(order, OrderStatus.FAILED, failure_reason=reason)
+            return await tx.advance(
+                order, OrderStatus.FAILED, source="no checkout session", failure_reason=reason
+            )
 
     async def orders_of_buyer(self, telegram_user_id: int, limit: int) -> list[Order]:
         """The buyer's latest orders, newest first."""
@@ -252,6 +292,31 @@ class SQLiteStorage:
             (telegram_user_id, limit),
         )
         return [_order(row) for row in rows]
+
+    async def history_of(self, order_id: int) -> list[StatusChange]:
+        """The statuses an order took, oldest first."""
+        rows = await self._fetchall(
+            "SELECT status, at, source FROM order_history WHERE order_id = ? ORDER BY id",
+            (order_id,),
+        )
+        return [StatusChange(OrderStatus(row["status"]), row["at"], row["source"]) for row in rows]
+
+    # Admins
+
+    async def set_alerts(self, admin_id: int, enabled: bool) -> None:
+        """Remember whether an admin wants a message on every sale, refund and failure."""
+        await self._execute(
+            "INSERT INTO admin_alerts (admin_id, enabled, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (admin_id) DO UPDATE SET enabled = excluded.enabled,"
+            " updated_at = excluded.updated_at",
+            (admin_id, int(enabled), _now()),
+        )
+
+    async def alerts_enabled(self, admin_id: int) -> bool:
+        rows = await self._fetchall(
+            "SELECT enabled FROM admin_alerts WHERE admin_id = ?", (admin_id,)
+        )
+        return bool(rows and rows[0]["enabled"])
 
     # Figures
 
@@ -270,7 +335,7 @@ class SQLiteStorage:
 
     async def due_messages(self, now: float, limit: int) -> list[OutboxMessage]:
         rows = await self._fetchall(
-            "SELECT id, chat_id, kind, order_id, attempts FROM outbox"
+            "SELECT id, chat_id, kind, order_id, attempts, detail FROM outbox"
             " WHERE sent_at IS NULL AND given_up_at IS NULL AND next_attempt_at <= ?"
             " ORDER BY next_attempt_at, id LIMIT ?",
             (now, limit),
@@ -282,6 +347,7 @@ class SQLiteStorage:
                 MessageKind(row["kind"]),
                 row["order_id"],
                 row["attempts"],
+                row["detail"],
             )
             for row in rows
         ]

@@ -65,7 +65,7 @@ async def test_a_transaction_that_raises_leaves_nothing(store: SQLiteStorage) ->
     with pytest.raises(RuntimeError):
         async with store.transaction() as tx:
             assert await tx.remember_event("evt_1", "checkout.session.completed")
-            assert await tx.advance(order, OrderStatus.PAID)
+            assert await tx.advance(order, OrderStatus.PAID, source="test")
             await tx.enqueue(order.chat_id, MessageKind.PAYMENT_RECEIVED, order.id)
             raise RuntimeError("crash before the commit")
     stored = await store.get_order(order.id)
@@ -84,14 +84,34 @@ async def test_an_event_id_is_remembered_once(store: SQLiteStorage) -> None:
 async def test_statuses_only_move_along_the_diagram(store: SQLiteStorage) -> None:
     order = await store.create_order(new_order())
     async with store.transaction() as tx:
-        assert await tx.advance(order, OrderStatus.PAID, payment_intent_id="pi_1")
+        assert await tx.advance(order, OrderStatus.PAID, source="test", payment_intent_id="pi_1")
     paid = await store.get_order(order.id)
     assert paid is not None and paid.status is OrderStatus.PAID and paid.paid_at is not None
     async with store.transaction() as tx:
-        assert not await tx.advance(paid, OrderStatus.EXPIRED)
-        assert not await tx.advance(paid, OrderStatus.PENDING)
+        assert not await tx.advance(paid, OrderStatus.EXPIRED, source="test")
+        assert not await tx.advance(paid, OrderStatus.PENDING, source="test")
     still = await store.get_order(order.id)
     assert still == paid
+    history = await store.history_of(order.id)
+    assert [(change.status, change.source) for change in history] == [
+        (OrderStatus.PENDING, "tap"),
+        (OrderStatus.PAID, "test"),
+    ]
+
+
+async def test_alerts_reach_only_the_admins_who_asked(store: SQLiteStorage) -> None:
+    order = await store.create_order(new_order())
+    await store.set_alerts(111, True)
+    await store.set_alerts(222, True)
+    await store.set_alerts(222, False)
+    assert await store.alerts_enabled(111) and not await store.alerts_enabled(222)
+    assert not await store.alerts_enabled(333)
+    async with store.transaction() as tx:
+        await tx.enqueue_alerts(MessageKind.ALERT_PAID, order.id, detail="x")
+    due = await store.due_messages(now=10**12, limit=10)
+    assert [(m.chat_id, m.kind, m.order_id, m.detail) for m in due] == [
+        (111, MessageKind.ALERT_PAID, order.id, "x")
+    ]
 
 
 async def test_a_stale_copy_cannot_move_an_order_twice(store: SQLiteStorage) -> None:
@@ -100,7 +120,7 @@ async def test_a_stale_copy_cannot_move_an_order_twice(store: SQLiteStorage) -> 
     results = []
     for _ in range(2):
         async with store.transaction() as tx:
-            results.append(await tx.advance(order, OrderStatus.PAID))
+            results.append(await tx.advance(order, OrderStatus.PAID, source="test"))
     assert results == [True, False]
 
 
@@ -112,7 +132,7 @@ async def test_concurrent_transactions_do_not_interleave(store: SQLiteStorage) -
             await tx.remember_event(f"evt_{index}", "checkout.session.completed")
             fresh = await tx.get_order(orders[index].id)
             assert fresh is not None
-            if await tx.advance(fresh, OrderStatus.PAID):
+            if await tx.advance(fresh, OrderStatus.PAID, source="test"):
                 await tx.enqueue(fresh.chat_id, MessageKind.PAYMENT_RECEIVED, fresh.id)
 
     await asyncio.gather(*(pay(i % 20) for i in range(60)))
@@ -128,7 +148,7 @@ async def test_sales_are_summed_per_currency_and_period(store: SQLiteStorage) ->
                 NewOrder(1, 1, "A", None, None, "p", "P", 1, amount, currency)
             )
             async with store.transaction() as tx:
-                await tx.advance(order, OrderStatus.PAID)
+                await tx.advance(order, OrderStatus.PAID, source="test")
     await store.create_order(new_order())  # pending: not a sale
     lines = {line.currency: (line.orders, line.revenue) for line in await store.sales_since(None)}
     assert lines == {c: (len(v), sum(v)) for c, v in amounts.items()}

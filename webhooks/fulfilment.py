@@ -72,6 +72,7 @@ class Fulfilment:
             paid_now = await tx.advance(
                 order,
                 OrderStatus.PAID,
+                source=event_type if event_id is not None else "reconciliation",
                 payment_intent_id=_payment_intent_id(session),
                 amount_received=session.get("amount_total"),
             )
