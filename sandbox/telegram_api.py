@@ -51,6 +51,7 @@ from .telegram_emulator.formatting import (
     formatted,
 )
 from .telegram_emulator.params import Params, UploadedFile, decode_param, read_params
+from .telegram_emulator.photos import image_size, photo_sizes
 from .telegram_emulator.validation import (
     callback_data_of,
     check_language_code,
@@ -227,6 +228,10 @@ class TelegramEmulator:
         self._last_message_ids: dict[int, int] = {}
         self._bot_messages: dict[int, dict[int, JSON]] = {}
         self._documents: dict[int, list[tuple[str, bytes]]] = {}
+        self._photos: dict[int, list[bytes]] = {}
+        # What Telegram would download from an http(s) URL; anything else cannot be fetched,
+        # since this machine has no internet.
+        self.web_files: dict[str, bytes] = {}
         self._files: dict[str, _StoredFile] = {}
         self._file_numbers = itertools.count(1)
         self._blocked: set[int] = set()
@@ -397,6 +402,10 @@ class TelegramEmulator:
     def documents_to(self, chat_id: int) -> list[tuple[str, bytes]]:
         return list(self._documents.get(chat_id, []))
 
+    def photos_to(self, chat_id: int) -> list[bytes]:
+        """The image bytes of every photo the bot sent to that chat, in order."""
+        return list(self._photos.get(chat_id, []))
+
     def commands(self, scope: dict[str, Any] | None = None, language_code: str = "") -> list[JSON]:
         return copy.deepcopy(self._commands.get((scope_key(scope), language_code), []))
 
@@ -504,6 +513,7 @@ class TelegramEmulator:
             "deleteMyCommands": self._delete_my_commands,
             "sendMessage": self._send_message,
             "sendDocument": self._send_document,
+            "sendPhoto": self._send_photo,
             "sendChatAction": self._send_chat_action,
             "editMessageText": self._edit_message_text,
             "editMessageReplyMarkup": self._edit_message_reply_markup,
@@ -760,6 +770,55 @@ class TelegramEmulator:
         content: JSON = {"document": document.as_document()}
         content |= present(caption=caption or None, caption_entities=entities or None)
         return self._post_message(chat, content, markup, params)
+
+    async def _send_photo(self, params: Params) -> JSON:
+        chat = self._chat(params)
+        stored = self._photo(params.file("photo"))
+        caption, entities = formatted(
+            params.text("caption") or "",
+            params.text("parse_mode"),
+            params.value("caption_entities"),
+        )
+        if len(caption) > MAX_CAPTION_LENGTH:
+            raise bad_request("message caption is too long")
+        markup = inline_keyboard(params.value("reply_markup"))
+        self._check_reply_target(chat, params)
+        self._check_can_send(chat["id"])
+        self._files[stored.file_id] = stored
+        self._photos.setdefault(chat["id"], []).append(stored.data)
+        width, height = image_size(stored.data)
+        content: JSON = {
+            "photo": photo_sizes(
+                stored.file_id, stored.file_unique_id, width, height, len(stored.data)
+            )
+        }
+        content |= present(caption=caption or None, caption_entities=entities or None)
+        return self._post_message(chat, content, markup, params)
+
+    def _photo(self, given: UploadedFile | str | None) -> _StoredFile:
+        """An uploaded image, a file_id sent before, or an http(s) URL Telegram downloads."""
+        if isinstance(given, str) and given.startswith(("http://", "https://")):
+            if given not in self.web_files:
+                raise bad_request("failed to get HTTP URL content")
+            name = given.rstrip("/").rpartition("/")[2] or "photo.jpg"
+            given = UploadedFile(name, "image/jpeg", self.web_files[given])
+        if isinstance(given, str):
+            for stored in self._files.values():
+                if given.startswith(stored.file_id):  # any size of a photo sent before
+                    return stored
+            raise bad_request("wrong file identifier/HTTP URL specified")
+        if given is None:
+            raise bad_request("there is no photo in the request")
+        image_size(given.data)  # refuses what is not an image, as Telegram does
+        number = next(self._file_numbers)
+        return _StoredFile(
+            file_id=f"AgACAgIAAxkBAAIC{number:06d}ZW11bGF0b3I",
+            file_unique_id=f"AQAD{number:06d}",
+            file_name=given.file_name,
+            mime_type=given.mime_type or "image/jpeg",
+            data=given.data,
+            file_path=f"photos/file_{number}.jpg",
+        )
 
     def _document(self, given: UploadedFile | str | None) -> _StoredFile:
         if isinstance(given, UploadedFile):

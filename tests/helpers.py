@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import struct
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -98,3 +100,21 @@ def snapshot(database: Path) -> dict[str, list[dict[str, Any]]]:
         row["name"] for row in rows(database, "SELECT name FROM sqlite_master WHERE type = 'table'")
     ]
     return {table: rows(database, f"SELECT * FROM {table} ORDER BY rowid") for table in tables}
+
+
+def png(width: int, height: int) -> bytes:
+    """A real PNG of that size (grey pixels), built without an imaging library."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )

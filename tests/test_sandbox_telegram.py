@@ -32,6 +32,7 @@ from telegram.ext import (
 )
 
 from sandbox.telegram_api import ApiCall, RateLimits, TelegramEmulator, UploadedFile
+from tests.helpers import png
 
 BUYER_ID = 42
 
@@ -400,6 +401,49 @@ async def test_a_sent_document_keeps_its_bytes(bot: Bot, emulator: TelegramEmula
     assert isinstance(call.params["document"], UploadedFile)
     file = await bot.get_file(message.document.file_id)
     assert await file.download_as_bytearray() == csv
+
+
+async def test_a_sent_photo_comes_back_in_scaled_sizes(
+    bot: Bot, emulator: TelegramEmulator
+) -> None:
+    image = png(1000, 500)
+
+    message = await bot.send_photo(BUYER_ID, image, caption="<b>Chart</b>", parse_mode="HTML")
+
+    assert [(size.width, size.height) for size in message.photo] == [
+        (90, 45),
+        (320, 160),
+        (800, 400),
+        (1000, 500),
+    ]
+    assert message.caption == "Chart"
+    assert emulator.photos_to(BUYER_ID) == [image]
+    again = await bot.send_photo(BUYER_ID, message.photo[-1].file_id)
+    assert again.photo[-1].width == 1000
+    assert emulator.photos_to(BUYER_ID) == [image, image]
+
+
+async def test_a_photo_url_must_be_one_telegram_can_fetch(
+    bot: Bot, emulator: TelegramEmulator
+) -> None:
+    url = "https://shop.example/forest-hiker.png"
+    with pytest.raises(BadRequest, match="Failed to get http url content"):
+        await bot.send_photo(BUYER_ID, url)
+    emulator.web_files[url] = png(64, 64)
+
+    message = await bot.send_photo(BUYER_ID, url)
+
+    assert message.photo[-1].width == 64
+    assert emulator.photos_to(BUYER_ID) == [png(64, 64)]
+
+
+async def test_a_photo_that_is_not_an_image_is_refused(
+    bot: Bot, emulator: TelegramEmulator
+) -> None:
+    with pytest.raises(BadRequest, match="Image_process_failed"):
+        await bot.send_photo(BUYER_ID, b"not an image at all")
+    assert emulator.photos_to(BUYER_ID) == []
+    assert emulator.messages_to(BUYER_ID) == []
 
 
 # -- commands ----------------------------------------------------------------------------------
