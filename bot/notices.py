@@ -6,8 +6,18 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardMarkup
 
-from bot import texts
+from bot import admin_texts, texts
+from bot.money import locale_for
 from storage import MessageKind, OutboxMessage, SQLiteStorage
+
+_ALERTS = frozenset(
+    {
+        MessageKind.ALERT_PAID,
+        MessageKind.ALERT_REFUNDED,
+        MessageKind.ALERT_FAILED,
+        MessageKind.ALERT_FLAGGED,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,4 +43,15 @@ class Notices:
             return None
         if message.kind is MessageKind.PAYMENT_RECEIVED:
             return Outgoing(texts.payment_received(order))
+        if message.kind in _ALERTS:
+            locale = locale_for(await self._storage.admin_language(message.chat_id))
+            if message.kind is MessageKind.ALERT_PAID:
+                return Outgoing(admin_texts.alert_paid(order, locale))
+            if message.kind is MessageKind.ALERT_REFUNDED:
+                detail = message.detail or ""
+                amount = int(detail) if detail.isdigit() else None
+                return Outgoing(admin_texts.alert_refunded(order, amount, locale))
+            if message.kind is MessageKind.ALERT_FAILED:
+                return Outgoing(admin_texts.alert_failed(order, locale))
+            return Outgoing(admin_texts.alert_flagged(order, locale))
         return None

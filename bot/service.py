@@ -36,7 +36,15 @@ BUYER_COMMANDS = [
     BotCommand("help", "How buying works"),
     BotCommand("start", "Start over"),
 ]
-ADMIN_COMMANDS = [BotCommand("stats", "Sales figures (admins)")]
+ADMIN_COMMANDS = [
+    BotCommand("stats", "Sales figures (admins)"),
+    BotCommand("sales", "Latest paid orders (admins)"),
+    BotCommand("order", "One order in full (admins)"),
+    BotCommand("export", "Orders as a CSV file (admins)"),
+    BotCommand("chart", "Daily revenue chart (admins)"),
+    BotCommand("refund", "Refund an order (admins)"),
+    BotCommand("alerts", "Sale alerts on or off (admins)"),
+]
 STRIPE_NETWORK_RETRIES = 2
 # A buyer is waiting on each request; stripe-python's default is 80 s.
 STRIPE_TIMEOUT_SECONDS = 15
@@ -117,7 +125,9 @@ class Service:
             expires_minutes=settings.checkout_expires_minutes,
         )
         # Before the buyers' handlers: their catch-all fallback would take admin commands too.
-        AdminHandlers(storage=self.storage, admin_ids=settings.admin_ids).register(application)
+        AdminHandlers(
+            storage=self.storage, settings=settings, stripe_client=stripe_client
+        ).register(application)
         ShopHandlers(
             catalog=self.catalog,
             storage=self.storage,

@@ -333,6 +333,23 @@ class TelegramEmulator:
         }
         return self._enqueue({"callback_query": query})
 
+    async def forged_tap(self, user: TgUser, message: dict[str, Any], data: str) -> JSON:
+        """A callback query with any data on a message in the user's chat, as a modified client
+        can send: Telegram does not check callback data against the message's buttons."""
+        current = self._bot_messages.get(user.id, {}).get(message.get("message_id", 0))
+        if current is None:
+            raise ValueError("forged_tap() needs a message that the bot sent to this user's chat")
+        query_id = str(next(self._callback_query_ids))
+        self._open_callback_queries.add(query_id)
+        query = {
+            "id": query_id,
+            "from": user.as_dict(),
+            "message": copy.deepcopy(current),
+            "chat_instance": str(-7_000_000_000_000_000_000 - user.id),
+            "data": data,
+        }
+        return self._enqueue({"callback_query": query})
+
     async def push_update(self, update: dict[str, Any]) -> JSON:
         if "update_id" in update and not isinstance(update["update_id"], int):
             raise TypeError("update_id must be an int")
