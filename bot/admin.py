@@ -203,8 +203,10 @@ class AdminHandlers:
             if not count:
                 await message.reply_html(admin_texts.nothing_to_export(period))
                 return
+            # python-telegram-bot reads an upload into memory whole whatever it is given; the
+            # rows never were, and Telegram caps a bot's documents at 50 MB.
             await message.reply_document(
-                csv_file,
+                csv_file.read(),
                 filename=f"orders_{period.slug}.csv",
                 caption=admin_texts.export_caption(period, count),
                 parse_mode="HTML",
