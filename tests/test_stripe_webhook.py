@@ -13,7 +13,7 @@ import pytest
 from bot.service import Service
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
-from tests.helpers import rows, session_behind, snapshot, tap_product
+from tests.helpers import link_stored, rows, session_behind, snapshot, tap_product, until
 
 
 @pytest.fixture
@@ -22,7 +22,9 @@ async def open_session(
 ) -> dict[str, Any]:
     """A pending order with its Checkout Session, as a buyer's tap leaves it."""
     ada = telegram.user(4242, "Ada")
-    return session_behind(stripe_api, await tap_product(telegram, ada, "The Forest Hiker"))
+    pay_message = await tap_product(telegram, ada, "The Forest Hiker")
+    await until(link_stored(shop.settings.database_path))
+    return session_behind(stripe_api, pay_message)
 
 
 def paid_event(
