@@ -12,6 +12,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes
 from bot import admin_texts
 from bot.money import locale_for
 from storage import SQLiteStorage
+from webhooks.reconciliation import Reconciler, describe
 
 Context = ContextTypes.DEFAULT_TYPE
 Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
@@ -36,12 +37,16 @@ DEFAULT_STATS_PERIODS = ("today", "7d", "all")
 class AdminHandlers:
     """Admin commands; anyone else who tries one learns only that it is for admins."""
 
-    def __init__(self, *, storage: SQLiteStorage, admin_ids: frozenset[int]) -> None:
+    def __init__(
+        self, *, storage: SQLiteStorage, admin_ids: frozenset[int], reconciler: Reconciler
+    ) -> None:
         self.storage = storage
         self.admin_ids = admin_ids
+        self.reconciler = reconciler
 
     def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         application.add_handler(CommandHandler("stats", self.admin_only(self.stats)))
+        application.add_handler(CommandHandler("reconcile", self.admin_only(self.reconcile)))
 
     def admin_only(self, handler: Handler) -> Handler:
         """Wrap an admin command so that anyone else learns only that it is for admins."""
@@ -71,3 +76,12 @@ class AdminHandlers:
             for period in (STATS_PERIODS[name] for name in names)
         ]
         await message.reply_html(admin_texts.sales_report(periods, locale_for(user.language_code)))
+
+    async def reconcile(self, update: Update, context: Context) -> None:
+        """Ask Stripe about every order still waiting now, and say what was found and fixed."""
+        message = update.effective_message
+        if message is None:
+            return
+        await message.reply_text(admin_texts.reconciling())
+        report = await self.reconciler.run()
+        await message.reply_text(admin_texts.reconciled(describe(report)))

@@ -30,3 +30,11 @@ def sales_report(periods: Sequence[tuple[str, Sequence[SalesLine]]], locale: Loc
 
 def stats_usage(periods: Sequence[str]) -> str:
     return f"Usage: /stats [{'|'.join(periods)}]"
+
+
+def reconciling() -> str:
+    return "Asking Stripe about every order still waiting for its payment…"
+
+
+def reconciled(summary: str) -> str:
+    return f"Reconciliation done: {summary}."

@@ -39,7 +39,10 @@ BUYER_COMMANDS = [
     BotCommand("help", "How buying works"),
     BotCommand("start", "Start over"),
 ]
-ADMIN_COMMANDS = [BotCommand("stats", "Sales figures (admins)")]
+ADMIN_COMMANDS = [
+    BotCommand("stats", "Sales figures (admins)"),
+    BotCommand("reconcile", "Check waiting orders at Stripe now (admins)"),
+]
 STRIPE_NETWORK_RETRIES = 2
 # A buyer is waiting on each request; stripe-python's default is 80 s.
 STRIPE_TIMEOUT_SECONDS = 15
@@ -126,7 +129,9 @@ class Service:
         fulfilment = Fulfilment(self.storage, admin_ids=settings.admin_ids, on_queued=sender.notify)
         reconciler = Reconciler(self.storage, stripe_client, fulfilment)
         # Before the buyers' handlers: their catch-all fallback would take admin commands too.
-        AdminHandlers(storage=self.storage, admin_ids=settings.admin_ids).register(application)
+        AdminHandlers(
+            storage=self.storage, admin_ids=settings.admin_ids, reconciler=reconciler
+        ).register(application)
         ShopHandlers(
             catalog=self.catalog,
             storage=self.storage,

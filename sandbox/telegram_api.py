@@ -333,6 +333,20 @@ class TelegramEmulator:
         }
         return self._enqueue({"callback_query": query})
 
+    async def forge_tap(self, user: TgUser, message: dict[str, Any], data: str) -> JSON:
+        """A callback query with data no button on the message carries, as a modified client
+        (or a button from an older version of the bot) sends; the bot may answer it."""
+        query_id = str(next(self._callback_query_ids))
+        self._open_callback_queries.add(query_id)
+        query = {
+            "id": query_id,
+            "from": user.as_dict(),
+            "message": copy.deepcopy(message),
+            "chat_instance": str(-7_000_000_000_000_000_000 - user.id),
+            "data": data,
+        }
+        return self._enqueue({"callback_query": query})
+
     async def push_update(self, update: dict[str, Any]) -> JSON:
         if "update_id" in update and not isinstance(update["update_id"], int):
             raise TypeError("update_id must be an int")
