@@ -15,10 +15,20 @@ Usage::
 
 from sandbox.stripe_emulator import (
     DEFAULT_API_VERSION,
+    DEFAULT_RETRY_DELAYS,
     ApiRequest,
     Delivery,
+    PendingRetry,
     StripeEmulator,
     decode_form,
 )
 
-__all__ = ["DEFAULT_API_VERSION", "ApiRequest", "Delivery", "StripeEmulator", "decode_form"]
+__all__ = [
+    "DEFAULT_API_VERSION",
+    "DEFAULT_RETRY_DELAYS",
+    "ApiRequest",
+    "Delivery",
+    "PendingRetry",
+    "StripeEmulator",
+    "decode_form",
+]
