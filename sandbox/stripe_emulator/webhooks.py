@@ -233,6 +233,9 @@ class WebhookSender:
 
         async def later() -> None:
             await asyncio.sleep(delay)
+            task = asyncio.current_task()
+            if task is not None:
+                self._pending.pop(task, None)  # made now, no longer scheduled
             if self.url is None or event["id"] in self._acknowledged:
                 return
             delivery = await self.post(event)
