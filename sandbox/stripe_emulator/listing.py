@@ -8,7 +8,9 @@ from typing import Any
 from .errors import invalid_request, resource_missing
 from .params import child, read_hash, read_int, read_string, reject_unknown
 
-__all__ = ["check_expand", "created_filter", "list_expand", "paginate"]
+__all__ = ["LIST_PARAMS", "check_expand", "created_filter", "list_expand", "paginate"]
+
+LIST_PARAMS = frozenset({"created", "ending_before", "expand", "limit", "starting_after"})
 
 
 def created_filter(items: list[dict[str, Any]], params: dict[str, Any]) -> list[dict[str, Any]]:

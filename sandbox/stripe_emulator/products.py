@@ -8,13 +8,17 @@ mode takes.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
 from . import currencies
-from .objects import fixture, new_id
+from .errors import resource_missing
+from .listing import LIST_PARAMS, check_expand, created_filter, list_expand, paginate
+from .objects import fixture, list_object, new_id
+from .params import child, read_array, read_bool, read_expand, read_string, reject_unknown
 
-__all__ = ["build_price", "build_product", "check_price"]
+__all__ = ["Catalog", "build_price", "build_product", "check_price"]
 
 PRODUCT_ID_MAX_LENGTH = 255
 
@@ -105,3 +109,82 @@ def build_price(
         }
     )
     return price
+
+
+class Catalog:
+    """The read endpoints: ``GET /v1/products[/id]`` and ``GET /v1/prices[/id]``."""
+
+    def __init__(
+        self, products: dict[str, dict[str, Any]], prices: dict[str, dict[str, Any]]
+    ) -> None:
+        self.products = products
+        self.prices = prices
+
+    def retrieve_product(self, params: dict[str, Any], id: str) -> dict[str, Any]:
+        reject_unknown(params, {"expand"})
+        if id not in self.products:
+            raise resource_missing("product", id, "id")
+        return self._render_product(id, read_expand(params))
+
+    def _render_product(self, product_id: str, expand: list[str]) -> dict[str, Any]:
+        check_expand(expand, ("default_price",))
+        product = copy.deepcopy(self.products[product_id])
+        if "default_price" in expand and product["default_price"] is not None:
+            product["default_price"] = copy.deepcopy(self.prices[product["default_price"]])
+        return product
+
+    def list_products(self, params: dict[str, Any]) -> dict[str, Any]:
+        reject_unknown(params, LIST_PARAMS | {"active", "ids", "shippable", "url"})
+        found = list(reversed(self.products.values()))
+        if "active" in params:
+            active = read_bool(params["active"], "active")
+            found = [product for product in found if product["active"] is active]
+        if "ids" in params:
+            ids = read_array(params["ids"], "ids")
+            wanted = {read_string(item, child("ids", i)) for i, item in enumerate(ids)}
+            found = [product for product in found if product["id"] in wanted]
+        for name in ("shippable", "url"):
+            if name in params:
+                # No product here is shippable or has a URL.
+                read_string(params[name], name)
+                found = []
+        found = created_filter(found, params)
+        page, has_more = paginate(found, params, "product")
+        expand = list_expand(read_expand(params))
+        data = [self._render_product(product["id"], expand) for product in page]
+        return list_object(data, "/v1/products", has_more=has_more)
+
+    def retrieve_price(self, params: dict[str, Any], id: str) -> dict[str, Any]:
+        reject_unknown(params, {"expand"})
+        if id not in self.prices:
+            raise resource_missing("price", id, "price")
+        return self._render_price(id, read_expand(params))
+
+    def _render_price(self, price_id: str, expand: list[str]) -> dict[str, Any]:
+        check_expand(expand, ("product",))
+        price = copy.deepcopy(self.prices[price_id])
+        if "product" in expand:
+            price["product"] = copy.deepcopy(self.products[price["product"]])
+        return price
+
+    def list_prices(self, params: dict[str, Any]) -> dict[str, Any]:
+        reject_unknown(
+            params, LIST_PARAMS | {"active", "currency", "lookup_keys", "product", "type"}
+        )
+        found = list(reversed(self.prices.values()))
+        if "active" in params:
+            active = read_bool(params["active"], "active")
+            found = [price for price in found if price["active"] is active]
+        for name in ("currency", "product", "type"):
+            if name in params:
+                wanted = read_string(params[name], name)
+                found = [price for price in found if price[name] == wanted]
+        if "lookup_keys" in params:
+            # No price here has a lookup key.
+            read_array(params["lookup_keys"], "lookup_keys")
+            found = []
+        found = created_filter(found, params)
+        page, has_more = paginate(found, params, "price")
+        expand = list_expand(read_expand(params))
+        data = [self._render_price(price["id"], expand) for price in page]
+        return list_object(data, "/v1/prices", has_more=has_more)

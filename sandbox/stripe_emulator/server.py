@@ -47,11 +47,10 @@ from .checkout import parse_create
 from .errors import StripeError, invalid_request, mask_key, resource_missing
 from .faults import Dropped, Faults
 from .forms import FormError, decode_form, parse_form
-from .listing import check_expand, created_filter, list_expand, paginate
+from .listing import LIST_PARAMS, check_expand, created_filter, list_expand, paginate
 from .params import (
     child,
     read_array,
-    read_bool,
     read_expand,
     read_hash,
     read_string,
@@ -81,7 +80,6 @@ _NO_API_KEY = (
     "https://support.stripe.com/."
 )
 _SESSION_EXPANDABLE_NULLS = ("customer", "invoice", "payment_link", "setup_intent", "subscription")
-_LIST_PARAMS = frozenset({"created", "ending_before", "expand", "limit", "starting_after"})
 
 
 @dataclass
@@ -173,6 +171,7 @@ class StripeEmulator:
         self._state: dict[str, _SessionState] = {}
         self._idempotent: dict[tuple[str, str], _StoredResult] = {}
         self._runner: web.AppRunner | None = None
+        catalog = products.Catalog(self.products, self.prices)
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = [
             ("POST", re.compile(r"/v1/checkout/sessions"), self._create_session),
             ("GET", re.compile(r"/v1/checkout/sessions"), self._list_sessions),
@@ -184,10 +183,18 @@ class StripeEmulator:
             ("POST", re.compile(r"/v1/refunds"), self._create_refund),
             ("GET", re.compile(r"/v1/refunds"), self._list_refunds),
             ("GET", re.compile(r"/v1/refunds/([^/]+)"), self._retrieve_refund),
-            ("GET", re.compile(r"/v1/products"), self._list_products),
-            ("GET", re.compile(r"/v1/products/([^/]+)"), self._retrieve_product),
-            ("GET", re.compile(r"/v1/prices"), self._list_prices),
-            ("GET", re.compile(r"/v1/prices/([^/]+)"), self._retrieve_price),
+            ("GET", re.compile(r"/v1/products"), lambda call: catalog.list_products(call.params)),
+            (
+                "GET",
+                re.compile(r"/v1/products/([^/]+)"),
+                lambda call: catalog.retrieve_product(call.params, *call.path_args),
+            ),
+            ("GET", re.compile(r"/v1/prices"), lambda call: catalog.list_prices(call.params)),
+            (
+                "GET",
+                re.compile(r"/v1/prices/([^/]+)"),
+                lambda call: catalog.retrieve_price(call.params, *call.path_args),
+            ),
             ("GET", re.compile(r"/v1/events"), self._list_events),
             ("GET", re.compile(r"/v1/events/([^/]+)"), self._retrieve_event),
         ]
@@ -957,7 +964,7 @@ class StripeEmulator:
 
     def _list_refunds(self, call: _Call) -> dict[str, Any]:
         params = call.params
-        reject_unknown(params, _LIST_PARAMS | {"charge", "payment_intent"})
+        reject_unknown(params, LIST_PARAMS | {"charge", "payment_intent"})
         found = list(reversed(self.refunds.values()))
         for name in ("charge", "payment_intent"):
             if name in params:
@@ -968,77 +975,6 @@ class StripeEmulator:
         expand = list_expand(read_expand(params))
         data = [self._render_refund(refund["id"], expand) for refund in page]
         return objects.list_object(data, "/v1/refunds", has_more=has_more)
-
-    def _retrieve_product(self, call: _Call) -> dict[str, Any]:
-        reject_unknown(call.params, {"expand"})
-        if call.path_args[0] not in self.products:
-            raise resource_missing("product", call.path_args[0], "id")
-        return self._render_product(call.path_args[0], read_expand(call.params))
-
-    def _render_product(self, product_id: str, expand: list[str]) -> dict[str, Any]:
-        check_expand(expand, ("default_price",))
-        product = copy.deepcopy(self.products[product_id])
-        if "default_price" in expand and product["default_price"] is not None:
-            product["default_price"] = copy.deepcopy(self.prices[product["default_price"]])
-        return product
-
-    def _list_products(self, call: _Call) -> dict[str, Any]:
-        params = call.params
-        reject_unknown(params, _LIST_PARAMS | {"active", "ids", "shippable", "url"})
-        found = list(reversed(self.products.values()))
-        if "active" in params:
-            active = read_bool(params["active"], "active")
-            found = [product for product in found if product["active"] is active]
-        if "ids" in params:
-            ids = read_array(params["ids"], "ids")
-            wanted = {read_string(item, child("ids", i)) for i, item in enumerate(ids)}
-            found = [product for product in found if product["id"] in wanted]
-        for name in ("shippable", "url"):
-            if name in params:
-                # No product here is shippable or has a URL.
-                read_string(params[name], name)
-                found = []
-        found = created_filter(found, params)
-        page, has_more = paginate(found, params, "product")
-        expand = list_expand(read_expand(params))
-        data = [self._render_product(product["id"], expand) for product in page]
-        return objects.list_object(data, "/v1/products", has_more=has_more)
-
-    def _retrieve_price(self, call: _Call) -> dict[str, Any]:
-        reject_unknown(call.params, {"expand"})
-        if call.path_args[0] not in self.prices:
-            raise resource_missing("price", call.path_args[0], "price")
-        return self._render_price(call.path_args[0], read_expand(call.params))
-
-    def _render_price(self, price_id: str, expand: list[str]) -> dict[str, Any]:
-        check_expand(expand, ("product",))
-        price = copy.deepcopy(self.prices[price_id])
-        if "product" in expand:
-            price["product"] = copy.deepcopy(self.products[price["product"]])
-        return price
-
-    def _list_prices(self, call: _Call) -> dict[str, Any]:
-        params = call.params
-        reject_unknown(
-            params, _LIST_PARAMS | {"active", "currency", "lookup_keys", "product", "type"}
-        )
-        found = list(reversed(self.prices.values()))
-        if "active" in params:
-            active = read_bool(params["active"], "active")
-            found = [price for price in found if price["active"] is active]
-        for name in ("currency", "product", "type"):
-            if name in params:
-                wanted = read_string(params[name], name)
-                found = [price for price in found if price[name] == wanted]
-        if "lookup_keys" in params:
-            # No price here has a lookup key.
-            read_array(params["lookup_keys"], "lookup_keys")
-            found = []
-        found = created_filter(found, params)
-        page, has_more = paginate(found, params, "price")
-        expand = list_expand(read_expand(params))
-        data = [self._render_price(price["id"], expand) for price in page]
-        return objects.list_object(data, "/v1/prices", has_more=has_more)
 
     def _retrieve_event(self, call: _Call) -> dict[str, Any]:
         reject_unknown(call.params, {"expand"})
