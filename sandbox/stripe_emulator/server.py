@@ -23,7 +23,10 @@ Where it knowingly differs from Stripe:
 - Rate limiting counts requests per whole second of ``clock`` for the whole
   account; Stripe also limits per endpoint and by concurrency.
 - Products and Prices are read-only over the API; tests add them with
-  ``add_product`` / ``add_price``.
+  ``add_product`` / ``add_price``. Checkout line items still take only
+  ``price_data``: a ``price`` id is answered as unknown.
+- An outage is all or nothing (every request fails), and a webhook is only
+  ever sent to one endpoint, ``webhook_url``.
 """
 
 from __future__ import annotations
