@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import stripe
 from telegram import Message, Update, User
@@ -31,8 +30,13 @@ from storage import NewOrder, Order, OrderStatus, SQLiteStorage
 log = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
-# Reads an order's session back from Stripe and applies it (reconciliation's check).
-CheckAtStripe = Callable[[Order], Awaitable[object]]
+
+
+class CheckAtStripe(Protocol):
+    """Reads an order's session back from Stripe and applies it (reconciliation's check)."""
+
+    async def __call__(self, order: Order, *, source: str) -> object: ...
+
 
 ORDERS_SHOWN = 10
 WAITING = (OrderStatus.PENDING, OrderStatus.PROCESSING)
@@ -212,7 +216,7 @@ class ShopHandlers:
             if order.status in WAITING:
                 # Fulfil on return: the buyer need not wait for the webhook.
                 try:
-                    await self.check_at_stripe(order)
+                    await self.check_at_stripe(order, source="buyer's return")
                 except stripe.StripeError as exc:
                     log.warning("order %s: could not check it at Stripe: %s", order.id, exc)
                 fresh = await self.storage.get_order(order.id)

@@ -95,7 +95,7 @@ class Reconciler:
                 if number:
                     await asyncio.sleep(1 / REQUESTS_PER_SECOND)
                 try:
-                    outcome = await self.check(order)
+                    outcome = await self.check(order, source="reconciliation")
                 except stripe.StripeError as exc:
                     log.warning("reconciliation: order %s: Stripe said %s", order.id, exc)
                     report.errors += 1
@@ -105,7 +105,7 @@ class Reconciler:
                     report.changed[outcome] += 1
             return report
 
-    async def check(self, order: Order) -> Outcome:
+    async def check(self, order: Order, *, source: str) -> Outcome:
         """Read one order's session back from Stripe and apply what it says."""
         if order.checkout_session_id is None:
             return Outcome.UNCHANGED
@@ -116,7 +116,7 @@ class Reconciler:
         intent = data.get("payment_intent")
         intent_status = intent.get("status") if isinstance(intent, Mapping) else None
         return await self._fulfilment.apply_session(
-            data, source="reconciliation", payment_intent_status=intent_status
+            data, source=source, payment_intent_status=intent_status
         )
 
     async def order_of_payment_intent(self, payment_intent_id: str) -> int | None:
