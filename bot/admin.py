@@ -25,6 +25,7 @@ from bot.references import order_id_for
 from bot.refund_desk import RefundDesk
 from bot.settings import Settings
 from storage import SQLiteStorage
+from webhooks.reconciliation import Reconciler, describe
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +43,15 @@ class AdminHandlers:
     """Admin commands and buttons; anyone else who tries one learns only that it is for admins."""
 
     def __init__(
-        self, *, storage: SQLiteStorage, settings: Settings, stripe_client: stripe.StripeClient
+        self,
+        *,
+        storage: SQLiteStorage,
+        settings: Settings,
+        stripe_client: stripe.StripeClient,
+        reconciler: Reconciler,
     ) -> None:
         self.storage = storage
+        self.reconciler = reconciler
         self.admin_ids = settings.admin_ids
         self.timezone = settings.timezone
         self.refunds = RefundDesk(stripe_client, storage)
@@ -58,6 +65,7 @@ class AdminHandlers:
             "chart": self.chart,
             "refund": self.refunds.ask,
             "alerts": self.alerts,
+            "reconcile": self.reconcile,
         }
         for name, handler in commands.items():
             application.add_handler(CommandHandler(name, self.admin_only(handler)))
@@ -285,3 +293,12 @@ class AdminHandlers:
         await self.storage.set_alerts(user.id, enabled)
         await self.storage.set_admin_language(user.id, user.language_code)
         await message.reply_text(admin_texts.alerts_set(enabled))
+
+    async def reconcile(self, update: Update, context: Context) -> None:
+        """Ask Stripe about every order still waiting now, and say what was found and fixed."""
+        message = update.effective_message
+        if message is None:
+            return
+        await message.reply_text(admin_texts.reconciling())
+        report = await self.reconciler.run()
+        await message.reply_text(admin_texts.reconciled(describe(report)))

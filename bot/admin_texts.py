@@ -368,3 +368,14 @@ def refund_refused(question: str, reason: str) -> str:
 
 def refund_in_progress() -> str:
     return "This refund is already being requested."
+
+
+# /reconcile
+
+
+def reconciling() -> str:
+    return "Asking Stripe about every order still waiting for its payment…"
+
+
+def reconciled(summary: str) -> str:
+    return f"Reconciliation done: {summary}."

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+import time
+from typing import Any, Protocol
 
 import stripe
 from telegram import Message, Update, User
@@ -18,18 +19,31 @@ from telegram.ext import (
 )
 
 from bot import texts
-from bot.catalog import Catalog
+from bot.catalog import Catalog, Product
 from bot.checkout import CheckoutLinks
 from bot.keyboards import catalog_keyboard, pay_keyboard, product_id_from
 from bot.money import Money, locale_for
 from bot.references import order_id_for
-from storage import NewOrder, SQLiteStorage
+from bot.tap_guard import TapGuard
+from storage import NewOrder, Order, OrderStatus, SQLiteStorage
 
 log = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
 
+
+class CheckAtStripe(Protocol):
+    """Reads an order's session back from Stripe and applies it (reconciliation's check)."""
+
+    async def __call__(self, order: Order, *, source: str) -> object: ...
+
+
 ORDERS_SHOWN = 10
+WAITING = (OrderStatus.PENDING, OrderStatus.PROCESSING)
+# A link about to expire is not worth giving again: make a new one.
+LINK_MARGIN_SECONDS = 120
+# A tap within this long of its link being sent is a double tap: the link is right there.
+RESEND_AFTER_SECONDS = 30
 
 
 class ShopHandlers:
@@ -42,11 +56,15 @@ class ShopHandlers:
         storage: SQLiteStorage,
         links: CheckoutLinks,
         expires_minutes: int,
+        check_at_stripe: CheckAtStripe,
+        tap_guard: TapGuard,
     ) -> None:
         self.catalog = catalog
         self.storage = storage
         self.links = links
         self.expires_minutes = expires_minutes
+        self.check_at_stripe = check_at_stripe
+        self.tap_guard = tap_guard
 
     def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         private = filters.ChatType.PRIVATE
@@ -89,20 +107,38 @@ class ShopHandlers:
         await message.reply_html(texts.buyer_orders(orders, locale_for(user.language_code)))
 
     async def buy(self, update: Update, context: Context) -> None:
-        """A product tapped: record a pending order and reply with its Checkout link."""
+        """A product tapped: reply with its Checkout link, made now or still open."""
         query = update.callback_query
         if query is None:
             return
         user = query.from_user
-        # Answer at once: Telegram shows a spinner on the button until the query is answered.
         product_id = product_id_from(query.data or "")
         product = self.catalog.get(product_id) if product_id else None
         if product is None or not product.active:
             await query.answer(texts.product_unavailable(), show_alert=True)
             return
-        await query.answer()
+        if wait := self.tap_guard.wait_needed(user.id):
+            await query.answer(texts.slow_down(wait), show_alert=True)
+            return
         chat_id = query.message.chat.id if query.message is not None else user.id
-        locale = locale_for(user.language_code)
+        async with self.tap_guard.one_at_a_time(user.id, product.id):
+            now = int(time.time())
+            order = await self.storage.open_link_for(user.id, product.id, now + LINK_MARGIN_SECONDS)
+            if order is not None and order.updated_at > now - RESEND_AFTER_SECONDS:
+                # A second tap while the first link was just sent: point to it, send nothing.
+                await query.answer(texts.link_below())
+                return
+            # Answer now: Telegram shows a spinner on the button until the query is answered.
+            await query.answer()
+            if order is None:
+                order = await self._new_link(user, chat_id, product, context)
+            if order is not None:
+                await self._send_link(order, context)
+
+    async def _new_link(
+        self, user: User, chat_id: int, product: Product, context: Context
+    ) -> Order | None:
+        """A pending order and its Checkout Session; None (and the buyer told) if Stripe fails."""
         order = await self.storage.create_order(
             NewOrder(
                 telegram_user_id=user.id,
@@ -123,14 +159,23 @@ class ShopHandlers:
             log.error("order %s: Stripe refused the Checkout Session: %s", order.id, _describe(exc))
             await self.storage.fail_order(order, f"checkout session: {_describe(exc)}")
             await context.bot.send_message(chat_id, texts.link_failed())
-            return
+            return None
         await self.storage.attach_checkout(order.id, link.session_id, link.url, link.expires_at)
-        await context.bot.send_message(
-            chat_id,
+        return await self.storage.get_order(order.id)
+
+    async def _send_link(self, order: Order, context: Context) -> None:
+        """The message with the pay button; remembered so the button can go when it expires."""
+        assert order.checkout_url is not None
+        locale = locale_for(order.language)
+        message = await context.bot.send_message(
+            order.chat_id,
             texts.payment_link(order, self.expires_minutes, locale),
             parse_mode=ParseMode.HTML,
-            reply_markup=pay_keyboard(link.url, Money(order.amount_total, order.currency), locale),
+            reply_markup=pay_keyboard(
+                order.checkout_url, Money(order.amount_total, order.currency), locale
+            ),
         )
+        await self.storage.set_pay_message(order.id, message.message_id)
 
     async def fallback(self, update: Update, context: Context) -> None:
         """Anything else a buyer writes: point them to what works."""
@@ -168,6 +213,15 @@ class ShopHandlers:
         if order is None or order.telegram_user_id != user.id:
             return False
         if kind == "paid":
+            if order.status in WAITING:
+                # Fulfil on return: the buyer need not wait for the webhook.
+                try:
+                    await self.check_at_stripe(order, source="buyer's return")
+                except stripe.StripeError as exc:
+                    log.warning("order %s: could not check it at Stripe: %s", order.id, exc)
+                fresh = await self.storage.get_order(order.id)
+                if fresh is not None and fresh.status not in WAITING:
+                    return True  # its confirmation (or failure notice) is on its way
             await message.reply_html(texts.returned_after_payment(order))
         else:
             await message.reply_html(texts.returned_after_cancel(order))

@@ -44,3 +44,8 @@ def catalog_keyboard(
 
 def pay_keyboard(url: str, amount: Money, locale: Locale) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[InlineKeyboardButton(texts.pay_button(amount, locale), url=url)]])
+
+
+def product_again_keyboard(product_id: str, label: str) -> InlineKeyboardMarkup:
+    """One button that asks for a new link for the same product."""
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=buy_data(product_id))]])

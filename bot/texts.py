@@ -134,3 +134,55 @@ def _duration(minutes: int) -> str:
         hours = minutes // 60
         return "1 hour" if hours == 1 else f"{hours} hours"
     return f"{minutes} minutes"
+
+
+# The order's lifecycle after payment starts, and pacing of taps
+
+
+def payment_processing(order: Order) -> str:
+    locale = locale_for(order.language)
+    return (
+        f"⏳ Payment for order {order_line(order, locale)} is being processed. "
+        "Some payment methods take a few days; you will get a message here when it is through."
+    )
+
+
+def payment_failed(order: Order) -> str:
+    locale = locale_for(order.language)
+    return (
+        f"❌ The payment for order {order_line(order, locale)} did not go through, "
+        "and nothing was charged. You can try again with the button below."
+    )
+
+
+def link_expired(order: Order) -> str:
+    locale = locale_for(order.language)
+    return (
+        f"Order {order_line(order, locale)}\n\n"
+        "This link has expired — tap the product to get a new one."
+    )
+
+
+def refunded(order: Order, amount: Money) -> str:
+    locale = locale_for(order.language)
+    if order.status is OrderStatus.REFUNDED:
+        return (
+            f"↩️ Order {order_line(order, locale)} was refunded: {amount.format(locale)} "
+            "is on its way back to you. Banks usually take 5 to 10 days to show it."
+        )
+    return (
+        f"↩️ {amount.format(locale)} of order {order_line(order, locale)} was refunded. "
+        "Banks usually take 5 to 10 days to show it."
+    )
+
+
+def link_below() -> str:
+    return "Your payment link for this product is already in the chat, just above."
+
+
+def slow_down(seconds: int) -> str:
+    return f"That is a lot of taps! Please wait {seconds} s and try again."
+
+
+def try_again_button() -> str:
+    return "Try again"

@@ -333,18 +333,15 @@ class TelegramEmulator:
         }
         return self._enqueue({"callback_query": query})
 
-    async def forged_tap(self, user: TgUser, message: dict[str, Any], data: str) -> JSON:
-        """A callback query with any data on a message in the user's chat, as a modified client
-        can send: Telegram does not check callback data against the message's buttons."""
-        current = self._bot_messages.get(user.id, {}).get(message.get("message_id", 0))
-        if current is None:
-            raise ValueError("forged_tap() needs a message that the bot sent to this user's chat")
+    async def forge_tap(self, user: TgUser, message: dict[str, Any], data: str) -> JSON:
+        """A callback query with data no button on the message carries, as a modified client
+        (or a button from an older version of the bot) sends; the bot may answer it."""
         query_id = str(next(self._callback_query_ids))
         self._open_callback_queries.add(query_id)
         query = {
             "id": query_id,
             "from": user.as_dict(),
-            "message": copy.deepcopy(current),
+            "message": copy.deepcopy(message),
             "chat_instance": str(-7_000_000_000_000_000_000 - user.id),
             "data": data,
         }

@@ -67,6 +67,23 @@ class Transaction:
     async def get_order(self, order_id: int) -> Order | None:
         return await _fetch_order(self._db, "id = ?", (order_id,))
 
+    async def order_with_payment_intent(self, payment_intent_id: str) -> Order | None:
+        return await _fetch_order(self._db, "payment_intent_id = ?", (payment_intent_id,))
+
+    async def record_refund(self, refund_id: str, order_id: int, amount: int, status: str) -> int:
+        """Store a refund as Stripe last reported it; returns the order's succeeded total."""
+        await self._db.execute(
+            "INSERT INTO refunds (id, order_id, amount, status, created_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET amount = excluded.amount, status = excluded.status",
+            (refund_id, order_id, amount, status, _now()),
+        )
+        cursor = await self._db.execute(
+            "SELECT coalesce(sum(amount), 0) FROM refunds WHERE order_id = ? AND status = ?",
+            (order_id, "succeeded"),
+        )
+        row = await cursor.fetchone()
+        return int(row[0]) if row is not None else 0
+
     async def insert_order(self, new: NewOrder) -> int:
         """Store a pending order; returns its id."""
         now = _now()
@@ -283,12 +300,52 @@ class SQLiteStorage:
             (session_id, url, expires_at, _now(), order_id),
         )
 
+    async def open_link_for(
+        self, telegram_user_id: int, product_id: str, valid_after: int
+    ) -> Order | None:
+        """The buyer's newest pending order for a product whose link is still valid then."""
+        async with self._lock:
+            return await _fetch_order(
+                self._connection,
+                "telegram_user_id = ? AND product_id = ? AND status = ? AND checkout_url"
+                " IS NOT NULL AND checkout_expires_at > ? ORDER BY id DESC LIMIT 1",
+                (telegram_user_id, product_id, OrderStatus.PENDING.value, valid_after),
+            )
+
+    async def set_pay_message(self, order_id: int, message_id: int) -> None:
+        """Remember the chat message holding the order's pay button (edited when it expires)."""
+        await self._execute(
+            "UPDATE orders SET pay_message_id = ?, updated_at = ? WHERE id = ?",
+            (message_id, _now(), order_id),
+        )
+
     async def fail_order(self, order: Order, reason: str) -> bool:
         """Mark an order failed (no payment link could be made for it)."""
         async with self.transaction() as tx:
             return await tx.advance(
                 order, OrderStatus.FAILED, source="no checkout session", failure_reason=reason
             )
+
+    async def waiting_orders(self, updated_before: int, limit: int) -> list[Order]:
+        """Pending and processing orders with a session, untouched after `updated_before`."""
+        rows = await self._fetchall(
+            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE status IN (?, ?)"
+            " AND checkout_session_id IS NOT NULL AND updated_at <= ? ORDER BY id LIMIT ?",
+            (OrderStatus.PENDING.value, OrderStatus.PROCESSING.value, updated_before, limit),
+        )
+        return [_order(row) for row in rows]
+
+    async def fail_orphans(self, created_before: int) -> int:
+        """Fail pending orders that never got a Checkout Session and now never can."""
+        rows = await self._fetchall(
+            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE status = ?"
+            " AND checkout_session_id IS NULL AND created_at < ?",
+            (OrderStatus.PENDING.value, created_before),
+        )
+        failed = 0
+        for order in map(_order, rows):
+            failed += await self.fail_order(order, "no checkout session was made")
+        return failed
 
     async def orders_of_buyer(self, telegram_user_id: int, limit: int) -> list[Order]:
         """The buyer's latest orders, newest first."""

@@ -23,11 +23,13 @@ from tests.conftest import ADMIN_ID
 from tests.helpers import (
     buttons,
     from_now_on,
+    link_stored,
     next_message,
     rows,
     session_behind,
     snapshot,
     tap_product,
+    until,
 )
 
 EN = Locale("en")
@@ -195,6 +197,7 @@ ADMIN_ONLY = [
     "/refund {ref}",
     "/refund ZZZZ 1",
     "/alerts on",
+    "/reconcile",
 ]
 
 
@@ -204,6 +207,7 @@ async def test_anyone_else_is_told_it_is_for_admins_and_nothing_more(
 ) -> None:
     await pay_for(telegram, stripe_api, 1, "The Forest Hiker")
     (order,) = rows(database(shop), "SELECT id FROM orders")
+    await until(link_stored(database(shop)))
     before = stored(shop)
     eve = telegram.user(6666, "Eve")
 
@@ -222,6 +226,7 @@ async def test_a_forged_admin_button_tells_anyone_else_only_that_it_is_for_admin
     (order,) = rows(database(shop), "SELECT id, amount_total FROM orders")
     eve = telegram.user(6666, "Eve")
     message = await tap_product(telegram, eve, "Trail map")  # any message of the bot's to Eve
+    await until(link_stored(database(shop)))
     before = stored(shop)
     stripe_requests = len(stripe_api.requests)
     start = from_now_on(telegram)
@@ -232,7 +237,7 @@ async def test_a_forged_admin_button_tells_anyone_else_only_that_it_is_for_admin
         "adm:sales:10:1:1",
     ):
         after = from_now_on(telegram)
-        await telegram.forged_tap(eve, message, data)
+        await telegram.forge_tap(eve, message, data)
         (answer,) = await telegram.wait_for("answerCallbackQuery", after)
         assert answer.params["text"] == "Sorry, this command is for the shop's admins."
 
@@ -249,7 +254,7 @@ async def test_commands_are_registered_and_admin_ones_only_for_admins(
     async with Service(make_settings(), catalog):
         buyers = {c["command"] for c in telegram.commands()}
         owner = {c["command"] for c in telegram.commands({"type": "chat", "chat_id": ADMIN_ID})}
-    admin = {"stats", "sales", "order", "export", "chart", "refund", "alerts"}
+    admin = {"stats", "sales", "order", "export", "chart", "refund", "alerts", "reconcile"}
     assert {command.command for command in ADMIN_COMMANDS} == admin
     assert {"start", "shop", "orders", "help"} <= buyers
     assert not admin & buyers
