@@ -769,25 +769,17 @@ class TelegramEmulator:
     async def _send_document(self, params: Params) -> JSON:
         chat = self._chat(params)
         document = self._document(params.file("document"))
-        caption, entities = formatted(
-            params.text("caption") or "",
-            params.text("parse_mode"),
-            params.value("caption_entities"),
-        )
-        if len(caption) > MAX_CAPTION_LENGTH:
-            raise bad_request("message caption is too long")
+        caption = self._caption(params)
         markup = inline_keyboard(params.value("reply_markup"))
         self._check_reply_target(chat, params)
         self._check_can_send(chat["id"])
         self._files[document.file_id] = document
         self._documents.setdefault(chat["id"], []).append((document.file_name, document.data))
-        content: JSON = {"document": document.as_document()}
-        content |= present(caption=caption or None, caption_entities=entities or None)
+        content: JSON = {"document": document.as_document()} | caption
         return self._post_message(chat, content, markup, params)
 
-    async def _send_photo(self, params: Params) -> JSON:
-        chat = self._chat(params)
-        stored = self._photo(params.file("photo"))
+    def _caption(self, params: Params) -> JSON:
+        """A media message's caption and its entities, checked as Telegram checks them."""
         caption, entities = formatted(
             params.text("caption") or "",
             params.text("parse_mode"),
@@ -795,6 +787,12 @@ class TelegramEmulator:
         )
         if len(caption) > MAX_CAPTION_LENGTH:
             raise bad_request("message caption is too long")
+        return present(caption=caption or None, caption_entities=entities or None)
+
+    async def _send_photo(self, params: Params) -> JSON:
+        chat = self._chat(params)
+        stored = self._photo(params.file("photo"))
+        caption = self._caption(params)
         markup = inline_keyboard(params.value("reply_markup"))
         self._check_reply_target(chat, params)
         self._check_can_send(chat["id"])
@@ -806,8 +804,7 @@ class TelegramEmulator:
                 stored.file_id, stored.file_unique_id, width, height, len(stored.data)
             )
         }
-        content |= present(caption=caption or None, caption_entities=entities or None)
-        return self._post_message(chat, content, markup, params)
+        return self._post_message(chat, content | caption, markup, params)
 
     def _photo(self, given: UploadedFile | str | None) -> _StoredFile:
         """An uploaded image, a file_id sent before, or an http(s) URL Telegram downloads."""

@@ -7,8 +7,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from bot.catalog import Catalog
 from bot.service import Service
 from bot.settings import Settings
@@ -16,12 +14,10 @@ from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator, TgUser
 from tests.conftest import ADMIN_ID, free_port
 from tests.helpers import (
-    button_for,
     buttons,
     from_now_on,
     link_stored,
     next_message,
-    open_catalog,
     rows,
     session_behind,
     tap_product,
@@ -197,34 +193,3 @@ async def test_a_refund_made_in_stripes_dashboard_reaches_the_order_and_the_buye
     assert order == {"status": "refunded", "amount_refunded": 39700}
     await shop.stop()
     assert len(sent_texts(telegram, ada, "refunded")) == 2
-
-
-@pytest.mark.parametrize(
-    ("status", "error_type", "times"),
-    [(429, "rate_limit_error", 1), (500, "api_error", 3)],
-    ids=["rate limited", "server error"],
-)
-async def test_stripe_failing_at_session_creation_tells_the_buyer_to_retry(
-    shop: Service,
-    telegram: TelegramEmulator,
-    stripe_api: StripeEmulator,
-    status: int,
-    error_type: str,
-    times: int,
-) -> None:
-    """A 429 is not retried by stripe-python; a 500 is, twice: the third failure is final."""
-    stripe_api.fail_next(times, status=status, error_type=error_type, message="Try later")
-    ada = telegram.user(4242, "Ada")
-    catalog_message = await open_catalog(telegram, ada)
-    after = from_now_on(telegram)
-    await telegram.tap(
-        ada, catalog_message, button_for(catalog_message, "The Forest Hiker")["callback_data"]
-    )
-    answer = await next_message(telegram, ada, after=after)
-    assert "could not create a payment link" in answer["text"]
-    assert status_of(shop) == "failed"
-    assert not stripe_api.sessions
-
-    # Once Stripe answers again, the same tap works.
-    await tap_product(telegram, ada, "The Forest Hiker")
-    assert len(stripe_api.sessions) == 1
