@@ -10,7 +10,6 @@ from storage.models import (
     OutboxMessage,
     PeriodFigures,
     ProductRevenue,
-    SalesLine,
     StatusChange,
 )
 from storage.sqlite import SQLiteStorage, StorageError, Transaction
@@ -26,7 +25,6 @@ __all__ = [
     "PeriodFigures",
     "ProductRevenue",
     "SQLiteStorage",
-    "SalesLine",
     "StatusChange",
     "StorageError",
     "Transaction",

@@ -119,15 +119,6 @@ class OutboxMessage:
 
 
 @dataclass(frozen=True, slots=True)
-class SalesLine:
-    """Paid orders and their revenue in one currency over one period."""
-
-    currency: str
-    orders: int
-    revenue: int
-
-
-@dataclass(frozen=True, slots=True)
 class CurrencyFigures:
     """Orders paid in a period in one currency: what they brought in and what went back."""
 

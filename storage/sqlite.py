@@ -26,7 +26,6 @@ from storage.models import (
     OutboxMessage,
     PeriodFigures,
     ProductRevenue,
-    SalesLine,
     StatusChange,
 )
 
@@ -380,19 +379,6 @@ class SQLiteStorage:
             "SELECT enabled FROM admin_alerts WHERE admin_id = ?", (admin_id,)
         )
         return bool(rows and rows[0]["enabled"])
-
-    # Figures
-
-    async def sales_since(self, since: int | None) -> list[SalesLine]:
-        """Orders paid at or after `since` (all time when None), per currency."""
-        placeholders = ", ".join("?" for _ in _PAID_STATUSES)
-        rows = await self._fetchall(
-            "SELECT currency, count(*) AS orders, sum(amount_total) AS revenue FROM orders"
-            f" WHERE status IN ({placeholders}) AND paid_at >= ?"
-            " GROUP BY currency ORDER BY currency",
-            (*(status.value for status in _PAID_STATUSES), since if since is not None else 0),
-        )
-        return [SalesLine(row["currency"], row["orders"], row["revenue"]) for row in rows]
 
     # The outbox
 
