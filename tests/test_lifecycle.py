@@ -249,9 +249,11 @@ async def test_a_payment_that_does_not_match_its_order_is_paid_and_flagged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The money was taken, so the order is paid; the admins are told to look into it."""
+    owner = telegram.user(ADMIN_ID, "Owner")
     ada = telegram.user(4242, "Ada")
     _, session = await open_order(shop, telegram, stripe_api, ada)
     odd = {**session, "status": "complete", "payment_status": "paid", "amount_total": 100}
+    after = from_now_on(telegram)
     with caplog.at_level(logging.ERROR):
         delivery = await stripe_api.deliver(
             stripe_api.build_event("checkout.session.completed", odd)
@@ -265,3 +267,5 @@ async def test_a_payment_that_does_not_match_its_order_is_paid_and_flagged(
         shop.settings.database_path, "SELECT chat_id FROM outbox WHERE kind = 'alert_flagged'"
     )
     assert flagged == [{"chat_id": ADMIN_ID}]
+    told = await next_message(telegram, owner, text="needs a look", after=after)
+    assert "paid 100 usd" in told["text"]
