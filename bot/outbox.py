@@ -21,8 +21,12 @@ Compose = Callable[[OutboxMessage], Awaitable[Outgoing | None]]
 
 BATCH_SIZE = 50
 # Sends in flight at once: enough to fill Telegram's ~30 messages/s over a real network's
-# round trips; AIORateLimiter keeps the pace.
+# round trips; Pace keeps the rate.
 CONCURRENCY = 8
+# Telegram's flood limits for a bot: about 30 messages a second in all, one a second per chat.
+# Beyond them it answers 429, and a burst of confirmations would be spread by retries instead.
+MESSAGES_PER_SECOND = 30.0
+SECONDS_PER_CHAT = 1.0
 MAX_BACKOFF_SECONDS = 300.0
 # Even with nothing due, look again now and then: rows may have been queued by another path
 # that did not call notify().
@@ -34,6 +38,33 @@ STOP_GRACE_SECONDS = 10.0
 def backoff_seconds(attempts: int) -> float:
     """1 s, 2 s, 4 s… after each failed attempt, at most five minutes."""
     return min(2.0 ** max(attempts, 0), MAX_BACKOFF_SECONDS)
+
+
+class Pace:
+    """Send times within Telegram's limits: evenly spaced overall, and a second apart per chat.
+
+    Each send reserves its slot when it asks, so concurrent sends never share one.
+    """
+
+    def __init__(
+        self,
+        per_second: float = MESSAGES_PER_SECOND,
+        seconds_per_chat: float = SECONDS_PER_CHAT,
+    ) -> None:
+        self._interval = 1.0 / per_second
+        self._seconds_per_chat = seconds_per_chat
+        self._next_slot = 0.0
+        self._chat_free_at: dict[int, float] = {}
+
+    def reserve(self, chat_id: int) -> float:
+        """Seconds to wait before sending to `chat_id`; the slot is taken."""
+        now = time.monotonic()
+        at = max(now, self._next_slot, self._chat_free_at.get(chat_id, 0.0))
+        self._next_slot = at + self._interval
+        if len(self._chat_free_at) > 10_000:  # forget chats whose second has passed
+            self._chat_free_at = {c: t for c, t in self._chat_free_at.items() if t > now}
+        self._chat_free_at[chat_id] = at + self._seconds_per_chat
+        return at - now
 
 
 class OutboxSender:
@@ -52,6 +83,8 @@ class OutboxSender:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._slots = asyncio.Semaphore(CONCURRENCY)
+        self._pace = Pace()
+        self._halt = asyncio.Event()  # set by stop(): sends still waiting for their slot give up
 
     def notify(self) -> None:
         """Something was queued: look at the outbox now rather than at the next check."""
@@ -59,6 +92,7 @@ class OutboxSender:
 
     def start(self) -> None:
         self._stopping = False
+        self._halt.clear()
         self._task = asyncio.create_task(self._run(), name="outbox-sender")
 
     async def stop(self) -> None:
@@ -67,6 +101,7 @@ class OutboxSender:
             return
         task, self._task = self._task, None
         self._stopping = True
+        self._halt.set()
         self._wake.set()
         try:
             await asyncio.wait_for(asyncio.shield(task), STOP_GRACE_SECONDS)
@@ -100,7 +135,18 @@ class OutboxSender:
             return IDLE_CHECK_SECONDS
         return min(max(due - time.time(), 0.0), IDLE_CHECK_SECONDS)
 
+    async def _wait_for_slot(self, chat_id: int) -> bool:
+        """Wait for this send's slot in the pace; False when the sender stops meanwhile."""
+        delay = self._pace.reserve(chat_id)
+        if delay > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._halt.wait(), delay)
+        return not self._halt.is_set()
+
     async def _send(self, message: OutboxMessage) -> None:
+        # A message left unsent here stays due: the next start sends it.
+        if not await self._wait_for_slot(message.chat_id):
+            return
         async with self._slots:
             outgoing = await self._compose(message)
             if outgoing is None:

@@ -1,0 +1,1 @@
+"""Measured figures for checkout-bot: `python -m benchmarks` (see benchmarks/README.md)."""

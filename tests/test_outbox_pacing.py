@@ -1,0 +1,88 @@
+"""The outbox keeps to Telegram's flood limits on its own, instead of running into 429s."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from telegram import Bot
+
+from bot.notices import Outgoing
+from bot.outbox import OutboxSender
+from sandbox.telegram_api import RateLimits, TelegramEmulator
+from storage import MessageKind, OutboxMessage, SQLiteStorage
+from tests.helpers import rows
+from tests.test_storage import new_order
+
+# Telegram's rates, with less room for bursts than Telegram gives: a sender that does not pace
+# itself is refused at once, one that keeps the pace never is.
+STRICT = RateLimits(global_per_second=30, global_burst=3, per_chat_per_second=1, per_chat_burst=2)
+BUYERS = [5001, 5002, 5003, 5004, 5005, 5006]
+REGULAR = 5001  # pays for three orders at once
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[TelegramEmulator]:
+    async with TelegramEmulator(rate_limits=STRICT) as emulator:
+        yield emulator
+
+
+async def compose(message: OutboxMessage) -> Outgoing:
+    return Outgoing(f"Payment received — order {message.order_id}")
+
+
+async def test_a_burst_of_confirmations_is_paced_without_a_single_429(
+    telegram: TelegramEmulator, tmp_path: Path
+) -> None:
+    database = tmp_path / "shop.db"
+    chats = [*BUYERS, REGULAR, REGULAR]
+    async with (
+        SQLiteStorage(database) as store,
+        Bot(telegram.token, base_url=telegram.base_url) as bot,
+    ):
+        for chat_id in chats:
+            telegram.user(chat_id)
+            order = await store.create_order(new_order(user_id=chat_id))
+            async with store.transaction() as tx:
+                await tx.enqueue(chat_id, MessageKind.PAYMENT_RECEIVED, order.id)
+        sender = OutboxSender(store, bot, compose)
+        sender.start()
+        try:
+            await telegram.wait_for("sendMessage", count=len(chats), timeout=10)
+        finally:
+            await sender.stop()
+        sent = rows(database, "SELECT * FROM outbox WHERE sent_at IS NOT NULL")
+    assert telegram.too_many_requests == 0
+    assert len(sent) == len(chats)
+    delivered = Counter(call.params["chat_id"] for call in telegram.calls_to("sendMessage"))
+    assert delivered == Counter(chats)
+
+
+async def test_stopping_leaves_the_messages_still_waiting_for_their_slot_queued(
+    telegram: TelegramEmulator, tmp_path: Path
+) -> None:
+    database = tmp_path / "shop.db"
+    telegram.user(REGULAR)
+    async with (
+        SQLiteStorage(database) as store,
+        Bot(telegram.token, base_url=telegram.base_url) as bot,
+    ):
+        for _ in range(3):  # one chat: a second apart
+            order = await store.create_order(new_order(user_id=REGULAR))
+            async with store.transaction() as tx:
+                await tx.enqueue(REGULAR, MessageKind.PAYMENT_RECEIVED, order.id)
+        sender = OutboxSender(store, bot, compose)
+        sender.start()
+        await telegram.wait_for("sendMessage")
+        await sender.stop()
+        waiting = rows(database, "SELECT * FROM outbox WHERE sent_at IS NULL")
+        assert len(waiting) == 3 - len(telegram.calls_to("sendMessage")) > 0
+        assert all(row["attempts"] == 0 and row["given_up_at"] is None for row in waiting)
+
+        sender.start()  # the next start sends them
+        await telegram.wait_for("sendMessage", count=3, timeout=10)
+        await sender.stop()
+    assert len(rows(database, "SELECT * FROM outbox WHERE sent_at IS NOT NULL")) == 3
+    assert telegram.too_many_requests == 0
