@@ -241,8 +241,10 @@ def build_application(settings: Settings) -> TelegramApp:
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(base_url)
         .base_file_url(_file_url_for(base_url))
-        # Retries on 429 within Telegram's limits; the outbox has its own retry schedule.
-        .rate_limiter(AIORateLimiter(max_retries=2))
+        # Answers to buyers go out at once: holding every send to ~30/s would make a flash
+        # sale's buyers queue behind each other for their links. The outbox paces the bulk
+        # (confirmations) to Telegram's limits itself; a 429 is waited out and retried here.
+        .rate_limiter(AIORateLimiter(overall_max_rate=0, max_retries=2))
         .concurrent_updates(CONCURRENT_UPDATES)
     )
     if settings.telegram_mode is TelegramMode.WEBHOOK:

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, Protocol, Self
 
 import aiosqlite
 
@@ -59,8 +59,12 @@ def _order(row: sqlite3.Row) -> Order:
 class Transaction:
     """The operations that must commit together, such as recording a payment and its message."""
 
-    def __init__(self, connection: aiosqlite.Connection) -> None:
+    def __init__(self, connection: _InlineConnection) -> None:
         self._db = connection
+
+    async def write(self, sql: str, parameters: Sequence[Any]) -> None:
+        """One statement of the store's own (SQLiteStorage's single writes)."""
+        await self._db.execute(sql, parameters)
 
     async def remember_event(self, event_id: str, event_type: str) -> bool:
         """Record a Stripe event id; False when it was recorded before (a duplicate delivery)."""
@@ -358,8 +362,7 @@ class SQLiteStorage:
             except sqlite3.Error as exc:
                 raise StorageError(f"cannot start a transaction: {exc}") from exc
             try:
-                # Duck-typed: Transaction needs only execute() and aiosqlite's cursor methods.
-                yield Transaction(cast(aiosqlite.Connection, db))
+                yield Transaction(db)
             except sqlite3.Error as exc:
                 await self._undo_member(batch)
                 raise StorageError(str(exc)) from exc
@@ -461,11 +464,9 @@ class SQLiteStorage:
             self._turn.release()
 
     async def _execute(self, sql: str, parameters: Sequence[Any] = ()) -> None:
-        async with self._lock:
-            try:
-                await self._connection.execute(sql, parameters)
-            except sqlite3.Error as exc:
-                raise StorageError(str(exc)) from exc
+        """One write, committed together with the transactions open beside it (group commit)."""
+        async with self.transaction() as tx:
+            await tx.write(sql, parameters)
 
     async def _fetchall(self, sql: str, parameters: Sequence[Any] = ()) -> list[sqlite3.Row]:
         async with self._lock:
@@ -770,9 +771,13 @@ class SQLiteStorage:
         return rows[0]["language"] if rows else None
 
 
-async def _fetch_order(
-    db: aiosqlite.Connection, where: str, parameters: Sequence[Any]
-) -> Order | None:
+class _Statements(Protocol):
+    """What reading an order needs: aiosqlite's connection, or a transaction's inline one."""
+
+    async def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Any: ...
+
+
+async def _fetch_order(db: _Statements, where: str, parameters: Sequence[Any]) -> Order | None:
     cursor = await db.execute(f"SELECT {_ORDER_COLUMNS} FROM orders WHERE {where}", parameters)
     row = await cursor.fetchone()
     return _order(row) if row is not None else None
