@@ -13,6 +13,7 @@ from aiohttp import web
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.request import BaseRequest
 
 from bot.admin import AdminHandlers
 from bot.catalog import Catalog
@@ -22,6 +23,7 @@ from bot.notices import Notices
 from bot.outbox import OutboxSender
 from bot.settings import Settings, TelegramMode
 from bot.tap_guard import TapGuard
+from bot.telegram_http import AiohttpRequest
 from storage import SQLiteStorage, StorageError
 from webhooks.app import create_web_app
 from webhooks.fulfilment import Fulfilment
@@ -70,7 +72,9 @@ class Service:
         self.settings = settings
         self.catalog = catalog
         self.storage = SQLiteStorage(settings.database_path)
-        self.application = build_application(settings)
+        # Kept here so that they are closed even when Telegram refuses to initialise.
+        self._telegram_requests = (AiohttpRequest(), AiohttpRequest(connections=1))
+        self.application = build_application(settings, *self._telegram_requests)
         self._stack = AsyncExitStack()
         self.http_port = 0
 
@@ -111,6 +115,8 @@ class Service:
             raise StartupError(str(exc)) from None
         stack.push_async_callback(self.storage.close)
 
+        for request in self._telegram_requests:
+            stack.push_async_callback(request.shutdown)
         await _initialize_telegram(application, settings)
         stack.push_async_callback(application.shutdown)
 
@@ -233,7 +239,9 @@ class Service:
                 log.warning("could not register admin commands for %s: %s", admin_id, exc)
 
 
-def build_application(settings: Settings) -> TelegramApp:
+def build_application(
+    settings: Settings, requests: BaseRequest, get_updates_requests: BaseRequest
+) -> TelegramApp:
     """python-telegram-bot's Application, pointed at the configured Bot API server."""
     base_url = settings.telegram_api_base_url
     builder = (
@@ -246,6 +254,8 @@ def build_application(settings: Settings) -> TelegramApp:
         # (confirmations) to Telegram's limits itself; a 429 is waited out and retried here.
         .rate_limiter(AIORateLimiter(overall_max_rate=0, max_retries=2))
         .concurrent_updates(CONCURRENT_UPDATES)
+        .request(requests)
+        .get_updates_request(get_updates_requests)
     )
     if settings.telegram_mode is TelegramMode.WEBHOOK:
         builder = builder.updater(None)
