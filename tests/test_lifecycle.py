@@ -269,3 +269,25 @@ async def test_a_payment_that_does_not_match_its_order_is_paid_and_flagged(
     assert flagged == [{"chat_id": ADMIN_ID}]
     told = await next_message(telegram, owner, text="needs a look", after=after)
     assert "paid 100 usd" in told["text"]
+
+
+async def test_a_promotion_code_discount_is_no_mismatch(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    ada = telegram.user(4242, "Ada")
+    _, session = await open_order(shop, telegram, stripe_api, ada)
+    discounted = {
+        **session,
+        "status": "complete",
+        "payment_status": "paid",
+        "amount_subtotal": 39700,
+        "amount_total": 34700,
+        "total_details": {"amount_discount": 5000, "amount_shipping": 0, "amount_tax": 0},
+    }
+    delivery = await stripe_api.deliver(
+        stripe_api.build_event("checkout.session.completed", discounted)
+    )
+    assert json.loads(delivery.response_body)["result"] == "paid"
+    (order,) = orders(shop)
+    assert (order["amount_received"], order["flag"]) == (34700, None)
+    assert not rows(shop.settings.database_path, "SELECT * FROM outbox WHERE kind LIKE 'alert%'")

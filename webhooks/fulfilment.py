@@ -225,16 +225,27 @@ def _payment_intent_id(session: Mapping[str, Any]) -> str | None:
 
 def _mismatch(order: Order, session: Mapping[str, Any]) -> str | None:
     """Why the payment does not match the order, if it does not: the money was taken either
-    way, so the order is paid, and the owner looks into the difference."""
-    amount, currency = session.get("amount_total"), session.get("currency")
-    expected = order.amount_total - _discount(session)
-    if amount == expected and currency == order.currency:
+    way, so the order is paid, and the owner looks into the difference.
+
+    The line items must add up to the order (`amount_subtotal`), and the total must be that
+    less the promotion codes' discount plus tax and shipping, which Stripe may add.
+    """
+    currency, total = session.get("currency"), session.get("amount_total")
+    subtotal = session.get("amount_subtotal")
+    if not isinstance(subtotal, int):  # a session shape without the breakdown
+        subtotal, expected_total = total, total
+    else:
+        details = session.get("total_details")
+        details = details if isinstance(details, Mapping) else {}
+        expected_total = subtotal - _int(details.get("amount_discount"))
+        expected_total += _int(details.get("amount_tax")) + _int(details.get("amount_shipping"))
+    if currency == order.currency and subtotal == order.amount_total and total == expected_total:
         return None
-    return f"paid {amount} {currency} (minor units) for an order of {expected} {order.currency}"
+    return (
+        f"paid {total} {currency} (items {subtotal}, minor units)"
+        f" for an order of {order.amount_total} {order.currency}"
+    )
 
 
-def _discount(session: Mapping[str, Any]) -> int:
-    """The promotion codes' discount on the session, in minor units."""
-    details = session.get("total_details")
-    value = details.get("amount_discount") if isinstance(details, Mapping) else None
+def _int(value: object) -> int:
     return value if isinstance(value, int) else 0
