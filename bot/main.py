@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -54,6 +55,9 @@ async def serve(settings: Settings, catalog: Catalog) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with Service(settings, catalog):
+        # What start-up built lives as long as the process: keep the garbage collector from
+        # scanning it again and again, which makes its pauses under load much shorter.
+        gc.freeze()
         await stop.wait()
         log.info("stopping: finishing what is in flight")
     log.info("stopped cleanly")
