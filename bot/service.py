@@ -15,12 +15,15 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot.admin import AdminHandlers
-from bot.catalog import Catalog
+from bot.catalog import Catalog, LiveCatalog, file_loader
+from bot.catalog_reload import CatalogReload
 from bot.checkout import CheckoutLinks
 from bot.handlers import ShopHandlers
+from bot.language import BuyerLanguages
 from bot.notices import Notices
 from bot.outbox import OutboxSender
 from bot.settings import Settings, TelegramMode
+from bot.storefront import Storefront
 from storage import SQLiteStorage, StorageError
 from webhooks.app import create_web_app
 from webhooks.fulfilment import Fulfilment
@@ -33,10 +36,14 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 BUYER_COMMANDS = [
     BotCommand("shop", "See the products"),
     BotCommand("orders", "Your orders"),
+    BotCommand("language", "Change the language"),
     BotCommand("help", "How buying works"),
     BotCommand("start", "Start over"),
 ]
-ADMIN_COMMANDS = [BotCommand("stats", "Sales figures (admins)")]
+ADMIN_COMMANDS = [
+    BotCommand("stats", "Sales figures (admins)"),
+    BotCommand("reload", "Reload the catalog (admins)"),
+]
 STRIPE_NETWORK_RETRIES = 2
 # A buyer is waiting on each request; stripe-python's default is 80 s.
 STRIPE_TIMEOUT_SECONDS = 15
@@ -56,8 +63,9 @@ class Service:
 
     def __init__(self, settings: Settings, catalog: Catalog) -> None:
         self.settings = settings
-        self.catalog = catalog
         self.storage = SQLiteStorage(settings.database_path)
+        self.live_catalog = LiveCatalog(catalog, file_loader(settings.catalog_file), self.storage)
+        self.catalog_reload = CatalogReload(self.live_catalog, settings.admin_ids)
         self.application = build_application(settings)
         self._stack = AsyncExitStack()
         self.http_port = 0
@@ -98,6 +106,7 @@ class Service:
         except StorageError as exc:
             raise StartupError(str(exc)) from None
         stack.push_async_callback(self.storage.close)
+        await self.live_catalog.start()
 
         await _initialize_telegram(application, settings)
         stack.push_async_callback(application.shutdown)
@@ -118,11 +127,16 @@ class Service:
         )
         # Before the buyers' handlers: their catch-all fallback would take admin commands too.
         AdminHandlers(storage=self.storage, admin_ids=settings.admin_ids).register(application)
+        self.catalog_reload.register(application)
+        buyers = BuyerLanguages(self.storage)
         ShopHandlers(
-            catalog=self.catalog,
+            catalog=self.live_catalog,
             storage=self.storage,
             links=links,
             expires_minutes=settings.checkout_expires_minutes,
+            buyers=buyers,
+            storefront=Storefront(catalog=self.live_catalog, storage=self.storage, buyers=buyers),
+            support_contact=settings.support_contact,
         ).register(application)
 
         sender = OutboxSender(self.storage, application.bot, Notices(self.storage).compose)

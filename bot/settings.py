@@ -21,6 +21,11 @@ class TelegramMode(StrEnum):
     WEBHOOK = "webhook"
 
 
+class CatalogSource(StrEnum):
+    FILE = "file"
+    STRIPE = "stripe"
+
+
 class Settings(BaseSettings):
     """Everything the process needs to know, named exactly as DESIGN.md's settings table."""
 
@@ -44,6 +49,9 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///data/shop.db"
     catalog_file: Path = Path("catalog.toml")
+    catalog_source: CatalogSource = CatalogSource.FILE
+    # Shown by /help; overrides the catalog's [shop] support.
+    support_contact: str | None = None
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
 
     http_host: str = "0.0.0.0"

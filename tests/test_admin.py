@@ -94,7 +94,7 @@ async def test_commands_are_registered_and_admin_ones_only_for_admins(
         owner = {c["command"] for c in telegram.commands({"type": "chat", "chat_id": ADMIN_ID})}
     assert {"start", "shop", "orders", "help"} <= buyers
     assert "stats" not in buyers
-    assert owner == buyers | {"stats"}
+    assert owner == buyers | {"stats", "reload"}
 
 
 async def test_a_refused_command_list_is_logged_and_the_bot_runs_on(
