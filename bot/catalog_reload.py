@@ -11,6 +11,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes
 
 from bot import admin_texts
 from bot.catalog import Catalog, CatalogError, LiveCatalog
+from storage import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class CatalogReload:
         """Reload once; the admin-facing outcome."""
         try:
             catalog = await self.live.reload()
-        except CatalogError as exc:
+        except (CatalogError, StorageError) as exc:
             log.error("catalog reload (%s) failed, keeping the previous one: %s", cause, exc)
             return reload_failed(str(exc))
         log.info("catalog reloaded (%s): %d product(s) on sale", cause, len(catalog.on_sale()))

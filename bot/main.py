@@ -53,9 +53,10 @@ async def serve(settings: Settings, catalog: Catalog) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with Service(settings, catalog) as service:
-        # SIGHUP reloads the catalog; a failed reload keeps the old one and is logged.
-        loop.add_signal_handler(signal.SIGHUP, service.catalog_reload.on_signal)
+    service = Service(settings, catalog)
+    # SIGHUP reloads the catalog; a failed reload keeps the old one and is logged.
+    loop.add_signal_handler(signal.SIGHUP, service.catalog_reload.on_signal)
+    async with service:
         await stop.wait()
         log.info("stopping: finishing what is in flight")
     log.info("stopped cleanly")
