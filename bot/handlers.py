@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+import time
+from typing import Any, Protocol
 
 import stripe
 from telegram import Message, Update, User
@@ -18,12 +19,11 @@ from telegram.ext import (
 )
 
 from bot import texts
-from bot.catalog import Catalog, LiveCatalog
+from bot.catalog import Catalog, LiveCatalog, Product
 from bot.checkout import CheckoutLinks
-from bot.i18n import language
+from bot.i18n import Language, language
 from bot.keyboards import (
     AGAIN_PREFIX,
-    BUY_PREFIX,
     orders_keyboard,
     pay_keyboard,
     product_and_quantity,
@@ -32,13 +32,26 @@ from bot.language import BuyerLanguages
 from bot.money import Money
 from bot.references import order_id_for
 from bot.storefront import Storefront
-from storage import NewOrder, SQLiteStorage
+from bot.tap_guard import TapGuard
+from storage import NewOrder, Order, OrderStatus, SQLiteStorage
 
 log = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
 
+
+class CheckAtStripe(Protocol):
+    """Reads an order's session back from Stripe and applies it (reconciliation's check)."""
+
+    async def __call__(self, order: Order, *, source: str) -> object: ...
+
+
 ORDERS_SHOWN = 10
+WAITING = (OrderStatus.PENDING, OrderStatus.PROCESSING)
+# A link about to expire is not worth giving again: make a new one.
+LINK_MARGIN_SECONDS = 120
+# A tap within this long of its link being sent is a double tap: the link is right there.
+RESEND_AFTER_SECONDS = 30
 
 
 class ShopHandlers:
@@ -51,6 +64,8 @@ class ShopHandlers:
         storage: SQLiteStorage,
         links: CheckoutLinks,
         expires_minutes: int,
+        check_at_stripe: CheckAtStripe,
+        tap_guard: TapGuard,
         buyers: BuyerLanguages,
         storefront: Storefront,
         support_contact: str | None = None,
@@ -59,6 +74,8 @@ class ShopHandlers:
         self.storage = storage
         self.links = links
         self.expires_minutes = expires_minutes
+        self.check_at_stripe = check_at_stripe
+        self.tap_guard = tap_guard
         self.buyers = buyers
         self.storefront = storefront
         self.support_contact = support_contact
@@ -76,9 +93,8 @@ class ShopHandlers:
         application.add_handler(CommandHandler("orders", self.orders, filters=private))
         self.buyers.register(application)
         self.storefront.register(application)
-        application.add_handler(
-            CallbackQueryHandler(self.buy, pattern=f"^({BUY_PREFIX}|{AGAIN_PREFIX})")
-        )
+        # Last: Buy and "new link" buttons, and data this bot never sent (answered politely).
+        application.add_handler(CallbackQueryHandler(self.buy))
         application.add_handler(MessageHandler(private, self.fallback))
         application.add_error_handler(self.on_error)
 
@@ -119,12 +135,11 @@ class ShopHandlers:
         )
 
     async def buy(self, update: Update, context: Context) -> None:
-        """A product tapped: record a pending order and reply with its Checkout link."""
+        """A product tapped: reply with its Checkout link, made now or still open."""
         query = update.callback_query
         if query is None:
             return
         user = query.from_user
-        language_code = await self.buyers.code_of(user)
         lang = await self.buyers.of(user)
         product_id, quantity = await self._wanted(query.data or "", user.id) or ("", 1)
         product = self.catalog.get(product_id) if product_id else None
@@ -132,12 +147,42 @@ class ShopHandlers:
             await query.answer(texts.product_unavailable(lang), show_alert=True)
             return
         if not 1 <= quantity <= product.max_per_order:
-            await query.answer(
-                texts.at_most_per_order(product.max_per_order, lang), show_alert=True
-            )
+            text = texts.at_most_per_order(product.max_per_order, lang)
+            await query.answer(text, show_alert=True)
+            return
+        if wait := self.tap_guard.wait_needed(user.id):
+            await query.answer(texts.slow_down(wait, lang), show_alert=True)
             return
         chat_id = query.message.chat.id if query.message is not None else user.id
-        order = await self.storage.create_order_within_stock(
+        async with self.tap_guard.one_at_a_time(user.id, product.id):
+            now = int(time.time())
+            order = await self.storage.open_link_for(user.id, product.id, now + LINK_MARGIN_SECONDS)
+            # A link for another quantity is replaced; its units are not counted twice.
+            replaced = order if order is not None and order.quantity != quantity else None
+            order = None if replaced is not None else order
+            if order is not None and order.updated_at > now - RESEND_AFTER_SECONDS:
+                # A second tap while the first link was just sent: point to it, send nothing.
+                await query.answer(texts.link_below(lang))
+                return
+            if order is None:
+                order = await self._reserve(user, chat_id, product, quantity, replaced)
+                if order is None:
+                    await query.answer(await self._stock_refusal(product, lang), show_alert=True)
+                    return
+                # Answer now: Telegram shows a spinner on the button until the query is answered.
+                await query.answer()
+                order = await self._new_link(order, product, context)
+            else:
+                await query.answer()
+            if order is not None:
+                await self._send_link(order, context)
+
+    async def _reserve(
+        self, user: User, chat_id: int, product: Product, quantity: int, replaced: Order | None
+    ) -> Order | None:
+        """A pending order holding its units; None when fewer are left."""
+        language_code = await self.buyers.code_of(user)
+        return await self.storage.create_order_within_stock(
             NewOrder(
                 telegram_user_id=user.id,
                 chat_id=chat_id,
@@ -145,34 +190,46 @@ class ShopHandlers:
                 buyer_username=user.username,
                 language=language_code,
                 product_id=product.id,
-                product_title=product.title_in(lang.code),
+                product_title=product.title_in(language(language_code).code),
                 quantity=quantity,
                 unit_amount=product.price.minor,
                 currency=product.price.currency,
             ),
             product.stock,
+            replacing=replaced.id if replaced is not None else None,
         )
-        if order is None:
-            left = (await self.storage.stock_left([product.id])).get(product.id, 0)
-            refusal = texts.not_enough_left(left, lang) if left else texts.sold_out(lang)
-            await query.answer(refusal, show_alert=True)
-            return
-        # Answer now: Telegram shows a spinner on the button until the query is answered.
-        await query.answer()
+
+    async def _stock_refusal(self, product: Product, lang: Language) -> str:
+        left = (await self.storage.stock_left([product.id])).get(product.id, 0)
+        return texts.not_enough_left(left, lang) if left else texts.sold_out(lang)
+
+    async def _new_link(self, order: Order, product: Product, context: Context) -> Order | None:
+        """The order's Checkout Session; None (and the buyer told) if Stripe fails."""
         try:
             link = await self.links.create(order, product)
         except stripe.StripeError as exc:
             log.error("order %s: Stripe refused the Checkout Session: %s", order.id, _describe(exc))
             await self.storage.fail_order(order, f"checkout session: {_describe(exc)}")
-            await context.bot.send_message(chat_id, texts.link_failed(lang))
-            return
+            await context.bot.send_message(
+                order.chat_id, texts.link_failed(language(order.language))
+            )
+            return None
         await self.storage.attach_checkout(order.id, link.session_id, link.url, link.expires_at)
-        await context.bot.send_message(
-            chat_id,
+        return await self.storage.get_order(order.id)
+
+    async def _send_link(self, order: Order, context: Context) -> None:
+        """The message with the pay button; remembered so the button can go when it expires."""
+        assert order.checkout_url is not None
+        lang = language(order.language)
+        message = await context.bot.send_message(
+            order.chat_id,
             texts.payment_link(order, self.expires_minutes, lang),
             parse_mode=ParseMode.HTML,
-            reply_markup=pay_keyboard(link.url, Money(order.amount_total, order.currency), lang),
+            reply_markup=pay_keyboard(
+                order.checkout_url, Money(order.amount_total, order.currency), lang
+            ),
         )
+        await self.storage.set_pay_message(order.id, message.message_id)
 
     async def fallback(self, update: Update, context: Context) -> None:
         """Anything else a buyer writes: point them to what works."""
@@ -211,6 +268,15 @@ class ShopHandlers:
         if order is None or order.telegram_user_id != user.id:
             return False
         if kind == "paid":
+            if order.status in WAITING:
+                # Fulfil on return: the buyer need not wait for the webhook.
+                try:
+                    await self.check_at_stripe(order, source="buyer's return")
+                except stripe.StripeError as exc:
+                    log.warning("order %s: could not check it at Stripe: %s", order.id, exc)
+                fresh = await self.storage.get_order(order.id)
+                if fresh is not None and fresh.status not in WAITING:
+                    return True  # its confirmation (or failure notice) is on its way
             await message.reply_html(texts.returned_after_payment(order))
         else:
             await message.reply_html(texts.returned_after_cancel(order))

@@ -168,3 +168,8 @@ def languages_keyboard(languages: Sequence[Language]) -> InlineKeyboardMarkup:
             for language in languages
         ]
     )
+
+
+def product_again_keyboard(product_id: str, label: str) -> InlineKeyboardMarkup:
+    """One button that asks for a new link for the same product."""
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=buy_data(product_id))]])

@@ -6,8 +6,19 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardMarkup
 
-from bot import texts
-from storage import MessageKind, OutboxMessage, SQLiteStorage
+from bot import admin_texts, texts
+from bot.keyboards import product_again_keyboard
+from bot.money import Money, locale_for
+from storage import MessageKind, Order, OutboxMessage, SQLiteStorage
+
+_ALERTS = frozenset(
+    {
+        MessageKind.ALERT_PAID,
+        MessageKind.ALERT_REFUNDED,
+        MessageKind.ALERT_FAILED,
+        MessageKind.ALERT_FLAGGED,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +42,42 @@ class Notices:
         order = await self._storage.get_order(message.order_id) if message.order_id else None
         if order is None:
             return None
-        if message.kind is MessageKind.PAYMENT_RECEIVED:
+        kind = message.kind
+        if kind is MessageKind.PAYMENT_RECEIVED:
             return Outgoing(texts.payment_received(order))
+        if kind is MessageKind.PAYMENT_PROCESSING:
+            return Outgoing(texts.payment_processing(order))
+        if kind is MessageKind.PAYMENT_FAILED:
+            return Outgoing(texts.payment_failed(order), reply_markup=_again(order))
+        if kind is MessageKind.LINK_EXPIRED:
+            return Outgoing(
+                texts.link_expired(order),
+                reply_markup=_product_button(order),
+                edit_message_id=order.pay_message_id,
+            )
+        if kind is MessageKind.REFUNDED:
+            amount = Money(int(message.detail or 0), order.currency)
+            return Outgoing(texts.refunded(order, amount))
+        if message.kind in _ALERTS:
+            locale = locale_for(await self._storage.admin_language(message.chat_id))
+            if message.kind is MessageKind.ALERT_PAID:
+                return Outgoing(admin_texts.alert_paid(order, locale))
+            if message.kind is MessageKind.ALERT_REFUNDED:
+                detail = message.detail or ""
+                refund = int(detail) if detail.isdigit() else None
+                return Outgoing(admin_texts.alert_refunded(order, refund, locale))
+            if message.kind is MessageKind.ALERT_FAILED:
+                return Outgoing(admin_texts.alert_failed(order, locale))
+            return Outgoing(admin_texts.alert_flagged(order, locale))
         return None
+
+
+def _again(order: Order) -> InlineKeyboardMarkup:
+    return product_again_keyboard(order.product_id, texts.try_again_button())
+
+
+def _product_button(order: Order) -> InlineKeyboardMarkup:
+    """The expired link's product, priced as the buyer saw it, one tap from a new link."""
+    price = Money(order.unit_amount, order.currency)
+    label = texts.product_button(order.product_title, price, locale_for(order.language))
+    return product_again_keyboard(order.product_id, label)

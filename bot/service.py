@@ -24,9 +24,12 @@ from bot.notices import Notices
 from bot.outbox import OutboxSender
 from bot.settings import Settings, TelegramMode
 from bot.storefront import Storefront
+from bot.tap_guard import TapGuard
 from storage import SQLiteStorage, StorageError
 from webhooks.app import create_web_app
 from webhooks.fulfilment import Fulfilment
+from webhooks.reconciliation import Reconciler
+from webhooks.refunds import RefundLedger
 from webhooks.stripe_webhook import StripeWebhook
 from webhooks.telegram_webhook import TelegramWebhook
 
@@ -43,6 +46,13 @@ BUYER_COMMANDS = [
 ADMIN_COMMANDS = [
     BotCommand("stats", "Sales figures (admins)"),
     BotCommand("reload", "Reload the catalog (admins)"),
+    BotCommand("reconcile", "Check waiting orders at Stripe now (admins)"),
+    BotCommand("sales", "Latest paid orders (admins)"),
+    BotCommand("order", "One order in full (admins)"),
+    BotCommand("export", "Orders as a CSV file (admins)"),
+    BotCommand("chart", "Daily revenue chart (admins)"),
+    BotCommand("refund", "Refund an order (admins)"),
+    BotCommand("alerts", "Sale alerts on or off (admins)"),
 ]
 STRIPE_NETWORK_RETRIES = 2
 # A buyer is waiting on each request; stripe-python's default is 80 s.
@@ -119,14 +129,25 @@ class Service:
             http_client=stripe_http,
             max_network_retries=STRIPE_NETWORK_RETRIES,
         )
+        sender = OutboxSender(self.storage, application.bot, Notices(self.storage).compose)
+        sender.start()
+        stack.push_async_callback(sender.stop)
+
         links = CheckoutLinks(
             stripe_client,
             bot_username=application.bot.username,
             instance_id=self.storage.instance_id,
             expires_minutes=settings.checkout_expires_minutes,
         )
+        fulfilment = Fulfilment(self.storage, admin_ids=settings.admin_ids, on_queued=sender.notify)
+        reconciler = Reconciler(self.storage, stripe_client, fulfilment)
         # Before the buyers' handlers: their catch-all fallback would take admin commands too.
-        AdminHandlers(storage=self.storage, admin_ids=settings.admin_ids).register(application)
+        AdminHandlers(
+            storage=self.storage,
+            settings=settings,
+            stripe_client=stripe_client,
+            reconciler=reconciler,
+        ).register(application)
         self.catalog_reload.register(application)
         buyers = BuyerLanguages(self.storage)
         ShopHandlers(
@@ -134,19 +155,24 @@ class Service:
             storage=self.storage,
             links=links,
             expires_minutes=settings.checkout_expires_minutes,
+            check_at_stripe=reconciler.check,
+            tap_guard=TapGuard(),
             buyers=buyers,
             storefront=Storefront(catalog=self.live_catalog, storage=self.storage, buyers=buyers),
             support_contact=settings.support_contact,
         ).register(application)
 
-        sender = OutboxSender(self.storage, application.bot, Notices(self.storage).compose)
-        sender.start()
-        stack.push_async_callback(sender.stop)
-
         await application.start()
         stack.push_async_callback(application.stop)
 
-        await self._start_web_server(Fulfilment(self.storage, sender.notify))
+        refunds = RefundLedger(
+            self.storage,
+            order_of_payment_intent=reconciler.order_of_payment_intent,
+            on_queued=sender.notify,
+        )
+        await self._start_web_server(fulfilment, refunds)
+        reconciler.start()
+        stack.push_async_callback(reconciler.stop)
 
         if settings.telegram_mode is TelegramMode.POLLING:
             assert application.updater is not None
@@ -162,7 +188,7 @@ class Service:
             self.http_port,
         )
 
-    async def _start_web_server(self, fulfilment: Fulfilment) -> None:
+    async def _start_web_server(self, fulfilment: Fulfilment, refunds: RefundLedger) -> None:
         settings = self.settings
         telegram_webhook = None
         if settings.telegram_mode is TelegramMode.WEBHOOK:
@@ -173,7 +199,7 @@ class Service:
         web_app = create_web_app(
             storage=self.storage,
             stripe_webhook=StripeWebhook(
-                settings.stripe_webhook_secret.get_secret_value(), fulfilment
+                settings.stripe_webhook_secret.get_secret_value(), fulfilment, refunds
             ),
             telegram_webhook=telegram_webhook,
         )

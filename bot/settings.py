@@ -6,6 +6,7 @@ import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -19,11 +20,6 @@ BOT_TOKEN_PATTERN = re.compile(r"^[0-9]+:[A-Za-z0-9_-]+$")
 class TelegramMode(StrEnum):
     POLLING = "polling"
     WEBHOOK = "webhook"
-
-
-class CatalogSource(StrEnum):
-    FILE = "file"
-    STRIPE = "stripe"
 
 
 class Settings(BaseSettings):
@@ -49,7 +45,6 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///data/shop.db"
     catalog_file: Path = Path("catalog.toml")
-    catalog_source: CatalogSource = CatalogSource.FILE
     # Shown by /help; overrides the catalog's [shop] support.
     support_contact: str | None = None
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
@@ -58,6 +53,7 @@ class Settings(BaseSettings):
     http_port: int = Field(default=8080, ge=0, le=65535)
 
     checkout_expires_minutes: int = Field(default=30, ge=30, le=1440)
+    shop_timezone: str = "UTC"
     log_level: str = "INFO"
 
     @field_validator("telegram_bot_token")
@@ -112,6 +108,15 @@ class Settings(BaseSettings):
             return frozenset(int(part) for part in parts)
         return value
 
+    @field_validator("shop_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("expected an IANA time zone such as Europe/Paris or UTC") from None
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -128,6 +133,11 @@ class Settings(BaseSettings):
             if self.telegram_webhook_secret is None:
                 raise ValueError("TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_MODE=webhook")
         return self
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        """The shop's time zone: what "today" means in the admins' figures."""
+        return ZoneInfo(self.shop_timezone)
 
     @property
     def database_path(self) -> Path:

@@ -305,9 +305,10 @@ class Storefront:
 
 
 def _product_entry(product: Product, left: dict[str, int], lang: Language) -> Entry:
-    sold_out = product.id in left and left[product.id] <= 0
-    label = texts.product_button(product.title_in(lang.code), product.price, sold_out, lang)
-    return Entry(label, card_data(product.id, 1))
+    title = product.title_in(lang.code)
+    if product.id in left and left[product.id] <= 0:
+        return Entry(texts.sold_out_button(title, lang), card_data(product.id, 1))
+    return Entry(texts.product_button(title, product.price, lang.locale), card_data(product.id, 1))
 
 
 def _number_after(data: str | None, prefix: str) -> int:

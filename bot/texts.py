@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
+from babel import Locale
+
 from bot.catalog import Catalog, Product
 from bot.i18n import Language, language
 from bot.money import Money
@@ -75,10 +77,12 @@ def nothing_on_sale(catalog: Catalog, lang: Language) -> str:
     )
 
 
-def product_button(title: str, price: Money, sold_out: bool, lang: Language) -> str:
-    if sold_out:
-        return lang._("{title} — sold out").format(title=title)
-    return f"{title} — {price.format(lang.locale)}"
+def product_button(title: str, price: Money, locale: Locale) -> str:
+    return f"{title} — {price.format(locale)}"
+
+
+def sold_out_button(title: str, lang: Language) -> str:
+    return lang._("{title} — sold out").format(title=title)
 
 
 def previous_button(lang: Language) -> str:
@@ -237,6 +241,61 @@ def choose_language(lang: Language) -> str:
 
 def language_chosen(lang: Language) -> str:
     return lang._("From now on I speak English.")
+
+
+# The order's lifecycle after payment starts, and pacing of taps
+
+
+def payment_processing(order: Order) -> str:
+    lang = language(order.language)
+    return "⏳ " + lang._(
+        "Payment for order {order} is being processed. Some payment methods take a few days; "
+        "you will get a message here when it is through."
+    ).format(order=order_line(order, lang))
+
+
+def payment_failed(order: Order) -> str:
+    lang = language(order.language)
+    return "❌ " + lang._(
+        "The payment for order {order} did not go through, and nothing was charged. "
+        "You can try again with the button below."
+    ).format(order=order_line(order, lang))
+
+
+def link_expired(order: Order) -> str:
+    lang = language(order.language)
+    return (
+        lang._("Order {order}").format(order=order_line(order, lang))
+        + "\n\n"
+        + lang._("This link has expired — tap the product to get a new one.")
+    )
+
+
+def refunded(order: Order, amount: Money) -> str:
+    lang = language(order.language)
+    refund = amount.format(lang.locale)
+    if order.status is OrderStatus.REFUNDED:
+        return "↩️ " + lang._(
+            "Order {order} was refunded: {amount} is on its way back to you. "
+            "Banks usually take 5 to 10 days to show it."
+        ).format(order=order_line(order, lang), amount=refund)
+    return "↩️ " + lang._(
+        "{amount} of order {order} was refunded. Banks usually take 5 to 10 days to show it."
+    ).format(order=order_line(order, lang), amount=refund)
+
+
+def link_below(lang: Language) -> str:
+    return lang._("Your payment link for this product is already in the chat, just above.")
+
+
+def slow_down(seconds: int, lang: Language) -> str:
+    return lang._("That is a lot of taps! Please wait {seconds} s and try again.").format(
+        seconds=seconds
+    )
+
+
+def try_again_button(language_code: str | None = None) -> str:
+    return language(language_code)._("Try again")
 
 
 def internal_error(lang: Language) -> str:

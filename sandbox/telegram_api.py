@@ -334,13 +334,23 @@ class TelegramEmulator:
         }
         return self._enqueue({"callback_query": query})
 
+    async def forge_tap(self, user: TgUser, message: dict[str, Any], data: str) -> JSON:
+        """A callback query with data no button on the message carries, as a modified client
+        (or a button from an older version of the bot) sends; the bot may answer it."""
+        query_id = str(next(self._callback_query_ids))
+        self._open_callback_queries.add(query_id)
+        query = {
+            "id": query_id,
+            "from": user.as_dict(),
+            "message": copy.deepcopy(message),
+            "chat_instance": str(-7_000_000_000_000_000_000 - user.id),
+            "data": data,
+        }
+        return self._enqueue({"callback_query": query})
+
     async def push_update(self, update: dict[str, Any]) -> JSON:
         if "update_id" in update and not isinstance(update["update_id"], int):
             raise TypeError("update_id must be an int")
-        query = update.get("callback_query")
-        if isinstance(query, dict) and "id" in query:
-            # A query forged by a modified client is as answerable as any other.
-            self._open_callback_queries.add(str(query["id"]))
         return self._enqueue(copy.deepcopy(update))
 
     def block(self, user_id: int) -> None:
@@ -763,25 +773,17 @@ class TelegramEmulator:
     async def _send_document(self, params: Params) -> JSON:
         chat = self._chat(params)
         document = self._document(params.file("document"))
-        caption, entities = formatted(
-            params.text("caption") or "",
-            params.text("parse_mode"),
-            params.value("caption_entities"),
-        )
-        if len(caption) > MAX_CAPTION_LENGTH:
-            raise bad_request("message caption is too long")
+        caption = self._caption(params)
         markup = inline_keyboard(params.value("reply_markup"))
         self._check_reply_target(chat, params)
         self._check_can_send(chat["id"])
         self._files[document.file_id] = document
         self._documents.setdefault(chat["id"], []).append((document.file_name, document.data))
-        content: JSON = {"document": document.as_document()}
-        content |= present(caption=caption or None, caption_entities=entities or None)
+        content: JSON = {"document": document.as_document()} | caption
         return self._post_message(chat, content, markup, params)
 
-    async def _send_photo(self, params: Params) -> JSON:
-        chat = self._chat(params)
-        stored = self._photo(params.file("photo"))
+    def _caption(self, params: Params) -> JSON:
+        """A media message's caption and its entities, checked as Telegram checks them."""
         caption, entities = formatted(
             params.text("caption") or "",
             params.text("parse_mode"),
@@ -789,6 +791,12 @@ class TelegramEmulator:
         )
         if len(caption) > MAX_CAPTION_LENGTH:
             raise bad_request("message caption is too long")
+        return present(caption=caption or None, caption_entities=entities or None)
+
+    async def _send_photo(self, params: Params) -> JSON:
+        chat = self._chat(params)
+        stored = self._photo(params.file("photo"))
+        caption = self._caption(params)
         markup = inline_keyboard(params.value("reply_markup"))
         self._check_reply_target(chat, params)
         self._check_can_send(chat["id"])
@@ -800,8 +808,7 @@ class TelegramEmulator:
                 stored.file_id, stored.file_unique_id, width, height, len(stored.data)
             )
         }
-        content |= present(caption=caption or None, caption_entities=entities or None)
-        return self._post_message(chat, content, markup, params)
+        return self._post_message(chat, content | caption, markup, params)
 
     def _photo(self, given: UploadedFile | str | None) -> _StoredFile:
         """An uploaded image, a file_id sent before, or an http(s) URL Telegram downloads."""

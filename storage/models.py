@@ -120,9 +120,58 @@ class OutboxMessage:
 
 
 @dataclass(frozen=True, slots=True)
-class SalesLine:
-    """Paid orders and their revenue in one currency over one period."""
+class CurrencyFigures:
+    """Orders paid in a period in one currency: what they brought in and what went back."""
 
+    currency: str
+    orders: int
+    gross: int
+    # Refunded so far on the orders paid in the period, whenever the refund was made.
+    refunded: int
+    refunded_orders: int
+
+    @property
+    def net(self) -> int:
+        return self.gross - self.refunded
+
+    @property
+    def average(self) -> int:
+        """Gross per order, rounded half up to the minor unit."""
+        return (2 * self.gross + self.orders) // (2 * self.orders) if self.orders else 0
+
+
+@dataclass(frozen=True, slots=True)
+class ProductRevenue:
+    """One product's paid orders in one currency over a period."""
+
+    currency: str
+    product_id: str
+    title: str
+    orders: int
+    quantity: int
+    revenue: int
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodFigures:
+    """Everything /stats reports for one period."""
+
+    currencies: tuple[CurrencyFigures, ...]
+    # The best sellers by revenue, at most a few per currency, best first.
+    top_products: tuple[ProductRevenue, ...]
+    # Orders created in the period that got a Checkout link, and how many of those were paid.
+    links_created: int
+    links_paid: int
+    # Buyers with a paid order in the period: first paid order in it, or paid before it too.
+    new_buyers: int
+    returning_buyers: int
+
+
+@dataclass(frozen=True, slots=True)
+class DailySales:
+    """Paid orders and revenue of one day (an index into the days asked for) in one currency."""
+
+    day: int
     currency: str
     orders: int
     revenue: int

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -15,12 +17,15 @@ import aiosqlite
 
 from storage.migrate import apply_migrations
 from storage.models import (
+    CurrencyFigures,
+    DailySales,
     MessageKind,
     NewOrder,
     Order,
     OrderStatus,
     OutboxMessage,
-    SalesLine,
+    PeriodFigures,
+    ProductRevenue,
     StatusChange,
 )
 
@@ -60,6 +65,23 @@ class Transaction:
 
     async def get_order(self, order_id: int) -> Order | None:
         return await _fetch_order(self._db, "id = ?", (order_id,))
+
+    async def order_with_payment_intent(self, payment_intent_id: str) -> Order | None:
+        return await _fetch_order(self._db, "payment_intent_id = ?", (payment_intent_id,))
+
+    async def record_refund(self, refund_id: str, order_id: int, amount: int, status: str) -> int:
+        """Store a refund as Stripe last reported it; returns the order's succeeded total."""
+        await self._db.execute(
+            "INSERT INTO refunds (id, order_id, amount, status, created_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET amount = excluded.amount, status = excluded.status",
+            (refund_id, order_id, amount, status, _now()),
+        )
+        cursor = await self._db.execute(
+            "SELECT coalesce(sum(amount), 0) FROM refunds WHERE order_id = ? AND status = ?",
+            (order_id, "succeeded"),
+        )
+        row = await cursor.fetchone()
+        return int(row[0]) if row is not None else 0
 
     async def insert_order(self, new: NewOrder) -> int:
         """Store a pending order; returns its id."""
@@ -277,12 +299,52 @@ class SQLiteStorage:
             (session_id, url, expires_at, _now(), order_id),
         )
 
+    async def open_link_for(
+        self, telegram_user_id: int, product_id: str, valid_after: int
+    ) -> Order | None:
+        """The buyer's newest pending order for a product whose link is still valid then."""
+        async with self._lock:
+            return await _fetch_order(
+                self._connection,
+                "telegram_user_id = ? AND product_id = ? AND status = ? AND checkout_url"
+                " IS NOT NULL AND checkout_expires_at > ? ORDER BY id DESC LIMIT 1",
+                (telegram_user_id, product_id, OrderStatus.PENDING.value, valid_after),
+            )
+
+    async def set_pay_message(self, order_id: int, message_id: int) -> None:
+        """Remember the chat message holding the order's pay button (edited when it expires)."""
+        await self._execute(
+            "UPDATE orders SET pay_message_id = ?, updated_at = ? WHERE id = ?",
+            (message_id, _now(), order_id),
+        )
+
     async def fail_order(self, order: Order, reason: str) -> bool:
         """Mark an order failed (no payment link could be made for it)."""
         async with self.transaction() as tx:
             return await tx.advance(
                 order, OrderStatus.FAILED, source="no checkout session", failure_reason=reason
             )
+
+    async def waiting_orders(self, updated_before: int, limit: int) -> list[Order]:
+        """Pending and processing orders with a session, untouched after `updated_before`."""
+        rows = await self._fetchall(
+            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE status IN (?, ?)"
+            " AND checkout_session_id IS NOT NULL AND updated_at <= ? ORDER BY id LIMIT ?",
+            (OrderStatus.PENDING.value, OrderStatus.PROCESSING.value, updated_before, limit),
+        )
+        return [_order(row) for row in rows]
+
+    async def fail_orphans(self, created_before: int) -> int:
+        """Fail pending orders that never got a Checkout Session and now never can."""
+        rows = await self._fetchall(
+            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE status = ?"
+            " AND checkout_session_id IS NULL AND created_at < ?",
+            (OrderStatus.PENDING.value, created_before),
+        )
+        failed = 0
+        for order in map(_order, rows):
+            failed += await self.fail_order(order, "no checkout session was made")
+        return failed
 
     async def orders_of_buyer(self, telegram_user_id: int, limit: int) -> list[Order]:
         """The buyer's latest orders, newest first."""
@@ -317,19 +379,6 @@ class SQLiteStorage:
             "SELECT enabled FROM admin_alerts WHERE admin_id = ?", (admin_id,)
         )
         return bool(rows and rows[0]["enabled"])
-
-    # Figures
-
-    async def sales_since(self, since: int | None) -> list[SalesLine]:
-        """Orders paid at or after `since` (all time when None), per currency."""
-        placeholders = ", ".join("?" for _ in _PAID_STATUSES)
-        rows = await self._fetchall(
-            "SELECT currency, count(*) AS orders, sum(amount_total) AS revenue FROM orders"
-            f" WHERE status IN ({placeholders}) AND paid_at >= ?"
-            " GROUP BY currency ORDER BY currency",
-            (*(status.value for status in _PAID_STATUSES), since if since is not None else 0),
-        )
-        return [SalesLine(row["currency"], row["orders"], row["revenue"]) for row in rows]
 
     # The outbox
 
@@ -384,6 +433,140 @@ class SQLiteStorage:
             (_now(), error, message_id),
         )
 
+    # Admin console
+
+    async def period_figures(self, start: int | None, end: int | None, top: int) -> PeriodFigures:
+        """/stats for the half-open period [start, end); None leaves that side open."""
+        paid = _paid_between(start, end)
+        currencies = await self._fetchall(
+            "SELECT currency, count(*) AS orders, sum(amount_total) AS gross,"
+            " sum(amount_refunded) AS refunded, sum(amount_refunded > 0) AS refunded_orders"
+            f" FROM orders WHERE {paid.where} GROUP BY currency ORDER BY currency",
+            paid.parameters,
+        )
+        # SQLite takes the bare column product_title from the row max(paid_at) picked: the
+        # title of the latest sale, in whichever language that buyer read it.
+        products = await self._fetchall(
+            "SELECT currency, product_id, title, orders, quantity, revenue FROM ("
+            " SELECT currency, product_id, product_title AS title, max(paid_at),"
+            " count(*) AS orders, sum(quantity) AS quantity, sum(amount_total) AS revenue,"
+            " row_number() OVER (PARTITION BY currency"
+            " ORDER BY sum(amount_total) DESC, product_id) AS rank"
+            f" FROM orders WHERE {paid.where} GROUP BY currency, product_id"
+            ") WHERE rank <= ? ORDER BY currency, rank",
+            (*paid.parameters, top),
+        )
+        created = _between("created_at", start, end)
+        links = await self._fetchall(
+            "SELECT count(*) AS created, coalesce(sum(paid_at IS NOT NULL), 0) AS paid"
+            f" FROM orders WHERE {created.where} AND checkout_session_id IS NOT NULL",
+            created.parameters,
+        )
+        buyers = await self._fetchall(
+            "SELECT count(*) AS buyers, coalesce(sum(EXISTS (SELECT 1 FROM orders AS earlier"
+            " WHERE earlier.telegram_user_id = buyer.telegram_user_id"
+            " AND earlier.paid_at < ?)), 0) AS returned FROM ("
+            f" SELECT DISTINCT telegram_user_id FROM orders WHERE {paid.where}) AS buyer",
+            (start if start is not None else _NO_TIME, *paid.parameters),
+        )
+        return PeriodFigures(
+            currencies=tuple(
+                CurrencyFigures(
+                    row["currency"],
+                    row["orders"],
+                    row["gross"],
+                    row["refunded"],
+                    row["refunded_orders"],
+                )
+                for row in currencies
+            ),
+            top_products=tuple(
+                ProductRevenue(
+                    row["currency"],
+                    row["product_id"],
+                    row["title"],
+                    row["orders"],
+                    row["quantity"],
+                    row["revenue"],
+                )
+                for row in products
+            ),
+            links_created=links[0]["created"],
+            links_paid=links[0]["paid"],
+            new_buyers=buyers[0]["buyers"] - buyers[0]["returned"],
+            returning_buyers=buyers[0]["returned"],
+        )
+
+    async def daily_sales(self, boundaries: Sequence[int]) -> list[DailySales]:
+        """Paid orders per currency in each day [boundaries[i], boundaries[i + 1])."""
+        # The boundaries travel as one JSON parameter: a year of days would pass SQLite's
+        # limit on bound parameters in older versions.
+        placeholders = ", ".join("?" for _ in _PAID_STATUSES)
+        rows = await self._fetchall(
+            "WITH days AS (SELECT CAST(key AS INTEGER) AS day, value AS start,"
+            " lead(value) OVER (ORDER BY key) AS end FROM json_each(?))"
+            " SELECT day, currency, count(*) AS orders, sum(amount_total) AS revenue"
+            " FROM days JOIN orders ON orders.paid_at >= days.start AND orders.paid_at < days.end"
+            f" WHERE +orders.status IN ({placeholders})"
+            " GROUP BY day, currency ORDER BY day, currency",
+            (json.dumps(list(boundaries)), *(status.value for status in _PAID_STATUSES)),
+        )
+        return [
+            DailySales(row["day"], row["currency"], row["orders"], row["revenue"]) for row in rows
+        ]
+
+    async def first_paid_at(self) -> int | None:
+        """When the first order was paid; None before any was."""
+        rows = await self._fetchall("SELECT min(paid_at) FROM orders WHERE paid_at IS NOT NULL")
+        value = rows[0][0]
+        return int(value) if value is not None else None
+
+    async def paid_orders(self, limit: int, before: tuple[int, int] | None) -> list[Order]:
+        """Paid orders (refunded ones too), newest first; `before` is the (paid_at, id) to
+        continue after, from the last order of the previous page."""
+        placeholders = ", ".join("?" for _ in _PAID_STATUSES)
+        after_cursor = "AND (paid_at, id) < (?, ?)" if before is not None else ""
+        rows = await self._fetchall(
+            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE paid_at IS NOT NULL"
+            f" AND +status IN ({placeholders}) {after_cursor}"
+            " ORDER BY paid_at DESC, id DESC LIMIT ?",
+            (*(status.value for status in _PAID_STATUSES), *(before or ()), limit),
+        )
+        return [_order(row) for row in rows]
+
+    async def orders_created(
+        self, start: int | None, end: int | None, chunk_size: int
+    ) -> AsyncIterator[list[Order]]:
+        """Every order created in [start, end), oldest first, `chunk_size` at a time.
+
+        Each chunk is one short query, so a long export never holds the store for long.
+        """
+        created = _between("created_at", start, end)
+        cursor: tuple[int, int] = (_NO_TIME, 0)
+        while True:
+            rows = await self._fetchall(
+                f"SELECT {_ORDER_COLUMNS} FROM orders WHERE {created.where}"
+                " AND (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?",
+                (*created.parameters, *cursor, chunk_size),
+            )
+            if not rows:
+                return
+            chunk = [_order(row) for row in rows]
+            yield chunk
+            cursor = (chunk[-1].created_at, chunk[-1].id)
+
+    async def set_admin_language(self, admin_id: int, language: str | None) -> None:
+        """Remember the language an admin's alerts are written for (after set_alerts)."""
+        await self._execute(
+            "UPDATE admin_alerts SET language = ? WHERE admin_id = ?", (language, admin_id)
+        )
+
+    async def admin_language(self, admin_id: int) -> str | None:
+        rows = await self._fetchall(
+            "SELECT language FROM admin_alerts WHERE admin_id = ?", (admin_id,)
+        )
+        return rows[0]["language"] if rows else None
+
     # Storefront
 
     async def record_stock_levels(self, levels: Mapping[str, int]) -> None:
@@ -399,17 +582,20 @@ class SQLiteStorage:
             except sqlite3.Error as exc:
                 raise StorageError(str(exc)) from exc
 
-    async def create_order_within_stock(self, new: NewOrder, stock: int | None) -> Order | None:
+    async def create_order_within_stock(
+        self, new: NewOrder, stock: int | None, *, replacing: int | None = None
+    ) -> Order | None:
         """Store a pending order unless fewer than its quantity are left; None if so.
 
         Counting and inserting happen in one IMMEDIATE transaction, so two buyers racing for
-        the last unit cannot both get it. `stock` is the catalog's number (None: unlimited).
+        the last unit cannot both get it. `stock` is the catalog's number (None: unlimited);
+        `replacing` is the buyer's open order this one replaces, whose units are not counted.
         """
         async with self.transaction() as tx:
             if stock is not None:
                 db = self._connection
                 await _record_stock_levels(db, {new.product_id: stock})
-                left = (await _stock_left(db, [new.product_id]))[new.product_id]
+                left = (await _stock_left(db, [new.product_id], replacing))[new.product_id]
                 if left < new.quantity:
                     return None
             order = await tx.get_order(await tx.insert_order(new))
@@ -466,17 +652,21 @@ async def _record_stock_levels(db: aiosqlite.Connection, levels: Mapping[str, in
     )
 
 
-async def _stock_left(db: aiosqlite.Connection, product_ids: list[str]) -> dict[str, int]:
+async def _stock_left(
+    db: aiosqlite.Connection, product_ids: list[str], replacing: int | None = None
+) -> dict[str, int]:
     if not product_ids:
         return {}
     placeholders = ", ".join(f":p{index}" for index in range(len(product_ids)))
     cursor = await db.execute(
         "SELECT s.product_id, s.stock - coalesce((SELECT sum(o.quantity) FROM orders o"
-        f" WHERE o.product_id = s.product_id AND o.id > s.after_order_id AND {_HOLDS_STOCK}),"
+        f" WHERE o.product_id = s.product_id AND o.id > s.after_order_id AND {_HOLDS_STOCK}"
+        " AND o.id IS NOT :replacing),"
         f" 0) AS left FROM stock_levels s WHERE s.product_id IN ({placeholders})",
         {
             "now": _now(),
             "making": LINK_MAKING_SECONDS,
+            "replacing": replacing,
             **{f"p{index}": product_id for index, product_id in enumerate(product_ids)},
         },
     )
@@ -489,3 +679,39 @@ async def _fetch_order(
     cursor = await db.execute(f"SELECT {_ORDER_COLUMNS} FROM orders WHERE {where}", parameters)
     row = await cursor.fetchone()
     return _order(row) if row is not None else None
+
+
+# Earlier than any stored time: an open start of a period.
+_NO_TIME = -(2**62)
+
+
+@dataclass(frozen=True, slots=True)
+class _Condition:
+    where: str
+    parameters: tuple[Any, ...]
+
+
+def _between(column: str, start: int | None, end: int | None) -> _Condition:
+    """`column` in the half-open [start, end); None leaves that side open."""
+    parts, parameters = [f"{column} IS NOT NULL"], []
+    if start is not None:
+        parts.append(f"{column} >= ?")
+        parameters.append(start)
+    if end is not None:
+        parts.append(f"{column} < ?")
+        parameters.append(end)
+    return _Condition(" AND ".join(parts), tuple(parameters))
+
+
+def _paid_between(start: int | None, end: int | None) -> _Condition:
+    """Orders paid in [start, end), refunded ones too.
+
+    The unary + keeps SQLite from picking the status index over the paid_at range: "paid" is
+    most of the orders, a few days of paid_at are few.
+    """
+    period = _between("paid_at", start, end)
+    placeholders = ", ".join("?" for _ in _PAID_STATUSES)
+    return _Condition(
+        f"{period.where} AND +status IN ({placeholders})",
+        (*period.parameters, *(status.value for status in _PAID_STATUSES)),
+    )

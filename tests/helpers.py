@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import sqlite3
 import struct
+import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -182,4 +185,23 @@ def png(width: int, height: int) -> bytes:
         + chunk(b"IHDR", header)
         + chunk(b"IDAT", zlib.compress(rows))
         + chunk(b"IEND", b"")
+    )
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait for something the bot does without telling anyone (a row it stores after a send)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition still false after {timeout}s")
+        await asyncio.sleep(0.005)
+
+
+def link_stored(database: Path) -> Callable[[], bool]:
+    """Whether every order with a link has its pay message remembered (the tap is handled)."""
+    return lambda: (
+        not rows(
+            database,
+            "SELECT id FROM orders WHERE checkout_url IS NOT NULL AND pay_message_id IS NULL",
+        )
     )

@@ -1,88 +1,250 @@
-"""Admins' commands, and what everyone else learns from them (nothing)."""
+"""The owner's console through the Telegram emulator: figures, sales, orders, and what everyone
+else learns from it (nothing)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
+from babel import Locale
+from babel.numbers import format_percent
 
 from bot.catalog import Catalog
-from bot.service import Service
+from bot.money import Money
+from bot.references import reference_for
+from bot.service import ADMIN_COMMANDS, Service
 from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
-from sandbox.telegram_api import TelegramEmulator
+from sandbox.telegram_api import TelegramEmulator, TgUser
 from tests.conftest import ADMIN_ID
-from tests.helpers import from_now_on, next_message, session_behind, tap_product
+from tests.helpers import (
+    buttons,
+    from_now_on,
+    link_stored,
+    next_message,
+    rows,
+    session_behind,
+    snapshot,
+    tap_product,
+    until,
+)
+
+EN = Locale("en")
 
 
 async def pay_for(
     telegram: TelegramEmulator, stripe_api: StripeEmulator, user_id: int, title: str
-) -> None:
-    buyer = telegram.user(user_id, f"Buyer {user_id}")
+) -> dict[str, Any]:
+    """A buyer taps a product and pays; returns the paid Checkout Session."""
+    buyer = telegram.user(user_id, f"Buyer {user_id}", username=f"buyer{user_id}")
     session = session_behind(stripe_api, await tap_product(telegram, buyer, title))
     after = from_now_on(telegram)
     assert (await stripe_api.pay(session["id"])).status == 200
     await next_message(telegram, buyer, text="Payment received", after=after)
+    return session
 
 
-async def test_stats_shows_paid_orders_and_revenue_per_currency(
-    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+async def ask(telegram: TelegramEmulator, user: TgUser, text: str) -> dict[str, Any]:
+    after = from_now_on(telegram)
+    await telegram.send_text(user, text)
+    return await next_message(telegram, user, after=after)
+
+
+def database(shop: Service) -> Path:
+    return shop.settings.database_path
+
+
+def stored(shop: Service) -> dict[str, list[dict[str, Any]]]:
+    """Every stored row, less the outbox's delivery bookkeeping (the buyer's confirmation may
+    be marked sent at any moment)."""
+    tables = snapshot(database(shop))
+    tables["outbox"] = [
+        {k: v for k, v in row.items() if k not in ("sent_at", "attempts")}
+        for row in tables["outbox"]
+    ]
+    return tables
+
+
+def table_of(report: str) -> dict[tuple[str, str], list[str]]:
+    """The /stats table as {(currency or "", row label): [one value per period]}."""
+    table: dict[tuple[str, str], list[str]] = {}
+    section = ""
+    for line in report.splitlines()[2:]:
+        cells = re.split(r"\s{2,}", line.strip())
+        if len(cells) == 1 and re.fullmatch(r"[A-Z]{3}", cells[0]):
+            section = cells[0]
+        elif len(cells) > 1:
+            key = (section if line.startswith(" ") else "", cells[0])
+            table[key] = cells[1:]
+    return table
+
+
+async def test_stats_show_each_figure_per_currency_for_today_7_and_30_days(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator, catalog: Catalog
 ) -> None:
-    await pay_for(telegram, stripe_api, 1, "The Forest Hiker")  # $397.00
-    await pay_for(telegram, stripe_api, 2, "Trail map")  # $12.50
-    await pay_for(telegram, stripe_api, 3, "The Snow Adventurer")  # ¥4,800
+    await pay_for(telegram, stripe_api, 1, "The Forest Hiker")
+    await pay_for(telegram, stripe_api, 2, "Trail map")
+    await pay_for(telegram, stripe_api, 2, "Trail map")  # a returning buyer? not before today
+    await pay_for(telegram, stripe_api, 3, "The Snow Adventurer")
     await tap_product(telegram, telegram.user(4, "Browser"), "The Forest Hiker")  # not paid
 
-    owner = telegram.user(ADMIN_ID, "Owner")
-    after = from_now_on(telegram)
-    await telegram.send_text(owner, "/stats")
-    report = (await next_message(telegram, owner, after=after))["text"]
+    report = (await ask(telegram, telegram.user(ADMIN_ID, "Owner"), "/stats"))["text"]
 
-    sections = report.split("\n\n")[1:]
-    assert [section.splitlines()[0] for section in sections] == [
-        "Today (UTC)",
-        "Last 7 days",
-        "All time",
-    ]
-    for section in sections:
-        assert "JPY: 1 order, ¥4,800" in section
-        assert "USD: 2 orders, $409.50" in section
+    table = table_of(report)
+    assert report.splitlines()[1].split() == ["Today", "Last", "7", "days", "Last", "30", "days"]
+    usd = [catalog.get("forest-hiker").price, *[catalog.get("trail-map").price] * 2]  # type: ignore[union-attr]
+    gross = Money(sum(price.minor for price in usd), "usd")
+    average = Money(round(gross.minor / 3), "usd")
+    jpy = catalog.get("snow-adventurer").price  # type: ignore[union-attr]
+    expected = {
+        ("USD", "Paid orders"): "3",
+        ("USD", "Gross"): gross.format(EN),
+        ("USD", "Refunds"): Money(0, "usd").format(EN),
+        ("USD", "Net"): gross.format(EN),
+        ("USD", "Avg order"): average.format(EN),
+        ("JPY", "Paid orders"): "1",
+        ("JPY", "Gross"): jpy.format(EN),
+        ("", "Links created"): "5",
+        ("", "Paid share"): format_percent(4 / 5, locale=EN),
+        ("", "New buyers"): "3",
+        ("", "Returning"): "0",
+    }
+    for key, value in expected.items():
+        assert table[key] == [value] * 3, key
+    top = report.split("Top products")[1]
+    assert f"USD 1. The Forest Hiker: {usd[0].format(EN)}" in top
+    assert f"JPY 1. The Snow Adventurer: {jpy.format(EN)}" in top
 
 
-async def test_stats_for_one_period_and_a_wrong_one(
+async def test_stats_for_one_period_a_range_and_wrong_ones(
     shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
 ) -> None:
     await pay_for(telegram, stripe_api, 1, "Trail map")
     owner = telegram.user(ADMIN_ID, "Owner")
-    after = from_now_on(telegram)
-    await telegram.send_text(owner, "/stats 30d")
-    report = (await next_message(telegram, owner, after=after))["text"]
-    assert report.splitlines()[2:] == ["Last 30 days", "USD: 1 order, $12.50"]
+    report = (await ask(telegram, owner, "/stats month"))["text"]
+    assert table_of(report)["USD", "Paid orders"] == ["1"]
 
-    after = from_now_on(telegram)
-    await telegram.send_text(owner, "/stats yesterday")
-    answer = (await next_message(telegram, owner, after=after))["text"]
-    assert answer == "Usage: /stats [today|7d|30d|all]"
+    old = (await ask(telegram, owner, "/stats 2020-01-01..2020-12-31"))["text"]
+    assert old.splitlines()[1].strip() == "2020-01-01 to 2020-12-31"
+    assert table_of(old)["", "Paid orders"] == ["0"]
+
+    for wrong in ("yesterday", "2020-12-31..2020-01-01", "2020-02-30..2020-03-01", "7d 30d"):
+        answer = (await ask(telegram, owner, f"/stats {wrong}"))["text"]
+        assert "Usage: /stats [today|7d|30d|month|all|YYYY-MM-DD..YYYY-MM-DD]" in answer, wrong
 
 
-async def test_stats_with_no_sales_says_so(shop: Service, telegram: TelegramEmulator) -> None:
+async def test_sales_lists_paid_orders_newest_first_and_pages_through_older_ones(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    for user_id in (1, 2, 3):
+        await pay_for(telegram, stripe_api, user_id, "Trail map")
+    await tap_product(telegram, telegram.user(4, "Browser"), "The Forest Hiker")  # not paid
+    paid = rows(database(shop), "SELECT id FROM orders WHERE status = 'paid' ORDER BY id DESC")
+    references = [f"#{reference_for(row['id'])}" for row in paid]
     owner = telegram.user(ADMIN_ID, "Owner")
+
+    first = await ask(telegram, owner, "/sales 2")
+    listed = re.findall(r"#[0-9A-Z]{4,}", first["text"])
+    assert listed == references[:2]
+    assert "@buyer3" in first["text"] and "Trail map × 1" in first["text"]
+    (older,) = buttons(first)
+
     after = from_now_on(telegram)
-    await telegram.send_text(owner, "/stats")
-    report = (await next_message(telegram, owner, after=after))["text"]
-    assert report.count("no paid orders") == 3
+    await telegram.tap(owner, first, older["callback_data"])
+    second = await next_message(telegram, owner, after=after)
+    assert re.findall(r"#[0-9A-Z]{4,}", second["text"]) == references[2:]
+    assert buttons(second) == []  # nothing older
+    assert buttons(telegram.messages_to(ADMIN_ID)[-2]) == []  # the tapped button is gone
+
+    for wrong in ("/sales 0", "/sales 51", "/sales many"):
+        assert (await ask(telegram, owner, wrong))["text"] == "Usage: /sales [N], N from 1 to 50"
 
 
-async def test_stats_for_anyone_else_says_it_is_for_admins_and_nothing_more(
+async def test_order_shows_one_order_with_stripe_ids_and_history(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    session = await pay_for(telegram, stripe_api, 1, "The Forest Hiker")
+    (order,) = rows(database(shop), "SELECT * FROM orders")
+    owner = telegram.user(ADMIN_ID, "Owner")
+
+    text = (await ask(telegram, owner, f"/order {reference_for(order['id']).lower()}"))["text"]
+
+    assert text.startswith(f"Order #{reference_for(order['id'])} · paid")
+    assert session["id"] in text and order["payment_intent_id"] in text
+    assert order["payment_intent_id"].startswith("pi_")
+    history = text.split("History")[1].splitlines()[1:]
+    assert [line.split(" ", 2)[2] for line in history] == [
+        "pending · tap",
+        "paid · checkout.session.completed",
+    ]
+
+    missing = (await ask(telegram, owner, "/order ZZZZZZ"))["text"]
+    assert missing == "No order #ZZZZZZ."
+    assert (await ask(telegram, owner, "/order"))["text"].startswith("Usage: /order")
+
+
+ADMIN_ONLY = [
+    "/stats",
+    "/stats all",
+    "/sales",
+    "/order {ref}",
+    "/order ZZZZ",
+    "/export",
+    "/chart",
+    "/refund {ref}",
+    "/refund ZZZZ 1",
+    "/alerts on",
+    "/reconcile",
+]
+
+
+@pytest.mark.parametrize("command", ADMIN_ONLY)
+async def test_anyone_else_is_told_it_is_for_admins_and_nothing_more(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator, command: str
+) -> None:
+    await pay_for(telegram, stripe_api, 1, "The Forest Hiker")
+    (order,) = rows(database(shop), "SELECT id FROM orders")
+    await until(link_stored(database(shop)))
+    before = stored(shop)
+    eve = telegram.user(6666, "Eve")
+
+    answer = await ask(telegram, eve, command.format(ref=reference_for(order["id"])))
+
+    assert answer["text"] == "Sorry, this command is for the shop's admins."
+    assert "reply_markup" not in answer
+    assert telegram.documents_to(eve.id) == [] and telegram.photos_to(eve.id) == []
+    assert stored(shop) == before
+
+
+async def test_a_forged_admin_button_tells_anyone_else_only_that_it_is_for_admins(
     shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
 ) -> None:
     await pay_for(telegram, stripe_api, 1, "The Forest Hiker")
+    (order,) = rows(database(shop), "SELECT id, amount_total FROM orders")
     eve = telegram.user(6666, "Eve")
-    after = from_now_on(telegram)
-    await telegram.send_text(eve, "/stats")
-    answer = await next_message(telegram, eve, after=after)
-    assert "for the shop's admins" in answer["text"]
-    assert "397" not in answer["text"] and "order" not in answer["text"]
+    message = await tap_product(telegram, eve, "Trail map")  # any message of the bot's to Eve
+    await until(link_stored(database(shop)))
+    before = stored(shop)
+    stripe_requests = len(stripe_api.requests)
+    start = from_now_on(telegram)
+
+    for data in (
+        f"adm:refund:{order['id']}:{order['amount_total']}",
+        f"adm:cancel:{order['id']}:1",
+        "adm:sales:10:1:1",
+    ):
+        after = from_now_on(telegram)
+        await telegram.forge_tap(eve, message, data)
+        (answer,) = await telegram.wait_for("answerCallbackQuery", after)
+        assert answer.params["text"] == "Sorry, this command is for the shop's admins."
+
+    assert stored(shop) == before
+    assert len(stripe_api.requests) == stripe_requests
+    said = [call.method for call in telegram.calls if start(call) and call.method != "getUpdates"]
+    assert said == ["answerCallbackQuery"] * 3
 
 
 async def test_commands_are_registered_and_admin_ones_only_for_admins(
@@ -92,9 +254,12 @@ async def test_commands_are_registered_and_admin_ones_only_for_admins(
     async with Service(make_settings(), catalog):
         buyers = {c["command"] for c in telegram.commands()}
         owner = {c["command"] for c in telegram.commands({"type": "chat", "chat_id": ADMIN_ID})}
+    admin = {"stats", "sales", "order", "export", "chart", "refund", "alerts", "reconcile"}
+    admin |= {"reload"}
+    assert {command.command for command in ADMIN_COMMANDS} == admin
     assert {"start", "shop", "orders", "help"} <= buyers
-    assert "stats" not in buyers
-    assert owner == buyers | {"stats", "reload"}
+    assert not admin & buyers
+    assert owner == buyers | admin
 
 
 async def test_a_refused_command_list_is_logged_and_the_bot_runs_on(

@@ -85,10 +85,21 @@ async def test_an_old_button_for_a_product_no_longer_sold_gets_a_polite_answer(
     assert not stripe_api.sessions
 
 
+@pytest.mark.parametrize(
+    ("status", "error_type", "times"),
+    [(400, "invalid_request_error", 1), (429, "rate_limit_error", 1), (500, "api_error", 3)],
+    ids=["refused", "rate limited", "server error"],
+)
 async def test_stripe_refusing_fails_the_order_and_asks_the_buyer_to_retry(
-    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+    shop: Service,
+    telegram: TelegramEmulator,
+    stripe_api: StripeEmulator,
+    status: int,
+    error_type: str,
+    times: int,
 ) -> None:
-    stripe_api.fail_next(1, status=400, error_type="invalid_request_error", message="No such thing")
+    """400 and 429 are not retried by stripe-python; 500 is, twice: the third failure is final."""
+    stripe_api.fail_next(times, status=status, error_type=error_type, message="No such thing")
     ada = telegram.user(4242, "Ada")
     card = await open_card(telegram, ada, "The Forest Hiker")
     after = from_now_on(telegram)
@@ -100,6 +111,9 @@ async def test_stripe_refusing_fails_the_order_and_asks_the_buyer_to_retry(
     assert order["status"] == "failed"
     assert "No such thing" in order["failure_reason"]
     assert order["checkout_session_id"] is None
+    # Once Stripe answers again, the same tap works.
+    await tap_product(telegram, ada, "The Forest Hiker")
+    assert len(stripe_api.sessions) == 1
 
 
 async def test_stripe_unreachable_fails_the_order_and_asks_the_buyer_to_retry(

@@ -184,18 +184,19 @@ async def test_the_same_event_twice_pays_once_and_tells_once(
 async def test_async_payment_succeeded_after_an_unpaid_completion_pays(
     shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
 ) -> None:
-    """A bank debit: completed while unpaid, then async_payment_succeeded pays the order."""
+    """A bank debit: completed while unpaid (the buyer is told it is processing), then
+    async_payment_succeeded pays the order."""
     ada = telegram.user(4242, "Ada")
     session = session_behind(stripe_api, await tap_product(telegram, ada, "The Forest Hiker"))
+    after = from_now_on(telegram)
     unpaid = await stripe_api.complete_unpaid(session["id"])
     assert unpaid.status == 200
+    await next_message(telegram, ada, text="being processed", after=after)
     (order,) = rows(database_of(shop), "SELECT * FROM orders")
-    assert order["status"] == "pending"
+    assert order["status"] == "processing"
 
-    paid_session = {**stripe_api.sessions[session["id"]], "payment_status": "paid"}
     after = from_now_on(telegram)
-    event = stripe_api.build_event("checkout.session.async_payment_succeeded", paid_session)
-    assert (await stripe_api.deliver(event)).status == 200
+    assert (await stripe_api.async_payment_succeeded(session["id"])).status == 200
     await next_message(telegram, ada, text="Payment received", after=after)
     (order,) = rows(database_of(shop), "SELECT * FROM orders")
     assert order["status"] == "paid"

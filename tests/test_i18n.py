@@ -125,19 +125,10 @@ async def test_a_forged_language_is_refused_and_changes_nothing(
     after = from_now_on(telegram)
     await telegram.send_text(ada, "/language")
     menu = await next_message(telegram, ada, with_buttons="callback_data", after=after)
-    await telegram.push_update(
-        {
-            "callback_query": {
-                "id": "91",
-                "from": ada.as_dict(),
-                "message": menu,
-                "chat_instance": "1",
-                "data": "lang:xx",
-            }
-        }
-    )
+    update = await telegram.forge_tap(ada, menu, "lang:xx")
     (answer,) = await telegram.wait_for(
-        "answerCallbackQuery", lambda c: c.params["callback_query_id"] == "91"
+        "answerCallbackQuery",
+        lambda c: c.params["callback_query_id"] == update["callback_query"]["id"],
     )
     assert answer.params.get("show_alert") is True
     assert await shop.storage.buyer_language(ada.id) is None

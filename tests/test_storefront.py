@@ -226,17 +226,11 @@ async def test_a_forged_quantity_is_refused_and_changes_nothing(
         ada = telegram.user(4242, "Ada")
         card = await open_card(telegram, ada, "Tee 1")
         before = snapshot(shop.settings.database_path)
-        update = await telegram.push_update(
-            {"callback_query": {**tap_shape(ada.as_dict(), card), "id": "77", "data": data}}
-        )
-        del update
+        update = await telegram.forge_tap(ada, card, data)
+        query_id = update["callback_query"]["id"]
         (answer,) = await telegram.wait_for(
-            "answerCallbackQuery", lambda c: c.params["callback_query_id"] == "77"
+            "answerCallbackQuery", lambda c: c.params["callback_query_id"] == query_id
         )
         assert answer.params.get("show_alert") is True and answer.params["text"]
         assert snapshot(shop.settings.database_path) == before
     assert not stripe_api.sessions
-
-
-def tap_shape(user: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:
-    return {"from": user, "message": message, "chat_instance": "1"}

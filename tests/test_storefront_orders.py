@@ -9,14 +9,23 @@ from bot.service import Service
 from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
-from tests.helpers import buttons, from_now_on, next_message, rows, snapshot, tap_product
+from tests.helpers import (
+    buttons,
+    from_now_on,
+    next_message,
+    rows,
+    session_behind,
+    snapshot,
+    tap_product,
+)
 
 
 async def test_orders_newest_first_with_a_new_link_for_an_unpaid_one(
     shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
 ) -> None:
     ada = telegram.user(4242, "Ada")
-    await tap_product(telegram, ada, "Trail map", quantity=3)
+    maps = session_behind(stripe_api, await tap_product(telegram, ada, "Trail map", quantity=3))
+    await stripe_api.expire_session(maps["id"])
     paid = await tap_product(telegram, ada, "The Forest Hiker")
     session = next(s for s in stripe_api.sessions.values() if s["url"] == buttons(paid)[0]["url"])
     after = from_now_on(telegram)
@@ -28,7 +37,7 @@ async def test_orders_newest_first_with_a_new_link_for_an_unpaid_one(
     listing = await next_message(telegram, ada, after=after)
     lines = listing["text"].splitlines()[1:]
     assert "The Forest Hiker × 1" in lines[0] and lines[0].endswith("paid")
-    assert "Trail map × 3" in lines[1] and lines[1].endswith("waiting for payment")
+    assert "Trail map × 3" in lines[1] and lines[1].endswith("link expired")
     (again,) = buttons(listing)  # only the unpaid order gets one
     assert again["text"].startswith("New link for #")
 
@@ -49,19 +58,10 @@ async def test_someone_elses_new_link_button_is_refused(
     await telegram.send_text(eve, "/orders")
     eves = await next_message(telegram, eve, after=after)
     before = snapshot(shop.settings.database_path)
-    await telegram.push_update(
-        {
-            "callback_query": {
-                "id": "55",
-                "from": eve.as_dict(),
-                "message": eves,
-                "chat_instance": "1",
-                "data": f"again:{order['id']}",
-            }
-        }
-    )
+    update = await telegram.forge_tap(eve, eves, f"again:{order['id']}")
     (answer,) = await telegram.wait_for(
-        "answerCallbackQuery", lambda c: c.params["callback_query_id"] == "55"
+        "answerCallbackQuery",
+        lambda c: c.params["callback_query_id"] == update["callback_query"]["id"],
     )
     assert answer.params.get("show_alert") is True
     assert snapshot(shop.settings.database_path) == before

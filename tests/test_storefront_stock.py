@@ -8,8 +8,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from bot.catalog import Catalog, parse_catalog
 from bot.service import Service
 from bot.settings import Settings
@@ -123,9 +121,6 @@ async def test_a_failed_link_gives_its_stock_back(
         assert len(stripe_api.sessions) == 1
 
 
-@pytest.mark.xfail(
-    strict=True, reason="checkout.session.expired moves orders to expired with issue 3"
-)
 async def test_stock_comes_back_when_the_session_expires(
     make_settings: Callable[..., Settings],
     telegram: TelegramEmulator,

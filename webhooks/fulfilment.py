@@ -1,4 +1,4 @@
-"""Fulfilment: the one idempotent step that turns a paid Checkout Session into a paid order."""
+"""Fulfilment: the one idempotent step that applies what Stripe says about a Checkout Session."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Any
 
-from storage import MessageKind, Order, OrderStatus, SQLiteStorage
+from storage import MessageKind, Order, OrderStatus, SQLiteStorage, Transaction
 
 log = logging.getLogger(__name__)
 
@@ -15,74 +15,205 @@ PAID_STATES = ("paid", "no_payment_required")
 
 
 class Outcome(StrEnum):
+    """What applying one piece of news from Stripe did; the webhook answers it as `result`."""
+
     PAID = "paid"  # the order became paid now, and the buyer's confirmation is queued
+    PROCESSING = "processing"  # completed, but the money is still on its way
+    FAILED = "failed"  # a delayed payment failed
+    EXPIRED = "expired"  # the link expired unpaid
+    REFUNDED = "refunded"  # more of the order was refunded
     DUPLICATE = "duplicate"  # this event was applied before
-    UNCHANGED = "unchanged"  # the order is already past this point (or not paid yet)
-    NOT_OURS = "not_ours"  # a session this bot did not create
+    UNCHANGED = "unchanged"  # the order is already past this point
+    NOT_OURS = "not_ours"  # a session or payment this bot did not make
+    NOT_YET = "not_yet"  # ours, but the order is not ready for it yet: Stripe should retry
 
 
-def order_id_of(session: Mapping[str, Any]) -> int | None:
-    """The order a Checkout Session was made for, from the metadata this bot puts on it."""
-    metadata = session.get("metadata") or {}
+# What each Checkout Session event means for its order.
+SESSION_EVENTS = frozenset(
+    {
+        "checkout.session.completed",
+        "checkout.session.async_payment_succeeded",
+        "checkout.session.async_payment_failed",
+        "checkout.session.expired",
+    }
+)
+
+# The message the buyer gets when their order reaches a status, and the admins' alert.
+_BUYER_MESSAGES = {
+    OrderStatus.PAID: MessageKind.PAYMENT_RECEIVED,
+    OrderStatus.PROCESSING: MessageKind.PAYMENT_PROCESSING,
+    OrderStatus.FAILED: MessageKind.PAYMENT_FAILED,
+}
+_ALERTS = {OrderStatus.PAID: MessageKind.ALERT_PAID, OrderStatus.FAILED: MessageKind.ALERT_FAILED}
+_OUTCOMES = {
+    OrderStatus.PAID: Outcome.PAID,
+    OrderStatus.PROCESSING: Outcome.PROCESSING,
+    OrderStatus.FAILED: Outcome.FAILED,
+    OrderStatus.EXPIRED: Outcome.EXPIRED,
+}
+
+
+def order_id_of(obj: Mapping[str, Any]) -> int | None:
+    """The order a Stripe object was made for, from the metadata this bot puts on it."""
+    metadata = obj.get("metadata") or {}
     value = metadata.get("order_id") if isinstance(metadata, Mapping) else None
     if isinstance(value, str) and value.isdigit():
         return int(value)
     return None
 
 
-class Fulfilment:
-    """Applies what Stripe says about a Checkout Session, safely as often as it is told.
+def target_for_event(event_type: str, session: Mapping[str, Any]) -> OrderStatus:
+    """The status a Checkout Session event asks for."""
+    if event_type == "checkout.session.expired":
+        return OrderStatus.EXPIRED
+    if event_type == "checkout.session.async_payment_failed":
+        return OrderStatus.FAILED
+    if event_type == "checkout.session.async_payment_succeeded":
+        return OrderStatus.PAID
+    paid = session.get("payment_status") in PAID_STATES
+    return OrderStatus.PAID if paid else OrderStatus.PROCESSING
 
-    Called by the webhook, and by every other path that learns of a payment. Any number of
-    calls, concurrent or repeated, in any order, pay an order once and queue one confirmation:
-    event ids are unique in the store, and an order moves only along the state diagram's edges,
-    checked in the same transaction.
+
+def target_for_session(
+    session: Mapping[str, Any], payment_intent_status: str | None = None
+) -> OrderStatus | None:
+    """The status a session read back from Stripe shows; None while it is still open.
+
+    A failed delayed payment leaves the session complete and unpaid, as a processing one is;
+    only its PaymentIntent, back to needing a payment method, tells the two apart.
+    """
+    status = session.get("status")
+    if status == "expired":
+        return OrderStatus.EXPIRED
+    if status != "complete":
+        return None
+    if session.get("payment_status") in PAID_STATES:
+        return OrderStatus.PAID
+    if payment_intent_status in ("requires_payment_method", "canceled"):
+        return OrderStatus.FAILED
+    return OrderStatus.PROCESSING
+
+
+class Fulfilment:
+    """Applies what Stripe says about Checkout Sessions, safely as often as it is told.
+
+    Called by the webhook, by reconciliation and by the buyer's return from Stripe. Any number
+    of calls, concurrent or repeated, in any order, move an order once per step and queue one
+    message per step: event ids are unique in the store, and an order moves only along the
+    state diagram's edges, checked in the same transaction that queues the message.
     """
 
-    def __init__(self, storage: SQLiteStorage, on_queued: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        storage: SQLiteStorage,
+        *,
+        admin_ids: frozenset[int],
+        on_queued: Callable[[], None],
+    ) -> None:
         self._storage = storage
+        self._admin_ids = admin_ids
         self._on_queued = on_queued
 
-    async def fulfil_checkout(
+    async def apply_event(
+        self, event_id: str, event_type: str, session: Mapping[str, Any]
+    ) -> Outcome:
+        """A `checkout.session.*` webhook event; `event_id` de-duplicates deliveries."""
+        return await self._apply(
+            session, target_for_event(event_type, session), source=event_type, event_id=event_id
+        )
+
+    async def apply_session(
         self,
         session: Mapping[str, Any],
         *,
-        event_id: str | None = None,
-        event_type: str = "checkout.session.completed",
+        source: str,
+        payment_intent_status: str | None = None,
     ) -> Outcome:
-        """Record the session's payment on its order; `event_id` de-duplicates deliveries."""
+        """A session as read back from Stripe (reconciliation, the buyer's return)."""
+        target = target_for_session(session, payment_intent_status)
+        if target is None:
+            return Outcome.UNCHANGED
+        return await self._apply(session, target, source=source, event_id=None)
+
+    async def fulfil_checkout(self, session: Mapping[str, Any], *, source: str) -> Outcome:
+        """Stripe's `fulfill_checkout`: pay the session's order if the session is paid."""
+        return await self.apply_session(session, source=source)
+
+    async def _apply(
+        self,
+        session: Mapping[str, Any],
+        target: OrderStatus,
+        *,
+        source: str,
+        event_id: str | None,
+    ) -> Outcome:
         order_id = order_id_of(session)
         if order_id is None:
             log.info("ignoring Checkout Session %s: not made by this bot", session.get("id"))
             return Outcome.NOT_OURS
         async with self._storage.transaction() as tx:
             order = await tx.get_order(order_id)
-            if order is None or order.checkout_session_id != session.get("id"):
+            if order is None or not _belongs_to(order, session):
                 log.warning(
                     "ignoring Checkout Session %s: it names order %s, which is not its order",
                     session.get("id"),
                     order_id,
                 )
                 return Outcome.NOT_OURS
-            if event_id is not None and not await tx.remember_event(event_id, event_type):
+            if event_id is not None and not await tx.remember_event(event_id, source):
                 return Outcome.DUPLICATE
-            if session.get("payment_status") not in PAID_STATES:
-                return Outcome.UNCHANGED
-            _warn_on_mismatch(order, session)
-            paid_now = await tx.advance(
-                order,
-                OrderStatus.PAID,
-                source=event_type if event_id is not None else "reconciliation",
-                payment_intent_id=_payment_intent_id(session),
-                amount_received=session.get("amount_total"),
-            )
-            if paid_now:
-                await tx.enqueue(order.chat_id, MessageKind.PAYMENT_RECEIVED, order.id)
-        if not paid_now:
+            if order.checkout_session_id is None:
+                # The process stopped between Stripe making the session and us storing it.
+                await tx.update(order.id, checkout_session_id=session["id"])
+            moved = await self._move(tx, order, target, session, source)
+        if not moved:
             return Outcome.UNCHANGED
-        log.info("order %s paid (Checkout Session %s)", order.id, session.get("id"))
+        log.info("order %s is %s (%s)", order.id, target.value, source)
         self._on_queued()
-        return Outcome.PAID
+        return _OUTCOMES[target]
+
+    async def _move(
+        self,
+        tx: Transaction,
+        order: Order,
+        target: OrderStatus,
+        session: Mapping[str, Any],
+        source: str,
+    ) -> bool:
+        fields: dict[str, Any] = {}
+        flag = None
+        if target is OrderStatus.PAID:
+            flag = _mismatch(order, session)
+            fields = {
+                "payment_intent_id": _payment_intent_id(session),
+                "amount_received": session.get("amount_total"),
+                "flag": flag,
+            }
+        elif target is OrderStatus.PROCESSING:
+            fields = {"payment_intent_id": _payment_intent_id(session)}
+        elif target is OrderStatus.FAILED:
+            fields = {"failure_reason": "the delayed payment failed"}
+        if not await tx.advance(order, target, source=source, **fields):
+            return False
+        if (kind := _BUYER_MESSAGES.get(target)) is not None:
+            await tx.enqueue(order.chat_id, kind, order.id)
+        if target is OrderStatus.EXPIRED and order.pay_message_id is not None:
+            await tx.enqueue(order.chat_id, MessageKind.LINK_EXPIRED, order.id)
+        if (alert := _ALERTS.get(target)) is not None:
+            await tx.enqueue_alerts(alert, order.id)
+        if flag is not None:
+            log.error("order %s: %s; check it in the Stripe dashboard", order.id, flag)
+            for admin_id in sorted(self._admin_ids):
+                await tx.enqueue(admin_id, MessageKind.ALERT_FLAGGED, order.id, detail=flag)
+        return True
+
+
+def _belongs_to(order: Order, session: Mapping[str, Any]) -> bool:
+    """Whether the session is the order's own: its stored one, or, when none was stored, one
+    made for this order and this buyer (metadata and client_reference_id both match)."""
+    if order.checkout_session_id is not None:
+        return order.checkout_session_id == session.get("id")
+    return session.get("client_reference_id") == str(order.telegram_user_id)
 
 
 def _payment_intent_id(session: Mapping[str, Any]) -> str | None:
@@ -92,15 +223,18 @@ def _payment_intent_id(session: Mapping[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _warn_on_mismatch(order: Order, session: Mapping[str, Any]) -> None:
-    """The money was taken either way; a different amount is for the owner to look into."""
+def _mismatch(order: Order, session: Mapping[str, Any]) -> str | None:
+    """Why the payment does not match the order, if it does not: the money was taken either
+    way, so the order is paid, and the owner looks into the difference."""
     amount, currency = session.get("amount_total"), session.get("currency")
-    if amount != order.amount_total or currency != order.currency:
-        log.error(
-            "order %s was paid %s %s but costs %s %s: check it in the Stripe dashboard",
-            order.id,
-            amount,
-            currency,
-            order.amount_total,
-            order.currency,
-        )
+    expected = order.amount_total - _discount(session)
+    if amount == expected and currency == order.currency:
+        return None
+    return f"paid {amount} {currency} (minor units) for an order of {expected} {order.currency}"
+
+
+def _discount(session: Mapping[str, Any]) -> int:
+    """The promotion codes' discount on the session, in minor units."""
+    details = session.get("total_details")
+    value = details.get("amount_discount") if isinstance(details, Mapping) else None
+    return value if isinstance(value, int) else 0

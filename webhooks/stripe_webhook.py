@@ -6,22 +6,18 @@ import logging
 
 from aiohttp import web
 
-from storage import StorageError
-from webhooks.fulfilment import Fulfilment
-from webhooks.stripe_events import InvalidEvent, verify_event
+from webhooks.fulfilment import SESSION_EVENTS, Fulfilment, Outcome
+from webhooks.refunds import CHARGE_EVENTS, REFUND_EVENTS, RefundLedger
+from webhooks.stripe_events import InvalidEvent, StripeEvent, verify_event
 
 log = logging.getLogger(__name__)
 
-# The events that carry a Checkout Session whose payment may now be complete.
-FULFILMENT_EVENTS = frozenset(
-    {"checkout.session.completed", "checkout.session.async_payment_succeeded"}
-)
-
 
 class StripeWebhook:
-    def __init__(self, signing_secret: str, fulfilment: Fulfilment) -> None:
+    def __init__(self, signing_secret: str, fulfilment: Fulfilment, refunds: RefundLedger) -> None:
         self._secret = signing_secret
         self._fulfilment = fulfilment
+        self._refunds = refunds
 
     async def handle(self, request: web.Request) -> web.Response:
         """Answer 400 to what is not a genuine event, 5xx when it could not be stored, else 200."""
@@ -31,15 +27,24 @@ class StripeWebhook:
         except InvalidEvent as exc:
             log.warning("refused a Stripe webhook request: %s", exc)
             return web.json_response({"error": str(exc)}, status=400)
-
-        if event.type not in FULFILMENT_EVENTS:
-            return web.json_response({"received": True, "result": "ignored"})
         try:
-            outcome = await self._fulfilment.fulfil_checkout(
-                event.object, event_id=event.id, event_type=event.type
-            )
-        except StorageError:
+            outcome = await self._apply(event)
+        except Exception:
             # Not stored, so not acknowledged: Stripe delivers it again later.
-            log.exception("could not record Stripe event %s", event.id)
+            log.exception("could not apply Stripe event %s (%s)", event.id, event.type)
             return web.json_response({"error": "could not record the event"}, status=503)
+        if outcome is None:
+            return web.json_response({"received": True, "result": "ignored"})
+        if outcome is Outcome.NOT_YET:
+            return web.json_response(
+                {"error": "this event is for an order not ready for it yet", "result": outcome},
+                status=409,
+            )
         return web.json_response({"received": True, "result": outcome.value})
+
+    async def _apply(self, event: StripeEvent) -> Outcome | None:
+        if event.type in SESSION_EVENTS:
+            return await self._fulfilment.apply_event(event.id, event.type, event.object)
+        if event.type in CHARGE_EVENTS or event.type in REFUND_EVENTS:
+            return await self._refunds.apply_event(event.id, event.type, event.object)
+        return None

@@ -4,6 +4,21 @@ Import it through :mod:`sandbox.stripe_api`.
 """
 
 from .forms import decode_form
-from .server import DEFAULT_API_VERSION, ApiRequest, Delivery, StripeEmulator
+from .server import (
+    DEFAULT_API_VERSION,
+    DEFAULT_RETRY_DELAYS,
+    ApiRequest,
+    Delivery,
+    PendingRetry,
+    StripeEmulator,
+)
 
-__all__ = ["DEFAULT_API_VERSION", "ApiRequest", "Delivery", "StripeEmulator", "decode_form"]
+__all__ = [
+    "DEFAULT_API_VERSION",
+    "DEFAULT_RETRY_DELAYS",
+    "ApiRequest",
+    "Delivery",
+    "PendingRetry",
+    "StripeEmulator",
+    "decode_form",
+]

@@ -1,58 +1,81 @@
 """The Stripe emulator: an aiohttp server on 127.0.0.1 that the real stripe-python talks to.
 
 It answers the v1 API the bot uses (Checkout Sessions, and what a webhook or
-reconciliation may read back: PaymentIntents, Events) with Stripe's rules for
-authentication, versions, form encoding and idempotency, and it plays the
-buyer's part: paying, or letting a session expire, and delivering the signed
-webhook events that follow.
+reconciliation may read back: PaymentIntents, Charges, Refunds, Events,
+Products and Prices) with Stripe's rules for authentication, versions, form
+encoding and idempotency. It plays the buyer's part (paying, or letting a
+session expire) and the owner's (refunding from the Dashboard, keeping a
+catalog), and delivers the signed webhook events that follow, retrying them
+with backoff until they are acknowledged, as Stripe does.
+
+Where it knowingly differs from Stripe:
+
+- Only ``payment`` mode Checkout, paid by card (or a delayed method whose
+  charge is ``py_…`` but still shows card details); no customers, invoices,
+  disputes, Connect, tax or shipping.
+- Only the events the bot subscribes to are sent: ``checkout.session.*``,
+  ``charge.refunded`` and ``refund.created`` (no ``payment_intent.*``,
+  ``charge.succeeded``, …). Events carry the API version of the request that
+  made the session (or the refund), not an endpoint's pinned version.
+- Refunds succeed at once (no ``pending`` refunds, so no ``refund.updated``).
+- Retries run on a schedule scaled to tests (``retry_delays``), not Stripe's
+  hours and days; Stripe does not publish its exact intervals.
+- Rate limiting counts requests per whole second of ``clock`` for the whole
+  account; Stripe also limits per endpoint and by concurrency.
+- Products and Prices are read-only over the API; tests add them with
+  ``add_product`` / ``add_price``. Checkout line items still take only
+  ``price_data``: a ``price`` id is answered as unknown.
+- An outage is all or nothing (every request fails), and a webhook is only
+  ever sent to one endpoint, ``webhook_url``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
-import hashlib
 import hmac
 import json
 import re
 import time
-from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
-import aiohttp
 from aiohttp import web
 
-from . import objects
+from . import charges, objects, products, refunds
 from .checkout import parse_create
 from .errors import StripeError, invalid_request, mask_key, resource_missing
+from .faults import Dropped, Faults
 from .forms import FormError, decode_form, parse_form
+from .listing import LIST_PARAMS, check_expand, created_filter, list_expand, paginate
 from .params import (
     child,
     read_array,
     read_expand,
     read_hash,
-    read_int,
     read_string,
     reject_unknown,
 )
+from .webhooks import DEFAULT_RETRY_DELAYS, Delivery, PendingRetry, WebhookSender
 
-__all__ = ["DEFAULT_API_VERSION", "ApiRequest", "Delivery", "StripeEmulator"]
+__all__ = [
+    "DEFAULT_API_VERSION",
+    "DEFAULT_RETRY_DELAYS",
+    "ApiRequest",
+    "Delivery",
+    "PendingRetry",
+    "StripeEmulator",
+]
 
 # The version stripe-python 16.1 pins and sends in Stripe-Version; used when a
 # request names none (the account default) and for events built by tests.
 DEFAULT_API_VERSION = "2026-10-28.endive"
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
-WEBHOOK_USER_AGENT = "Stripe/1.0 (+https://stripe.com/docs/webhooks)"
 _VERSION = re.compile(r"\d{4}-\d{2}-\d{2}(\.[a-z]+)?")
-_RATE_LIMIT_MESSAGE = (
-    "Too many requests hit the API too quickly. We recommend an exponential backoff of your "
-    "requests."
-)
 _NO_API_KEY = (
     "You did not provide an API key. You need to provide your API key in the Authorization "
     "header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See "
@@ -64,7 +87,7 @@ _SESSION_EXPANDABLE_NULLS = ("customer", "invoice", "payment_link", "setup_inten
 
 @dataclass
 class ApiRequest:
-    """One API request as the emulator received and answered it."""
+    """One API request as the emulator received and answered it (status 0: dropped)."""
 
     method: str
     path: str
@@ -74,17 +97,6 @@ class ApiRequest:
     response: dict[str, Any]
     request_id: str = ""
     replayed: bool = False
-
-
-@dataclass
-class Delivery:
-    """One webhook POST and what the receiver answered (status 0: no answer at all)."""
-
-    event: dict[str, Any]
-    body: bytes
-    signature_header: str
-    status: int
-    response_body: str
 
 
 @dataclass(frozen=True)
@@ -108,12 +120,6 @@ class _StoredResult:
     request_id: str
 
 
-@dataclass(frozen=True)
-class _Failure:
-    error: StripeError
-    should_retry: bool | None
-
-
 Handler = Callable[[_Call], dict[str, Any]]
 
 
@@ -127,9 +133,10 @@ class _SessionState:
 
 
 class StripeEmulator:
-    """The Stripe API on ``base_url``, plus the buyer and the webhook sender of a test.
+    """The Stripe API on ``base_url``, plus the buyer, the owner and the webhook sender of a test.
 
-    Everything it answers and sends is kept for the test to read: ``sessions``
+    Everything it answers and sends is kept for the test to read: ``sessions``,
+    ``payment_intents``, ``charges``, ``refunds``, ``products``, ``prices``
     (current state, Stripe's shape), ``requests``, ``events`` and ``deliveries``.
     """
 
@@ -137,10 +144,12 @@ class StripeEmulator:
         self,
         api_key: str = "sk_test_emulator_fake_key",
         webhook_secret: str = "whsec_emulator_fake_secret",
+        *,
+        retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
+        retries: bool = True,
+        rate_limit_per_second: int | None = None,
     ) -> None:
         self.api_key = api_key
-        self.webhook_secret = webhook_secret
-        self.webhook_url: str | None = None
         self.base_url = ""
         # Seconds since the epoch; tests may replace it to move time.
         self.clock: Callable[[], float] = time.time
@@ -148,17 +157,24 @@ class StripeEmulator:
 
         self.sessions: dict[str, dict[str, Any]] = {}
         self.payment_intents: dict[str, dict[str, Any]] = {}
+        self.charges: dict[str, dict[str, Any]] = {}
+        self.refunds: dict[str, dict[str, Any]] = {}
+        self.products: dict[str, dict[str, Any]] = {}
+        self.prices: dict[str, dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []
         self.requests: list[ApiRequest] = []
-        self.deliveries: list[Delivery] = []
 
+        self._webhooks = WebhookSender(
+            webhook_secret,
+            retry_delays=retry_delays if retries else (),
+            clock=lambda: self.clock(),
+            on_acknowledged=self._acknowledged,
+        )
+        self._faults = Faults(rate_limit_per_second)
         self._state: dict[str, _SessionState] = {}
         self._idempotent: dict[tuple[str, str], _StoredResult] = {}
-        self._failures: deque[_Failure] = deque()
-        self._delivered = asyncio.Condition()
-        self._background: set[asyncio.Task[Delivery]] = set()
         self._runner: web.AppRunner | None = None
-        self._http: aiohttp.ClientSession | None = None
+        catalog = products.Catalog(self.products, self.prices)
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = [
             ("POST", re.compile(r"/v1/checkout/sessions"), self._create_session),
             ("GET", re.compile(r"/v1/checkout/sessions"), self._list_sessions),
@@ -166,9 +182,57 @@ class StripeEmulator:
             ("POST", re.compile(r"/v1/checkout/sessions/([^/]+)/expire"), self._expire_session),
             ("GET", re.compile(r"/v1/checkout/sessions/([^/]+)/line_items"), self._line_items),
             ("GET", re.compile(r"/v1/payment_intents/([^/]+)"), self._retrieve_payment_intent),
+            ("GET", re.compile(r"/v1/charges/([^/]+)"), self._retrieve_charge),
+            ("POST", re.compile(r"/v1/refunds"), self._create_refund),
+            ("GET", re.compile(r"/v1/refunds"), self._list_refunds),
+            ("GET", re.compile(r"/v1/refunds/([^/]+)"), self._retrieve_refund),
+            ("GET", re.compile(r"/v1/products"), lambda call: catalog.list_products(call.params)),
+            (
+                "GET",
+                re.compile(r"/v1/products/([^/]+)"),
+                lambda call: catalog.retrieve_product(call.params, *call.path_args),
+            ),
+            ("GET", re.compile(r"/v1/prices"), lambda call: catalog.list_prices(call.params)),
+            (
+                "GET",
+                re.compile(r"/v1/prices/([^/]+)"),
+                lambda call: catalog.retrieve_price(call.params, *call.path_args),
+            ),
             ("GET", re.compile(r"/v1/events"), self._list_events),
             ("GET", re.compile(r"/v1/events/([^/]+)"), self._retrieve_event),
         ]
+
+    # -- settings kept by the webhook sender and the fault injector ----------------------
+
+    @property
+    def webhook_url(self) -> str | None:
+        """Where events go; ``None`` (no endpoint) also stops retries still scheduled."""
+        return self._webhooks.url
+
+    @webhook_url.setter
+    def webhook_url(self, url: str | None) -> None:
+        self._webhooks.url = url
+
+    @property
+    def webhook_secret(self) -> str:
+        return self._webhooks.secret
+
+    @webhook_secret.setter
+    def webhook_secret(self, secret: str) -> None:
+        self._webhooks.secret = secret
+
+    @property
+    def deliveries(self) -> list[Delivery]:
+        """Every webhook POST, retries and duplicates included, in the order answered."""
+        return self._webhooks.deliveries
+
+    @property
+    def rate_limit_per_second(self) -> int | None:
+        return self._faults.rate_limit_per_second
+
+    @rate_limit_per_second.setter
+    def rate_limit_per_second(self, limit: int | None) -> None:
+        self._faults.rate_limit_per_second = limit
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -181,16 +245,11 @@ class StripeEmulator:
         await site.start()
         host, port = self._runner.addresses[0][:2]
         self.base_url = f"http://{host}:{port}"
-        self._http = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=self.delivery_timeout)
-        )
+        self._webhooks.timeout = self.delivery_timeout
+        await self._webhooks.start()
 
     async def close(self) -> None:
-        if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
+        await self._webhooks.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -211,51 +270,45 @@ class StripeEmulator:
 
     async def pay(self, session_id: str) -> Delivery:
         """The buyer pays by card on the hosted page: ``checkout.session.completed``, paid."""
-        self._require_endpoint()
+        self._webhooks.require_endpoint()
         session = self._open_session(session_id)
         self._complete(session, paid=True)
-        return await self.deliver(self._emit("checkout.session.completed", session))
+        return await self._webhooks.send(self._emit("checkout.session.completed", session))
 
     async def complete_unpaid(self, session_id: str) -> Delivery:
         """The buyer chooses a delayed payment method: completed, but not paid yet."""
-        self._require_endpoint()
+        self._webhooks.require_endpoint()
         session = self._open_session(session_id)
         self._complete(session, paid=False)
-        return await self.deliver(self._emit("checkout.session.completed", session))
+        return await self._webhooks.send(self._emit("checkout.session.completed", session))
 
     async def async_payment_succeeded(self, session_id: str) -> Delivery:
         """The delayed payment of a completed, unpaid session arrives."""
-        self._require_endpoint()
+        self._webhooks.require_endpoint()
         session = self._awaiting_payment(session_id)
         intent = self.payment_intents[session["payment_intent"]]
-        intent.update(
-            status="succeeded",
-            amount_received=intent["amount"],
-            latest_charge=objects.new_id("py_"),
-        )
+        intent.update(status="succeeded", amount_received=intent["amount"])
+        charges.capture(self.charges[intent["latest_charge"]])
         session["payment_status"] = "paid"
-        return await self.deliver(self._emit("checkout.session.async_payment_succeeded", session))
+        event = self._emit("checkout.session.async_payment_succeeded", session)
+        return await self._webhooks.send(event)
 
     async def async_payment_failed(self, session_id: str) -> Delivery:
         """The delayed payment of a completed, unpaid session fails."""
-        self._require_endpoint()
+        self._webhooks.require_endpoint()
         session = self._awaiting_payment(session_id)
-        self.payment_intents[session["payment_intent"]]["status"] = "requires_payment_method"
-        return await self.deliver(self._emit("checkout.session.async_payment_failed", session))
+        intent = self.payment_intents[session["payment_intent"]]
+        intent["status"] = "requires_payment_method"
+        charges.fail(self.charges[intent["latest_charge"]])
+        event = self._emit("checkout.session.async_payment_failed", session)
+        return await self._webhooks.send(event)
 
     async def expire_session(self, session_id: str) -> Delivery:
         """The session reaches its ``expires_at`` unpaid: ``checkout.session.expired``."""
-        self._require_endpoint()
+        self._webhooks.require_endpoint()
         session = self._open_session(session_id)
         _mark_expired(session)
-        return await self.deliver(self._emit("checkout.session.expired", session))
-
-    def _require_endpoint(self) -> None:
-        # Checked before anything changes, so a forgotten webhook_url leaves no trace.
-        if self.webhook_url is None:
-            raise RuntimeError("StripeEmulator.webhook_url is not set")
-        if self._http is None:
-            raise RuntimeError("StripeEmulator is not started")
+        return await self._webhooks.send(self._emit("checkout.session.expired", session))
 
     def _open_session(self, session_id: str) -> dict[str, Any]:
         session = self.sessions.get(session_id)
@@ -271,6 +324,9 @@ class StripeEmulator:
             raise ValueError(f"checkout session {session_id!r} is not complete")
         if session["payment_status"] != "unpaid":
             raise ValueError(f"checkout session {session_id} is already paid")
+        intent = self.payment_intents[session["payment_intent"]]
+        if intent["status"] != "processing":
+            raise ValueError(f"the payment of checkout session {session_id} already failed")
         return session
 
     def _complete(self, session: dict[str, Any], *, paid: bool) -> None:
@@ -281,15 +337,120 @@ class StripeEmulator:
             status="succeeded" if paid else "processing",
             created=self._now(),
         )
+        details = objects.completed_customer_details(session["customer_email"])
+        charge = charges.build_charge(
+            intent,
+            status="succeeded" if paid else "pending",
+            created=self._now(),
+            email=details["email"],
+        )
+        intent["latest_charge"] = charge["id"]
         self.payment_intents[intent["id"]] = intent
+        self.charges[charge["id"]] = charge
         session.update(
             status="complete",
             payment_status="paid" if paid else "unpaid",
             payment_intent=intent["id"],
-            customer_details=objects.completed_customer_details(session["customer_email"]),
+            customer_details=details,
             collected_information=objects.completed_collected_information(),
             url=None,
         )
+
+    # -- the owner's side ------------------------------------------------------------
+
+    async def refund(
+        self,
+        payment_intent_id: str,
+        amount: int | None = None,
+        *,
+        reason: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> list[Delivery]:
+        """The owner refunds from the Dashboard: no API request, the same objects and events.
+
+        Refunds what is left when ``amount`` is ``None``. Raises ``ValueError``
+        with Stripe's message where the API would refuse. Returns the deliveries
+        of ``charge.refunded`` and ``refund.created``, in the order sent.
+        """
+        self._webhooks.require_endpoint()
+        intent = self.payment_intents.get(payment_intent_id)
+        if intent is None:
+            raise ValueError(f"no payment intent {payment_intent_id!r}")
+        if reason is not None and reason not in refunds.REASONS:
+            raise ValueError(f"reason must be one of {refunds.REASONS}")
+        if amount is not None and amount < 1:
+            raise ValueError("amount must be a positive integer")
+        spec = refunds.RefundSpec(None, payment_intent_id, amount, reason, dict(metadata or {}))
+        try:
+            events = self._make_refund(spec, api_version=self._version_of(intent))
+        except StripeError as error:
+            raise ValueError(error.message) from None
+        return [await self._webhooks.send(event) for event in events]
+
+    def add_product(
+        self,
+        *,
+        name: str,
+        id: str | None = None,
+        description: str | None = None,
+        images: Sequence[str] = (),
+        active: bool = True,
+        metadata: dict[str, str] | None = None,
+        default_price: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Put a product in the account, with ``default_price={"unit_amount", "currency"}``."""
+        if id is not None and id in self.products:
+            raise ValueError(f"a product {id!r} already exists")
+        product = products.build_product(
+            id=id,
+            name=name,
+            description=description,
+            images=images,
+            active=active,
+            metadata=dict(metadata or {}),
+            created=self._now(),
+        )
+        price = None
+        if default_price is not None:
+            unknown = set(default_price) - {"unit_amount", "currency"}
+            if unknown:
+                raise ValueError(f"default_price takes unit_amount and currency, not {unknown}")
+            price = products.build_price(
+                product=product["id"],
+                unit_amount=default_price["unit_amount"],
+                currency=default_price["currency"],
+                active=True,
+                metadata={},
+                created=self._now(),
+            )
+            product["default_price"] = price["id"]
+        self.products[product["id"]] = product
+        if price is not None:
+            self.prices[price["id"]] = price
+        return copy.deepcopy(product)
+
+    def add_price(
+        self,
+        product_id: str,
+        *,
+        unit_amount: int,
+        currency: str,
+        active: bool = True,
+        metadata: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Put one more one-time price on an existing product."""
+        if product_id not in self.products:
+            raise ValueError(f"no product {product_id!r}")
+        price = products.build_price(
+            product=product_id,
+            unit_amount=unit_amount,
+            currency=currency,
+            active=active,
+            metadata=dict(metadata or {}),
+            created=self._now(),
+        )
+        self.prices[price["id"]] = price
+        return copy.deepcopy(price)
 
     # -- events and webhooks -------------------------------------------------------
 
@@ -300,16 +461,17 @@ class StripeEmulator:
     def _emit(
         self,
         type: str,
-        session: dict[str, Any],
+        obj: dict[str, Any],
         *,
+        api_version: str | None = None,
         request_id: str | None = None,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        """Create and keep (for ``GET /v1/events``) an event about a session."""
+        """Create and keep (for ``GET /v1/events``) an event about a session (or ``obj``)."""
         event = objects.build_event(
             type,
-            session,
-            api_version=self._state[session["id"]].api_version,
+            obj,
+            api_version=api_version or self._state[obj["id"]].api_version,
             created=self._now(),
             request_id=request_id,
             idempotency_key=idempotency_key,
@@ -317,12 +479,15 @@ class StripeEmulator:
         self.events.append(event)
         return copy.deepcopy(event)
 
+    def _acknowledged(self, event_id: str) -> None:
+        # The kept event (GET /v1/events) counts the endpoints still to succeed.
+        for kept in self.events:
+            if kept["id"] == event_id:
+                kept["pending_webhooks"] = max(0, kept["pending_webhooks"] - 1)
+
     def sign(self, body: bytes, *, timestamp: int | None = None, secret: str | None = None) -> str:
         """The ``Stripe-Signature`` header: ``t=<ts>,v1=<HMAC-SHA256 of "<ts>.<body>">``."""
-        stamp = self._now() if timestamp is None else timestamp
-        key = (self.webhook_secret if secret is None else secret).encode("utf-8")
-        digest = hmac.new(key, f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
-        return f"t={stamp},v1={digest}"
+        return self._webhooks.sign(body, timestamp=timestamp, secret=secret)
 
     async def deliver(
         self,
@@ -333,39 +498,47 @@ class StripeEmulator:
         timestamp: int | None = None,
         secret: str | None = None,
     ) -> Delivery:
-        """POST an event to ``webhook_url`` once, signed unless told otherwise, and record it."""
-        self._require_endpoint()
-        assert self.webhook_url is not None and self._http is not None
-        payload = _compact_json(event) if body is None else body
-        header = (
-            self.sign(payload, timestamp=timestamp, secret=secret)
-            if signature_header is None
-            else signature_header
+        """POST an event to ``webhook_url`` once, signed unless told otherwise, and record it.
+
+        A test's own tool: never retried, since it may be forged on purpose.
+        """
+        return await self._webhooks.post(
+            event, body=body, signature_header=signature_header, timestamp=timestamp, secret=secret
         )
-        headers = {
-            "Content-Type": "application/json; charset=utf-8",
-            "Stripe-Signature": header,
-            "User-Agent": WEBHOOK_USER_AGENT,
-            "Accept": "*/*; q=0.5, application/xml",
-            "Cache-Control": "no-cache",
-        }
-        try:
-            async with self._http.post(self.webhook_url, data=payload, headers=headers) as answer:
-                status = answer.status
-                text = (await answer.read()).decode("utf-8", "replace")
-        except (aiohttp.ClientError, TimeoutError) as error:
-            # Refused, reset or too slow: Stripe records no status, only a failure.
-            status, text = 0, f"{type(error).__name__}: {error}"
-        delivery = Delivery(event, payload, header, status, text)
-        if 200 <= status < 300:
-            # The kept event (GET /v1/events) counts the endpoints still to succeed.
-            for kept in self.events:
-                if kept["id"] == event.get("id"):
-                    kept["pending_webhooks"] = max(0, kept["pending_webhooks"] - 1)
-        async with self._delivered:
-            self.deliveries.append(delivery)
-            self._delivered.notify_all()
-        return delivery
+
+    async def deliver_all(
+        self,
+        events: Sequence[dict[str, Any]],
+        *,
+        concurrency: int = 8,
+        duplicate_share: float = 0.0,
+        shuffle: bool = True,
+        seed: int = 0,
+    ) -> list[Delivery]:
+        """Send a batch of events the way Stripe may: concurrently, some twice, out of order.
+
+        ``round(len(events) * duplicate_share)`` events, chosen with ``seed``, are
+        sent a second time; with ``shuffle`` the whole batch is sent in an order
+        drawn from ``seed``; at most ``concurrency`` POSTs are in flight. Failures
+        are retried like any event Stripe sends. Returns the first attempts.
+        """
+        return await self._webhooks.send_all(
+            events,
+            concurrency=concurrency,
+            duplicate_share=duplicate_share,
+            shuffle=shuffle,
+            seed=seed,
+        )
+
+    async def redeliver(self, event_id: str) -> Delivery:
+        """Send an event again, acknowledged or not, as Stripe sometimes does (fresh signature)."""
+        for delivery in self.deliveries:
+            if delivery.event.get("id") == event_id:
+                return await self._webhooks.send(delivery.event)
+        for event in self.events:
+            if event["id"] == event_id:
+                return await self._webhooks.send(copy.deepcopy(event))
+        raise ValueError(f"no event {event_id!r}")
 
     async def wait_for_delivery(
         self,
@@ -378,32 +551,40 @@ class StripeEmulator:
     ) -> Delivery:
         """The first delivery of an event of ``type`` about ``object_id``, waiting if needed.
 
-        For events the emulator sends on its own (an API expire), which the test
-        did not trigger by calling ``pay``/``deliver`` itself.
+        For events the emulator sends on its own (an API expire or refund), which
+        the test did not trigger by calling ``pay``/``deliver`` itself.
         """
-
-        def find() -> Delivery | None:
-            for delivery in self.deliveries:
-                event = delivery.event
-                if type is not None and event.get("type") != type:
-                    continue
-                if object_id is not None and event["data"]["object"].get("id") != object_id:
-                    continue
-                return delivery
-            return None
-
-        async with asyncio.timeout(timeout), self._delivered:
-            found = await self._delivered.wait_for(find)
+        await self._webhooks.wait_until(
+            lambda: self._webhooks.find(type, object_id) is not None, timeout
+        )
+        found = self._webhooks.find(type, object_id)
         assert found is not None
         return found
 
-    def _deliver_later(self, event: dict[str, Any]) -> None:
-        """Stripe answers the API call first and sends the event afterwards."""
-        if self.webhook_url is None:
-            return
-        task = asyncio.ensure_future(self.deliver(event))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+    async def wait_until_acknowledged(
+        self,
+        event_ids: Sequence[str] | None = None,
+        *,
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> None:
+        """Wait until each event (default: every event the emulator sent) got a 2xx.
+
+        Raises ``TimeoutError`` naming none of them; ``unacknowledged()`` does.
+        """
+        ids = self._webhooks.sent_event_ids() if event_ids is None else list(event_ids)
+        await self._webhooks.wait_until(lambda: not self._webhooks.unacknowledged(ids), timeout)
+
+    def unacknowledged(self) -> list[str]:
+        """Ids of the events the emulator sent that no delivery got a 2xx for yet."""
+        return self._webhooks.unacknowledged(self._webhooks.sent_event_ids())
+
+    def pending_retries(self) -> list[PendingRetry]:
+        """The retries scheduled and not made yet, by event id and attempt."""
+        return self._webhooks.pending_retries()
+
+    async def wait_until_idle(self, *, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Wait until no delivery is in flight and no retry is scheduled any more."""
+        await self._webhooks.wait_until(self._webhooks.idle, timeout)
 
     # -- failure injection ---------------------------------------------------------
 
@@ -424,12 +605,30 @@ class StripeEmulator:
         the same key runs for real. ``status=429`` with the defaults gives
         Stripe's rate-limit error (``invalid_request_error``, code ``rate_limit``).
         """
-        if status == 429 and error_type == "api_error" and code is None:
-            error_type, code = "invalid_request_error", "rate_limit"
-            if message == "An unknown error occurred":
-                message = _RATE_LIMIT_MESSAGE
-        error = StripeError(message, status=status, type=error_type, code=code)
-        self._failures.extend(_Failure(error, should_retry) for _ in range(count))
+        self._faults.fail_next(
+            count,
+            status=status,
+            error_type=error_type,
+            message=message,
+            should_retry=should_retry,
+            code=code,
+        )
+
+    def start_outage(self, kind: str = "api_error") -> None:
+        """Every API request fails from now on: ``"api_error"`` (500) or ``"unreachable"``."""
+        self._faults.start_outage(kind)
+
+    def end_outage(self) -> None:
+        self._faults.outage_kind = None
+
+    @asynccontextmanager
+    async def outage(self, kind: str = "api_error") -> AsyncIterator[None]:
+        """``async with emulator.outage(): ...``: an outage for the length of the block."""
+        self.start_outage(kind)
+        try:
+            yield
+        finally:
+            self.end_outage()
 
     # -- HTTP --------------------------------------------------------------------------
 
@@ -447,10 +646,9 @@ class StripeEmulator:
         extra_headers: dict[str, str] = {}
         replayed = False
         try:
-            if self._failures:
-                failure = self._failures.popleft()
-                if failure.should_retry is not None:
-                    extra_headers["Stripe-Should-Retry"] = str(failure.should_retry).lower()
+            failure = self._faults.check(self.clock())
+            if failure is not None:
+                extra_headers.update(failure.headers)
                 raise failure.error
             api_key = self._authenticate(request)
             api_version = self._api_version(request)
@@ -472,6 +670,14 @@ class StripeEmulator:
             status, body = error.status, _pretty_json(error.body(request_id))
             if status == 401:
                 extra_headers["Www-Authenticate"] = 'Basic realm="Stripe"'
+        except Dropped:
+            # An outage that answers nothing: close the connection, record status 0.
+            self.requests.append(
+                ApiRequest(request.method, request.path, params, headers, 0, {}, request_id)
+            )
+            if request.transport is not None:
+                request.transport.close()
+            raise web.HTTPServiceUnavailable() from None
 
         self.requests.append(
             ApiRequest(
@@ -598,14 +804,13 @@ class StripeEmulator:
                 f"Session has a status of `{session['status']}`."
             )
         _mark_expired(session)
-        self._deliver_later(
-            self._emit(
-                "checkout.session.expired",
-                session,
-                request_id=call.request_id,
-                idempotency_key=call.idempotency_key,
-            )
+        event = self._emit(
+            "checkout.session.expired",
+            session,
+            request_id=call.request_id,
+            idempotency_key=call.idempotency_key,
         )
+        self._webhooks.send_later([event])
         return self._render_session(session, read_expand(call.params))
 
     def _list_sessions(self, call: _Call) -> dict[str, Any]:
@@ -641,9 +846,9 @@ class StripeEmulator:
                 for session in sessions
                 if (session["customer_details"] or {}).get("email") == email
             ]
-        sessions = _created_filter(sessions, params)
-        page, has_more = _paginate(sessions, params, "checkout.session")
-        expand = _list_expand(read_expand(params))
+        sessions = created_filter(sessions, params)
+        page, has_more = paginate(sessions, params, "checkout.session")
+        expand = list_expand(read_expand(params))
         data = [self._render_session(session, expand) for session in page]
         return objects.list_object(data, "/v1/checkout/sessions", has_more=has_more)
 
@@ -651,7 +856,7 @@ class StripeEmulator:
         reject_unknown(call.params, {"ending_before", "expand", "limit", "starting_after"})
         session = self._session_or_404(call.path_args[0])
         items = self._state[session["id"]].line_items
-        page, has_more = _paginate(items, call.params, "item")
+        page, has_more = paginate(items, call.params, "item")
         url = f"/v1/checkout/sessions/{session['id']}/line_items"
         return objects.list_object(copy.deepcopy(page), url, has_more=has_more)
 
@@ -660,12 +865,123 @@ class StripeEmulator:
         intent = self.payment_intents.get(call.path_args[0])
         if intent is None:
             raise resource_missing("payment_intent", call.path_args[0], "intent")
-        _reject_expansions(read_expand(call.params))
-        return copy.deepcopy(intent)
+        expand = read_expand(call.params)
+        check_expand(expand, ("latest_charge",))
+        rendered = copy.deepcopy(intent)
+        if "latest_charge" in expand and intent["latest_charge"] is not None:
+            rendered["latest_charge"] = self._render_charge(intent["latest_charge"], [])
+        return rendered
+
+    def _retrieve_charge(self, call: _Call) -> dict[str, Any]:
+        reject_unknown(call.params, {"expand"})
+        if call.path_args[0] not in self.charges:
+            raise resource_missing("charge", call.path_args[0], "id")
+        return self._render_charge(call.path_args[0], read_expand(call.params))
+
+    def _render_charge(self, charge_id: str, expand: list[str]) -> dict[str, Any]:
+        check_expand(expand, ("payment_intent", "refunds"))
+        charge = copy.deepcopy(self.charges[charge_id])
+        if "payment_intent" in expand:
+            charge["payment_intent"] = copy.deepcopy(self.payment_intents[charge["payment_intent"]])
+        if "refunds" in expand:
+            mine = [r for r in reversed(self.refunds.values()) if r["charge"] == charge_id]
+            url = f"/v1/charges/{charge_id}/refunds"
+            charge["refunds"] = objects.list_object(copy.deepcopy(mine), url, has_more=False)
+        return charge
+
+    def _create_refund(self, call: _Call) -> dict[str, Any]:
+        spec = refunds.parse_create(call.params)
+        check_expand(list(spec.expand), ("charge", "payment_intent"))
+        events = self._make_refund(
+            spec,
+            api_version=call.api_version,
+            request_id=call.request_id,
+            idempotency_key=call.idempotency_key,
+        )
+        self._webhooks.send_later(events)
+        refund_id = events[-1]["data"]["object"]["id"]
+        return self._render_refund(refund_id, list(spec.expand))
+
+    def _make_refund(
+        self,
+        spec: refunds.RefundSpec,
+        *,
+        api_version: str,
+        request_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Check, make and record a refund; its events, in the order Stripe sends them."""
+        charge = self._refundable_charge(spec)
+        left = charges.refundable(charge)
+        if left <= 0:
+            raise refunds.already_refunded(charge["id"])
+        amount = left if spec.amount is None else spec.amount
+        if amount > left:
+            raise refunds.too_large(amount, left, charge["currency"])
+        refund = refunds.build_refund(
+            charge, amount=amount, reason=spec.reason, metadata=spec.metadata, created=self._now()
+        )
+        self.refunds[refund["id"]] = refund
+        charges.record_refund(charge, amount)
+        return [
+            self._emit(
+                type,
+                obj,
+                api_version=api_version,
+                request_id=request_id,
+                idempotency_key=idempotency_key,
+            )
+            for type, obj in (("charge.refunded", charge), ("refund.created", refund))
+        ]
+
+    def _refundable_charge(self, spec: refunds.RefundSpec) -> dict[str, Any]:
+        if spec.charge is not None:
+            charge = self.charges.get(spec.charge)
+            if charge is None:
+                raise resource_missing("charge", spec.charge, "charge")
+        else:
+            assert spec.payment_intent is not None
+            intent = self.payment_intents.get(spec.payment_intent)
+            if intent is None:
+                raise resource_missing("payment_intent", spec.payment_intent, "payment_intent")
+            charge = self.charges.get(intent["latest_charge"] or "")
+        if charge is None or charge["status"] != "succeeded":
+            intent_id = spec.payment_intent or (charge or {}).get("payment_intent", "")
+            raise refunds.no_successful_charge(str(intent_id))
+        return charge
+
+    def _retrieve_refund(self, call: _Call) -> dict[str, Any]:
+        reject_unknown(call.params, {"expand"})
+        if call.path_args[0] not in self.refunds:
+            raise resource_missing("refund", call.path_args[0], "id")
+        return self._render_refund(call.path_args[0], read_expand(call.params))
+
+    def _render_refund(self, refund_id: str, expand: list[str]) -> dict[str, Any]:
+        check_expand(expand, ("charge", "payment_intent"))
+        refund = copy.deepcopy(self.refunds[refund_id])
+        if "charge" in expand:
+            refund["charge"] = self._render_charge(refund["charge"], [])
+        if "payment_intent" in expand:
+            refund["payment_intent"] = copy.deepcopy(self.payment_intents[refund["payment_intent"]])
+        return refund
+
+    def _list_refunds(self, call: _Call) -> dict[str, Any]:
+        params = call.params
+        reject_unknown(params, LIST_PARAMS | {"charge", "payment_intent"})
+        found = list(reversed(self.refunds.values()))
+        for name in ("charge", "payment_intent"):
+            if name in params:
+                wanted = read_string(params[name], name)
+                found = [refund for refund in found if refund[name] == wanted]
+        found = created_filter(found, params)
+        page, has_more = paginate(found, params, "refund")
+        expand = list_expand(read_expand(params))
+        data = [self._render_refund(refund["id"], expand) for refund in page]
+        return objects.list_object(data, "/v1/refunds", has_more=has_more)
 
     def _retrieve_event(self, call: _Call) -> dict[str, Any]:
         reject_unknown(call.params, {"expand"})
-        _reject_expansions(read_expand(call.params))
+        check_expand(read_expand(call.params))
         for event in self.events:
             if event["id"] == call.path_args[0]:
                 return copy.deepcopy(event)
@@ -694,14 +1010,21 @@ class StripeEmulator:
             types = read_array(params["types"], "types")
             wanted = {read_string(item, child("types", i)) for i, item in enumerate(types)}
             events = [event for event in events if event["type"] in wanted]
-        events = _created_filter(events, params)
-        page, has_more = _paginate(events, params, "event")
+        events = created_filter(events, params)
+        page, has_more = paginate(events, params, "event")
         return objects.list_object(copy.deepcopy(page), "/v1/events", has_more=has_more)
 
     # -- helpers -----------------------------------------------------------------------
 
     def _now(self) -> int:
         return int(self.clock())
+
+    def _version_of(self, intent: dict[str, Any]) -> str:
+        """The API version of the request that made the session behind ``intent``."""
+        for session_id, session in self.sessions.items():
+            if session["payment_intent"] == intent["id"]:
+                return self._state[session_id].api_version
+        return DEFAULT_API_VERSION
 
     def _session_or_404(self, session_id: str) -> dict[str, Any]:
         session = self.sessions.get(session_id)
@@ -762,65 +1085,6 @@ def _decode_params(request: web.Request, raw: bytes) -> dict[str, Any]:
         raise invalid_request(error.message, error.param) from None
 
 
-def _created_filter(items: list[dict[str, Any]], params: dict[str, Any]) -> list[dict[str, Any]]:
-    """``created=<ts>`` or ``created[gt|gte|lt|lte]=<ts>``."""
-    if "created" not in params:
-        return items
-    value = params["created"]
-    if isinstance(value, str):
-        exact = read_int(value, "created")
-        return [item for item in items if item["created"] == exact]
-    bounds = read_hash(value, "created")
-    reject_unknown(bounds, {"gt", "gte", "lt", "lte"}, "created")
-    tests: dict[str, Callable[[int, int], bool]] = {
-        "gt": lambda created, bound: created > bound,
-        "gte": lambda created, bound: created >= bound,
-        "lt": lambda created, bound: created < bound,
-        "lte": lambda created, bound: created <= bound,
-    }
-    for name, raw in bounds.items():
-        bound = read_int(raw, child("created", name))
-        items = [item for item in items if tests[name](item["created"], bound)]
-    return items
-
-
-def _paginate(
-    items: list[dict[str, Any]], params: dict[str, Any], object_name: str
-) -> tuple[list[dict[str, Any]], bool]:
-    """Stripe's cursor pagination over items already in list order (newest first)."""
-    limit = read_int(params.get("limit", "10"), "limit", minimum=1, maximum=100)
-    ids = [item["id"] for item in items]
-    if "starting_after" in params:
-        cursor = read_string(params["starting_after"], "starting_after")
-        if cursor not in ids:
-            raise resource_missing(object_name, cursor, "starting_after")
-        after = items[ids.index(cursor) + 1 :]
-        return after[:limit], len(after) > limit
-    if "ending_before" in params:
-        cursor = read_string(params["ending_before"], "ending_before")
-        if cursor not in ids:
-            raise resource_missing(object_name, cursor, "ending_before")
-        before = items[: ids.index(cursor)]
-        return before[-limit:], len(before) > limit
-    return items[:limit], len(items) > limit
-
-
-def _list_expand(paths: list[str]) -> list[str]:
-    """``data.payment_intent`` -> ``payment_intent``: list expansions name each item's field."""
-    expand = []
-    for path in paths:
-        if not path.startswith("data."):
-            raise invalid_request(f"This property cannot be expanded ({path}).")
-        expand.append(path.removeprefix("data."))
-    return expand
-
-
-def _reject_expansions(paths: list[str]) -> None:
-    # Charges, customers and payment methods are not emulated: nothing to expand into.
-    for path in paths:
-        raise invalid_request(f"This property cannot be expanded ({path}).")
-
-
 def _type_matches(pattern: str, type: str) -> bool:
     """``checkout.session.*`` matches every checkout.session event, as on Stripe."""
     if pattern.endswith(".*"):
@@ -831,7 +1095,3 @@ def _type_matches(pattern: str, type: str) -> bool:
 def _pretty_json(payload: dict[str, Any]) -> bytes:
     # The API answers with indented JSON; webhooks send the event compactly.
     return json.dumps(payload, indent=2, ensure_ascii=False).encode("utf-8")
-
-
-def _compact_json(payload: dict[str, Any]) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

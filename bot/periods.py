@@ -1,0 +1,92 @@
+"""Periods of the admins' figures, as days of the shop's time zone, half-open: [start, end).
+
+"Today" is the owner's today: midnight to midnight in SHOP_TIMEZONE, which is 23 or 25 hours
+long on the days the clocks change.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+PERIOD_NAMES = ("today", "7d", "30d", "month", "all")
+_RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """Local days `first` to `last` (both included); None for an open side ("all")."""
+
+    title: str
+    first: date | None
+    last: date | None
+    timezone: ZoneInfo
+
+    @property
+    def start(self) -> int | None:
+        """The first second of the period, in Unix time; None when it has no start."""
+        return midnight(self.first, self.timezone) if self.first is not None else None
+
+    @property
+    def end(self) -> int | None:
+        """The first second after the period; None when it has no end."""
+        if self.last is None:
+            return None
+        return midnight(self.last + timedelta(days=1), self.timezone)
+
+    @property
+    def slug(self) -> str:
+        """The period in a file name: 2025-03-01_2025-03-31, or "all"."""
+        if self.first is None or self.last is None:
+            return "all"
+        return f"{self.first.isoformat()}_{self.last.isoformat()}"
+
+
+class PeriodError(ValueError):
+    """A period argument that names no period; the message says what is accepted."""
+
+
+def midnight(day: date, timezone: ZoneInfo) -> int:
+    """The Unix time at which `day` starts in `timezone`."""
+    return int(datetime.combine(day, time(0), tzinfo=timezone).timestamp())
+
+
+def today_in(timezone: ZoneInfo, now: float) -> date:
+    return datetime.fromtimestamp(now, timezone).date()
+
+
+def parse_period(text: str, timezone: ZoneInfo, now: float) -> Period:
+    """today, 7d, 30d (both ending today), month (this calendar month), all, or a range
+    YYYY-MM-DD..YYYY-MM-DD of whole days, both included."""
+    name = text.strip().lower()
+    today = today_in(timezone, now)
+    if name == "today":
+        return Period("Today", today, today, timezone)
+    if name in ("7d", "30d"):
+        days = int(name[:-1])
+        return Period(f"Last {days} days", today - timedelta(days=days - 1), today, timezone)
+    if name == "month":
+        first = today.replace(day=1)
+        last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        return Period(f"{first:%B %Y}", first, last, timezone)
+    if name == "all":
+        return Period("All time", None, None, timezone)
+    match = _RANGE.match(name)
+    if match is None:
+        raise PeriodError(f"unknown period {text!r}")
+    try:
+        first, last = date.fromisoformat(match[1]), date.fromisoformat(match[2])
+    except ValueError:
+        raise PeriodError(f"{text!r} is not a valid pair of dates") from None
+    if last < first:
+        raise PeriodError(f"{text!r} ends before it starts")
+    return Period(f"{first.isoformat()} to {last.isoformat()}", first, last, timezone)
+
+
+def days_of(period: Period, first_known: date, today: date) -> list[date]:
+    """Every day of the period; an open side stops at `first_known` or at `today`."""
+    first = period.first or first_known
+    last = period.last or today
+    return [first + timedelta(days=offset) for offset in range((last - first).days + 1)]

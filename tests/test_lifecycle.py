@@ -1,0 +1,275 @@
+"""Every state of an order after its link is made, with events in any order."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+
+from bot.service import Service
+from sandbox.stripe_api import StripeEmulator
+from sandbox.telegram_api import TelegramEmulator, TgUser
+from tests.conftest import ADMIN_ID
+from tests.helpers import (
+    buttons,
+    from_now_on,
+    link_stored,
+    next_message,
+    rows,
+    session_behind,
+    tap_product,
+    until,
+)
+
+
+def orders(shop: Service) -> list[dict[str, Any]]:
+    return rows(shop.settings.database_path, "SELECT * FROM orders ORDER BY id")
+
+
+def history(shop: Service, order_id: int) -> list[str]:
+    found = rows(
+        shop.settings.database_path,
+        "SELECT status FROM order_history WHERE order_id = ? ORDER BY id",
+        order_id,
+    )
+    return [row["status"] for row in found]
+
+
+def texts_to(telegram: TelegramEmulator, user: TgUser, fragment: str) -> list[str]:
+    """The texts of every message the bot sent the user that contain `fragment`."""
+    return [
+        call.params["text"]
+        for call in telegram.calls_to("sendMessage")
+        if call.status == 200
+        and str(call.params.get("chat_id")) == str(user.id)
+        and fragment in call.params.get("text", "")
+    ]
+
+
+async def open_order(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator, user: TgUser
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A tap on The Forest Hiker, handled whole: its pay message and its session."""
+    pay_message = await tap_product(telegram, user, "The Forest Hiker")
+    await until(link_stored(shop.settings.database_path))
+    return pay_message, session_behind(stripe_api, pay_message)
+
+
+async def test_an_expired_link_loses_its_button_and_offers_the_product_again(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    ada = telegram.user(4242, "Ada")
+    pay_message, session = await open_order(shop, telegram, stripe_api, ada)
+
+    delivery = await stripe_api.expire_session(session["id"])
+
+    assert json.loads(delivery.response_body)["result"] == "expired"
+    await telegram.wait_for(
+        "editMessageText", lambda c: c.params.get("message_id") == pay_message["message_id"]
+    )
+    (edited,) = [
+        m for m in telegram.messages_to(ada.id) if m["message_id"] == pay_message["message_id"]
+    ]
+    assert "This link has expired — tap the product to get a new one" in edited["text"]
+    assert [b.get("url") for b in buttons(edited)] == [None]
+    (order,) = orders(shop)
+    assert order["status"] == "expired"
+    assert history(shop, order["id"]) == ["pending", "expired"]
+
+    after = from_now_on(telegram)
+    await telegram.tap(ada, edited, buttons(edited)[0]["callback_data"])
+    new_pay_message = await next_message(telegram, ada, with_buttons="url", after=after)
+    assert session_behind(stripe_api, new_pay_message)["id"] != session["id"]
+
+
+async def test_a_delayed_payment_that_fails_tells_the_buyer_and_offers_it_again(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    ada = telegram.user(4242, "Ada")
+    _, session = await open_order(shop, telegram, stripe_api, ada)
+    after = from_now_on(telegram)
+    await stripe_api.complete_unpaid(session["id"])
+    await next_message(telegram, ada, text="being processed", after=after)
+
+    after = from_now_on(telegram)
+    delivery = await stripe_api.async_payment_failed(session["id"])
+
+    assert json.loads(delivery.response_body)["result"] == "failed"
+    failed = await next_message(telegram, ada, text="did not go through", after=after)
+    assert [b["text"] for b in buttons(failed)] == ["Try again"]
+    (order,) = orders(shop)
+    assert order["status"] == "failed"
+    assert history(shop, order["id"]) == ["pending", "processing", "failed"]
+    assert not texts_to(telegram, ada, "Payment received")
+
+
+async def test_async_success_before_completed_pays_once_and_says_it_once(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    """Stripe may deliver the later event first: the order ends paid, the buyer told once."""
+    ada = telegram.user(4242, "Ada")
+    _, session = await open_order(shop, telegram, stripe_api, ada)
+    complete = {**session, "status": "complete", "payment_intent": "pi_test_bank_debit"}
+    completed = stripe_api.build_event(
+        "checkout.session.completed", {**complete, "payment_status": "unpaid"}
+    )
+    succeeded = stripe_api.build_event(
+        "checkout.session.async_payment_succeeded", {**complete, "payment_status": "paid"}
+    )
+
+    after = from_now_on(telegram)
+    first = await stripe_api.deliver(succeeded)
+    second = await stripe_api.deliver(completed)
+    expired = await stripe_api.deliver(
+        stripe_api.build_event("checkout.session.expired", {**session, "status": "expired"})
+    )
+
+    results = [json.loads(d.response_body)["result"] for d in (first, second, expired)]
+    assert results == ["paid", "unchanged", "unchanged"]
+    await next_message(telegram, ada, text="Payment received", after=after)
+    (order,) = orders(shop)
+    assert order["status"] == "paid"
+    assert history(shop, order["id"]) == ["pending", "paid"]
+    await shop.stop()  # every queued message has had its chance
+    assert len(texts_to(telegram, ada, "Payment received")) == 1
+    assert not texts_to(telegram, ada, "being processed")
+    # The pay message is never turned into "link expired" (browsing edits other messages).
+    assert not [c for c in telegram.calls_to("editMessageText") if "expired" in c.params["text"]]
+
+
+def charge_refunded(
+    stripe_api: StripeEmulator, payment_intent: str, refunded: int, total: int = 39700
+) -> dict[str, Any]:
+    """`charge.refunded` as Stripe sends it: the charge with its cumulative refunded amount."""
+    charge = {
+        "id": "ch_test_1",
+        "object": "charge",
+        "amount": total,
+        "amount_captured": total,
+        "amount_refunded": refunded,
+        "currency": "usd",
+        "payment_intent": payment_intent,
+        "refunded": refunded == total,
+        "status": "succeeded",
+    }
+    return stripe_api.build_event("charge.refunded", charge)
+
+
+def refund_event(
+    stripe_api: StripeEmulator, type: str, payment_intent: str, refund_id: str, amount: int
+) -> dict[str, Any]:
+    refund = {
+        "id": refund_id,
+        "object": "refund",
+        "amount": amount,
+        "charge": "ch_test_1",
+        "currency": "usd",
+        "payment_intent": payment_intent,
+        "status": "succeeded",
+    }
+    return stripe_api.build_event(type, refund)
+
+
+async def paid_order(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator, user: TgUser
+) -> str:
+    """A paid Forest Hiker; returns its PaymentIntent id."""
+    _, session = await open_order(shop, telegram, stripe_api, user)
+    after = from_now_on(telegram)
+    await stripe_api.pay(session["id"])
+    await next_message(telegram, user, text="Payment received", after=after)
+    (order,) = orders(shop)
+    payment_intent: str = order["payment_intent_id"]
+    return payment_intent
+
+
+async def test_refunds_in_parts_are_recorded_and_told_once_each(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    ada = telegram.user(4242, "Ada")
+    payment_intent = await paid_order(shop, telegram, stripe_api, ada)
+
+    after = from_now_on(telegram)
+    part = await stripe_api.deliver(
+        refund_event(stripe_api, "refund.created", payment_intent, "re_1", 10000)
+    )
+    # The same refund, reported again through the charge: nothing new to tell.
+    same = await stripe_api.deliver(charge_refunded(stripe_api, payment_intent, 10000))
+    told = await next_message(telegram, ada, text="refunded", after=after)
+    assert "$100.00 of order" in told["text"]
+    (order,) = orders(shop)
+    assert (order["status"], order["amount_refunded"]) == ("partially_refunded", 10000)
+
+    after = from_now_on(telegram)
+    rest = charge_refunded(stripe_api, payment_intent, 39700)
+    full = await stripe_api.deliver(rest)
+    again = await stripe_api.deliver(rest)
+    late = await stripe_api.deliver(
+        refund_event(stripe_api, "refund.created", payment_intent, "re_2", 29700)
+    )
+    told = await next_message(telegram, ada, text="was refunded", after=after)
+    assert "$297.00 is on its way back" in told["text"]
+
+    results = [json.loads(d.response_body)["result"] for d in (part, same, full, again, late)]
+    assert results == ["refunded", "unchanged", "refunded", "duplicate", "unchanged"]
+    (order,) = orders(shop)
+    assert (order["status"], order["amount_refunded"]) == ("refunded", 39700)
+    assert history(shop, order["id"]) == ["pending", "paid", "partially_refunded", "refunded"]
+    await shop.stop()
+    assert len(texts_to(telegram, ada, "refunded")) == 2
+
+
+async def test_a_refund_of_a_payment_we_do_not_know_is_acknowledged_and_ignored(
+    shop: Service, stripe_api: StripeEmulator
+) -> None:
+    delivery = await stripe_api.deliver(charge_refunded(stripe_api, "pi_someone_else", 500, 500))
+    assert delivery.status == 200
+    assert json.loads(delivery.response_body)["result"] == "not_ours"
+    assert not rows(shop.settings.database_path, "SELECT * FROM stripe_events")
+
+
+async def test_a_refund_before_the_payment_is_known_here_is_retried_later(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    """A delayed payment refunded before its success reached us: Stripe must come back."""
+    ada = telegram.user(4242, "Ada")
+    _, session = await open_order(shop, telegram, stripe_api, ada)
+    await stripe_api.complete_unpaid(session["id"])
+    payment_intent = stripe_api.sessions[session["id"]]["payment_intent"]
+    before = orders(shop)
+
+    delivery = await stripe_api.deliver(charge_refunded(stripe_api, payment_intent, 39700))
+
+    assert delivery.status == 409
+    assert orders(shop) == before
+
+
+async def test_a_payment_that_does_not_match_its_order_is_paid_and_flagged(
+    shop: Service,
+    telegram: TelegramEmulator,
+    stripe_api: StripeEmulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The money was taken, so the order is paid; the admins are told to look into it."""
+    owner = telegram.user(ADMIN_ID, "Owner")
+    ada = telegram.user(4242, "Ada")
+    _, session = await open_order(shop, telegram, stripe_api, ada)
+    odd = {**session, "status": "complete", "payment_status": "paid", "amount_total": 100}
+    after = from_now_on(telegram)
+    with caplog.at_level(logging.ERROR):
+        delivery = await stripe_api.deliver(
+            stripe_api.build_event("checkout.session.completed", odd)
+        )
+    assert json.loads(delivery.response_body)["result"] == "paid"
+    (order,) = orders(shop)
+    assert order["status"] == "paid" and order["amount_received"] == 100
+    assert "paid 100 usd" in order["flag"] and "39700 usd" in order["flag"]
+    assert any("paid 100 usd" in record.getMessage() for record in caplog.records)
+    flagged = rows(
+        shop.settings.database_path, "SELECT chat_id FROM outbox WHERE kind = 'alert_flagged'"
+    )
+    assert flagged == [{"chat_id": ADMIN_ID}]
+    told = await next_message(telegram, owner, text="needs a look", after=after)
+    assert "paid 100 usd" in told["text"]

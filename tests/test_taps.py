@@ -1,0 +1,164 @@
+"""A buyer's taps: one open link per product, fast taps, too many taps, and data not ours."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from typing import Any
+
+import pytest
+
+from bot.service import Service
+from bot.tap_guard import TAPS_PER_WINDOW
+from sandbox.stripe_api import StripeEmulator
+from sandbox.telegram_api import TelegramEmulator, TgUser
+from tests.helpers import (
+    button_with,
+    from_now_on,
+    link_stored,
+    next_message,
+    open_card,
+    open_catalog,
+    rows,
+    session_behind,
+    snapshot,
+    tap_product,
+    until,
+)
+
+
+async def answer_to(telegram: TelegramEmulator, update: dict[str, Any]) -> dict[str, Any]:
+    """The bot's answerCallbackQuery for a tap."""
+    query_id = update["callback_query"]["id"]
+    (answer,) = await telegram.wait_for(
+        "answerCallbackQuery", lambda c: c.params["callback_query_id"] == query_id
+    )
+    return answer.params
+
+
+def links_sent(telegram: TelegramEmulator, user: TgUser) -> list[dict[str, Any]]:
+    return [
+        call.params
+        for call in telegram.calls_to("sendMessage")
+        if str(call.params.get("chat_id")) == str(user.id) and "url" in str(call.params)
+    ]
+
+
+async def test_a_second_tap_soon_after_points_to_the_link_already_sent(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    ada = telegram.user(4242, "Ada")
+    catalog_message = await open_card(telegram, ada, "The Forest Hiker")
+    data = button_with(catalog_message, "buy:")["callback_data"]
+    after = from_now_on(telegram)
+    await telegram.tap(ada, catalog_message, data)
+    await next_message(telegram, ada, with_buttons="url", after=after)
+    await until(link_stored(shop.settings.database_path))
+
+    answer = await answer_to(telegram, await telegram.tap(ada, catalog_message, data))
+
+    assert "already in the chat" in answer["text"]
+    assert len(stripe_api.sessions) == 1
+    assert len(rows(shop.settings.database_path, "SELECT id FROM orders")) == 1
+
+
+async def test_a_later_tap_gives_the_same_open_link_again(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    """The buyer scrolled away from their link: the same session, in a new message."""
+    ada = telegram.user(4242, "Ada")
+    first = await tap_product(telegram, ada, "The Forest Hiker")
+    await until(link_stored(shop.settings.database_path))
+    # A minute passes, as the owner would see it in the file.
+    with sqlite3.connect(shop.settings.database_path) as db:
+        db.execute("UPDATE orders SET updated_at = updated_at - 60")
+
+    second = await tap_product(telegram, ada, "The Forest Hiker")
+    await until(
+        lambda: (
+            rows(shop.settings.database_path, "SELECT pay_message_id FROM orders")
+            == [{"pay_message_id": second["message_id"]}]
+        )
+    )
+
+    assert session_behind(stripe_api, second) == session_behind(stripe_api, first)
+    assert len(stripe_api.sessions) == 1
+
+
+async def test_taps_at_the_same_instant_make_one_session(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    ada = telegram.user(4242, "Ada")
+    catalog_message = await open_card(telegram, ada, "The Forest Hiker")
+    data = button_with(catalog_message, "buy:")["callback_data"]
+
+    updates = await asyncio.gather(*(telegram.tap(ada, catalog_message, data) for _ in range(5)))
+    answers = [await answer_to(telegram, update) for update in updates]
+
+    assert len(stripe_api.sessions) == 1
+    assert len(links_sent(telegram, ada)) == 1
+    assert sum("already in the chat" in answer.get("text", "") for answer in answers) == 4
+
+
+async def test_a_buyer_tapping_dozens_of_times_is_slowed_down_politely(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    ada = telegram.user(4242, "Ada")
+    bob = telegram.user(4343, "Bob")
+    titles = ["The Forest Hiker", "The Sea Explorer", "The Snow Adventurer"]
+    cards = [await open_card(telegram, ada, title) for title in titles]
+    answers = []
+    for number in range(TAPS_PER_WINDOW + 2):
+        card = cards[number % len(titles)]
+        data = button_with(card, "buy:")["callback_data"]
+        answers.append(await answer_to(telegram, await telegram.tap(ada, card, data)))
+
+    slowed = [answer for answer in answers if "Please wait" in answer.get("text", "")]
+    assert len(slowed) == 2 and all(answer["show_alert"] for answer in slowed)
+    assert len(stripe_api.sessions) == len(titles)
+    # Another buyer is not slowed down by Ada.
+    await tap_product(telegram, bob, "The Forest Hiker")
+    assert len(stripe_api.sessions) == len(titles) + 1
+
+
+@pytest.mark.parametrize(
+    "data",
+    ["hello", "buy:", "buy:" + "x" * 80, "stats:today"],
+    ids=["not ours", "empty product", "too long", "another prefix"],
+)
+async def test_callback_data_we_never_sent_gets_an_answer_and_changes_nothing(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator, data: str
+) -> None:
+    ada = telegram.user(4242, "Ada")
+    catalog_message = await open_catalog(telegram, ada)
+    before = snapshot(shop.settings.database_path)
+    update = await telegram.forge_tap(ada, catalog_message, data)
+    answer = await answer_to(telegram, update)
+    assert "no longer on sale" in answer["text"]
+    assert snapshot(shop.settings.database_path) == before
+    assert not stripe_api.sessions
+
+
+async def test_an_update_without_a_user_is_ignored(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    """A message posted on behalf of a channel has a sender chat but no user."""
+    ada = telegram.user(4242, "Ada")
+    before = snapshot(shop.settings.database_path)
+    channel = {"id": -1001, "type": "channel", "title": "News"}
+    await telegram.push_update(
+        {
+            "message": {
+                "message_id": 1,
+                "date": 0,
+                "chat": {"id": -1001, "type": "channel", "title": "News"},
+                "sender_chat": channel,
+                "text": "/start",
+                "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+            }
+        }
+    )
+    # The next update is handled, so the one before it was handled without harm.
+    await open_catalog(telegram, ada)
+    assert snapshot(shop.settings.database_path) == before
+    assert not [c for c in telegram.calls_to("sendMessage") if c.params["chat_id"] == -1001]

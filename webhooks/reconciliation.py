@@ -1,0 +1,138 @@
+"""Reconciliation: asking Stripe about the orders still waiting, for the webhooks that never came.
+
+A webhook can be lost for good (our server was down for longer than Stripe retries, or the
+endpoint was misconfigured). At start-up and then every few minutes, the orders still pending or
+processing have their Checkout Session read back from Stripe and applied through the same
+idempotent fulfilment as the webhook, so a payment always ends as a paid order and a told buyer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import stripe
+
+from storage import Order, SQLiteStorage
+from webhooks.fulfilment import Fulfilment, Outcome, order_id_of
+
+log = logging.getLogger(__name__)
+
+EVERY_SECONDS = 300.0
+# Periodic runs leave the webhook a minute to arrive before asking Stripe about an order.
+QUIET_SECONDS = 60
+# Stripe allows 25 read requests/s in test mode for the whole account, shared with buyers' taps.
+REQUESTS_PER_SECOND = 5.0
+# Orders looked at per run; the oldest first, the rest wait for the next run.
+BATCH_SIZE = 500
+# A pending order that never got a session cannot be paid once the longest link would have
+# expired: Stripe expires every session within 24 hours.
+ORPHAN_SECONDS = 25 * 3600
+
+
+@dataclass
+class Report:
+    """What one reconciliation run looked at and changed."""
+
+    checked: int = 0
+    changed: Counter[Outcome] = field(default_factory=Counter)
+    abandoned: int = 0  # orders that never got a session, marked failed
+    errors: int = 0
+
+
+class Reconciler:
+    """Reads pending and processing orders' sessions back from Stripe, paced, and applies them."""
+
+    def __init__(
+        self, storage: SQLiteStorage, client: stripe.StripeClient, fulfilment: Fulfilment
+    ) -> None:
+        self._storage = storage
+        self._client = client
+        self._fulfilment = fulfilment
+        self._task: asyncio.Task[None] | None = None
+        self._running = asyncio.Lock()
+
+    def start(self) -> None:
+        """Run now in the background, then every few minutes."""
+        self._task = asyncio.create_task(self._every_few_minutes(), name="reconciliation")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            task, self._task = self._task, None
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _every_few_minutes(self) -> None:
+        # The first run, at start-up, looks at every waiting order: webhooks may have been
+        # missed while the process was down. Later runs leave recent orders to their webhook.
+        quiet_seconds = 0
+        while True:
+            try:
+                report = await self.run(quiet_seconds=quiet_seconds)
+                if report.checked or report.abandoned:
+                    log.info("reconciliation: %s", describe(report))
+            except Exception:  # the next run tries again; this loop must not die
+                log.exception("reconciliation failed")
+            quiet_seconds = QUIET_SECONDS
+            await asyncio.sleep(EVERY_SECONDS)
+
+    async def run(self, *, quiet_seconds: int = 0) -> Report:
+        """One pass over the orders still waiting, except those changed in the last
+        `quiet_seconds`; one pass at a time."""
+        async with self._running:
+            now = int(time.time())
+            report = Report()
+            report.abandoned = await self._storage.fail_orphans(now - ORPHAN_SECONDS)
+            orders = await self._storage.waiting_orders(now - quiet_seconds, BATCH_SIZE)
+            for number, order in enumerate(orders):
+                if number:
+                    await asyncio.sleep(1 / REQUESTS_PER_SECOND)
+                try:
+                    outcome = await self.check(order, source="reconciliation")
+                except stripe.StripeError as exc:
+                    log.warning("reconciliation: order %s: Stripe said %s", order.id, exc)
+                    report.errors += 1
+                    continue
+                report.checked += 1
+                if outcome is not Outcome.UNCHANGED:
+                    report.changed[outcome] += 1
+            return report
+
+    async def check(self, order: Order, *, source: str) -> Outcome:
+        """Read one order's session back from Stripe and apply what it says."""
+        if order.checkout_session_id is None:
+            return Outcome.UNCHANGED
+        session = await self._client.v1.checkout.sessions.retrieve_async(
+            order.checkout_session_id, {"expand": ["payment_intent"]}
+        )
+        data: dict[str, Any] = session.to_dict()
+        intent = data.get("payment_intent")
+        intent_status = intent.get("status") if isinstance(intent, Mapping) else None
+        return await self._fulfilment.apply_session(
+            data, source=source, payment_intent_status=intent_status
+        )
+
+    async def order_of_payment_intent(self, payment_intent_id: str) -> int | None:
+        """The order a PaymentIntent's metadata names, asked of Stripe; None if none."""
+        try:
+            intent = await self._client.v1.payment_intents.retrieve_async(payment_intent_id)
+        except stripe.InvalidRequestError:
+            return None
+        return order_id_of(intent.to_dict())
+
+
+def describe(report: Report) -> str:
+    """One line for the log and for /reconcile."""
+    changes = ", ".join(f"{count} {outcome.value}" for outcome, count in report.changed.items())
+    return (
+        f"{report.checked} checked, {changes or 'nothing changed'}"
+        f"{f', {report.abandoned} abandoned without a link' if report.abandoned else ''}"
+        f"{f', {report.errors} Stripe errors' if report.errors else ''}"
+    )

@@ -1,0 +1,101 @@
+"""Refunds: what Stripe reports about money going back, applied to the order once per refund."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from storage import MessageKind, Order, OrderStatus, SQLiteStorage, Transaction
+from webhooks.fulfilment import Outcome
+
+log = logging.getLogger(__name__)
+
+# `charge.refunded` carries the charge with its cumulative `amount_refunded`; the `refund.*`
+# events carry one refund each. Either may come first, or alone, depending on the account's
+# API version and webhook settings, so both are applied and the larger total wins.
+CHARGE_EVENTS = frozenset({"charge.refunded"})
+REFUND_EVENTS = frozenset({"refund.created", "refund.updated", "refund.failed"})
+
+# Given a PaymentIntent id, the order id its metadata names (asked of Stripe), or None.
+REFUNDABLE = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED)
+
+OrderOfPaymentIntent = Callable[[str], Awaitable[int | None]]
+
+
+class RefundLedger:
+    """Applies refund events: an order's refunded total only grows, and each growth is told
+    to the buyer (and the admins who want alerts) once."""
+
+    def __init__(
+        self,
+        storage: SQLiteStorage,
+        *,
+        order_of_payment_intent: OrderOfPaymentIntent,
+        on_queued: Callable[[], None],
+    ) -> None:
+        self._storage = storage
+        self._order_of_payment_intent = order_of_payment_intent
+        self._on_queued = on_queued
+
+    async def apply_event(self, event_id: str, event_type: str, obj: Mapping[str, Any]) -> Outcome:
+        """A `charge.refunded` or `refund.*` webhook event."""
+        payment_intent = obj.get("payment_intent")
+        if not isinstance(payment_intent, str):
+            return Outcome.NOT_OURS
+        async with self._storage.transaction() as tx:
+            order = await tx.order_with_payment_intent(payment_intent)
+            if order is None:
+                outcome = None
+            elif order.status not in REFUNDABLE:
+                # A delayed payment refunded before we heard it succeeded: not yet applicable.
+                return Outcome.NOT_YET
+            elif not await tx.remember_event(event_id, event_type):
+                return Outcome.DUPLICATE
+            else:
+                if event_type in CHARGE_EVENTS:
+                    reported = _int(obj.get("amount_refunded"))
+                else:
+                    reported = await tx.record_refund(
+                        str(obj.get("id")),
+                        order.id,
+                        _int(obj.get("amount")),
+                        str(obj.get("status")),
+                    )
+                outcome = await _refund(tx, order, reported, event_type)
+        if outcome is None:
+            return await self._unknown_payment(payment_intent)
+        if outcome is Outcome.REFUNDED:
+            self._on_queued()
+        return outcome
+
+    async def _unknown_payment(self, payment_intent: str) -> Outcome:
+        """A refund of a payment we have no order for: another integration's, or ours before
+        its payment was recorded here (events arrive in any order), which Stripe must retry."""
+        order_id = await self._order_of_payment_intent(payment_intent)
+        if order_id is None or await self._storage.get_order(order_id) is None:
+            return Outcome.NOT_OURS
+        log.warning(
+            "refund of order %s arrived before its payment; asking Stripe to retry", order_id
+        )
+        return Outcome.NOT_YET
+
+
+async def _refund(tx: Transaction, order: Order, reported: int, source: str) -> Outcome:
+    """Raise the order's refunded total to what Stripe reports, if that is more."""
+    if reported <= order.amount_refunded:
+        return Outcome.UNCHANGED
+    paid = order.amount_received if order.amount_received is not None else order.amount_total
+    target = OrderStatus.REFUNDED if reported >= paid else OrderStatus.PARTIALLY_REFUNDED
+    await tx.update(order.id, amount_refunded=reported)
+    if target is not order.status:
+        await tx.advance(order, target, source=source)
+    this_refund = str(reported - order.amount_refunded)
+    await tx.enqueue(order.chat_id, MessageKind.REFUNDED, order.id, detail=this_refund)
+    await tx.enqueue_alerts(MessageKind.ALERT_REFUNDED, order.id, detail=this_refund)
+    log.info("order %s: %s refunded in all (%s)", order.id, reported, source)
+    return Outcome.REFUNDED
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) else 0
