@@ -165,3 +165,14 @@ def new_order(buyer: int) -> NewOrder:
         unit_amount=3000,
         currency="eur",
     )
+
+
+async def test_a_link_for_another_quantity_does_not_count_the_one_it_replaces(
+    tmp_path: Path,
+) -> None:
+    async with SQLiteStorage(tmp_path / "shop.db") as storage:
+        first = await storage.create_order_within_stock(new_order(1), 2)
+        assert first is not None
+        two = replace(new_order(1), quantity=2)
+        assert await storage.create_order_within_stock(two, 2) is None
+        assert await storage.create_order_within_stock(two, 2, replacing=first.id) is not None
