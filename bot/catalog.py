@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,6 +12,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from bot.money import Money, MoneyError
+from storage import SQLiteStorage
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,32}$")]
 NonEmpty = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
@@ -94,6 +96,9 @@ class Product:
     def title_in(self, language: str | None) -> str:
         return localized(self.title, language)
 
+    def description_in(self, language: str | None) -> str | None:
+        return localized(self.description, language) if self.description is not None else None
+
 
 @dataclass(frozen=True, slots=True)
 class Catalog:
@@ -114,6 +119,22 @@ class Catalog:
         """The active products in the order the owner asked for: `sort`, then title."""
         active = [product for product in self.products if product.active]
         return sorted(active, key=lambda p: (p.sort is None, p.sort or 0, p.title_in(None)))
+
+    def category(self, category_id: str) -> Category | None:
+        return next((c for c in self.categories if c.id == category_id), None)
+
+    def in_category(self, category_id: str | None) -> list[Product]:
+        """The products on sale in a category (None: those in none), in the owner's order."""
+        return [product for product in self.on_sale() if product.category == category_id]
+
+    def categories_on_sale(self) -> list[Category]:
+        """The categories, in the file's order, that hold at least one product on sale."""
+        used = {product.category for product in self.on_sale()}
+        return [category for category in self.categories if category.id in used]
+
+    def stock_levels(self) -> dict[str, int]:
+        """The `stock` the owner wrote for each product that has one."""
+        return {p.id: p.stock for p in self.products if p.stock is not None}
 
 
 def load_catalog(path: Path) -> Catalog:
@@ -219,3 +240,38 @@ _FIELD_RULES = {
     "sort": "must be a whole number",
     "products": "the catalog needs at least one [[products]] entry",
 }
+
+
+class LiveCatalog:
+    """The catalog in use, swapped whole on reload: handlers read `current` once per update, so
+    each sees one consistent catalog, and a reload that fails leaves the old one in place."""
+
+    def __init__(
+        self,
+        current: Catalog,
+        load: Callable[[], Awaitable[Catalog]],
+        storage: SQLiteStorage,
+    ) -> None:
+        self.current = current
+        self._load = load
+        self._storage = storage
+
+    async def start(self) -> None:
+        """Record the stock numbers of the catalog loaded at start-up."""
+        await self._storage.record_stock_levels(self.current.stock_levels())
+
+    async def reload(self) -> Catalog:
+        """Load the catalog again and use it; raises CatalogError (keeping the old one)."""
+        catalog = await self._load()
+        await self._storage.record_stock_levels(catalog.stock_levels())
+        self.current = catalog
+        return catalog
+
+
+def file_loader(path: Path) -> Callable[[], Awaitable[Catalog]]:
+    """Load the catalog file off the event loop, as a reload does."""
+
+    async def load() -> Catalog:
+        return await asyncio.to_thread(load_catalog, path)
+
+    return load

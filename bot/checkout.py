@@ -107,6 +107,8 @@ class CheckoutLinks:
             },
             "expires_at": int(time.time()) + self.lifetime_seconds(),
             "locale": stripe_locale(language),
+            # Stripe manages the codes; the discount comes back in total_details.
+            "allow_promotion_codes": True,
             "success_url": deep_link + success_payload(order.id),
             "cancel_url": deep_link + cancel_payload(order.id),
         }

@@ -19,11 +19,19 @@ from telegram.ext import (
 )
 
 from bot import texts
-from bot.catalog import Catalog, Product
+from bot.catalog import Catalog, LiveCatalog, Product
 from bot.checkout import CheckoutLinks
-from bot.keyboards import catalog_keyboard, pay_keyboard, product_id_from
-from bot.money import Money, locale_for
+from bot.i18n import Language, language
+from bot.keyboards import (
+    AGAIN_PREFIX,
+    orders_keyboard,
+    pay_keyboard,
+    product_and_quantity,
+)
+from bot.language import BuyerLanguages
+from bot.money import Money
 from bot.references import order_id_for
+from bot.storefront import Storefront
 from bot.tap_guard import TapGuard
 from storage import NewOrder, Order, OrderStatus, SQLiteStorage
 
@@ -52,19 +60,30 @@ class ShopHandlers:
     def __init__(
         self,
         *,
-        catalog: Catalog,
+        catalog: LiveCatalog,
         storage: SQLiteStorage,
         links: CheckoutLinks,
         expires_minutes: int,
         check_at_stripe: CheckAtStripe,
         tap_guard: TapGuard,
+        buyers: BuyerLanguages,
+        storefront: Storefront,
+        support_contact: str | None = None,
     ) -> None:
-        self.catalog = catalog
+        self.live = catalog
         self.storage = storage
         self.links = links
         self.expires_minutes = expires_minutes
         self.check_at_stripe = check_at_stripe
         self.tap_guard = tap_guard
+        self.buyers = buyers
+        self.storefront = storefront
+        self.support_contact = support_contact
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog in use now (a reload swaps it whole)."""
+        return self.live.current
 
     def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         private = filters.ChatType.PRIVATE
@@ -72,6 +91,9 @@ class ShopHandlers:
         application.add_handler(CommandHandler("shop", self.shop, filters=private))
         application.add_handler(CommandHandler("help", self.help, filters=private))
         application.add_handler(CommandHandler("orders", self.orders, filters=private))
+        self.buyers.register(application)
+        self.storefront.register(application)
+        # Last: Buy and "new link" buttons, and data this bot never sent (answered politely).
         application.add_handler(CallbackQueryHandler(self.buy))
         application.add_handler(MessageHandler(private, self.fallback))
         application.add_error_handler(self.on_error)
@@ -85,18 +107,21 @@ class ShopHandlers:
             return
         if context.args and await self._answer_return(message, user, context.args[0]):
             return
-        await self._send_catalog(message, user, texts.greeting(self.catalog, user.first_name))
+        await self.storefront.send_home(message, user, greet=True)
 
     async def shop(self, update: Update, context: Context) -> None:
-        """Show the catalog as buttons."""
+        """Show the shop's first page: categories, or products."""
         message, user = update.effective_message, update.effective_user
         if message is not None and user is not None:
-            await self._send_catalog(message, user, texts.catalog_intro(self.catalog))
+            await self.storefront.send_home(message, user, greet=False)
 
     async def help(self, update: Update, context: Context) -> None:
         """Explain how buying works and whom to ask."""
-        if update.effective_message is not None:
-            await update.effective_message.reply_html(texts.help_text(self.catalog))
+        message, user = update.effective_message, update.effective_user
+        if message is not None and user is not None:
+            catalog = self.catalog
+            support = self.support_contact or catalog.support
+            await message.reply_html(texts.help_text(catalog, support, await self.buyers.of(user)))
 
     async def orders(self, update: Update, context: Context) -> None:
         """List the buyer's own latest orders."""
@@ -104,7 +129,10 @@ class ShopHandlers:
         if message is None or user is None:
             return
         orders = await self.storage.orders_of_buyer(user.id, ORDERS_SHOWN)
-        await message.reply_html(texts.buyer_orders(orders, locale_for(user.language_code)))
+        lang = await self.buyers.of(user)
+        await message.reply_html(
+            texts.buyer_orders(orders, lang), reply_markup=orders_keyboard(orders, lang)
+        )
 
     async def buy(self, update: Update, context: Context) -> None:
         """A product tapped: reply with its Checkout link, made now or still open."""
@@ -112,53 +140,79 @@ class ShopHandlers:
         if query is None:
             return
         user = query.from_user
-        product_id = product_id_from(query.data or "")
+        lang = await self.buyers.of(user)
+        product_id, quantity = await self._wanted(query.data or "", user.id) or ("", 1)
         product = self.catalog.get(product_id) if product_id else None
         if product is None or not product.active:
-            await query.answer(texts.product_unavailable(), show_alert=True)
+            await query.answer(texts.product_unavailable(lang), show_alert=True)
+            return
+        if not 1 <= quantity <= product.max_per_order:
+            text = texts.at_most_per_order(product.max_per_order, lang)
+            await query.answer(text, show_alert=True)
             return
         if wait := self.tap_guard.wait_needed(user.id):
-            await query.answer(texts.slow_down(wait), show_alert=True)
+            await query.answer(texts.slow_down(wait, lang), show_alert=True)
             return
         chat_id = query.message.chat.id if query.message is not None else user.id
         async with self.tap_guard.one_at_a_time(user.id, product.id):
             now = int(time.time())
             order = await self.storage.open_link_for(user.id, product.id, now + LINK_MARGIN_SECONDS)
+            # A link for another quantity is replaced; its units are not counted twice.
+            replaced = order if order is not None and order.quantity != quantity else None
+            order = None if replaced is not None else order
             if order is not None and order.updated_at > now - RESEND_AFTER_SECONDS:
                 # A second tap while the first link was just sent: point to it, send nothing.
-                await query.answer(texts.link_below())
+                await query.answer(texts.link_below(lang))
                 return
-            # Answer now: Telegram shows a spinner on the button until the query is answered.
-            await query.answer()
             if order is None:
-                order = await self._new_link(user, chat_id, product, context)
+                order = await self._reserve(user, chat_id, product, quantity, replaced)
+                if order is None:
+                    await query.answer(await self._stock_refusal(product, lang), show_alert=True)
+                    return
+                # Answer now: Telegram shows a spinner on the button until the query is answered.
+                await query.answer()
+                order = await self._new_link(order, product, context)
+            else:
+                await query.answer()
             if order is not None:
                 await self._send_link(order, context)
 
-    async def _new_link(
-        self, user: User, chat_id: int, product: Product, context: Context
+    async def _reserve(
+        self, user: User, chat_id: int, product: Product, quantity: int, replaced: Order | None
     ) -> Order | None:
-        """A pending order and its Checkout Session; None (and the buyer told) if Stripe fails."""
-        order = await self.storage.create_order(
+        """A pending order holding its units; None when fewer are left."""
+        language_code = await self.buyers.code_of(user)
+        return await self.storage.create_order_within_stock(
             NewOrder(
                 telegram_user_id=user.id,
                 chat_id=chat_id,
                 buyer_name=user.full_name,
                 buyer_username=user.username,
-                language=user.language_code,
+                language=language_code,
                 product_id=product.id,
-                product_title=product.title_in(user.language_code),
-                quantity=1,
+                product_title=product.title_in(language(language_code).code),
+                quantity=quantity,
                 unit_amount=product.price.minor,
                 currency=product.price.currency,
-            )
+            ),
+            product.stock,
+            replacing=replaced.id if replaced is not None else None,
         )
+
+    async def _stock_refusal(self, product: Product, lang: Language) -> str:
+        left = (await self.storage.stock_left([product.id])).get(product.id, 0)
+        return texts.not_enough_left(left, lang) if left else texts.sold_out(lang)
+
+    async def _new_link(self, order: Order, product: Product, context: Context) -> Order | None:
+        """The order's Checkout Session; None (and the buyer told) if Stripe fails."""
         try:
             link = await self.links.create(order, product)
         except stripe.StripeError as exc:
             log.error("order %s: Stripe refused the Checkout Session: %s", order.id, _describe(exc))
             await self.storage.fail_order(order, f"checkout session: {_describe(exc)}")
-            await context.bot.send_message(chat_id, texts.link_failed())
+            await context.bot.send_message(
+                order.chat_id, texts.link_failed(language(order.language))
+            )
             return None
         await self.storage.attach_checkout(order.id, link.session_id, link.url, link.expires_at)
         return await self.storage.get_order(order.id)
@@ -166,21 +220,22 @@ class ShopHandlers:
     async def _send_link(self, order: Order, context: Context) -> None:
         """The message with the pay button; remembered so the button can go when it expires."""
         assert order.checkout_url is not None
-        locale = locale_for(order.language)
+        lang = language(order.language)
         message = await context.bot.send_message(
             order.chat_id,
-            texts.payment_link(order, self.expires_minutes, locale),
+            texts.payment_link(order, self.expires_minutes, lang),
             parse_mode=ParseMode.HTML,
             reply_markup=pay_keyboard(
-                order.checkout_url, Money(order.amount_total, order.currency), locale
+                order.checkout_url, Money(order.amount_total, order.currency), lang
             ),
         )
         await self.storage.set_pay_message(order.id, message.message_id)
 
     async def fallback(self, update: Update, context: Context) -> None:
         """Anything else a buyer writes: point them to what works."""
-        if update.effective_message is not None:
-            await update.effective_message.reply_text(texts.unknown_input())
+        message, user = update.effective_message, update.effective_user
+        if message is not None and user is not None:
+            await message.reply_text(texts.unknown_input(await self.buyers.of(user)))
 
     # Shared
 
@@ -188,22 +243,22 @@ class ShopHandlers:
         """Log what a handler raised; tell the buyer something went wrong rather than nothing."""
         log.error("handling an update failed", exc_info=context.error)
         if isinstance(update, Update) and update.effective_chat is not None:
+            user = update.effective_user
+            lang = language(user.language_code if user is not None else None)
             try:
-                await context.bot.send_message(update.effective_chat.id, texts.internal_error())
+                await context.bot.send_message(update.effective_chat.id, texts.internal_error(lang))
             except Exception:
                 log.exception("could not tell the buyer about the failure")
 
-    async def _send_catalog(self, message: Message, user: User, intro: str) -> None:
-        """The products on sale as buttons, under `intro`."""
-        products = self.catalog.on_sale()
-        if not products:
-            await message.reply_html(texts.nothing_on_sale(self.catalog))
-            return
-        locale = locale_for(user.language_code)
-        await message.reply_html(
-            intro,
-            reply_markup=catalog_keyboard(products, user.language_code, locale),
-        )
+    async def _wanted(self, data: str, user_id: int) -> tuple[str, int] | None:
+        """The product and quantity a Buy button, or an unpaid order's "new link", asks for."""
+        if not data.startswith(AGAIN_PREFIX):
+            return product_and_quantity(data)
+        number = data.removeprefix(AGAIN_PREFIX)
+        order = await self.storage.get_order(int(number)) if number.isdigit() else None
+        if order is None or order.telegram_user_id != user_id or order.status not in texts.UNPAID:
+            return None
+        return order.product_id, order.quantity
 
     async def _answer_return(self, message: Message, user: User, payload: str) -> bool:
         """Answer `/start paid-K7Q2` or `/start cancel-K7Q2`; False for any other payload."""
@@ -225,7 +280,7 @@ class ShopHandlers:
             await message.reply_html(texts.returned_after_payment(order))
         else:
             await message.reply_html(texts.returned_after_cancel(order))
-            await self._send_catalog(message, user, texts.catalog_intro(self.catalog))
+            await self.storefront.send_home(message, user, greet=False)
         return True
 
 

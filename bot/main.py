@@ -54,7 +54,10 @@ async def serve(settings: Settings, catalog: Catalog) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with Service(settings, catalog):
+    service = Service(settings, catalog)
+    # SIGHUP reloads the catalog; a failed reload keeps the old one and is logged.
+    loop.add_signal_handler(signal.SIGHUP, service.catalog_reload.on_signal)
+    async with service:
         # What start-up built lives as long as the process: keep the garbage collector from
         # scanning it again and again, which makes its pauses under load much shorter.
         gc.freeze()

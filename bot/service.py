@@ -16,12 +16,15 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from telegram.request import BaseRequest
 
 from bot.admin import AdminHandlers
-from bot.catalog import Catalog
+from bot.catalog import Catalog, LiveCatalog, file_loader
+from bot.catalog_reload import CatalogReload
 from bot.checkout import CheckoutLinks
 from bot.handlers import ShopHandlers
+from bot.language import BuyerLanguages
 from bot.notices import Notices
 from bot.outbox import OutboxSender
 from bot.settings import Settings, TelegramMode
+from bot.storefront import Storefront
 from bot.tap_guard import TapGuard
 from bot.telegram_http import AiohttpRequest
 from storage import SQLiteStorage, StorageError
@@ -38,11 +41,13 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 BUYER_COMMANDS = [
     BotCommand("shop", "See the products"),
     BotCommand("orders", "Your orders"),
+    BotCommand("language", "Change the language"),
     BotCommand("help", "How buying works"),
     BotCommand("start", "Start over"),
 ]
 ADMIN_COMMANDS = [
     BotCommand("stats", "Sales figures (admins)"),
+    BotCommand("reload", "Reload the catalog (admins)"),
     BotCommand("reconcile", "Check waiting orders at Stripe now (admins)"),
     BotCommand("sales", "Latest paid orders (admins)"),
     BotCommand("order", "One order in full (admins)"),
@@ -70,8 +75,9 @@ class Service:
 
     def __init__(self, settings: Settings, catalog: Catalog) -> None:
         self.settings = settings
-        self.catalog = catalog
         self.storage = SQLiteStorage(settings.database_path)
+        self.live_catalog = LiveCatalog(catalog, file_loader(settings.catalog_file), self.storage)
+        self.catalog_reload = CatalogReload(self.live_catalog, settings.admin_ids)
         # Kept here so that they are closed even when Telegram refuses to initialise.
         self._telegram_requests = (AiohttpRequest(), AiohttpRequest(connections=1))
         self.application = build_application(settings, *self._telegram_requests)
@@ -114,6 +120,7 @@ class Service:
         except StorageError as exc:
             raise StartupError(str(exc)) from None
         stack.push_async_callback(self.storage.close)
+        await self.live_catalog.start()
 
         for request in self._telegram_requests:
             stack.push_async_callback(request.shutdown)
@@ -147,13 +154,18 @@ class Service:
             stripe_client=stripe_client,
             reconciler=reconciler,
         ).register(application)
+        self.catalog_reload.register(application)
+        buyers = BuyerLanguages(self.storage)
         ShopHandlers(
-            catalog=self.catalog,
+            catalog=self.live_catalog,
             storage=self.storage,
             links=links,
             expires_minutes=settings.checkout_expires_minutes,
             check_at_stripe=reconciler.check,
             tap_guard=TapGuard(),
+            buyers=buyers,
+            storefront=Storefront(catalog=self.live_catalog, storage=self.storage, buyers=buyers),
+            support_contact=settings.support_contact,
         ).register(application)
 
         await application.start()

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///data/shop.db"
     catalog_file: Path = Path("catalog.toml")
+    # Shown by /help; overrides the catalog's [shop] support.
+    support_contact: str | None = None
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
 
     http_host: str = "0.0.0.0"

@@ -74,6 +74,7 @@ __all__ = [
 
 MAX_CALLBACK_ANSWER_LENGTH: Final = 200
 MAX_UPLOAD_BYTES: Final = 50 * 1024 * 1024
+MAX_DELETE_AGE_SECONDS: Final = 48 * 60 * 60
 
 # Updates that are only sent when asked for by name in allowed_updates.
 _OPT_IN_UPDATE_TYPES: Final = frozenset(
@@ -531,6 +532,9 @@ class TelegramEmulator:
             "sendChatAction": self._send_chat_action,
             "editMessageText": self._edit_message_text,
             "editMessageReplyMarkup": self._edit_message_reply_markup,
+            "editMessageCaption": self._edit_message_caption,
+            "editMessageMedia": self._edit_message_media,
+            "deleteMessage": self._delete_message,
             "answerCallbackQuery": self._answer_callback_query,
             "getFile": self._get_file,
         }
@@ -893,6 +897,64 @@ class TelegramEmulator:
             message, dict(message), inline_keyboard(params.value("reply_markup"))
         )
 
+    async def _edit_message_caption(self, params: Params) -> JSON:
+        message = self._message_to_edit(params)
+        if not _has_media(message):
+            raise bad_request("there is no caption in the message to edit")
+        caption, entities = _caption(
+            params.text("caption"), params.text("parse_mode"), params.value("caption_entities")
+        )
+        edited = {k: v for k, v in message.items() if k not in ("caption", "caption_entities")}
+        edited |= present(caption=caption or None, caption_entities=entities or None)
+        return self._apply_edit(message, edited, inline_keyboard(params.value("reply_markup")))
+
+    async def _edit_message_media(self, params: Params) -> JSON:
+        """Replace a message's photo, or add one to a text message (Bot API 9.x)."""
+        message = self._message_to_edit(params)
+        media = params.value("media")
+        if not isinstance(media, dict):
+            raise bad_request("can't parse InputMedia: media is not specified")
+        if media.get("type") != "photo":
+            raise bad_request("wrong type of the web page content")  # only photos here
+        given = media.get("media")
+        if isinstance(given, str) and given.startswith("attach://"):
+            given = params.files.get(given.removeprefix("attach://"))
+            if given is None:
+                raise bad_request("wrong file identifier/HTTP URL specified")
+        stored = self._photo(given)
+        caption, entities = _caption(
+            media.get("caption"), media.get("parse_mode"), media.get("caption_entities")
+        )
+        width, height = image_size(stored.data)
+        sizes = photo_sizes(stored.file_id, stored.file_unique_id, width, height, len(stored.data))
+        edited = {
+            key: value
+            for key, value in message.items()
+            if key not in ("text", "entities", "photo", "caption", "caption_entities")
+        }
+        edited |= {"photo": sizes}
+        edited |= present(caption=caption or None, caption_entities=entities or None)
+        result = self._apply_edit(message, edited, inline_keyboard(params.value("reply_markup")))
+        self._files[stored.file_id] = stored
+        self._photos.setdefault(message["chat"]["id"], []).append(stored.data)
+        return result
+
+    async def _delete_message(self, params: Params) -> bool:
+        chat = self._chat(params)
+        message_id = params.integer("message_id")
+        if message_id is None:
+            raise bad_request("message identifier is not specified")
+        messages = self._bot_messages.get(chat["id"], {})
+        message = messages.get(message_id)
+        if message is None:
+            raise bad_request("message to delete not found")
+        # Bots delete their own messages in private chats only within 48 hours.
+        if time.time() - message["date"] > MAX_DELETE_AGE_SECONDS:
+            raise bad_request("message can't be deleted")
+        del messages[message_id]
+        self._notify()
+        return True
+
     def _apply_edit(self, message: JSON, edited: JSON, markup: JSON | None) -> JSON:
         # Omitting reply_markup in an edit removes the keyboard, as in the real API.
         edited.pop("reply_markup", None)
@@ -937,6 +999,17 @@ class TelegramEmulator:
             "file_size": len(stored.data),
             "file_path": stored.file_path,
         }
+
+
+def _caption(text: str | None, parse_mode: str | None, entities: Any) -> tuple[str, list[JSON]]:
+    caption, parsed = formatted(text or "", parse_mode, entities)
+    if len(caption) > MAX_CAPTION_LENGTH:
+        raise bad_request("message caption is too long")
+    return caption, parsed
+
+
+def _has_media(message: JSON) -> bool:
+    return any(key in message for key in ("photo", "document", "video", "animation", "audio"))
 
 
 def _connection_error(exc: BaseException) -> str:

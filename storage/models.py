@@ -81,6 +81,7 @@ class Order:
     amount_refunded: int
     pay_message_id: int | None
     flag: str | None
+    amount_discount: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -769,6 +769,111 @@ class SQLiteStorage:
             "SELECT language FROM admin_alerts WHERE admin_id = ?", (admin_id,)
         )
         return rows[0]["language"] if rows else None
+
+    # Storefront
+
+    async def record_stock_levels(self, levels: Mapping[str, int]) -> None:
+        """Remember the catalog's `stock` numbers; a changed number starts counting afresh."""
+        async with self.transaction():
+            await _record_stock_levels(self._connection, levels)
+
+    async def stock_left(self, product_ids: Iterable[str]) -> dict[str, int]:
+        """Units left of each product that has a recorded stock (others are unlimited)."""
+        async with self._lock:
+            try:
+                return await _stock_left(self._connection, list(product_ids))
+            except sqlite3.Error as exc:
+                raise StorageError(str(exc)) from exc
+
+    async def create_order_within_stock(
+        self, new: NewOrder, stock: int | None, *, replacing: int | None = None
+    ) -> Order | None:
+        """Store a pending order unless fewer than its quantity are left; None if so.
+
+        Counting and inserting happen in one IMMEDIATE transaction, so two buyers racing for
+        the last unit cannot both get it. `stock` is the catalog's number (None: unlimited);
+        `replacing` is the buyer's open order this one replaces, whose units are not counted.
+        """
+        async with self.transaction() as tx:
+            if stock is not None:
+                db = self._connection
+                await _record_stock_levels(db, {new.product_id: stock})
+                left = (await _stock_left(db, [new.product_id], replacing))[new.product_id]
+                if left < new.quantity:
+                    return None
+            order = await tx.get_order(await tx.insert_order(new))
+        assert order is not None
+        return order
+
+    async def record_discount(self, order_id: int, amount_discount: int) -> None:
+        """Remember what a promotion code took off an order (total_details.amount_discount)."""
+        await self._execute(
+            "UPDATE orders SET amount_discount = ?, updated_at = ? WHERE id = ?",
+            (amount_discount, _now(), order_id),
+        )
+
+    async def buyer_language(self, telegram_user_id: int) -> str | None:
+        """The language a buyer picked with /language, if they did."""
+        rows = await self._fetchall(
+            "SELECT language FROM buyer_languages WHERE telegram_user_id = ?",
+            (telegram_user_id,),
+        )
+        return str(rows[0]["language"]) if rows else None
+
+    async def set_buyer_language(self, telegram_user_id: int, language: str) -> None:
+        await self._execute(
+            "INSERT INTO buyer_languages (telegram_user_id, language, updated_at)"
+            " VALUES (?, ?, ?) ON CONFLICT (telegram_user_id) DO UPDATE SET"
+            " language = excluded.language, updated_at = excluded.updated_at",
+            (telegram_user_id, language, _now()),
+        )
+
+
+# An order holds its units while it can still be paid, and once it is: a pending order whose
+# link is open (or still being made: its link is attached within seconds, and one left behind
+# by a crash stops holding after LINK_MAKING_SECONDS), a processing one, and a paid one until it
+# is fully refunded. Expired and failed orders hold nothing, which is how stock comes back.
+LINK_MAKING_SECONDS = 600
+_HOLDS_STOCK = (
+    "(o.status IN ('processing', 'paid', 'partially_refunded') OR (o.status = 'pending' AND"
+    " (o.checkout_expires_at > :now"
+    "  OR (o.checkout_expires_at IS NULL AND o.created_at > :now - :making))))"
+)
+
+
+async def _record_stock_levels(db: aiosqlite.Connection, levels: Mapping[str, int]) -> None:
+    now = _now()
+    cursor = await db.execute("SELECT coalesce(max(id), 0) FROM orders")
+    row = await cursor.fetchone()
+    last_order_id = row[0] if row is not None else 0
+    await db.executemany(
+        "INSERT INTO stock_levels (product_id, stock, after_order_id, recorded_at)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT (product_id) DO UPDATE SET stock = excluded.stock,"
+        " after_order_id = excluded.after_order_id, recorded_at = excluded.recorded_at"
+        " WHERE stock_levels.stock != excluded.stock",
+        [(product_id, stock, last_order_id, now) for product_id, stock in levels.items()],
+    )
+
+
+async def _stock_left(
+    db: aiosqlite.Connection, product_ids: list[str], replacing: int | None = None
+) -> dict[str, int]:
+    if not product_ids:
+        return {}
+    placeholders = ", ".join(f":p{index}" for index in range(len(product_ids)))
+    cursor = await db.execute(
+        "SELECT s.product_id, s.stock - coalesce((SELECT sum(o.quantity) FROM orders o"
+        f" WHERE o.product_id = s.product_id AND o.id > s.after_order_id AND {_HOLDS_STOCK}"
+        " AND o.id IS NOT :replacing),"
+        f" 0) AS left FROM stock_levels s WHERE s.product_id IN ({placeholders})",
+        {
+            "now": _now(),
+            "making": LINK_MAKING_SECONDS,
+            "replacing": replacing,
+            **{f"p{index}": product_id for index, product_id in enumerate(product_ids)},
+        },
+    )
+    return {row["product_id"]: max(row["left"], 0) for row in await cursor.fetchall()}
 
 
 class _Statements(Protocol):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sqlite3
 import struct
 import time
@@ -61,24 +62,88 @@ async def next_message(
 
 
 async def open_catalog(telegram: TelegramEmulator, user: TgUser) -> dict[str, Any]:
-    """Send /start and return the message holding the product buttons."""
+    """Send /start and return the message holding the shop's first page of buttons."""
     after = from_now_on(telegram)
     await telegram.send_text(user, "/start")
     return await next_message(telegram, user, with_buttons="callback_data", after=after)
 
 
 def button_for(message: dict[str, Any], title: str) -> dict[str, Any]:
-    """The button whose label starts with a product's title."""
+    """The button whose label starts with a product's (or category's) title."""
     found = [button for button in buttons(message) if button["text"].startswith(title)]
     assert len(found) == 1, f"one button for {title!r} expected, got {buttons(message)}"
     return found[0]
 
 
-async def tap_product(telegram: TelegramEmulator, user: TgUser, title: str) -> dict[str, Any]:
-    """Open the catalog, tap the product, and return the message with the Pay button."""
-    catalog_message = await open_catalog(telegram, user)
+def button_with(message: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """The one button whose callback data starts with `prefix` ("buy:", "h:")."""
+    found = [b for b in buttons(message) if b.get("callback_data", "").startswith(prefix)]
+    assert len(found) == 1, f"one button with data {prefix!r} expected, got {buttons(message)}"
+    return found[0]
+
+
+# What the bot may do to show the answer to a tap: edit the message, or send one.
+SHOWING = ("editMessageText", "editMessageMedia", "editMessageCaption", "sendMessage", "sendPhoto")
+
+
+async def tap_and_see(
+    telegram: TelegramEmulator,
+    user: TgUser,
+    message: dict[str, Any],
+    data: str,
+    *,
+    timeout: float = 5.0,
+) -> dict[str, Any]:
+    """Tap a button and return the message the bot shows in answer, edited or new."""
     after = from_now_on(telegram)
-    await telegram.tap(user, catalog_message, button_for(catalog_message, title)["callback_data"])
+    await telegram.tap(user, message, data)
+
+    def shown() -> list[ApiCall]:
+        return [
+            call
+            for call in telegram.calls
+            if after(call)
+            and call.status == 200
+            and call.method in SHOWING
+            and call.params.get("chat_id") in (user.id, str(user.id))
+        ]
+
+    await telegram.wait_until(lambda: bool(shown()), timeout=timeout)
+    result: dict[str, Any] = shown()[0].response["result"]
+    return result
+
+
+async def open_card(telegram: TelegramEmulator, user: TgUser, title: str) -> dict[str, Any]:
+    """From /start, find the product through the categories and return its card."""
+    home = await open_catalog(telegram, user)
+    if any(button["text"].startswith(title) for button in buttons(home)):
+        return await tap_and_see(telegram, user, home, button_for(home, title)["callback_data"])
+    categories = [b["callback_data"] for b in buttons(home) if b["callback_data"].startswith("c:")]
+    for category in categories:
+        listing = await tap_and_see(telegram, user, home, category)
+        for page in itertools.count(1):
+            if any(button["text"].startswith(title) for button in buttons(listing)):
+                data = button_for(listing, title)["callback_data"]
+                return await tap_and_see(telegram, user, listing, data)
+            following = category.rpartition(":")[0] + f":{page}"
+            if following not in [button["callback_data"] for button in buttons(listing)]:
+                break
+            listing = await tap_and_see(telegram, user, listing, following)
+        back = button_with(listing, "h:")["callback_data"]
+        home = await tap_and_see(telegram, user, listing, back)
+    raise AssertionError(f"no product {title!r} in the shop")
+
+
+async def tap_product(
+    telegram: TelegramEmulator, user: TgUser, title: str, quantity: int = 1
+) -> dict[str, Any]:
+    """Open the product's card, pick the quantity, tap Buy; return the message with Pay."""
+    card = await open_card(telegram, user, title)
+    for _ in range(quantity - 1):
+        more = [b for b in buttons(card) if b["text"] == "+"]
+        card = await tap_and_see(telegram, user, card, more[0]["callback_data"])
+    after = from_now_on(telegram)
+    await telegram.tap(user, card, button_with(card, "buy:")["callback_data"])
     return await next_message(telegram, user, with_buttons="url", after=after)
 
 

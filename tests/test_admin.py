@@ -255,6 +255,7 @@ async def test_commands_are_registered_and_admin_ones_only_for_admins(
         buyers = {c["command"] for c in telegram.commands()}
         owner = {c["command"] for c in telegram.commands({"type": "chat", "chat_id": ADMIN_ID})}
     admin = {"stats", "sales", "order", "export", "chart", "refund", "alerts", "reconcile"}
+    admin |= {"reload"}
     assert {command.command for command in ADMIN_COMMANDS} == admin
     assert {"start", "shop", "orders", "help"} <= buyers
     assert not admin & buyers

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from bot.catalog import Catalog
+from bot.catalog import Catalog, localized
 from bot.service import Service
 from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
@@ -15,12 +15,15 @@ from sandbox.telegram_api import TelegramEmulator
 from tests.conftest import free_port
 from tests.helpers import (
     button_for,
+    button_with,
     buttons,
     from_now_on,
     next_message,
+    open_card,
     open_catalog,
     rows,
     snapshot,
+    tap_and_see,
     tap_product,
 )
 
@@ -33,8 +36,8 @@ async def test_start_greets_and_lists_every_product_on_sale(
     catalog_message = await open_catalog(telegram, ada)
     greeting = await next_message(telegram, ada, text="Welcome", after=after)
     assert "Ada" in greeting["text"] and catalog.shop_name in greeting["text"]
-    titles = [button["text"].split(" — ")[0] for button in buttons(catalog_message)]
-    assert titles == [product.title_in("en") for product in catalog.on_sale()]
+    titles = [button["text"] for button in buttons(catalog_message)]
+    assert titles == [localized(c.title, "en") for c in catalog.categories_on_sale()]
 
 
 async def test_shop_shows_titles_in_the_buyers_language(
@@ -44,7 +47,10 @@ async def test_shop_shows_titles_in_the_buyers_language(
     after = from_now_on(telegram)
     await telegram.send_text(marie, "/shop")
     message = await next_message(telegram, marie, with_buttons="callback_data", after=after)
-    assert button_for(message, "L'Explorateur des mers")["text"].endswith("497,00\xa0€")
+    tours = await tap_and_see(
+        telegram, marie, message, button_for(message, "Circuits")["callback_data"]
+    )
+    assert button_for(tours, "L'Explorateur des mers")["text"].endswith("497,00\xa0€")
 
 
 @pytest.mark.parametrize("change", ["taken off sale", "deleted"])
@@ -58,7 +64,7 @@ async def test_an_old_button_for_a_product_no_longer_sold_gets_a_polite_answer(
     ada = telegram.user(4242, "Ada")
     settings = make_settings()
     async with Service(settings, catalog):
-        old_catalog_message = await open_catalog(telegram, ada)
+        old_card = await open_card(telegram, ada, "The Forest Hiker")
     # The owner edits the catalog and restarts; the buyer taps the button still on screen.
     if change == "deleted":
         products = tuple(p for p in catalog.products if p.id != "forest-hiker")
@@ -68,8 +74,8 @@ async def test_an_old_button_for_a_product_no_longer_sold_gets_a_polite_answer(
         )
     async with Service(settings, replace(catalog, products=products)) as shop:
         before = snapshot(shop.settings.database_path)
-        data = button_for(old_catalog_message, "The Forest Hiker")["callback_data"]
-        update = await telegram.tap(ada, old_catalog_message, data)
+        data = button_with(old_card, "buy:")["callback_data"]
+        update = await telegram.tap(ada, old_card, data)
         query_id = update["callback_query"]["id"]
         (answer,) = await telegram.wait_for(
             "answerCallbackQuery", lambda c: c.params["callback_query_id"] == query_id
@@ -95,11 +101,9 @@ async def test_stripe_refusing_fails_the_order_and_asks_the_buyer_to_retry(
     """400 and 429 are not retried by stripe-python; 500 is, twice: the third failure is final."""
     stripe_api.fail_next(times, status=status, error_type=error_type, message="No such thing")
     ada = telegram.user(4242, "Ada")
-    catalog_message = await open_catalog(telegram, ada)
+    card = await open_card(telegram, ada, "The Forest Hiker")
     after = from_now_on(telegram)
-    await telegram.tap(
-        ada, catalog_message, button_for(catalog_message, "The Forest Hiker")["callback_data"]
-    )
+    await telegram.tap(ada, card, button_with(card, "buy:")["callback_data"])
     answer = await next_message(telegram, ada, after=after)
     assert "could not create a payment link" in answer["text"]
     assert not buttons(answer)
@@ -118,10 +122,9 @@ async def test_stripe_unreachable_fails_the_order_and_asks_the_buyer_to_retry(
     nobody_listens = f"http://127.0.0.1:{free_port()}"
     async with Service(make_settings(stripe_api_base_url=nobody_listens), catalog) as shop:
         ada = telegram.user(4242, "Ada")
-        catalog_message = await open_catalog(telegram, ada)
+        card = await open_card(telegram, ada, "The Forest Hiker")
         after = from_now_on(telegram)
-        data = button_for(catalog_message, "The Forest Hiker")["callback_data"]
-        await telegram.tap(ada, catalog_message, data)
+        await telegram.tap(ada, card, button_with(card, "buy:")["callback_data"])
         answer = await next_message(telegram, ada, after=after, timeout=15)
         assert "could not create a payment link" in answer["text"]
         (order,) = rows(shop.settings.database_path, "SELECT status FROM orders")

@@ -21,6 +21,7 @@ from tests.helpers import (
     open_catalog,
     rows,
     session_behind,
+    tap_and_see,
     tap_product,
 )
 
@@ -47,10 +48,11 @@ async def check_the_sale(
 ) -> None:
     ada = telegram.user(4242, "Ada", username="ada", language_code="en")
 
-    catalog_message = await open_catalog(telegram, ada)
-    assert button_for(catalog_message, "The Forest Hiker")["text"] == "The Forest Hiker — $397.00"
-    assert button_for(catalog_message, "The Snow Adventurer")["text"].endswith("¥4,800")
-    assert all(len(b["callback_data"].encode()) <= 64 for b in buttons(catalog_message))
+    home = await open_catalog(telegram, ada)
+    tours = await tap_and_see(telegram, ada, home, button_for(home, "Tours")["callback_data"])
+    assert button_for(tours, "The Forest Hiker")["text"] == "The Forest Hiker — $397.00"
+    assert button_for(tours, "The Snow Adventurer")["text"].endswith("¥4,800")
+    assert all(len(b["callback_data"].encode()) <= 64 for b in buttons(home) + buttons(tours))
 
     session, confirmation = await buy_and_pay(shop, telegram, stripe_api, ada)
 
@@ -133,7 +135,7 @@ async def test_the_checkout_session_is_made_as_designed(
 
     # The Pay button shows the amount in the buyer's language and opens the session.
     session = session_behind(stripe_api, pay_message)
-    assert buttons(pay_message)[0]["text"] == "Pay 397,00\xa0$US"
+    assert buttons(pay_message)[0]["text"] == "Payer 397,00\xa0$US"
     assert order["checkout_session_id"] == session["id"]
     assert order["status"] == "pending"
 

@@ -119,7 +119,10 @@ async def test_reconcile_finds_what_the_webhooks_missed(
     assert [row["status"] for row in statuses] == ["paid", "expired", "failed", "failed"]
     await next_message(telegram, buyers[0], text="Payment received", after=after)
     await next_message(telegram, buyers[2], text="did not go through", after=after)
-    await telegram.wait_for("editMessageText")
+    await telegram.wait_for(
+        "editMessageText",
+        lambda c: c.params.get("message_id") == pay_messages[1]["message_id"],
+    )
     (expired,) = [
         m
         for m in telegram.messages_to(buyers[1].id)

@@ -13,10 +13,11 @@ from bot.tap_guard import TAPS_PER_WINDOW
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator, TgUser
 from tests.helpers import (
-    button_for,
+    button_with,
     from_now_on,
     link_stored,
     next_message,
+    open_card,
     open_catalog,
     rows,
     session_behind,
@@ -47,8 +48,8 @@ async def test_a_second_tap_soon_after_points_to_the_link_already_sent(
     shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
 ) -> None:
     ada = telegram.user(4242, "Ada")
-    catalog_message = await open_catalog(telegram, ada)
-    data = button_for(catalog_message, "The Forest Hiker")["callback_data"]
+    catalog_message = await open_card(telegram, ada, "The Forest Hiker")
+    data = button_with(catalog_message, "buy:")["callback_data"]
     after = from_now_on(telegram)
     await telegram.tap(ada, catalog_message, data)
     await next_message(telegram, ada, with_buttons="url", after=after)
@@ -88,8 +89,8 @@ async def test_taps_at_the_same_instant_make_one_session(
     shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
 ) -> None:
     ada = telegram.user(4242, "Ada")
-    catalog_message = await open_catalog(telegram, ada)
-    data = button_for(catalog_message, "The Forest Hiker")["callback_data"]
+    catalog_message = await open_card(telegram, ada, "The Forest Hiker")
+    data = button_with(catalog_message, "buy:")["callback_data"]
 
     updates = await asyncio.gather(*(telegram.tap(ada, catalog_message, data) for _ in range(5)))
     answers = [await answer_to(telegram, update) for update in updates]
@@ -104,12 +105,13 @@ async def test_a_buyer_tapping_dozens_of_times_is_slowed_down_politely(
 ) -> None:
     ada = telegram.user(4242, "Ada")
     bob = telegram.user(4343, "Bob")
-    catalog_message = await open_catalog(telegram, ada)
     titles = ["The Forest Hiker", "The Sea Explorer", "The Snow Adventurer"]
+    cards = [await open_card(telegram, ada, title) for title in titles]
     answers = []
     for number in range(TAPS_PER_WINDOW + 2):
-        data = button_for(catalog_message, titles[number % len(titles)])["callback_data"]
-        answers.append(await answer_to(telegram, await telegram.tap(ada, catalog_message, data)))
+        card = cards[number % len(titles)]
+        data = button_with(card, "buy:")["callback_data"]
+        answers.append(await answer_to(telegram, await telegram.tap(ada, card, data)))
 
     slowed = [answer for answer in answers if "Please wait" in answer.get("text", "")]
     assert len(slowed) == 2 and all(answer["show_alert"] for answer in slowed)

@@ -21,7 +21,7 @@ from .common import ApiError, bad_request
 _JSON_PARAMS: Final = frozenset(
     {
         "reply_markup", "allowed_updates", "commands", "scope", "link_preview_options",
-        "reply_parameters", "entities", "caption_entities",
+        "reply_parameters", "entities", "caption_entities", "media",
     }
 )  # fmt: skip
 _INT_PARAMS: Final = frozenset(

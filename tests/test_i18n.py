@@ -1,0 +1,134 @@
+"""Every buyer-facing message exists in every language, and buyers read their own."""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from bot.catalog import Catalog
+from bot.i18n import languages
+from bot.service import Service
+from bot.settings import Settings
+from sandbox.stripe_api import StripeEmulator
+from sandbox.telegram_api import TelegramEmulator
+from tests.helpers import buttons, from_now_on, next_message, tap_and_see, tap_product
+
+BOT = Path(__file__).resolve().parents[1] / "bot"
+PO_FILES = sorted(BOT.glob("locales/*/LC_MESSAGES/messages.po"))
+
+
+def messages_in_code() -> set[str | tuple[str, ...]]:
+    """What Babel's extractor finds in the code: what the translators must cover."""
+    return {message for _, _, message, _, _ in extract_from_dir(str(BOT)) if message}
+
+
+def placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+
+
+def test_english_and_french_are_shipped() -> None:
+    assert {"en", "fr"} <= set(languages().codes)
+    assert [po.parts[-3] for po in PO_FILES] == languages().codes
+
+
+@pytest.mark.parametrize("po", PO_FILES, ids=lambda po: po.parts[-3])
+def test_every_message_in_the_code_is_translated(po: Path) -> None:
+    with po.open("rb") as file:
+        catalog = read_po(file)
+    wanted = messages_in_code()
+    assert len(wanted) > 40  # the extractor does find the texts
+    translated = {m.id for m in catalog if m.id and not m.fuzzy and all(_strings(m.string))}
+    missing = [m for m in wanted if m not in translated]
+    assert not missing, f"{po}: no translation for {missing}"
+    unused = [m.id for m in catalog if m.id and m.id not in wanted]
+    assert not unused, f"{po}: messages no longer in the code: {unused}"
+
+
+@pytest.mark.parametrize("po", PO_FILES, ids=lambda po: po.parts[-3])
+def test_translations_keep_the_placeholders(po: Path) -> None:
+    with po.open("rb") as file:
+        catalog = read_po(file)
+    for message in catalog:
+        if not message.id:
+            continue
+        source = message.id if isinstance(message.id, str) else message.id[-1]
+        for translation in _strings(message.string):
+            assert placeholders(translation) == placeholders(source), (po, message.id)
+            assert re.findall(r"</?\w+>", translation) == re.findall(r"</?\w+>", source)
+
+
+def _strings(value: str | tuple[str, ...] | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def test_the_catalogs_are_package_data() -> None:
+    """`pip install .` ships the .po files: the bot compiles them when it starts."""
+    shipped = resources.files("bot").joinpath("locales", "fr", "LC_MESSAGES", "messages.po")
+    assert shipped.is_file()
+
+
+@pytest.mark.parametrize(
+    ("language_code", "hello"), [("fr", "Bonjour"), ("fr-CA", "Bonjour"), ("en", "Hello")]
+)
+async def test_the_buyer_is_answered_in_their_telegram_language(
+    shop: Service, telegram: TelegramEmulator, language_code: str, hello: str
+) -> None:
+    buyer = telegram.user(4242, "Ada", language_code=language_code)
+    after = from_now_on(telegram)
+    await telegram.send_text(buyer, "/start")
+    answer = await next_message(telegram, buyer, after=after)
+    assert answer["text"].startswith(hello)
+
+
+async def test_an_unknown_language_gets_english(shop: Service, telegram: TelegramEmulator) -> None:
+    buyer = telegram.user(4242, "Ada", language_code="de")
+    after = from_now_on(telegram)
+    await telegram.send_text(buyer, "/help")
+    answer = await next_message(telegram, buyer, after=after)
+    assert "sells through this chat" in answer["text"]
+
+
+async def test_language_is_remembered_and_reaches_the_checkout_page(
+    make_settings: Callable[..., Settings],
+    catalog: Catalog,
+    telegram: TelegramEmulator,
+    stripe_api: StripeEmulator,
+) -> None:
+    settings = make_settings()
+    ada = telegram.user(4242, "Ada", language_code="en")
+    async with Service(settings, catalog):
+        after = from_now_on(telegram)
+        await telegram.send_text(ada, "/language")
+        menu = await next_message(telegram, ada, with_buttons="callback_data", after=after)
+        assert [b["text"] for b in buttons(menu)] == ["English", "Français"]
+        (french,) = [b for b in buttons(menu) if b["text"] == "Français"]
+        chosen = await tap_and_see(telegram, ada, menu, french["callback_data"])
+        assert chosen["text"] == "Désormais, je parle français."
+    async with Service(settings, catalog):  # a restart: the choice was stored
+        pay_message = await tap_product(telegram, ada, "The Forest Hiker")
+        assert buttons(pay_message)[0]["text"] == "Payer 397,00\xa0$US"
+        (request,) = [r for r in stripe_api.requests if r.path == "/v1/checkout/sessions"]
+        assert request.params["locale"] == "fr"
+
+
+async def test_a_forged_language_is_refused_and_changes_nothing(
+    shop: Service, telegram: TelegramEmulator
+) -> None:
+    ada = telegram.user(4242, "Ada", language_code="en")
+    after = from_now_on(telegram)
+    await telegram.send_text(ada, "/language")
+    menu = await next_message(telegram, ada, with_buttons="callback_data", after=after)
+    update = await telegram.forge_tap(ada, menu, "lang:xx")
+    (answer,) = await telegram.wait_for(
+        "answerCallbackQuery",
+        lambda c: c.params["callback_query_id"] == update["callback_query"]["id"],
+    )
+    assert answer.params.get("show_alert") is True
+    assert await shop.storage.buyer_language(ada.id) is None
