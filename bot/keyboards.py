@@ -170,6 +170,6 @@ def languages_keyboard(languages: Sequence[Language]) -> InlineKeyboardMarkup:
     )
 
 
-def product_again_keyboard(product_id: str, label: str) -> InlineKeyboardMarkup:
-    """One button that asks for a new link for the same product."""
-    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=buy_data(product_id))]])
+def again_keyboard(order_id: int, label: str) -> InlineKeyboardMarkup:
+    """One button that asks for a new link for an order's product and quantity."""
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=again_data(order_id))]])

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from telegram import InlineKeyboardMarkup
 
 from bot import admin_texts, texts
-from bot.keyboards import product_again_keyboard
+from bot.keyboards import again_keyboard
 from bot.money import Money, locale_for
 from storage import MessageKind, Order, OutboxMessage, SQLiteStorage
 
@@ -73,11 +73,14 @@ class Notices:
 
 
 def _again(order: Order) -> InlineKeyboardMarkup:
-    return product_again_keyboard(order.product_id, texts.try_again_button())
+    return again_keyboard(order.id, texts.try_again_button(order.language))
 
 
 def _product_button(order: Order) -> InlineKeyboardMarkup:
     """The expired link's product, priced as the buyer saw it, one tap from a new link."""
-    price = Money(order.unit_amount, order.currency)
-    label = texts.product_button(order.product_title, price, locale_for(order.language))
-    return product_again_keyboard(order.product_id, label)
+    title = order.product_title
+    if order.quantity > 1:
+        title = f"{title} × {order.quantity}"
+    price = Money(order.amount_total, order.currency)
+    label = texts.product_button(title, price, locale_for(order.language))
+    return again_keyboard(order.id, label)

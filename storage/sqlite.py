@@ -805,13 +805,6 @@ class SQLiteStorage:
         assert order is not None
         return order
 
-    async def record_discount(self, order_id: int, amount_discount: int) -> None:
-        """Remember what a promotion code took off an order (total_details.amount_discount)."""
-        await self._execute(
-            "UPDATE orders SET amount_discount = ?, updated_at = ? WHERE id = ?",
-            (amount_discount, _now(), order_id),
-        )
-
     async def buyer_language(self, telegram_user_id: int) -> str | None:
         """The language a buyer picked with /language, if they did."""
         rows = await self._fetchall(

@@ -275,7 +275,7 @@ async def test_a_payment_that_does_not_match_its_order_is_paid_and_flagged(
     assert "paid 100 usd" in told["text"]
 
 
-async def test_a_promotion_code_discount_is_no_mismatch(
+async def test_a_promotion_code_discount_is_recorded_and_is_no_mismatch(
     shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
 ) -> None:
     ada = telegram.user(4242, "Ada")
@@ -293,5 +293,9 @@ async def test_a_promotion_code_discount_is_no_mismatch(
     )
     assert json.loads(delivery.response_body)["result"] == "paid"
     (order,) = orders(shop)
-    assert (order["amount_received"], order["flag"]) == (34700, None)
+    assert (order["amount_received"], order["amount_discount"], order["flag"]) == (
+        34700,
+        5000,
+        None,
+    )
     assert not rows(shop.settings.database_path, "SELECT * FROM outbox WHERE kind LIKE 'alert%'")

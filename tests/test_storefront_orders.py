@@ -80,14 +80,3 @@ async def test_help_names_the_support_contact_setting_first(
         answer = await next_message(telegram, ada, after=after)
     assert "Écrivez à support@shop.example" in answer["text"]
     assert catalog.support is not None and catalog.support not in answer["text"]
-
-
-async def test_the_discount_of_a_promotion_code_is_recorded(
-    shop: Service, telegram: TelegramEmulator
-) -> None:
-    await tap_product(telegram, telegram.user(4242, "Ada"), "The Forest Hiker")
-    (order,) = rows(shop.settings.database_path, "SELECT id, amount_discount FROM orders")
-    assert order["amount_discount"] is None
-    await shop.storage.record_discount(order["id"], 5000)
-    stored = await shop.storage.get_order(order["id"])
-    assert stored is not None and stored.amount_discount == 5000

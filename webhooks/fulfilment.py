@@ -187,6 +187,7 @@ class Fulfilment:
             fields = {
                 "payment_intent_id": _payment_intent_id(session),
                 "amount_received": session.get("amount_total"),
+                "amount_discount": _discount(session),
                 "flag": flag,
             }
         elif target is OrderStatus.PROCESSING:
@@ -245,6 +246,13 @@ def _mismatch(order: Order, session: Mapping[str, Any]) -> str | None:
         f"paid {total} {currency} (items {subtotal}, minor units)"
         f" for an order of {order.amount_total} {order.currency}"
     )
+
+
+def _discount(session: Mapping[str, Any]) -> int | None:
+    """What promotion codes took off, in minor units; None when Stripe did not say."""
+    details = session.get("total_details")
+    value = details.get("amount_discount") if isinstance(details, Mapping) else None
+    return value if isinstance(value, int) else None
 
 
 def _int(value: object) -> int:
