@@ -129,3 +129,10 @@ class CheckoutLinks:
         if session.url is None:
             raise stripe.APIError("Stripe returned a Checkout Session without a url")
         return CheckoutLink(session.id, session.url, session.expires_at)
+
+    async def expire(self, session_id: str) -> None:
+        """Close a session at Stripe so that it can no longer be paid.
+
+        Raises stripe.InvalidRequestError when it is not open any more (paid or expired).
+        """
+        await self._client.v1.checkout.sessions.expire_async(session_id)

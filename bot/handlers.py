@@ -171,7 +171,10 @@ class ShopHandlers:
                     return
                 # Answer now: Telegram shows a spinner on the button until the query is answered.
                 await query.answer()
-                order = await self._new_link(order, product, context)
+                if replaced is None or await self._close(replaced, order, context):
+                    order = await self._new_link(order, product, context)
+                else:
+                    order = None
             else:
                 await query.answer()
             if order is not None:
@@ -198,6 +201,27 @@ class ShopHandlers:
             product.stock,
             replacing=replaced.id if replaced is not None else None,
         )
+
+    async def _close(self, replaced: Order, order: Order, context: Context) -> bool:
+        """Expire the buyer's earlier link at Stripe before the new one is made, so that both
+        cannot be paid; on failure the new order fails and the buyer is asked to retry."""
+        assert replaced.checkout_session_id is not None
+        try:
+            await self.links.expire(replaced.checkout_session_id)
+        except stripe.InvalidRequestError:
+            pass  # not open any more: paid or expired meanwhile, which the check below applies
+        except stripe.StripeError as exc:
+            log.error("order %s: could not expire its session: %s", replaced.id, _describe(exc))
+            await self.storage.fail_order(order, f"earlier link still open: {_describe(exc)}")
+            await context.bot.send_message(
+                order.chat_id, texts.link_failed(language(order.language))
+            )
+            return False
+        try:
+            await self.check_at_stripe(replaced, source="replaced by a new link")
+        except stripe.StripeError as exc:  # its expiry event will tell us anyway
+            log.warning("order %s: could not check it at Stripe: %s", replaced.id, exc)
+        return True
 
     async def _stock_refusal(self, product: Product, lang: Language) -> str:
         left = (await self.storage.stock_left([product.id])).get(product.id, 0)

@@ -162,3 +162,26 @@ async def test_an_update_without_a_user_is_ignored(
     await open_catalog(telegram, ada)
     assert snapshot(shop.settings.database_path) == before
     assert not [c for c in telegram.calls_to("sendMessage") if c.params["chat_id"] == -1001]
+
+
+async def test_a_link_for_another_quantity_closes_the_earlier_one_at_stripe(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    """No one can pay both: the earlier session is expired before the new link is given."""
+    ada = telegram.user(4242, "Ada")
+    first = await tap_product(telegram, ada, "Trail map")
+    await until(link_stored(shop.settings.database_path))
+    earlier = session_behind(stripe_api, first)
+
+    second = await tap_product(telegram, ada, "Trail map", quantity=3)
+
+    assert stripe_api.sessions[earlier["id"]]["status"] == "expired"
+    assert session_behind(stripe_api, second)["status"] == "open"
+    await telegram.wait_for("editMessageText", lambda c: "expired" in str(c.params.get("text")))
+    (old,) = [m for m in telegram.messages_to(ada.id) if m["message_id"] == first["message_id"]]
+    assert all("url" not in button for button in old["reply_markup"]["inline_keyboard"][0])
+    statuses = rows(shop.settings.database_path, "SELECT status, quantity FROM orders ORDER BY id")
+    assert statuses == [
+        {"status": "expired", "quantity": 1},
+        {"status": "pending", "quantity": 3},
+    ]
