@@ -211,17 +211,20 @@ class ShopHandlers:
         except stripe.InvalidRequestError:
             pass  # not open any more: paid or expired meanwhile, which the check below applies
         except stripe.StripeError as exc:
-            log.error("order %s: could not expire its session: %s", replaced.id, _describe(exc))
-            await self.storage.fail_order(order, f"earlier link still open: {_describe(exc)}")
-            await context.bot.send_message(
-                order.chat_id, texts.link_failed(language(order.language))
-            )
+            reason = f"the earlier link could not be closed: {_describe(exc)}"
+            await self._no_link(order, reason, context)
             return False
         try:
             await self.check_at_stripe(replaced, source="replaced by a new link")
         except stripe.StripeError as exc:  # its expiry event will tell us anyway
             log.warning("order %s: could not check it at Stripe: %s", replaced.id, exc)
         return True
+
+    async def _no_link(self, order: Order, reason: str, context: Context) -> None:
+        """Fail an order that got no link, and ask its buyer to try again."""
+        log.error("order %s: %s", order.id, reason)
+        await self.storage.fail_order(order, reason)
+        await context.bot.send_message(order.chat_id, texts.link_failed(language(order.language)))
 
     async def _stock_refusal(self, product: Product, lang: Language) -> str:
         left = (await self.storage.stock_left([product.id])).get(product.id, 0)
@@ -232,11 +235,8 @@ class ShopHandlers:
         try:
             link = await self.links.create(order, product)
         except stripe.StripeError as exc:
-            log.error("order %s: Stripe refused the Checkout Session: %s", order.id, _describe(exc))
-            await self.storage.fail_order(order, f"checkout session: {_describe(exc)}")
-            await context.bot.send_message(
-                order.chat_id, texts.link_failed(language(order.language))
-            )
+            reason = f"Stripe refused the Checkout Session: {_describe(exc)}"
+            await self._no_link(order, reason, context)
             return None
         await self.storage.attach_checkout(order.id, link.session_id, link.url, link.expires_at)
         return await self.storage.get_order(order.id)

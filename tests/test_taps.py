@@ -14,6 +14,7 @@ from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator, TgUser
 from tests.helpers import (
     button_with,
+    buttons,
     from_now_on,
     link_stored,
     next_message,
@@ -22,6 +23,7 @@ from tests.helpers import (
     rows,
     session_behind,
     snapshot,
+    tap_and_see,
     tap_product,
     until,
 )
@@ -184,4 +186,31 @@ async def test_a_link_for_another_quantity_closes_the_earlier_one_at_stripe(
     assert statuses == [
         {"status": "expired", "quantity": 1},
         {"status": "pending", "quantity": 3},
+    ]
+
+
+async def test_when_the_earlier_link_cannot_be_closed_no_second_one_is_made(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    ada = telegram.user(4242, "Ada")
+    first = await tap_product(telegram, ada, "Trail map")
+    await until(link_stored(shop.settings.database_path))
+    earlier = session_behind(stripe_api, first)
+    stripe_api.fail_next(3, status=500, error_type="api_error", message="Down")
+
+    card = await open_card(telegram, ada, "Trail map")
+    for _ in range(2):
+        (more,) = [button for button in buttons(card) if button["text"] == "+"]
+        card = await tap_and_see(telegram, ada, card, more["callback_data"])
+    after = from_now_on(telegram)
+    await telegram.tap(ada, card, button_with(card, "buy:")["callback_data"])
+    told = await next_message(telegram, ada, after=after)
+
+    assert "could not create a payment link" in told["text"] and not buttons(told)
+    assert stripe_api.sessions[earlier["id"]]["status"] == "open"
+    assert len(stripe_api.sessions) == 1
+    statuses = rows(shop.settings.database_path, "SELECT status, quantity FROM orders ORDER BY id")
+    assert statuses == [
+        {"status": "pending", "quantity": 1},
+        {"status": "failed", "quantity": 3},
     ]
