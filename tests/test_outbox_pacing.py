@@ -86,3 +86,39 @@ async def test_stopping_leaves_the_messages_still_waiting_for_their_slot_queued(
         await sender.stop()
     assert len(rows(database, "SELECT * FROM outbox WHERE sent_at IS NOT NULL")) == 3
     assert telegram.too_many_requests == 0
+
+
+async def test_a_429_is_waited_out_exactly_as_long_as_telegram_says(tmp_path: Path) -> None:
+    """Telegram can be stricter than the pace (a shared bot, a flood wait): its retry_after
+    is obeyed to the second, and every message still arrives once."""
+    # One message every 2 s: Telegram says "retry after 2", longer than the sender's first
+    # backoff (1 s), so a sender that merely backed off would come back too early.
+    every_two_seconds = RateLimits(global_per_second=0.5, global_burst=1, per_chat_per_second=None)
+    async with (
+        TelegramEmulator(rate_limits=every_two_seconds) as telegram,
+        SQLiteStorage(tmp_path / "shop.db") as store,
+        Bot(telegram.token, base_url=telegram.base_url) as bot,
+    ):
+        for chat_id in BUYERS[:3]:
+            telegram.user(chat_id)
+            order = await store.create_order(new_order(user_id=chat_id))
+            async with store.transaction() as tx:
+                await tx.enqueue(chat_id, MessageKind.PAYMENT_RECEIVED, order.id)
+        sender = OutboxSender(store, bot, compose)
+        sender.start()
+        try:
+            await telegram.wait_for("sendMessage", count=3, timeout=10)
+        finally:
+            await sender.stop()
+        calls = telegram.calls_to("sendMessage")
+        refused = [call for call in calls if call.status == 429]
+        assert refused, "the emulator's limit must have refused a send"
+        for call in refused:
+            told = call.response["parameters"]["retry_after"]
+            assert told >= 2
+            chat = call.params["chat_id"]
+            (next_try,) = [c for c in calls if c.params["chat_id"] == chat and c.at > call.at][:1]
+            assert next_try.at >= call.at + told
+        sent = rows(tmp_path / "shop.db", "SELECT last_error FROM outbox WHERE attempts > 1")
+        assert sent and all("Retry in" in row["last_error"] for row in sent)
+    assert Counter(c.params["chat_id"] for c in calls if c.status == 200) == Counter(BUYERS[:3])
