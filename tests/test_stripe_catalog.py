@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from bot import texts
 from bot.i18n import language
 from bot.money import Money
 from bot.service import Service, StartupError
-from bot.settings import Settings
+from bot.settings import CatalogSource, Settings, describe_validation_error
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
 from tests.conftest import ADMIN_ID, free_port
@@ -302,3 +303,16 @@ async def test_a_stripe_catalog_needs_a_shop_name(tmp_path: Path) -> None:
     assert stderr.strip().splitlines() == [
         "checkout-bot: configuration error: SHOP_NAME is required when CATALOG_SOURCE=stripe"
     ]
+
+
+def test_catalog_source_is_file_unless_set_to_stripe(
+    make_settings: Callable[..., Settings],
+) -> None:
+    assert make_settings().catalog_source is CatalogSource.FILE
+
+    with pytest.raises(ValidationError) as caught:
+        make_settings(catalog_source="sheet")
+
+    assert describe_validation_error(caught.value).startswith(
+        "configuration error: CATALOG_SOURCE: Input should be 'file' or 'stripe'"
+    )
