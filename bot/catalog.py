@@ -92,6 +92,8 @@ class Product:
     max_per_order: int = DEFAULT_MAX_PER_ORDER
     active: bool = True
     sort: int | None = None
+    # The Stripe Price to charge, for a product read from the Stripe account.
+    price_id: str | None = None
 
     def title_in(self, language: str | None) -> str:
         return localized(self.title, language)
@@ -244,27 +246,37 @@ _FIELD_RULES = {
 
 class LiveCatalog:
     """The catalog in use, swapped whole on reload: handlers read `current` once per update, so
-    each sees one consistent catalog, and a reload that fails leaves the old one in place."""
+    each sees one consistent catalog, and a reload that fails leaves the old one in place.
+
+    Without a catalog to begin with (one read from Stripe), `start` loads the first one."""
 
     def __init__(
         self,
-        current: Catalog,
+        current: Catalog | None,
         load: Callable[[], Awaitable[Catalog]],
         storage: SQLiteStorage,
     ) -> None:
-        self.current = current
+        self._current = current
         self._load = load
         self._storage = storage
 
+    @property
+    def current(self) -> Catalog:
+        if self._current is None:
+            raise RuntimeError("the catalog is read when the service starts")
+        return self._current
+
     async def start(self) -> None:
-        """Record the stock numbers of the catalog loaded at start-up."""
-        await self._storage.record_stock_levels(self.current.stock_levels())
+        """Load the first catalog if there is none yet; record its stock numbers."""
+        if self._current is None:
+            self._current = await self._load()
+        await self._storage.record_stock_levels(self._current.stock_levels())
 
     async def reload(self) -> Catalog:
         """Load the catalog again and use it; raises CatalogError (keeping the old one)."""
         catalog = await self._load()
         await self._storage.record_stock_levels(catalog.stock_levels())
-        self.current = catalog
+        self._current = catalog
         return catalog
 
 

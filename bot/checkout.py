@@ -51,6 +51,28 @@ def cancel_payload(order_id: int) -> str:
     return f"cancel-{reference_for(order_id)}"
 
 
+def line_item(order: Order, product: Product) -> dict[str, Any]:
+    """The order's line: a product read from Stripe is charged at its own Price there."""
+    if product.price_id is not None:
+        return {"price": product.price_id, "quantity": order.quantity}
+    product_data: dict[str, Any] = {
+        "name": order.product_title,
+        "metadata": {"product_id": product.id},
+    }
+    if product.description is not None:
+        product_data["description"] = localized(product.description, order.language)
+    if product.photo is not None:
+        product_data["images"] = [product.photo]
+    return {
+        "quantity": order.quantity,
+        "price_data": {
+            "currency": order.currency,
+            "unit_amount": order.unit_amount,
+            "product_data": product_data,
+        },
+    }
+
+
 class CheckoutLinks:
     """Creates Checkout Sessions at Stripe for orders, one per order whatever the retries."""
 
@@ -76,27 +98,10 @@ class CheckoutLinks:
             "chat_id": str(order.chat_id),
             "product_id": order.product_id,
         }
-        product_data: dict[str, Any] = {
-            "name": order.product_title,
-            "metadata": {"product_id": product.id},
-        }
-        if product.description is not None:
-            product_data["description"] = localized(product.description, language)
-        if product.photo is not None:
-            product_data["images"] = [product.photo]
         deep_link = f"https://t.me/{self._bot_username}?start="
         return {
             "mode": "payment",
-            "line_items": [
-                {
-                    "quantity": order.quantity,
-                    "price_data": {
-                        "currency": order.currency,
-                        "unit_amount": order.unit_amount,
-                        "product_data": product_data,
-                    },
-                }
-            ],
+            "line_items": [line_item(order, product)],
             "client_reference_id": str(order.telegram_user_id),
             "metadata": metadata,
             # Session metadata does not reach the PaymentIntent or its charges; refunds and

@@ -11,7 +11,7 @@ import sys
 from bot.catalog import Catalog, CatalogError, load_catalog
 from bot.logs import configure_logging
 from bot.service import Service, StartupError
-from bot.settings import ConfigurationError, Settings, load_settings
+from bot.settings import CatalogSource, ConfigurationError, Settings, load_settings
 
 log = logging.getLogger("bot")
 
@@ -23,7 +23,12 @@ def main() -> int:
     """Run until SIGINT or SIGTERM; exit 0 after a clean stop, non-zero with one line if not."""
     try:
         settings = load_settings()
-        catalog = load_catalog(settings.catalog_file)
+        # A catalog kept in Stripe is read once the service starts.
+        catalog = (
+            load_catalog(settings.catalog_file)
+            if settings.catalog_source is CatalogSource.FILE
+            else None
+        )
     except (ConfigurationError, CatalogError) as exc:
         print(f"checkout-bot: {exc}", file=sys.stderr)
         return EXIT_CONFIGURATION
@@ -48,7 +53,7 @@ def main() -> int:
     return 0
 
 
-async def serve(settings: Settings, catalog: Catalog) -> None:
+async def serve(settings: Settings, catalog: Catalog | None) -> None:
     """Run the service until the process is asked to stop."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

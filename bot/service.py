@@ -4,6 +4,7 @@ started and stopped together in one event loop."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Any, Self
@@ -16,15 +17,16 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from telegram.request import BaseRequest
 
 from bot.admin import AdminHandlers
-from bot.catalog import Catalog, LiveCatalog, file_loader
+from bot.catalog import Catalog, CatalogError, LiveCatalog, file_loader
 from bot.catalog_reload import CatalogReload
 from bot.checkout import CheckoutLinks
 from bot.handlers import ShopHandlers
 from bot.language import BuyerLanguages
 from bot.notices import Notices
 from bot.outbox import OutboxSender
-from bot.settings import Settings, TelegramMode
+from bot.settings import CatalogSource, Settings, TelegramMode
 from bot.storefront import Storefront
+from bot.stripe_catalog import stripe_loader
 from bot.tap_guard import TapGuard
 from bot.telegram_http import AiohttpRequest
 from storage import SQLiteStorage, StorageError
@@ -71,18 +73,40 @@ class StartupError(Exception):
 
 
 class Service:
-    """Everything the process runs. `async with Service(settings, catalog)` runs it."""
+    """Everything the process runs. `async with Service(settings, catalog)` runs it.
 
-    def __init__(self, settings: Settings, catalog: Catalog) -> None:
+    With CATALOG_SOURCE=stripe there is no catalog to pass: start-up reads it from Stripe."""
+
+    def __init__(self, settings: Settings, catalog: Catalog | None = None) -> None:
         self.settings = settings
         self.storage = SQLiteStorage(settings.database_path)
-        self.live_catalog = LiveCatalog(catalog, file_loader(settings.catalog_file), self.storage)
+        # Made here, as the catalog may be read through it before anything else starts; its
+        # HTTP session opens on first use.
+        self._stripe_http = stripe.AIOHTTPClient(timeout=STRIPE_TIMEOUT_SECONDS)
+        self.stripe_client = stripe.StripeClient(
+            settings.stripe_secret_key.get_secret_value(),
+            base_addresses={"api": settings.stripe_api_base_url},
+            http_client=self._stripe_http,
+            max_network_retries=STRIPE_NETWORK_RETRIES,
+        )
+        self.live_catalog = LiveCatalog(catalog, self._catalog_loader(), self.storage)
         self.catalog_reload = CatalogReload(self.live_catalog, settings.admin_ids)
         # Kept here so that they are closed even when Telegram refuses to initialise.
         self._telegram_requests = (AiohttpRequest(), AiohttpRequest(connections=1))
         self.application = build_application(settings, *self._telegram_requests)
         self._stack = AsyncExitStack()
         self.http_port = 0
+
+    def _catalog_loader(self) -> Callable[[], Awaitable[Catalog]]:
+        settings = self.settings
+        if settings.catalog_source is CatalogSource.STRIPE:
+            assert settings.shop_name is not None
+            return stripe_loader(
+                self.stripe_client,
+                shop_name=settings.shop_name,
+                api_base_url=settings.stripe_api_base_url,
+            )
+        return file_loader(settings.catalog_file)
 
     @property
     def http_url(self) -> str:
@@ -120,21 +144,18 @@ class Service:
         except StorageError as exc:
             raise StartupError(str(exc)) from None
         stack.push_async_callback(self.storage.close)
-        await self.live_catalog.start()
+        stack.push_async_callback(self._stripe_http.close_async)
+        try:
+            await self.live_catalog.start()
+        except CatalogError as exc:
+            raise StartupError(str(exc)) from None
 
         for request in self._telegram_requests:
             stack.push_async_callback(request.shutdown)
         await _initialize_telegram(application, settings)
         stack.push_async_callback(application.shutdown)
 
-        stripe_http = stripe.AIOHTTPClient(timeout=STRIPE_TIMEOUT_SECONDS)
-        stack.push_async_callback(stripe_http.close_async)
-        stripe_client = stripe.StripeClient(
-            settings.stripe_secret_key.get_secret_value(),
-            base_addresses={"api": settings.stripe_api_base_url},
-            http_client=stripe_http,
-            max_network_retries=STRIPE_NETWORK_RETRIES,
-        )
+        stripe_client = self.stripe_client
         sender = OutboxSender(self.storage, application.bot, Notices(self.storage).compose)
         sender.start()
         stack.push_async_callback(sender.stop)

@@ -22,6 +22,11 @@ class TelegramMode(StrEnum):
     WEBHOOK = "webhook"
 
 
+class CatalogSource(StrEnum):
+    FILE = "file"
+    STRIPE = "stripe"
+
+
 class Settings(BaseSettings):
     """Everything the process needs to know, named exactly as DESIGN.md's settings table."""
 
@@ -44,7 +49,10 @@ class Settings(BaseSettings):
     stripe_api_base_url: str = "https://api.stripe.com"
 
     database_url: str = "sqlite:///data/shop.db"
+    catalog_source: CatalogSource = CatalogSource.FILE
     catalog_file: Path = Path("catalog.toml")
+    # The greeting's shop name when the catalog comes from Stripe (the file has its own).
+    shop_name: str | None = None
     # Shown by /help; overrides the catalog's [shop] support.
     support_contact: str | None = None
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
@@ -132,6 +140,12 @@ class Settings(BaseSettings):
                 raise ValueError("PUBLIC_BASE_URL is required when TELEGRAM_MODE=webhook")
             if self.telegram_webhook_secret is None:
                 raise ValueError("TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_MODE=webhook")
+        return self
+
+    @model_validator(mode="after")
+    def _stripe_catalog_needs_a_shop_name(self) -> Settings:
+        if self.catalog_source is CatalogSource.STRIPE and not (self.shop_name or "").strip():
+            raise ValueError("SHOP_NAME is required when CATALOG_SOURCE=stripe")
         return self
 
     @property

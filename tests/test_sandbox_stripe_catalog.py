@@ -11,7 +11,7 @@ import stripe
 
 from sandbox.stripe_api import StripeEmulator
 from sandbox.stripe_emulator.objects import fixture
-from tests.test_sandbox_stripe import make_client
+from tests.test_sandbox_stripe import checkout_params, make_client
 
 
 @pytest.fixture
@@ -163,3 +163,84 @@ def test_add_product_refuses_what_stripe_would(emulator: StripeEmulator) -> None
         emulator.add_price("prod_missing", unit_amount=100, currency="usd")
 
     assert (emulator.products, emulator.prices) == before
+
+
+def with_price(price_id: str, quantity: int = 2) -> dict[str, Any]:
+    """The bot's Checkout parameters, the line naming a Price of the account."""
+    return checkout_params(line_items=[{"price": price_id, "quantity": quantity}])
+
+
+async def test_a_session_charges_a_price_of_the_account(
+    emulator: StripeEmulator, client: Any
+) -> None:
+    made = stock(emulator)
+    price = emulator.prices[made["hiker"]["default_price"]]
+
+    session = await client.v1.checkout.sessions.create_async(with_price(price["id"], quantity=3))
+    items = await client.v1.checkout.sessions.line_items.list_async(session.id)
+
+    assert (session.amount_total, session.currency) == (3 * price["unit_amount"], price["currency"])
+    (item,) = items.data
+    assert (item.description, item.quantity) == ("The Forest Hiker", 3)
+    assert item.price.to_dict(for_json=True) == price
+    assert (item.price.id, item.price.product, item.price.active) == (
+        price["id"],
+        "forest-hiker",
+        True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("which", "status", "code", "message"),
+    [
+        ("unknown", 404, "resource_missing", "No such price: 'price_unknown'"),
+        ("archived price", 400, None, "The price specified is inactive"),
+        ("archived product", 400, None, "belongs to an inactive product"),
+    ],
+)
+async def test_a_price_checkout_cannot_use_is_refused(
+    emulator: StripeEmulator,
+    client: Any,
+    which: str,
+    status: int,
+    code: str | None,
+    message: str,
+) -> None:
+    made = stock(emulator)
+    price_ids = {
+        "unknown": "price_unknown",
+        "archived price": emulator.add_price(
+            "forest-hiker", unit_amount=35000, currency="usd", active=False
+        )["id"],
+        "archived product": emulator.add_price(made["old"]["id"], unit_amount=100, currency="usd")[
+            "id"
+        ],
+    }
+    before = (dict(emulator.products), dict(emulator.prices))
+
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        await client.v1.checkout.sessions.create_async(with_price(price_ids[which]))
+
+    error = caught.value
+    assert (error.http_status, error.code, error.param) == (
+        status,
+        code,
+        "line_items[0][price]",
+    )
+    assert message in (error.user_message or "")
+    assert emulator.sessions == {}
+    assert (emulator.products, emulator.prices) == before
+
+
+async def test_a_line_names_a_price_or_gives_price_data_not_both(
+    emulator: StripeEmulator, client: Any
+) -> None:
+    made = stock(emulator)
+    both = checkout_params()
+    both["line_items"][0]["price"] = made["hiker"]["default_price"]
+
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        await client.v1.checkout.sessions.create_async(both)
+
+    assert caught.value.http_status == 400
+    assert emulator.sessions == {}

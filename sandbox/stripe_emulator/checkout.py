@@ -7,7 +7,8 @@ window), each answered with Stripe's wording and ``param`` where known.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypeVar
@@ -31,7 +32,7 @@ from .params import (
     reject_unknown,
 )
 
-__all__ = ["CheckoutSpec", "LineItem", "parse_create", "ui_modes"]
+__all__ = ["Account", "CheckoutSpec", "LineItem", "parse_create", "ui_modes"]
 
 T = TypeVar("T")
 Reader = Callable[[Any, str], T]
@@ -107,6 +108,16 @@ class LineItem:
     metadata: dict[str, str] = field(default_factory=dict)
     tax_behavior: str = "unspecified"
     adjustable_quantity: dict[str, Any] | None = None
+    # The account's Price object when the line named one by id (``price``), else None.
+    price: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Account:
+    """The Products and Prices kept in the account, which ``line_items[][price]`` may name."""
+
+    products: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    prices: Mapping[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -158,7 +169,9 @@ def ui_modes(api_version: str) -> tuple[tuple[str, ...], str]:
     return LEGACY_UI_MODES, "hosted"
 
 
-def parse_create(params: dict[str, Any], *, now: int, api_version: str) -> CheckoutSpec:
+def parse_create(
+    params: dict[str, Any], *, now: int, api_version: str, account: Account | None = None
+) -> CheckoutSpec:
     reject_unknown(params, CREATE_PARAMS)
 
     if "mode" not in params:
@@ -173,7 +186,7 @@ def parse_create(params: dict[str, Any], *, now: int, api_version: str) -> Check
     hosted = ui_mode == default_ui_mode
 
     # Each parameter on its own first ...
-    line_items = _line_items(params)
+    line_items = _line_items(params, account or Account())
     only_one_of(params, ("customer", "customer_email"))
     only_one_of(params, ("allow_promotion_codes", "discounts"))
     if "customer" in params:
@@ -224,7 +237,7 @@ def _optional(params: dict[str, Any], name: str, reader: Reader[T]) -> T | None:
 # -- line items ---------------------------------------------------------------
 
 
-def _line_items(params: dict[str, Any]) -> tuple[LineItem, ...]:
+def _line_items(params: dict[str, Any], account: Account) -> tuple[LineItem, ...]:
     if "line_items" not in params:
         raise missing_param("line_items")
     raw = read_array(params["line_items"], "line_items")
@@ -235,21 +248,22 @@ def _line_items(params: dict[str, Any]) -> tuple[LineItem, ...]:
             f"You can't have more than {MAX_LINE_ITEMS} line items in `payment` mode.",
             "line_items",
         )
-    return tuple(_line_item(item, child("line_items", index)) for index, item in enumerate(raw))
+    return tuple(
+        _line_item(item, child("line_items", index), account) for index, item in enumerate(raw)
+    )
 
 
-def _line_item(raw: Any, param: str) -> LineItem:
+def _line_item(raw: Any, param: str, account: Account) -> LineItem:
     item = read_hash(raw, param)
     reject_unknown(item, LINE_ITEM_PARAMS, param)
     only_one_of(item, ("price", "price_data"), param)
-    if "price" in item:
-        # The emulator keeps no Price objects: a price id can only be unknown.
-        price_id = read_string(item["price"], child(param, "price"))
-        raise resource_missing("price", price_id, child(param, "price"))
-    if "price_data" not in item:
+    if "price" not in item and "price_data" not in item:
         raise invalid_request(
             "You must specify either `price` or `price_data` for each line item.", param
         )
+    stored = (
+        _stored_price(item["price"], child(param, "price"), account) if "price" in item else None
+    )
     if "quantity" not in item:
         raise missing_param(child(param, "quantity"))
     quantity = read_int(item["quantity"], child(param, "quantity"), minimum=1, maximum=MAX_QUANTITY)
@@ -258,7 +272,10 @@ def _line_item(raw: Any, param: str) -> LineItem:
         rate = read_string(rates[0], child(child(param, "tax_rates"), 0))
         raise resource_missing("tax_rate", rate, child(child(param, "tax_rates"), 0))
 
-    price = _price_data(item["price_data"], child(param, "price_data"))
+    if stored is not None:
+        price = _price_of(stored, account)
+    else:
+        price = _price_data(item["price_data"], child(param, "price_data"))
     unit_amount = price.unit_amount
     if price.currency in currencies.THREE_DECIMAL and unit_amount is not None and unit_amount % 10:
         raise invalid_request(
@@ -280,6 +297,49 @@ def _line_item(raw: Any, param: str) -> LineItem:
         metadata=read_metadata(item.get("metadata", ""), child(param, "metadata")),
         tax_behavior=price.tax_behavior,
         adjustable_quantity=_adjustable_quantity(item, param),
+        price=copy.deepcopy(stored) if stored is not None else None,
+    )
+
+
+def _stored_price(value: Any, param: str, account: Account) -> dict[str, Any]:
+    """The account's Price a line names; Checkout takes only active prices of active products."""
+    price_id = read_string(value, param)
+    price = account.prices.get(price_id)
+    if price is None:
+        raise resource_missing("price", price_id, param)
+    if not price["active"]:
+        raise invalid_request(
+            "The price specified is inactive. This field only accepts active prices.", param
+        )
+    if not account.products[price["product"]]["active"]:
+        # Stripe refuses these too; this wording is the emulator's own.
+        raise invalid_request(
+            "The price specified belongs to an inactive product. This field only accepts "
+            "prices of active products.",
+            param,
+        )
+    if price["type"] != "one_time":
+        raise invalid_request(
+            "You specified `payment` mode but passed a recurring price. Either switch to "
+            "`subscription` mode or use only one-time prices.",
+            param,
+        )
+    return price
+
+
+def _price_of(price: dict[str, Any], account: Account) -> _Price:
+    product = account.products[price["product"]]
+    return _Price(
+        currency=price["currency"],
+        unit_amount=price["unit_amount"],
+        unit_amount_decimal=Decimal(price["unit_amount_decimal"]),
+        product=_Product(
+            name=product["name"],
+            description=product["description"],
+            images=tuple(product["images"]),
+            metadata=dict(product["metadata"]),
+        ),
+        tax_behavior=price["tax_behavior"],
     )
 
 

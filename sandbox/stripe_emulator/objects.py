@@ -172,6 +172,28 @@ def completed_collected_information() -> dict[str, Any]:
 
 def build_line_item(item: LineItem, created: int) -> dict[str, Any]:
     line = fixture("item")
+    price = copy.deepcopy(item.price) if item.price is not None else _session_price(item, created)
+    line.update(
+        {
+            "id": new_id("li_"),
+            "object": "item",
+            "adjustable_quantity": item.adjustable_quantity,
+            "amount_discount": 0,
+            "amount_subtotal": item.amount,
+            "amount_tax": 0,
+            "amount_total": item.amount,
+            "currency": item.currency,
+            "description": item.name,
+            "metadata": dict(item.metadata) if item.metadata else None,
+            "price": price,
+            "quantity": item.quantity,
+        }
+    )
+    return line
+
+
+def _session_price(item: LineItem, created: int) -> dict[str, Any]:
+    """The Price Stripe makes from ``price_data``, for this one session."""
     price = fixture("price")
     price.update(
         {
@@ -194,23 +216,7 @@ def build_line_item(item: LineItem, created: int) -> dict[str, Any]:
             "unit_amount_decimal": _decimal_string(item),
         }
     )
-    line.update(
-        {
-            "id": new_id("li_"),
-            "object": "item",
-            "adjustable_quantity": item.adjustable_quantity,
-            "amount_discount": 0,
-            "amount_subtotal": item.amount,
-            "amount_tax": 0,
-            "amount_total": item.amount,
-            "currency": item.currency,
-            "description": item.name,
-            "metadata": dict(item.metadata) if item.metadata else None,
-            "price": price,
-            "quantity": item.quantity,
-        }
-    )
-    return line
+    return price
 
 
 def _decimal_string(item: LineItem) -> str:

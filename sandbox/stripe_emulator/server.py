@@ -46,7 +46,7 @@ from typing import Any, Self
 from aiohttp import web
 
 from . import charges, objects, products, refunds
-from .checkout import parse_create
+from .checkout import Account, parse_create
 from .errors import StripeError, invalid_request, mask_key, resource_missing
 from .faults import Dropped, Faults
 from .forms import FormError, decode_form, parse_form
@@ -779,7 +779,12 @@ class StripeEmulator:
     # -- endpoints ---------------------------------------------------------------------
 
     def _create_session(self, call: _Call) -> dict[str, Any]:
-        spec = parse_create(call.params, now=self._now(), api_version=call.api_version)
+        spec = parse_create(
+            call.params,
+            now=self._now(),
+            api_version=call.api_version,
+            account=Account(self.products, self.prices),
+        )
         _check_session_expand(list(spec.expand))
         session = objects.build_session(spec)
         self.sessions[session["id"]] = session
