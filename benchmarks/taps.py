@@ -1,7 +1,8 @@
 """(2) Tap to link: a product tapped, to the message with the Checkout link at the emulator.
 
-The bot runs in Telegram webhook mode; the emulator POSTs each tap (a callback query on the
-catalog message the user was sent) and records when the bot's sendMessage with the pay URL
+The bot runs in Telegram webhook mode with a one-product catalog; each user first opens the
+product's card (/start, then the product), and the measured tap is the card's Buy button: the
+emulator POSTs it as a callback query and records when the bot's sendMessage with the pay URL
 arrives. Phase one taps at a fixed 20/s under Telegram's flood limits; phase two keeps 64 taps
 in flight with the emulator's limits off, to find the highest sustained rate.
 """
@@ -26,10 +27,21 @@ NAME = "taps"
 FIXED_RATE = 20.0
 IN_FLIGHT = 64
 FIRST_USER = 500_000
-# After giving every user a catalog at Telegram's pace, let the flood buckets fill up again,
+# After giving every user a card at Telegram's pace, let the flood buckets fill up again,
 # so that the measured taps do not pay for the set-up's messages.
 SETTLE_SECONDS = 1.5
-PRODUCT_DATA = "buy:forest-hiker"
+CARD_DATA = "p:forest-hiker:1"
+BUY_DATA = "buy:forest-hiker:1"
+CATALOG = """\
+[shop]
+name = "Benchmark shop"
+
+[[products]]
+id = "forest-hiker"
+title = "The Forest Hiker"
+price = "397.00"
+currency = "usd"
+"""
 
 
 async def run(context: RunContext) -> list[Figure]:
@@ -47,14 +59,24 @@ async def run(context: RunContext) -> list[Figure]:
 
 
 async def _webhook_bot(
-    context: RunContext, folder_name: str, telegram: TelegramEmulator, stripe_api: StripeEmulator
+    context: RunContext,
+    folder_name: str,
+    telegram: TelegramEmulator,
+    stripe_api: StripeEmulator,
+    *,
+    limit_off: bool = False,
 ) -> tuple[Server, Any]:
     folder = context.folder(folder_name)
     port = free_port()
+    catalog = folder / "catalog.toml"
+    catalog.write_text(CATALOG)
     settings = bot_settings(telegram, stripe_api, folder / "shop.db") | {
+        "CATALOG_FILE": str(catalog),
         "TELEGRAM_MODE": "webhook",
         "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_WEBHOOK_SECRET,
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        # With the emulator's limit off, the bot's own cap goes too: this measures the bot.
+        "TELEGRAM_MESSAGES_PER_SECOND": "0" if limit_off else "30",
     }
     bot = await start_bot(settings, folder, port)
     await bot.wait_until_answering("/healthz")
@@ -63,23 +85,32 @@ async def _webhook_bot(
     return bot, folder / "shop.db"
 
 
-async def _catalogs(telegram: TelegramEmulator, users: list[TgUser]) -> dict[int, Any]:
-    """Each user sends /start; their catalog messages (with the product buttons)."""
-    catalogs = Arrivals(telegram, lambda call: call.method == "sendMessage" and call.status == 200)
-    catalogs.start()
+async def _cards(telegram: TelegramEmulator, users: list[TgUser]) -> dict[int, Any]:
+    """Each user sends /start and taps the product; their card messages (with Buy)."""
+    shown = Arrivals(telegram, _shown)
+    shown.start()
     try:
         for user in users:
             await telegram.send_text(user, "/start")
-        await catalogs.wait_for_count(len(users), timeout=10 + len(users) / 20)
+        await shown.wait_for_count(len(users), timeout=10 + len(users) / 20)
+        for user in users:
+            await telegram.tap(user, _message_with(telegram, user, CARD_DATA), CARD_DATA)
+        await shown.wait_for_count(2 * len(users), timeout=10 + len(users) / 20)
     finally:
-        await catalogs.stop()
-    return {user.id: _catalog_message(telegram, user) for user in users}
+        await shown.stop()
+    return {user.id: _message_with(telegram, user, BUY_DATA) for user in users}
 
 
-def _catalog_message(telegram: TelegramEmulator, user: TgUser) -> Any:
-    messages = [m for m in telegram.messages_to(user.id) if PRODUCT_DATA in _data(m)]
+def _shown(call: Any) -> bool:
+    """A message the bot sent or edited to show something."""
+    return call.method in ("sendMessage", "editMessageText") and call.status == 200
+
+
+def _message_with(telegram: TelegramEmulator, user: TgUser, data: str) -> Any:
+    messages = [m for m in telegram.messages_to(user.id) if data in _data(m)]
     if len(messages) != 1:
-        raise BenchmarkFailure(f"user {user.id} got {len(messages)} catalog messages")
+        seen = [(m.get("text"), _data(m)) for m in telegram.messages_to(user.id)]
+        raise BenchmarkFailure(f"user {user.id}: {len(messages)} messages with {data} in {seen}")
     return messages[0]
 
 
@@ -93,9 +124,10 @@ async def _fixed_rate(context: RunContext, taps: int) -> tuple[list[float], int]
         bot, db = await _webhook_bot(context, f"{NAME}/fixed", telegram, stripe_api)
         try:
             users = [telegram.user(FIRST_USER + i, "Tapper") for i in range(taps)]
-            catalogs = await _catalogs(telegram, users)
+            cards = await _cards(telegram, users)
             await asyncio.sleep(SETTLE_SECONDS)
             refused_before = telegram.too_many_requests
+            answered_before = _answered(telegram)
             links = Arrivals(telegram, pay_link)
             links.start()
             tapped: dict[int, float] = {}
@@ -103,23 +135,24 @@ async def _fixed_rate(context: RunContext, taps: int) -> tuple[list[float], int]
             for index, user in enumerate(users):
                 await asyncio.sleep(max(0.0, started + index / FIXED_RATE - time.monotonic()))
                 tapped[user.id] = time.monotonic()
-                await telegram.tap(user, catalogs[user.id], PRODUCT_DATA)
+                await telegram.tap(user, cards[user.id], BUY_DATA)
             await _wait_all(links, taps, bot)
             await links.stop()
             refused = telegram.too_many_requests - refused_before
         finally:
             await bot.stop()
-        _check(telegram, stripe_api, db, links, taps)
+        _check(telegram, stripe_api, db, links, taps, answered_before)
     return [links.at[user_id][0] - at for user_id, at in tapped.items()], refused
 
 
 async def _as_fast_as_possible(context: RunContext, seconds: float) -> tuple[list[float], float]:
     async with TelegramEmulator(rate_limits=None) as telegram, StripeEmulator() as stripe_api:
-        bot, db = await _webhook_bot(context, f"{NAME}/fast", telegram, stripe_api)
+        bot, db = await _webhook_bot(context, f"{NAME}/fast", telegram, stripe_api, limit_off=True)
         try:
             pool = int(seconds * 600) + IN_FLIGHT  # more users than the bot can serve in time
             users = [telegram.user(FIRST_USER + i, "Tapper") for i in range(pool)]
-            catalogs = await _replicated_catalogs(telegram, users)
+            cards = await _replicated_cards(telegram, users)
+            answered_before = _answered(telegram)
             links = Arrivals(telegram, pay_link)
             links.start()
             latencies: list[float] = []
@@ -132,7 +165,7 @@ async def _as_fast_as_possible(context: RunContext, seconds: float) -> tuple[lis
                     user = queue.pop()
                     arrived = links.next_in(user.id)
                     at = time.monotonic()
-                    await telegram.tap(user, catalogs[user.id], PRODUCT_DATA)
+                    await telegram.tap(user, cards[user.id], BUY_DATA)
                     latencies.append(await asyncio.wait_for(arrived, 30) - at)
 
             await asyncio.gather(*(tapper() for _ in range(IN_FLIGHT)))
@@ -140,22 +173,23 @@ async def _as_fast_as_possible(context: RunContext, seconds: float) -> tuple[lis
             await links.stop()
         finally:
             await bot.stop()
-        _check(telegram, stripe_api, db, links, len(latencies))
+        _check(telegram, stripe_api, db, links, len(latencies), answered_before)
     return latencies, len(latencies) / elapsed
 
 
-async def _replicated_catalogs(telegram: TelegramEmulator, users: list[TgUser]) -> dict[int, Any]:
-    """The bot's real catalog message for the first user, sent again to the others.
+async def _replicated_cards(telegram: TelegramEmulator, users: list[TgUser]) -> dict[int, Any]:
+    """The bot's real product card for the first user, sent again to the others.
 
-    The bot's replies to /start are capped at Telegram's 30 messages/s by its rate limiter, so
-    giving thousands of users the message through the bot would take minutes. The copies go
-    through the emulator's own Bot API, exactly as the bot sent the first one.
+    Opening thousands of cards through the bot would measure browsing, not buying. The copies go
+    through the emulator's own Bot API, with the text and buttons the bot gave the first one.
     """
     first = users[0]
-    await _catalogs(telegram, [first])
-    (original,) = [
-        call for call in telegram.calls_to("sendMessage") if call.params.get("chat_id") == first.id
-    ]
+    await _cards(telegram, [first])
+    original = [
+        call
+        for call in telegram.calls_to("editMessageText")
+        if call.params.get("chat_id") == first.id and BUY_DATA in str(call.params)
+    ][-1]
     params = {
         key: value
         for key, value in original.params.items()
@@ -167,11 +201,11 @@ async def _replicated_catalogs(telegram: TelegramEmulator, users: list[TgUser]) 
         async def send(user: TgUser) -> None:
             async with session.post(url, json=params | {"chat_id": user.id}) as answer:
                 if answer.status != 200:
-                    raise BenchmarkFailure(f"copying the catalog: {await answer.text()}")
+                    raise BenchmarkFailure(f"copying the card: {await answer.text()}")
 
         for start in range(1, len(users), 64):
             await asyncio.gather(*(send(user) for user in users[start : start + 64]))
-    return {user.id: _catalog_message(telegram, user) for user in users}
+    return {user.id: _message_with(telegram, user, BUY_DATA) for user in users}
 
 
 async def _wait_all(links: Arrivals, taps: int, bot: Server) -> None:
@@ -189,6 +223,7 @@ def _check(
     db: Any,
     links: Arrivals,
     taps: int,
+    answered_before: int,
 ) -> None:
     """One pay link per tap, one Checkout Session and one pending order behind each."""
     twice = [chat for chat, times in links.at.items() if len(times) != 1]
@@ -197,6 +232,10 @@ def _check(
     if len(stripe_api.sessions) != taps:
         raise BenchmarkFailure(f"{len(stripe_api.sessions)} Checkout Sessions for {taps} taps")
     database.expect_counts(db, {database.PENDING_WITH_LINK: taps})
-    answered = [c for c in telegram.calls_to("answerCallbackQuery") if c.status == 200]
-    if len(answered) != taps:
-        raise BenchmarkFailure(f"{len(answered)} callback queries answered for {taps} taps")
+    answered = _answered(telegram) - answered_before
+    if answered != taps:
+        raise BenchmarkFailure(f"{answered} callback queries answered for {taps} taps")
+
+
+def _answered(telegram: TelegramEmulator) -> int:
+    return sum(call.status == 200 for call in telegram.calls_to("answerCallbackQuery"))

@@ -282,10 +282,12 @@ def build_application(
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(base_url)
         .base_file_url(_file_url_for(base_url))
-        # Answers to buyers go out at once: holding every send to ~30/s would make a flash
-        # sale's buyers queue behind each other for their links. The outbox paces the bulk
-        # (confirmations) to Telegram's limits itself; a 429 is waited out and retried here.
-        .rate_limiter(AIORateLimiter(overall_max_rate=0, max_retries=2))
+        # One budget for everything the bot sends, answers and confirmations alike, so that a
+        # flash sale queues here instead of running into Telegram's 429s; a 429 that comes
+        # anyway is waited out and retried. The outbox also spaces each chat's messages.
+        .rate_limiter(
+            AIORateLimiter(overall_max_rate=settings.telegram_messages_per_second, max_retries=2)
+        )
         .concurrent_updates(CONCURRENT_UPDATES)
         .request(requests)
         .get_updates_request(get_updates_requests)

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     telegram_mode: TelegramMode = TelegramMode.POLLING
     telegram_webhook_secret: SecretStr | None = None
     public_base_url: str | None = None
+    # The bot's own cap on messages to Telegram per second, all chats together (Telegram's
+    # limit is about 30); 0 turns it off, for a self-hosted Bot API server or a load test.
+    telegram_messages_per_second: float = Field(default=30, ge=0, le=1000)
 
     stripe_secret_key: SecretStr
     stripe_webhook_secret: SecretStr
