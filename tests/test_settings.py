@@ -68,6 +68,8 @@ def test_each_required_setting_missing_is_named(monkeypatch: pytest.MonkeyPatch,
         ("DATABASE_URL", "mysql://localhost/shop"),
         ("STRIPE_API_BASE_URL", "ftp://example.com"),
         ("LOG_LEVEL", "LOUD"),
+        ("TELEGRAM_MESSAGES_PER_SECOND", "-1"),
+        ("TELEGRAM_MESSAGES_PER_SECOND", "lots"),
     ],
 )
 def test_a_malformed_value_is_named_without_echoing_it(
