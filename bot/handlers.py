@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any, Protocol
@@ -169,12 +170,16 @@ class ShopHandlers:
                 if order is None:
                     await query.answer(await self._stock_refusal(product, lang), show_alert=True)
                     return
-                # Answer now: Telegram shows a spinner on the button until the query is answered.
-                await query.answer()
-                if replaced is None or await self._close(replaced, order, context):
-                    order = await self._new_link(order, product, context)
-                else:
-                    order = None
+                # Telegram shows a spinner on the button until the query is answered: the
+                # answer travels while the link is being made, and arrives before the link.
+                answering = asyncio.ensure_future(query.answer())
+                try:
+                    if replaced is None or await self._close(replaced, order, context):
+                        order = await self._new_link(order, product, context)
+                    else:
+                        order = None
+                finally:
+                    await answering
             else:
                 await query.answer()
             if order is not None:

@@ -198,6 +198,7 @@ class Service:
             on_queued=sender.notify,
         )
         await self._start_web_server(fulfilment, refunds)
+        await reconciler.check_access()
         reconciler.start()
         stack.push_async_callback(reconciler.stop)
 

@@ -106,7 +106,9 @@ async def test_the_checkout_session_is_made_as_designed(
     started = int(time.time())
     pay_message = await tap_product(telegram, ada, "The Forest Hiker")
 
-    (request,) = [r for r in stripe_api.requests if r.path == "/v1/checkout/sessions"]
+    (request,) = [
+        r for r in stripe_api.requests if (r.method, r.path) == ("POST", "/v1/checkout/sessions")
+    ]
     params = request.params
     (order,) = rows(database_of(shop), "SELECT * FROM orders")
     metadata = {
@@ -150,11 +152,13 @@ async def test_a_retried_create_request_makes_one_valid_session(
 ) -> None:
     """stripe-python retries a failed create with the same key and body: one session, and an
     `expires_at` Stripe still accepts at the later moment of the retry, at both bounds."""
-    stripe_api.fail_next(1, status=500, should_retry=True)
     async with Service(make_settings(checkout_expires_minutes=minutes), catalog):
+        stripe_api.fail_next(1, status=500, should_retry=True)
         ada = telegram.user(4242, "Ada")
         pay_message = await tap_product(telegram, ada, "The Forest Hiker")
-    creates = [r for r in stripe_api.requests if r.path == "/v1/checkout/sessions"]
+    creates = [
+        r for r in stripe_api.requests if (r.method, r.path) == ("POST", "/v1/checkout/sessions")
+    ]
     assert [r.status for r in creates] == [500, 200]
     assert len({r.headers["Idempotency-Key"] for r in creates}) == 1
     assert len(stripe_api.sessions) == 1

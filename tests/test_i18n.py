@@ -114,7 +114,11 @@ async def test_language_is_remembered_and_reaches_the_checkout_page(
     async with Service(settings, catalog):  # a restart: the choice was stored
         pay_message = await tap_product(telegram, ada, "The Forest Hiker")
         assert buttons(pay_message)[0]["text"] == "Payer 397,00\xa0$US"
-        (request,) = [r for r in stripe_api.requests if r.path == "/v1/checkout/sessions"]
+        (request,) = [
+            r
+            for r in stripe_api.requests
+            if (r.method, r.path) == ("POST", "/v1/checkout/sessions")
+        ]
         assert request.params["locale"] == "fr"
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 from bot.catalog import Catalog
 from bot.service import Service
@@ -196,3 +199,18 @@ async def test_a_refund_made_in_stripes_dashboard_reaches_the_order_and_the_buye
     assert order == {"status": "refunded", "amount_refunded": 39700}
     await shop.stop()
     assert len(sent_texts(telegram, ada, "refunded")) == 2
+
+
+async def test_a_stripe_key_refused_is_said_at_start_up(
+    make_settings: Callable[..., Settings],
+    catalog: Catalog,
+    telegram: TelegramEmulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The owner learns of a wrong key when the bot starts, not from the first buyer."""
+    with caplog.at_level(logging.WARNING):
+        async with Service(make_settings(stripe_secret_key="sk_test_not_this_account"), catalog):
+            pass
+    refused = [r.getMessage() for r in caplog.records if "STRIPE_SECRET_KEY" in r.getMessage()]
+    assert len(refused) == 1 and refused[0].startswith("Stripe refused STRIPE_SECRET_KEY")
+    assert "sk_test_not_this_account" not in refused[0]

@@ -210,7 +210,11 @@ async def test_the_quantity_is_bounded_by_the_per_order_maximum(
         assert order["amount_total"] == Money.parse("21.50", "usd").minor * 2
         assert session["amount_total"] == order["amount_total"]
         assert session["url"] == buttons(pay_message)[0]["url"]
-        (request,) = [r for r in stripe_api.requests if r.path == "/v1/checkout/sessions"]
+        (request,) = [
+            r
+            for r in stripe_api.requests
+            if (r.method, r.path) == ("POST", "/v1/checkout/sessions")
+        ]
         assert request.params["line_items"][0]["quantity"] == "2"
         assert request.params["allow_promotion_codes"] == "true"
 

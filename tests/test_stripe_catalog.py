@@ -199,7 +199,9 @@ async def test_a_tap_charges_the_stripe_price_by_id(
 
     session = session_behind(stripe_api, await tap_product(telegram, ada, "The Forest Hiker", 2))
 
-    (created,) = [r for r in stripe_api.requests if r.path == "/v1/checkout/sessions"]
+    (created,) = [
+        r for r in stripe_api.requests if (r.method, r.path) == ("POST", "/v1/checkout/sessions")
+    ]
     assert created.params["line_items"] == [{"price": price["id"], "quantity": "2"}]
     assert session["amount_total"] == 2 * price["unit_amount"]
     assert session["metadata"]["product_id"] == "forest-hiker"

@@ -25,6 +25,8 @@ from webhooks.fulfilment import Fulfilment, Outcome, order_id_of
 log = logging.getLogger(__name__)
 
 EVERY_SECONDS = 300.0
+# How long start-up waits for Stripe to answer its first request before going on without.
+ACCESS_CHECK_SECONDS = 5.0
 # Periodic runs leave the webhook a minute to arrive before asking Stripe about an order.
 QUIET_SECONDS = 60
 # Stripe allows 25 read requests/s in test mode for the whole account, shared with buyers' taps.
@@ -104,6 +106,20 @@ class Reconciler:
                 if outcome is not Outcome.UNCHANGED:
                     report.changed[outcome] += 1
             return report
+
+    async def check_access(self) -> None:
+        """One cheap request at start-up. It tells the owner at once when Stripe refuses the
+        key, and it does what stripe-python does on its first request (TLS set-up, its user
+        agent, which runs `uname`), which would otherwise slow the first buyer's tap."""
+        try:
+            await asyncio.wait_for(
+                self._client.v1.checkout.sessions.list_async({"limit": 1}), ACCESS_CHECK_SECONDS
+            )
+        except stripe.AuthenticationError as exc:
+            log.error("Stripe refused STRIPE_SECRET_KEY: %s", exc.user_message or exc)
+        except (stripe.StripeError, TimeoutError) as exc:
+            log.warning("Stripe could not be reached at start-up: %r", exc)
+        stripe.checkout.Session  # noqa: B018 - imports the class sessions are built as
 
     async def check(self, order: Order, *, source: str) -> Outcome:
         """Read one order's session back from Stripe and apply what it says."""
