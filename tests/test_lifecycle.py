@@ -296,3 +296,65 @@ async def test_a_promotion_code_discount_is_recorded_and_is_no_mismatch(
     assert (order["amount_received"], order["amount_discount"]) == (34700, 5000)
     assert order["flag"] is None
     assert not rows(shop.settings.database_path, "SELECT * FROM outbox WHERE kind LIKE 'alert%'")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_any_order_of_events_with_duplicates_ends_in_the_same_states(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator, seed: int
+) -> None:
+    """Card payments, bank debits that succeed and ones that fail, and links left to expire,
+    all shuffled, half of the events sent twice: the final states and the buyers' messages are
+    what the events mean, whatever their order."""
+    buyers = [telegram.user(7000 + n, f"Buyer {n}") for n in range(8)]
+    events, expected = [], {}
+    for number, buyer in enumerate(buyers):
+        _, session = await open_order(shop, telegram, stripe_api, buyer)
+        done = {**session, "status": "complete", "payment_intent": f"pi_test_{number}"}
+        paid, unpaid = {**done, "payment_status": "paid"}, {**done, "payment_status": "unpaid"}
+        kind = ("card", "debit", "failed debit", "expired")[number % 4]
+        if kind == "expired":
+            steps = [("checkout.session.expired", {**session, "status": "expired"})]
+        elif kind == "card":
+            steps = [("checkout.session.completed", paid)]
+        elif kind == "debit":
+            steps = [
+                ("checkout.session.completed", unpaid),
+                ("checkout.session.async_payment_succeeded", paid),
+            ]
+        else:
+            steps = [
+                ("checkout.session.completed", unpaid),
+                ("checkout.session.async_payment_failed", unpaid),
+            ]
+        events += [stripe_api.build_event(type, obj) for type, obj in steps]
+        expected[buyer.id] = {"failed debit": "failed", "expired": "expired"}.get(kind, "paid")
+
+    deliveries = await stripe_api.deliver_all(events, duplicate_share=0.5, seed=seed)
+    await stripe_api.wait_until_acknowledged([event["id"] for event in events])
+
+    assert all(delivery.status == 200 for delivery in deliveries)
+    stored = rows(shop.settings.database_path, "SELECT telegram_user_id, status FROM orders")
+    assert {row["telegram_user_id"]: row["status"] for row in stored} == expected
+    news = {"paid": "Payment received", "failed": "did not go through"}
+
+    def everyone_told() -> bool:
+        return all(
+            texts_to(telegram, buyer, news[expected[buyer.id]])
+            for buyer in buyers
+            if expected[buyer.id] in news
+        )
+
+    await telegram.wait_until(everyone_told, timeout=10)
+    await shop.stop()
+    # Nothing is queued twice either, sent or not.
+    twice = rows(
+        shop.settings.database_path,
+        "SELECT order_id, kind FROM outbox GROUP BY order_id, kind HAVING count(*) > 1",
+    )
+    assert twice == []
+    for buyer in buyers:
+        received = texts_to(telegram, buyer, "Payment received")
+        failed = texts_to(telegram, buyer, "did not go through")
+        told = {"paid": (1, 0), "failed": (0, 1), "expired": (0, 0)}[expected[buyer.id]]
+        assert (len(received), len(failed)) == told
+        assert len(texts_to(telegram, buyer, "being processed")) <= 1
