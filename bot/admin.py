@@ -139,7 +139,7 @@ class AdminHandlers:
         if message is None:
             return
         args = context.args or []
-        count = int(args[0]) if len(args) == 1 and args[0].isdigit() else 0
+        count = int(args[0]) if len(args) == 1 and args[0].isdecimal() else 0
         if len(args) > 1 or (args and not 1 <= count <= SALES_MOST):
             await message.reply_text(admin_texts.sales_usage(SALES_MOST))
             return

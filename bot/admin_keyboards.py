@@ -63,7 +63,7 @@ def _numbers(data: str, kind: str, count: int) -> list[int] | None:
     if not data.startswith(head):
         return None
     parts = data.removeprefix(head).split(":")
-    if len(parts) != count or not all(part.isdigit() for part in parts):
+    if len(parts) != count or not all(part.isdecimal() for part in parts):
         return None
     return [int(part) for part in parts]
 

@@ -22,6 +22,18 @@ LocalizedText = (
     | dict[Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[a-zA-Z]{2,4})?$")], NonEmpty]
 )
 
+# A card shows its description in a photo caption, which Telegram limits to 1,024 characters,
+# beside the title, the price and the quantity line.
+DESCRIPTION_MOST = 700
+# A description: a string, or a table of language code -> string, each short enough for a card.
+CardText = Annotated[
+    str, StringConstraints(min_length=1, max_length=DESCRIPTION_MOST, strip_whitespace=True)
+]
+Description = (
+    CardText
+    | dict[Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[a-zA-Z]{2,4})?$")], CardText]
+)
+
 DEFAULT_MAX_PER_ORDER = 10
 
 
@@ -57,7 +69,7 @@ class _CategoryFields(_Strict):
 class _ProductFields(_Strict):
     id: Identifier
     title: LocalizedText
-    description: LocalizedText | None = None
+    description: Description | None = None
     price: NonEmpty
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$")]
     category: Identifier | None = None
@@ -232,7 +244,10 @@ _FIELD_RULES = {
     "id": "must be 1 to 32 characters of a-z, 0-9 and -",
     "category": "must be the id of a [[categories]] entry",
     "title": 'must be a non-empty string, or a table such as { en = "…", fr = "…" }',
-    "description": 'must be a non-empty string, or a table such as { en = "…", fr = "…" }',
+    "description": (
+        f"must be a non-empty string of at most {DESCRIPTION_MOST} characters (a card shows it"
+        ' in a photo caption), or a table of them such as { en = "…", fr = "…" }'
+    ),
     "price": 'must be a decimal string in major units, quoted, such as "397.00"',
     "currency": "must be a three-letter ISO 4217 code such as usd",
     "photo": "must be an http(s) URL",

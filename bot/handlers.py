@@ -157,16 +157,26 @@ class ShopHandlers:
         chat_id = query.message.chat.id if query.message is not None else user.id
         async with self.tap_guard.one_at_a_time(user.id, product.id):
             now = int(time.time())
-            order = await self.storage.open_link_for(user.id, product.id, now + LINK_MARGIN_SECONDS)
-            # A link for another quantity is replaced; its units are not counted twice.
-            replaced = order if order is not None and order.quantity != quantity else None
-            order = None if replaced is not None else order
+            order = await self.storage.open_link_for(user.id, product.id, now)
+            # An open link for another quantity, or about to expire, is replaced: it is closed
+            # at Stripe first, so that the buyer cannot pay both.
+            if order is not None and (
+                order.quantity != quantity
+                or (order.checkout_expires_at or 0) <= now + LINK_MARGIN_SECONDS
+            ):
+                replacing = await self._close(order)
+                if replacing is None:
+                    await query.answer(texts.link_failed(lang), show_alert=True)
+                    return
+                order = None
+            else:
+                replacing = None
             if order is not None and order.updated_at > now - RESEND_AFTER_SECONDS:
                 # A second tap while the first link was just sent: point to it, send nothing.
                 await query.answer(texts.link_below(lang))
                 return
             if order is None:
-                order = await self._reserve(user, chat_id, product, quantity, replaced)
+                order = await self._reserve(user, chat_id, product, quantity, replacing or None)
                 if order is None:
                     await query.answer(await self._stock_refusal(product, lang), show_alert=True)
                     return
@@ -174,10 +184,7 @@ class ShopHandlers:
                 # answer travels while the link is being made, and arrives before the link.
                 answering = asyncio.ensure_future(query.answer())
                 try:
-                    if replaced is None or await self._close(replaced, order, context):
-                        order = await self._new_link(order, product, context)
-                    else:
-                        order = None
+                    order = await self._new_link(order, product, context)
                 finally:
                     await answering
             else:
@@ -186,9 +193,10 @@ class ShopHandlers:
                 await self._send_link(order, context)
 
     async def _reserve(
-        self, user: User, chat_id: int, product: Product, quantity: int, replaced: Order | None
+        self, user: User, chat_id: int, product: Product, quantity: int, replacing: int | None
     ) -> Order | None:
-        """A pending order holding its units; None when fewer are left."""
+        """A pending order holding its units (not counting those of the order it replaces);
+        None when fewer are left."""
         language_code = await self.buyers.code_of(user)
         return await self.storage.create_order_within_stock(
             NewOrder(
@@ -204,26 +212,28 @@ class ShopHandlers:
                 currency=product.price.currency,
             ),
             product.stock,
-            replacing=replaced.id if replaced is not None else None,
+            replacing=replacing,
         )
 
-    async def _close(self, replaced: Order, order: Order, context: Context) -> bool:
-        """Expire the buyer's earlier link at Stripe before the new one is made, so that both
-        cannot be paid; on failure the new order fails and the buyer is asked to retry."""
+    async def _close(self, replaced: Order) -> int | None:
+        """Expire the buyer's earlier link at Stripe before a new one is made, so that both
+        cannot be paid. Returns the id of an order whose units the new one may take over, 0
+        when there is none (it was paid meanwhile), None when Stripe could not be asked."""
         assert replaced.checkout_session_id is not None
         try:
             await self.links.expire(replaced.checkout_session_id)
         except stripe.InvalidRequestError:
             pass  # not open any more: paid or expired meanwhile, which the check below applies
         except stripe.StripeError as exc:
-            reason = f"the earlier link could not be closed: {_describe(exc)}"
-            await self._no_link(order, reason, context)
-            return False
+            log.error("order %s: its link could not be closed: %s", replaced.id, _describe(exc))
+            return None
         try:
             await self.check_at_stripe(replaced, source="replaced by a new link")
         except stripe.StripeError as exc:  # its expiry event will tell us anyway
             log.warning("order %s: could not check it at Stripe: %s", replaced.id, exc)
-        return True
+        fresh = await self.storage.get_order(replaced.id)
+        # Still pending: its expiry has not been applied yet, and its units are the buyer's.
+        return replaced.id if fresh is not None and fresh.status is OrderStatus.PENDING else 0
 
     async def _no_link(self, order: Order, reason: str, context: Context) -> None:
         """Fail an order that got no link, and ask its buyer to try again."""
@@ -273,8 +283,8 @@ class ShopHandlers:
         log.error("handling an update failed", exc_info=context.error)
         if isinstance(update, Update) and update.effective_chat is not None:
             user = update.effective_user
-            lang = language(user.language_code if user is not None else None)
             try:
+                lang = await self.buyers.of(user) if user is not None else language(None)
                 await context.bot.send_message(update.effective_chat.id, texts.internal_error(lang))
             except Exception:
                 log.exception("could not tell the buyer about the failure")
@@ -284,7 +294,7 @@ class ShopHandlers:
         if not data.startswith(AGAIN_PREFIX):
             return product_and_quantity(data)
         number = data.removeprefix(AGAIN_PREFIX)
-        order = await self.storage.get_order(int(number)) if number.isdigit() else None
+        order = await self.storage.get_order(int(number)) if number.isdecimal() else None
         if order is None or order.telegram_user_id != user_id or order.status not in texts.UNPAID:
             return None
         return order.product_id, order.quantity

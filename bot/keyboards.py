@@ -68,7 +68,7 @@ def split_id_and_number(data: str, prefix: str, default: int | None = None) -> t
     item_id, colon, number = rest.rpartition(":")
     if not colon and rest and default is not None:
         return rest, default
-    if not item_id or not number.isdigit():
+    if not item_id or not number.isdecimal():
         raise ValueError(f"malformed callback data {data!r}")
     return item_id, int(number)
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from telegram import InlineKeyboardMarkup
 
 from bot import admin_texts, texts
+from bot.i18n import language
 from bot.keyboards import again_keyboard
 from bot.money import Money, locale_for
 from storage import MessageKind, Order, OutboxMessage, SQLiteStorage
@@ -42,6 +43,10 @@ class Notices:
         order = await self._storage.get_order(message.order_id) if message.order_id else None
         if order is None:
             return None
+        if message.kind not in _ALERTS:
+            # The buyer may have picked another language with /language since they ordered.
+            chosen = await self._storage.buyer_language(order.telegram_user_id)
+            order = replace(order, language=chosen or order.language)
         kind = message.kind
         if kind is MessageKind.PAYMENT_RECEIVED:
             return Outgoing(texts.payment_received(order))
@@ -64,7 +69,7 @@ class Notices:
                 return Outgoing(admin_texts.alert_paid(order, locale))
             if message.kind is MessageKind.ALERT_REFUNDED:
                 detail = message.detail or ""
-                refund = int(detail) if detail.isdigit() else None
+                refund = int(detail) if detail.isdecimal() else None
                 return Outgoing(admin_texts.alert_refunded(order, refund, locale))
             if message.kind is MessageKind.ALERT_FAILED:
                 return Outgoing(admin_texts.alert_failed(order, locale))
@@ -82,5 +87,5 @@ def _product_button(order: Order) -> InlineKeyboardMarkup:
     if order.quantity > 1:
         title = f"{title} × {order.quantity}"
     price = Money(order.amount_total, order.currency)
-    label = texts.product_button(title, price, locale_for(order.language))
+    label = texts.product_button(title, price, language(order.language).locale)
     return again_keyboard(order.id, label)

@@ -114,7 +114,7 @@ class Settings(BaseSettings):
     def _comma_separated_ids(cls, value: object) -> object:
         if isinstance(value, str):
             parts = [part.strip() for part in value.split(",") if part.strip()]
-            if not all(part.isdigit() for part in parts):
+            if not all(part.isdecimal() for part in parts):
                 raise ValueError("expected Telegram user ids separated by commas, e.g. 123,456")
             return frozenset(int(part) for part in parts)
         return value

@@ -9,6 +9,7 @@ the card.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -151,7 +152,8 @@ class Storefront:
             await query.answer(texts.product_unavailable(lang), show_alert=True)
             return
         await query.answer()
-        await self._show(query, await self._card_view(catalog, product, quantity, lang), context)
+        view = await self._card_view(catalog, product, quantity, lang, query.from_user.id)
+        await self._show(query, view, context)
 
     async def limit(self, update: Update, context: Context) -> None:
         """The + of a card at its bound: say which bound."""
@@ -163,7 +165,7 @@ class Storefront:
         if product is None:
             await query.answer(texts.product_unavailable(lang), show_alert=True)
             return
-        left = await self._left(product)
+        left = await self._left(product, query.from_user.id)
         if left is not None and left < product.max_per_order:
             await query.answer(texts.only_left(left, lang), show_alert=True)
         else:
@@ -219,9 +221,9 @@ class Storefront:
         return View(text, markup)
 
     async def _card_view(
-        self, catalog: Catalog, product: Product, quantity: int, lang: Language
+        self, catalog: Catalog, product: Product, quantity: int, lang: Language, buyer_id: int
     ) -> View:
-        left = await self._left(product)
+        left = await self._left(product, buyer_id)
         upper = product.max_per_order if left is None else min(product.max_per_order, left)
         quantity = min(max(quantity, 1), max(upper, 1))
         markup = card_keyboard(
@@ -230,10 +232,15 @@ class Storefront:
         caption = texts.product_card(product, quantity, left, lang)
         return View(caption, markup, product.photo)
 
-    async def _left(self, product: Product) -> int | None:
+    async def _left(self, product: Product, buyer_id: int) -> int | None:
+        """Units the buyer may choose: what is left, and what their own open link holds,
+        since a link for another quantity replaces it."""
         if product.stock is None:
             return None
-        return (await self.storage.stock_left([product.id])).get(product.id, product.stock)
+        own = await self.storage.open_link_for(buyer_id, product.id, int(time.time()))
+        replacing = own.id if own is not None else None
+        left = await self.storage.stock_left([product.id], replacing=replacing)
+        return left.get(product.id, product.stock)
 
     def _back_from(self, catalog: Catalog, product: Product) -> str:
         """Where a card's Back goes: the page of the list that holds the product."""
@@ -313,4 +320,4 @@ def _product_entry(product: Product, left: dict[str, int], lang: Language) -> En
 
 def _number_after(data: str | None, prefix: str) -> int:
     number = (data or "").removeprefix(prefix)
-    return int(number) if number.isdigit() else 0
+    return int(number) if number.isdecimal() else 0

@@ -11,7 +11,7 @@ from html import escape
 
 from babel import Locale
 
-from bot.catalog import Catalog, Product
+from bot.catalog import DESCRIPTION_MOST, Catalog, Product
 from bot.i18n import Language, language
 from bot.money import Money
 from bot.references import reference_for
@@ -102,7 +102,7 @@ def product_card(product: Product, quantity: int, left: int | None, lang: Langua
     lines = [f"<b>{escape(product.title_in(lang.code))}</b>"]
     description = product.description_in(lang.code)
     if description:
-        lines += ["", escape(description)]
+        lines += ["", escape(_shortened(description, DESCRIPTION_MOST))]
     lines += ["", product.price.format(lang.locale)]
     if left is not None and left <= 0:
         lines.append(lang._("Sold out"))
@@ -116,6 +116,14 @@ def product_card(product: Product, quantity: int, left: int | None, lang: Langua
             lang._("Quantity: {quantity} · Total: {total}").format(quantity=quantity, total=total)
         )
     return "\n".join(lines)
+
+
+def _shortened(text: str, most: int) -> str:
+    """At most `most` characters, cut at a word with "…" (descriptions read from Stripe have
+    no limit of their own)."""
+    if len(text) <= most:
+        return text
+    return text[: most - 1].rsplit(" ", 1)[0].rstrip() + "…"
 
 
 # Below this, a card says how many are left.

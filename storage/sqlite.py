@@ -773,15 +773,24 @@ class SQLiteStorage:
     # Storefront
 
     async def record_stock_levels(self, levels: Mapping[str, int]) -> None:
-        """Remember the catalog's `stock` numbers; a changed number starts counting afresh."""
+        """Remember the catalog's `stock` numbers (at start-up and on each reload): a changed
+        number is what the owner has now; a product without one is unlimited."""
         async with self.transaction():
-            await _record_stock_levels(self._connection, levels)
+            db = self._connection
+            await db.execute(
+                "DELETE FROM stock_levels WHERE product_id NOT IN (SELECT value FROM json_each(?))",
+                (json.dumps(list(levels)),),
+            )
+            await _record_stock_levels(db, levels, replace=True)
 
-    async def stock_left(self, product_ids: Iterable[str]) -> dict[str, int]:
-        """Units left of each product that has a recorded stock (others are unlimited)."""
+    async def stock_left(
+        self, product_ids: Iterable[str], *, replacing: int | None = None
+    ) -> dict[str, int]:
+        """Units left of each product that has a recorded stock (others are unlimited), not
+        counting the order `replacing` names (the buyer's own open link, about to be replaced)."""
         async with self._lock:
             try:
-                return await _stock_left(self._connection, list(product_ids))
+                return await _stock_left(self._connection, list(product_ids), replacing)
             except sqlite3.Error as exc:
                 raise StorageError(str(exc)) from exc
 
@@ -797,7 +806,9 @@ class SQLiteStorage:
         async with self.transaction() as tx:
             if stock is not None:
                 db = self._connection
-                await _record_stock_levels(db, {new.product_id: stock})
+                # Only start-up and reloads change a recorded number: a tap still holding the
+                # catalog from before a reload must not write its old number back.
+                await _record_stock_levels(db, {new.product_id: stock}, replace=False)
                 left = (await _stock_left(db, [new.product_id], replacing))[new.product_id]
                 if left < new.quantity:
                     return None
@@ -827,6 +838,9 @@ class SQLiteStorage:
 # by a crash stops holding after LINK_MAKING_SECONDS), a processing one, and a paid one until it
 # is fully refunded. Expired and failed orders hold nothing, which is how stock comes back.
 LINK_MAKING_SECONDS = 600
+# The owner counted what was on the shelf when they wrote the number: what was paid before then
+# had left it, while an order still waiting for its payment was on it and is taken from it.
+_AGAINST_THE_NUMBER = "(o.id > s.after_order_id OR o.paid_at IS NULL OR o.paid_at >= s.recorded_at)"
 _HOLDS_STOCK = (
     "(o.status IN ('processing', 'paid', 'partially_refunded') OR (o.status = 'pending' AND"
     " (o.checkout_expires_at > :now"
@@ -834,16 +848,24 @@ _HOLDS_STOCK = (
 )
 
 
-async def _record_stock_levels(db: aiosqlite.Connection, levels: Mapping[str, int]) -> None:
+async def _record_stock_levels(
+    db: aiosqlite.Connection, levels: Mapping[str, int], *, replace: bool
+) -> None:
+    """Record each number with the moment it was written; `replace` lets a changed number
+    replace the recorded one, otherwise only a missing one is added."""
     now = _now()
     cursor = await db.execute("SELECT coalesce(max(id), 0) FROM orders")
     row = await cursor.fetchone()
     last_order_id = row[0] if row is not None else 0
+    on_conflict = (
+        "DO UPDATE SET stock = excluded.stock, after_order_id = excluded.after_order_id,"
+        " recorded_at = excluded.recorded_at WHERE stock_levels.stock != excluded.stock"
+        if replace
+        else "DO NOTHING"
+    )
     await db.executemany(
         "INSERT INTO stock_levels (product_id, stock, after_order_id, recorded_at)"
-        " VALUES (?, ?, ?, ?) ON CONFLICT (product_id) DO UPDATE SET stock = excluded.stock,"
-        " after_order_id = excluded.after_order_id, recorded_at = excluded.recorded_at"
-        " WHERE stock_levels.stock != excluded.stock",
+        f" VALUES (?, ?, ?, ?) ON CONFLICT (product_id) {on_conflict}",
         [(product_id, stock, last_order_id, now) for product_id, stock in levels.items()],
     )
 
@@ -856,7 +878,7 @@ async def _stock_left(
     placeholders = ", ".join(f":p{index}" for index in range(len(product_ids)))
     cursor = await db.execute(
         "SELECT s.product_id, s.stock - coalesce((SELECT sum(o.quantity) FROM orders o"
-        f" WHERE o.product_id = s.product_id AND o.id > s.after_order_id AND {_HOLDS_STOCK}"
+        f" WHERE o.product_id = s.product_id AND {_HOLDS_STOCK} AND {_AGAINST_THE_NUMBER}"
         " AND o.id IS NOT :replacing),"
         f" 0) AS left FROM stock_levels s WHERE s.product_id IN ({placeholders})",
         {

@@ -74,6 +74,14 @@ def test_a_missing_file_is_named(tmp_path: Path) -> None:
         (catalog_with(product(category="hats")), "field 'category': no category 'hats'"),
         (catalog_with(product(id="Bad Id")), "product 'Bad Id', field 'id'"),
         (catalog_with(product(title="")), "product 'tee', field 'title'"),
+        (
+            catalog_with(product(description="x" * 701)),
+            "product 'tee', field 'description': must be a non-empty string of at most 700",
+        ),
+        (
+            catalog_with(product(description={"en": "Short", "fr": "x" * 701})),
+            "product 'tee', field 'description': must be a non-empty string of at most 700",
+        ),
         (catalog_with(product(currency="dollars")), "product 'tee', field 'currency'"),
         (catalog_with(product(max_per_order=0)), "product 'tee', field 'max_per_order'"),
         (catalog_with(), "field 'products'"),

@@ -18,7 +18,14 @@ from bot.service import Service
 from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
-from tests.helpers import buttons, from_now_on, next_message, tap_and_see, tap_product
+from tests.helpers import (
+    buttons,
+    from_now_on,
+    next_message,
+    session_behind,
+    tap_and_see,
+    tap_product,
+)
 
 BOT = Path(__file__).resolve().parents[1] / "bot"
 PO_FILES = sorted(BOT.glob("locales/*/LC_MESSAGES/messages.po"))
@@ -136,3 +143,20 @@ async def test_a_forged_language_is_refused_and_changes_nothing(
     )
     assert answer.params.get("show_alert") is True
     assert await shop.storage.buyer_language(ada.id) is None
+
+
+async def test_messages_sent_later_follow_a_language_chosen_after_ordering(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    ada = telegram.user(4242, "Ada", language_code="en")
+    pay_message = await tap_product(telegram, ada, "The Forest Hiker")
+    after = from_now_on(telegram)
+    await telegram.send_text(ada, "/language")
+    menu = await next_message(telegram, ada, with_buttons="callback_data", after=after)
+    (french,) = [b for b in buttons(menu) if b["text"] == "Français"]
+    await tap_and_see(telegram, ada, menu, french["callback_data"])
+
+    after = from_now_on(telegram)
+    await stripe_api.pay(session_behind(stripe_api, pay_message)["id"])
+    confirmation = await next_message(telegram, ada, text="Paiement reçu", after=after)
+    assert "397,00" in confirmation["text"]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 
-from bot.catalog import Catalog, parse_catalog
+from bot import texts
+from bot.catalog import Catalog, Product, parse_catalog
 from bot.i18n import language
 from bot.money import Money
 from bot.service import Service
@@ -238,3 +240,12 @@ async def test_a_forged_quantity_is_refused_and_changes_nothing(
         assert answer.params.get("show_alert") is True and answer.params["text"]
         assert snapshot(shop.settings.database_path) == before
     assert not stripe_api.sessions
+
+
+def test_a_card_fits_a_photo_caption_whatever_the_description() -> None:
+    """Descriptions read from Stripe have no limit of their own: the card cuts them."""
+    long = Product("lamp", "Lamp", Money(3000, "eur"), description="word " * 1000, stock=3)
+    caption = texts.product_card(long, 99, 2, language("fr"))
+    visible = re.sub(r"<[^>]+>", "", caption)
+    assert len(visible) <= 1024
+    assert "word word…" in visible and "Total" in visible

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -13,7 +14,7 @@ from bot.service import Service
 from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
-from storage import NewOrder, SQLiteStorage
+from storage import NewOrder, OrderStatus, SQLiteStorage
 from tests.helpers import (
     button_with,
     buttons,
@@ -134,22 +135,46 @@ async def test_stock_comes_back_when_the_session_expires(
         assert await shop.storage.stock_left(["lamp"]) == {"lamp": 1}
 
 
-async def test_a_new_stock_number_counts_from_when_it_was_written(tmp_path: Path) -> None:
-    """The owner writes how many they have now; a changed number is a restock."""
+async def test_a_new_stock_number_is_what_the_owner_has_now(tmp_path: Path) -> None:
+    """The owner writes how many they have now: what was paid before then had left the shelf,
+    what still waits for its payment had not, and is taken from the new number."""
     async with SQLiteStorage(tmp_path / "shop.db") as storage:
         await storage.record_stock_levels({"lamp": 2})
-        for buyer in (1, 2):
-            assert await storage.create_order_within_stock(new_order(buyer), 2) is not None
+        sold = await storage.create_order_within_stock(new_order(1), 2)
+        waiting = await storage.create_order_within_stock(new_order(2), 2)
+        assert sold is not None and waiting is not None
         assert await storage.create_order_within_stock(new_order(3), 2) is None
-        assert await storage.stock_left(["lamp"]) == {"lamp": 0}
+        async with storage.transaction() as tx:
+            await tx.advance(sold, OrderStatus.PAID, source="test", paid_at=int(time.time()) - 60)
         # The same number again (a reload of an unchanged file) is not a restock.
         await storage.record_stock_levels({"lamp": 2})
         assert await storage.stock_left(["lamp"]) == {"lamp": 0}
-        # A delivery of five: the owner writes 5, the two sold before no longer count.
+
+        # A delivery: the owner counts 5 on the shelf, the waiting order's lamp among them.
         await storage.record_stock_levels({"lamp": 5})
-        assert await storage.stock_left(["lamp"]) == {"lamp": 5}
-        assert await storage.create_order_within_stock(replace(new_order(3), quantity=5), 5)
+        assert await storage.stock_left(["lamp"]) == {"lamp": 4}
+        async with storage.transaction() as tx:  # paid after the count: still off the 5
+            await tx.advance(waiting, OrderStatus.PAID, source="test")
+        assert await storage.stock_left(["lamp"]) == {"lamp": 4}
+        # A tap that still holds the catalog from before the reload cannot write 2 back.
+        assert await storage.create_order_within_stock(new_order(4), 2) is not None
+        assert await storage.stock_left(["lamp"]) == {"lamp": 3}
+
+
+async def test_a_product_whose_stock_line_goes_is_unlimited_and_counts_afresh_later(
+    tmp_path: Path,
+) -> None:
+    async with SQLiteStorage(tmp_path / "shop.db") as storage:
+        await storage.record_stock_levels({"lamp": 1})
+        first = await storage.create_order_within_stock(new_order(1), 1)
+        assert first is not None
+        async with storage.transaction() as tx:
+            await tx.advance(first, OrderStatus.PAID, source="test", paid_at=int(time.time()) - 60)
         assert await storage.stock_left(["lamp"]) == {"lamp": 0}
+        await storage.record_stock_levels({})  # the owner deleted the `stock` line
+        assert await storage.stock_left(["lamp"]) == {}
+        await storage.record_stock_levels({"lamp": 1})  # and writes it again, as counted now
+        assert await storage.stock_left(["lamp"]) == {"lamp": 1}
 
 
 def new_order(buyer: int) -> NewOrder:

@@ -154,6 +154,7 @@ async def test_a_body_over_one_mebibyte_is_refused(
         {"metadata": {}},  # made by another integration on the same account
         {"metadata": {"order_id": "999999"}},  # names an order that does not exist
         {"metadata": {"order_id": "not-a-number"}},
+        {"metadata": {"order_id": "²"}},  # a digit to isdigit(), not to int()
         {"id": "cs_test_someone_elses_session"},  # names our order, but is not its session
     ],
 )

@@ -57,7 +57,8 @@ def order_id_of(obj: Mapping[str, Any]) -> int | None:
     """The order a Stripe object was made for, from the metadata this bot puts on it."""
     metadata = obj.get("metadata") or {}
     value = metadata.get("order_id") if isinstance(metadata, Mapping) else None
-    if isinstance(value, str) and value.isdigit():
+    # isdecimal(), not isdigit(): int() refuses "²", which isdigit() takes.
+    if isinstance(value, str) and value.isdecimal():
         return int(value)
     return None
 

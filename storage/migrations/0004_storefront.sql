@@ -7,9 +7,9 @@ ALTER TABLE orders ADD COLUMN amount_discount INTEGER;
 
 CREATE INDEX orders_by_product ON orders (product_id, status);
 
--- The `stock` the owner last wrote in the catalog for a product, and the highest order id at
--- the moment the bot first saw that number: only orders after it count against it, so writing
--- a new number after a delivery restocks the product.
+-- The `stock` the owner last wrote in the catalog for a product, with the highest order id and
+-- the time when the bot first saw that number: orders paid before then do not count against it
+-- (they had left the shelf the owner counted), so a new number after a delivery restocks.
 CREATE TABLE stock_levels (
     product_id     TEXT PRIMARY KEY,
     stock          INTEGER NOT NULL CHECK (stock >= 0),
