@@ -194,6 +194,7 @@ class Service:
 
         refunds = RefundLedger(
             self.storage,
+            admin_ids=settings.admin_ids,
             order_of_payment_intent=reconciler.order_of_payment_intent,
             on_queued=sender.notify,
         )

@@ -7,7 +7,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,6 +95,21 @@ class Transaction:
         row = await cursor.fetchone()
         return int(row[0]) if row is not None else 0
 
+    async def tell_requester_once(self, refund_id: str, admin_id: int) -> bool:
+        """Note that the admin who asked for a refund is being told of it; False if they were."""
+        cursor = await self._db.execute(
+            "UPDATE refunds SET requested_by = ?, requester_told = 1"
+            " WHERE id = ? AND requester_told = 0",
+            (admin_id, refund_id),
+        )
+        return cursor.rowcount == 1
+
+    async def alerts_on(self, admin_id: int) -> bool:
+        cursor = await self._db.execute(
+            "SELECT 1 FROM admin_alerts WHERE admin_id = ? AND enabled = 1", (admin_id,)
+        )
+        return await cursor.fetchone() is not None
+
     async def insert_order(self, new: NewOrder) -> int:
         """Store a pending order; returns its id."""
         now = _now()
@@ -177,15 +192,20 @@ class Transaction:
         )
 
     async def enqueue_alerts(
-        self, kind: MessageKind, order_id: int, detail: str | None = None
+        self,
+        kind: MessageKind,
+        order_id: int,
+        admin_ids: Collection[int],
+        detail: str | None = None,
     ) -> None:
-        """Queue one message per admin who turned sale alerts on."""
+        """Queue one message per admin who turned sale alerts on and is still an admin (an id
+        taken out of ADMIN_IDS keeps its row, and must hear nothing more)."""
         now = _now()
         await self._db.execute(
             "INSERT INTO outbox (chat_id, kind, order_id, detail, created_at, next_attempt_at)"
             " SELECT admin_id, ?, ?, ?, ?, ? FROM admin_alerts WHERE enabled = 1"
-            " ORDER BY admin_id",
-            (kind.value, order_id, detail, now, now),
+            " AND admin_id IN (SELECT value FROM json_each(?)) ORDER BY admin_id",
+            (kind.value, order_id, detail, now, now, json.dumps(sorted(admin_ids))),
         )
 
 

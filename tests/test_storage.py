@@ -102,12 +102,13 @@ async def test_statuses_only_move_along_the_diagram(store: SQLiteStorage) -> Non
 async def test_alerts_reach_only_the_admins_who_asked(store: SQLiteStorage) -> None:
     order = await store.create_order(new_order())
     await store.set_alerts(111, True)
+    await store.set_alerts(444, True)  # no longer an admin
     await store.set_alerts(222, True)
     await store.set_alerts(222, False)
     assert await store.alerts_enabled(111) and not await store.alerts_enabled(222)
     assert not await store.alerts_enabled(333)
     async with store.transaction() as tx:
-        await tx.enqueue_alerts(MessageKind.ALERT_PAID, order.id, detail="x")
+        await tx.enqueue_alerts(MessageKind.ALERT_PAID, order.id, {111, 222, 333}, detail="x")
     due = await store.due_messages(now=10**12, limit=10)
     assert [(m.chat_id, m.kind, m.order_id, m.detail) for m in due] == [
         (111, MessageKind.ALERT_PAID, order.id, "x")

@@ -204,7 +204,7 @@ class Fulfilment:
         if target is OrderStatus.EXPIRED and order.pay_message_id is not None:
             await tx.enqueue(order.chat_id, MessageKind.LINK_EXPIRED, order.id)
         if (alert := _ALERTS.get(target)) is not None:
-            await tx.enqueue_alerts(alert, order.id)
+            await tx.enqueue_alerts(alert, order.id, self._admin_ids)
         if flag is not None:
             log.error("order %s: %s; check it in the Stripe dashboard", order.id, flag)
             for admin_id in sorted(self._admin_ids):

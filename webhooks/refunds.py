@@ -31,10 +31,12 @@ class RefundLedger:
         self,
         storage: SQLiteStorage,
         *,
+        admin_ids: frozenset[int],
         order_of_payment_intent: OrderOfPaymentIntent,
         on_queued: Callable[[], None],
     ) -> None:
         self._storage = storage
+        self._admin_ids = admin_ids
         self._order_of_payment_intent = order_of_payment_intent
         self._on_queued = on_queued
 
@@ -62,12 +64,35 @@ class RefundLedger:
                         _int(obj.get("amount")),
                         str(obj.get("status")),
                     )
-                outcome = await _refund(tx, order, reported, event_type)
+                outcome = await _refund(tx, order, reported, event_type, self._admin_ids)
+                if event_type in REFUND_EVENTS and await self._tell_requester(tx, order, obj):
+                    self._on_queued()
         if outcome is None:
             return await self._unknown_payment(payment_intent)
         if outcome is Outcome.REFUNDED:
             self._on_queued()
         return outcome
+
+    async def _tell_requester(
+        self, tx: Transaction, order: Order, refund: Mapping[str, Any]
+    ) -> bool:
+        """The admin who asked for this refund with /refund hears when Stripe has made it,
+        once, unless their sale alerts already say so."""
+        metadata = refund.get("metadata")
+        asked = metadata.get("requested_by") if isinstance(metadata, Mapping) else None
+        if (
+            not (isinstance(asked, str) and asked.isdecimal())
+            or refund.get("status") != "succeeded"
+        ):
+            return False
+        admin_id = int(asked)
+        if admin_id not in self._admin_ids or await tx.alerts_on(admin_id):
+            return False
+        if not await tx.tell_requester_once(str(refund.get("id")), admin_id):
+            return False
+        amount = str(_int(refund.get("amount")))
+        await tx.enqueue(admin_id, MessageKind.ALERT_REFUNDED, order.id, detail=amount)
+        return True
 
     async def _unknown_payment(self, payment_intent: str) -> Outcome:
         """A refund of a payment we have no order for: another integration's, or ours before
@@ -81,7 +106,9 @@ class RefundLedger:
         return Outcome.NOT_YET
 
 
-async def _refund(tx: Transaction, order: Order, reported: int, source: str) -> Outcome:
+async def _refund(
+    tx: Transaction, order: Order, reported: int, source: str, admin_ids: frozenset[int]
+) -> Outcome:
     """Raise the order's refunded total to what Stripe reports, if that is more."""
     if reported <= order.amount_refunded:
         return Outcome.UNCHANGED
@@ -92,7 +119,7 @@ async def _refund(tx: Transaction, order: Order, reported: int, source: str) -> 
         await tx.advance(order, target, source=source)
     this_refund = str(reported - order.amount_refunded)
     await tx.enqueue(order.chat_id, MessageKind.REFUNDED, order.id, detail=this_refund)
-    await tx.enqueue_alerts(MessageKind.ALERT_REFUNDED, order.id, detail=this_refund)
+    await tx.enqueue_alerts(MessageKind.ALERT_REFUNDED, order.id, admin_ids, detail=this_refund)
     log.info("order %s: %s refunded in all (%s)", order.id, reported, source)
     return Outcome.REFUNDED
 
