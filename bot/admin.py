@@ -4,6 +4,7 @@ ids in ADMIN_IDS only."""
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Coroutine
 from datetime import date, timedelta
@@ -14,13 +15,27 @@ from babel import Locale
 from babel.numbers import get_currency_symbol
 from telegram import Message, Update
 from telegram.constants import ChatAction
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    filters,
+)
 
 from bot import admin_keyboards, admin_texts
 from bot.chart import ChartData, ChartError, CurrencySeries, draw
 from bot.export import CHUNK_ORDERS, write_csv
 from bot.money import Money, locale_for
-from bot.periods import Period, PeriodError, days_of, midnight, parse_period, today_in
+from bot.periods import (
+    Period,
+    PeriodError,
+    day_count,
+    days_of,
+    midnight,
+    parse_period,
+    today_in,
+)
 from bot.references import order_id_for
 from bot.refund_desk import RefundDesk
 from bot.settings import Settings
@@ -37,6 +52,8 @@ DEFAULT_PERIOD = "30d"
 TOP_PRODUCTS = 3
 SALES_DEFAULT, SALES_MOST = 10, 50
 CHART_MOST_DAYS = 731
+# Telegram refuses a bot's documents over 50 MB.
+DOCUMENT_MOST_BYTES = 50 * 1024 * 1024
 
 
 class AdminHandlers:
@@ -67,8 +84,10 @@ class AdminHandlers:
             "alerts": self.alerts,
             "reconcile": self.reconcile,
         }
+        # Private chats only: in a group, figures and buyers' names would be read by everyone.
+        private = filters.ChatType.PRIVATE
         for name, handler in commands.items():
-            application.add_handler(CommandHandler(name, self.admin_only(handler)))
+            application.add_handler(CommandHandler(name, self.admin_only(handler), filters=private))
         application.add_handler(
             CallbackQueryHandler(self.admin_only(self.tap), pattern=admin_keyboards.PATTERN)
         )
@@ -131,7 +150,8 @@ class AdminHandlers:
             for period in periods
         ]
         locale = locale_for(user.language_code)
-        await message.reply_html(admin_texts.stats_report(figures, self.timezone, locale))
+        for text in admin_texts.stats_report(figures, self.timezone, locale):
+            await message.reply_html(text)
 
     async def sales(self, update: Update, context: Context) -> None:
         """The latest paid orders, newest first, with a button to page through older ones."""
@@ -211,6 +231,10 @@ class AdminHandlers:
             if not count:
                 await message.reply_html(admin_texts.nothing_to_export(period))
                 return
+            if csv_file.seek(0, os.SEEK_END) > DOCUMENT_MOST_BYTES:
+                await message.reply_html(admin_texts.export_too_large(period, count))
+                return
+            csv_file.seek(0)
             # python-telegram-bot reads an upload into memory whole whatever it is given; the
             # rows never were, and Telegram caps a bot's documents at 50 MB.
             await message.reply_document(
@@ -232,10 +256,10 @@ class AdminHandlers:
         now = time.time()
         today = today_in(self.timezone, now)
         start = today_in(self.timezone, first_paid) if first_paid is not None else today
-        days = days_of(period, start, today)
-        if len(days) > CHART_MOST_DAYS:
+        if day_count(period, start, today) > CHART_MOST_DAYS:  # before listing them all
             await message.reply_text(admin_texts.chart_too_long(CHART_MOST_DAYS))
             return
+        days = days_of(period, start, today)
         data = await self._chart_data(period, days, locale_for(user.language_code))
         if data is None:
             await message.reply_html(admin_texts.nothing_to_chart(period))

@@ -55,8 +55,9 @@ def buyer(order: Order, *, short: bool = False) -> str:
 
 def stats_report(
     periods: Sequence[tuple[Period, PeriodFigures]], timezone: ZoneInfo, locale: Locale
-) -> str:
-    """The figures of each period side by side, money per currency, then the best sellers."""
+) -> list[str]:
+    """The figures of each period side by side, money per currency, then the best sellers: as
+    many messages as Telegram's length limit needs (a shop selling in many currencies)."""
     table: list[list[str]] = [["", *(period.title for period, _ in periods)]]
     currencies = sorted({line.currency for _, figures in periods for line in figures.currencies})
     for currency in currencies:
@@ -74,7 +75,13 @@ def stats_report(
     table.append(["New buyers", *(str(figures.new_buyers) for _, figures in periods)])
     table.append(["Returning", *(str(figures.returning_buyers) for _, figures in periods)])
 
-    lines = [f"<b>Stats</b> · days in {escape(timezone.key)}", f"<pre>{_aligned(table)}</pre>"]
+    title = f"<b>Stats</b> · days in {escape(timezone.key)}"
+    header, *rows = _aligned(table).split("\n")
+    messages = [
+        f"{title}\n<pre>{escape(chunk)}</pre>"
+        for chunk in _split(rows, 4000 - len(title) - len(header) - 20, head=header)
+    ]
+    lines = []
     widest, figures = periods[-1]
     if figures.top_products:
         lines.append(f"<b>Top products</b> · {escape(widest.title)}")
@@ -87,7 +94,10 @@ def stats_report(
             f" {money(product.revenue, product.currency, locale)}"
             f" ({product.orders} {noun}, {product.quantity} sold)"
         )
-    return "\n".join(lines)
+    tail = _split(lines) if lines else []
+    if tail and len(messages[-1]) + 1 + len(tail[0]) <= 4000:
+        messages[-1] += "\n" + tail.pop(0)
+    return messages + tail
 
 
 def _in_currency(figures: PeriodFigures, currency: str) -> CurrencyFigures:
@@ -147,14 +157,16 @@ def sales_page(
     return _split(lines)
 
 
-def _split(lines: Sequence[str], limit: int = 4000) -> list[str]:
-    """Join lines into as few messages as fit Telegram's 4096 characters."""
+def _split(lines: Sequence[str], limit: int = 4000, head: str | None = None) -> list[str]:
+    """Join lines into as few messages as fit Telegram's 4096 characters, each message
+    starting with `head` when one is given (a table's header row)."""
+    start = [head] if head is not None else []
     messages: list[str] = []
-    current: list[str] = []
+    current: list[str] = list(start)
     for line in lines:
-        if current and len("\n".join([*current, line])) > limit:
+        if len(current) > len(start) and len("\n".join([*current, line])) > limit:
             messages.append("\n".join(current))
-            current = []
+            current = list(start)
         current.append(line)
     messages.append("\n".join(current))
     return messages
@@ -225,6 +237,13 @@ def export_caption(period: Period, count: int) -> str:
 
 def nothing_to_export(period: Period) -> str:
     return f"No orders were created {escape(_period_phrase(period))}."
+
+
+def export_too_large(period: Period, count: int) -> str:
+    return (
+        f"The {count} orders created {escape(_period_phrase(period))} make a file over the"
+        " 50 MB Telegram takes. Ask for a shorter period."
+    )
 
 
 def chart_caption(period: Period) -> str:

@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application, CommandHandler, ContextTypes
+from telegram.ext import Application, CommandHandler, ContextTypes, filters
 
 from bot import admin_texts
 from bot.catalog import Catalog, CatalogError, LiveCatalog
@@ -39,7 +39,9 @@ class CatalogReload:
         self._signalled: set[asyncio.Task[str]] = set()
 
     def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        application.add_handler(CommandHandler("reload", self.reload))
+        application.add_handler(
+            CommandHandler("reload", self.reload, filters=filters.ChatType.PRIVATE)
+        )
 
     async def reload(self, update: Update, context: Context) -> None:
         """Reload the catalog and say how it went (admins only)."""

@@ -82,11 +82,17 @@ def parse_period(text: str, timezone: ZoneInfo, now: float) -> Period:
         raise PeriodError(f"{text!r} is not a valid pair of dates") from None
     if last < first:
         raise PeriodError(f"{text!r} ends before it starts")
+    if last == date.max:  # a half-open period ends the day after its last, which has none
+        raise PeriodError(f"{text!r} ends on the last day there is")
     return Period(f"{first.isoformat()} to {last.isoformat()}", first, last, timezone)
+
+
+def day_count(period: Period, first_known: date, today: date) -> int:
+    """How many days `days_of` would list, without listing them."""
+    return ((period.last or today) - (period.first or first_known)).days + 1
 
 
 def days_of(period: Period, first_known: date, today: date) -> list[date]:
     """Every day of the period; an open side stops at `first_known` or at `today`."""
     first = period.first or first_known
-    last = period.last or today
-    return [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+    return [first + timedelta(days=offset) for offset in range(day_count(period, first, today))]

@@ -10,6 +10,8 @@ from __future__ import annotations
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _DECODE = {char: value for value, char in enumerate(ALPHABET)}
 _MIN_LENGTH = 4
+# 12 characters hold 60 bits: any longer would name an id past SQLite's 64-bit integers.
+_MAX_LENGTH = 12
 # An odd multiplier is invertible modulo any power of two; the offset hides order id 1.
 _MULTIPLIER = 0x5DEECE66D | 1
 _OFFSET = 0x2545F491
@@ -43,7 +45,7 @@ def reference_for(order_id: int) -> str:
 def order_id_for(reference: str) -> int | None:
     """The order id a reference stands for; None when it is not a reference we would make."""
     text = reference.strip().lstrip("#").upper()
-    if len(text) < _MIN_LENGTH or any(char not in _DECODE for char in text):
+    if not _MIN_LENGTH <= len(text) <= _MAX_LENGTH or any(char not in _DECODE for char in text):
         return None
     value = 0
     for char in text:

@@ -6,10 +6,11 @@ refund made from Stripe's dashboard and one asked for here end the same way.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import defaultdict
 
 import stripe
-from babel import Locale
 from telegram import CallbackQuery, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
@@ -26,8 +27,11 @@ Context = ContextTypes.DEFAULT_TYPE
 REFUNDABLE = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED)
 
 
-def amount_left(order: Order) -> int:
-    return order.amount_total - order.amount_refunded
+def amount_left(order: Order, requested: int) -> int:
+    """What may still be refunded: what the buyer paid, less what Stripe refunded or was asked
+    to refund (`requested`, counted before its event arrives)."""
+    paid = order.amount_received if order.amount_received is not None else order.amount_total
+    return paid - max(order.amount_refunded, requested)
 
 
 class RefundDesk:
@@ -39,16 +43,22 @@ class RefundDesk:
         # Idempotency keys of requests on their way to Stripe: a second tap on the same button
         # meanwhile is told so instead of waiting on the same answer.
         self._in_flight: set[str] = set()
+        # One check-and-ask at a time per order, so two confirmations cannot both pass the
+        # check of what is left before either refund is recorded.
+        self._orders: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
-    def idempotency_key(self, order: Order, amount: int, question_id: int) -> str:
-        """One key per question message and amount.
+    def idempotency_key(self, order: Order, amount: int, chat_id: int, question_id: int) -> str:
+        """One key per question message (a message id is unique within its chat) and amount.
 
         Taps on the same Confirm button share the key, so Stripe refunds once however often
         it is tapped; a deliberate second refund of the same amount is asked with a new
         /refund, whose question is a new message and so gets a new key.
         """
         instance = self._storage.instance_id
-        return f"checkout-bot-{instance}-refund-{order.id}-{amount}-{question_id}"
+        return f"checkout-bot-{instance}-refund-{order.id}-{amount}-{chat_id}-{question_id}"
+
+    async def _left(self, order: Order) -> int:
+        return amount_left(order, await self._storage.refunds_asked(order.id))
 
     async def ask(self, update: Update, context: Context) -> None:
         """/refund <reference> [amount]: check the amount, then ask to confirm it."""
@@ -68,7 +78,7 @@ class RefundDesk:
         if order.status not in REFUNDABLE or order.payment_intent_id is None:
             await message.reply_html(admin_texts.refund_not_refundable(order))
             return
-        amount = amount_left(order)
+        amount = await self._left(order)
         if len(args) == 2:
             try:
                 amount = Money.parse(args[1], order.currency).minor
@@ -80,7 +90,7 @@ class RefundDesk:
                     admin_texts.refund_bad_amount(order, "The amount must be more than zero")
                 )
                 return
-        if amount > amount_left(order):
+        if amount > await self._left(order):
             await message.reply_html(admin_texts.refund_too_much(order, amount, locale))
             return
         await message.reply_html(
@@ -104,18 +114,25 @@ class RefundDesk:
             await query.answer()
             await _edit(query, admin_texts.refund_cancelled(question))
             return
-        if order.status not in REFUNDABLE or choice.amount > amount_left(order):
-            await query.answer()
-            await _edit(query, _refusal(order, choice.amount, locale))
-            return
-        key = self.idempotency_key(order, choice.amount, query.message.message_id)
+        key = self.idempotency_key(
+            order, choice.amount, query.message.chat.id, query.message.message_id
+        )
         if key in self._in_flight:
             await query.answer(admin_texts.refund_in_progress())
             return
         self._in_flight.add(key)
         try:
             await query.answer()
-            text = await self._request(order, choice.amount, key, query.from_user.id, question)
+            async with self._orders[order.id]:
+                fresh = await self._storage.get_order(order.id)
+                if fresh is None or fresh.status not in REFUNDABLE:
+                    text = admin_texts.refund_not_refundable(fresh or order)
+                elif choice.amount > await self._left(fresh):
+                    text = admin_texts.refund_too_much(fresh, choice.amount, locale)
+                else:
+                    text = await self._request(
+                        fresh, choice.amount, key, query.from_user.id, question
+                    )
         finally:
             self._in_flight.discard(key)
         await _edit(query, text)
@@ -142,13 +159,9 @@ class RefundDesk:
         log.info(
             "order %s: refund %s of %s asked by admin %s", order.id, refund.id, amount, admin_id
         )
+        async with self._storage.transaction() as tx:
+            await tx.record_refund(refund.id, order.id, refund.amount, refund.status or "pending")
         return admin_texts.refund_requested(question, refund.id, refund.status or "pending")
-
-
-def _refusal(order: Order, amount: int, locale: Locale) -> str:
-    if order.status not in REFUNDABLE:
-        return admin_texts.refund_not_refundable(order)
-    return admin_texts.refund_too_much(order, amount, locale)
 
 
 async def _edit(query: CallbackQuery, text: str) -> None:

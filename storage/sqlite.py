@@ -578,6 +578,15 @@ class SQLiteStorage:
         )
         return [_order(row) for row in rows]
 
+    async def refunds_asked(self, order_id: int) -> int:
+        """The refunds of an order Stripe made or is making (failed and canceled ones aside)."""
+        rows = await self._fetchall(
+            "SELECT coalesce(sum(amount), 0) FROM refunds WHERE order_id = ?"
+            " AND status NOT IN ('failed', 'canceled')",
+            (order_id,),
+        )
+        return int(rows[0][0])
+
     async def history_of(self, order_id: int) -> list[StatusChange]:
         """The statuses an order took, oldest first."""
         rows = await self._fetchall(
@@ -662,7 +671,7 @@ class SQLiteStorage:
         """/stats for the half-open period [start, end); None leaves that side open."""
         paid = _paid_between(start, end)
         currencies = await self._fetchall(
-            "SELECT currency, count(*) AS orders, sum(amount_total) AS gross,"
+            f"SELECT currency, count(*) AS orders, sum({_PAID}) AS gross,"
             " sum(amount_refunded) AS refunded, sum(amount_refunded > 0) AS refunded_orders"
             f" FROM orders WHERE {paid.where} GROUP BY currency ORDER BY currency",
             paid.parameters,
@@ -672,9 +681,9 @@ class SQLiteStorage:
         products = await self._fetchall(
             "SELECT currency, product_id, title, orders, quantity, revenue FROM ("
             " SELECT currency, product_id, product_title AS title, max(paid_at),"
-            " count(*) AS orders, sum(quantity) AS quantity, sum(amount_total) AS revenue,"
+            f" count(*) AS orders, sum(quantity) AS quantity, sum({_PAID}) AS revenue,"
             " row_number() OVER (PARTITION BY currency"
-            " ORDER BY sum(amount_total) DESC, product_id) AS rank"
+            f" ORDER BY sum({_PAID}) DESC, product_id) AS rank"
             f" FROM orders WHERE {paid.where} GROUP BY currency, product_id"
             ") WHERE rank <= ? ORDER BY currency, rank",
             (*paid.parameters, top),
@@ -728,7 +737,7 @@ class SQLiteStorage:
         rows = await self._fetchall(
             "WITH days AS (SELECT CAST(key AS INTEGER) AS day, value AS start,"
             " lead(value) OVER (ORDER BY key) AS end FROM json_each(?))"
-            " SELECT day, currency, count(*) AS orders, sum(amount_total) AS revenue"
+            f" SELECT day, currency, count(*) AS orders, sum({_PAID}) AS revenue"
             " FROM days JOIN orders ON orders.paid_at >= days.start AND orders.paid_at < days.end"
             f" WHERE +orders.status IN ({placeholders})"
             " GROUP BY day, currency ORDER BY day, currency",
@@ -922,6 +931,10 @@ async def _fetch_order(db: _Statements, where: str, parameters: Sequence[Any]) -
     row = await cursor.fetchone()
     return _order(row) if row is not None else None
 
+
+# What the buyer paid (after promotion codes, with tax and shipping); the list price for orders
+# stored before payments were recorded.
+_PAID = "coalesce(amount_received, amount_total)"
 
 # Earlier than any stored time: an open start of a period.
 _NO_TIME = -(2**62)

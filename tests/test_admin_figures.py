@@ -37,6 +37,14 @@ class Row:
     created_at: int
     paid_at: int | None
     session: str | None
+    # What the buyer paid: less than `total` after a promotion code; None until paid.
+    received: int | None = None
+
+
+def paid_amount(row: Row) -> int:
+    """What the figures count of an order: what its buyer paid."""
+    assert row.received is not None
+    return row.received
 
 
 def utc(*args: int) -> int:
@@ -71,9 +79,13 @@ def generate(count: int, seed: int) -> list[Row]:
         if status in PAID:
             # Paid at once or later; orders paid on a day edge test the half-open periods.
             paid_at = rng.choice(edges) if number % 20 == 0 else created + rng.randrange(0, 7200)
+        received = None
+        if status in PAID:
+            discount = rng.randrange(1, total // 5 + 2) if rng.random() < 0.2 else 0
+            received = total - discount
         refunded = {
-            "refunded": total,
-            "partially_refunded": rng.randrange(1, total) if total > 1 else 0,
+            "refunded": received,
+            "partially_refunded": rng.randrange(1, received) if received and received > 1 else 0,
         }.get(status, 0)
         session = f"cs_test_{number}" if status != "failed" or rng.random() < 0.5 else None
         rows.append(
@@ -89,6 +101,7 @@ def generate(count: int, seed: int) -> list[Row]:
                 created,
                 paid_at,
                 session,
+                received,
             )
         )
     return rows
@@ -104,8 +117,8 @@ async def store(tmp_path: Path) -> AsyncIterator[tuple[SQLiteStorage, list[Row]]
         db.executemany(
             "INSERT INTO orders (id, telegram_user_id, chat_id, buyer_name, product_id,"
             " product_title, quantity, unit_amount, amount_total, currency, status,"
-            " checkout_session_id, created_at, updated_at, paid_at, amount_refunded)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " checkout_session_id, created_at, updated_at, paid_at, amount_refunded,"
+            " amount_received) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     r.id,
@@ -124,6 +137,7 @@ async def store(tmp_path: Path) -> AsyncIterator[tuple[SQLiteStorage, list[Row]]
                     r.created_at,
                     r.paid_at,
                     r.refunded,
+                    r.received,
                 )
                 for r in rows
             ],
@@ -166,7 +180,7 @@ async def test_period_figures_match_sums_over_the_rows(
     expected = {}
     for currency in sorted({r.currency for r in paid}):
         mine = [r for r in paid if r.currency == currency]
-        gross = sum(r.total for r in mine)
+        gross = sum(paid_amount(r) for r in mine)
         expected[currency] = (
             len(mine),
             gross,
@@ -189,7 +203,7 @@ async def test_period_figures_match_sums_over_the_rows(
 
     revenue: dict[tuple[str, str], int] = defaultdict(int)
     for r in paid:
-        revenue[r.currency, r.product] += r.total
+        revenue[r.currency, r.product] += paid_amount(r)
     best = []
     for currency in sorted({r.currency for r in paid}):
         ranked = sorted(
@@ -258,7 +272,7 @@ async def test_daily_sales_match_the_rows_day_by_day(
         if r.status in PAID and r.paid_at is not None and local_day(r.paid_at) in days:
             cell = expected[days.index(local_day(r.paid_at)), r.currency]
             cell[0] += 1
-            cell[1] += r.total
+            cell[1] += paid_amount(r)
     assert {(s.day, s.currency): [s.orders, s.revenue] for s in sales} == dict(expected)
 
 
