@@ -3,6 +3,7 @@ ids in ADMIN_IDS only."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -72,6 +73,8 @@ class AdminHandlers:
         self.admin_ids = settings.admin_ids
         self.timezone = settings.timezone
         self.refunds = RefundDesk(stripe_client, storage)
+        # One chart at a time: each is a process that loads matplotlib.
+        self._drawing = asyncio.Semaphore(1)
 
     def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         commands: dict[str, Handler] = {
@@ -266,7 +269,8 @@ class AdminHandlers:
             return
         await message.reply_chat_action(ChatAction.UPLOAD_PHOTO)
         try:
-            png = await draw(data)
+            async with self._drawing:
+                png = await draw(data)
         except ChartError as exc:
             log.error("could not draw a chart: %s", exc)
             await message.reply_text(admin_texts.chart_failed())

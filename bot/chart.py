@@ -54,9 +54,11 @@ async def draw(data: ChartData) -> bytes:
         async with asyncio.timeout(CHART_TIMEOUT_SECONDS):
             png, errors = await process.communicate(json.dumps(asdict(data)).encode())
     except TimeoutError:
-        process.kill()
-        await process.wait()
         raise ChartError(f"drawing took longer than {CHART_TIMEOUT_SECONDS} s") from None
+    finally:
+        if process.returncode is None:  # timed out, or the handler was cancelled (a stop)
+            process.kill()
+            await process.wait()
     if process.returncode != 0 or not png:
         raise ChartError(errors.decode(errors="replace").strip()[-500:] or "no picture drawn")
     return png
