@@ -189,7 +189,9 @@ def png(width: int, height: int) -> bytes:
 
 
 async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Wait for something the bot does without telling anyone (a row it stores after a send)."""
+    """Wait for something the bot does without telling anyone: it stores the pay message's id
+    once Telegram has answered the send, and nothing observable follows. Polls the condition
+    until it holds, never a guessed duration."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:

@@ -91,25 +91,20 @@ async def preload(database: Path, stripe_api: StripeEmulator, count: int) -> lis
     return made
 
 
-async def start_bot(env: dict[str, str], cwd: Path, health: str) -> asyncio.subprocess.Process:
+async def start_bot(
+    env: dict[str, str], cwd: Path, health: str, telegram: TelegramEmulator
+) -> asyncio.subprocess.Process:
+    """Start the bot and wait until it is up: the command menu is the last thing it registers,
+    after its web server listens."""
+    registered = len(telegram.calls_to("setMyCommands"))
     log = (cwd / "bot.log").open("ab")
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", cwd=cwd, env=env, stdout=log, stderr=log
     )
     log.close()
-
-    async def healthy() -> bool:
-        try:
-            async with aiohttp.ClientSession() as http, http.get(health) as response:
-                return response.status == 200
-        except aiohttp.ClientError:
-            return False
-
-    deadline = asyncio.get_running_loop().time() + 30
-    while not await healthy():  # waits for the process to listen, not for a guessed time
-        assert process.returncode is None, (cwd / "bot.log").read_text()
-        assert asyncio.get_running_loop().time() < deadline, "the bot did not become healthy"
-        await asyncio.sleep(0.05)
+    await telegram.wait_for("setMyCommands", count=registered + 1, timeout=30)
+    async with aiohttp.ClientSession() as http, http.get(health) as response:
+        assert response.status == 200, (cwd / "bot.log").read_text()
     return process
 
 
@@ -140,7 +135,7 @@ async def test_a_kill_mid_stream_loses_no_payment_and_pays_none_twice(
     health = f"http://127.0.0.1:{port}/healthz"
     stripe_api.webhook_url = f"http://127.0.0.1:{port}/stripe/webhook"
 
-    bot = await start_bot(env, tmp_path, health)
+    bot = await start_bot(env, tmp_path, health, telegram)
     limit = asyncio.Semaphore(16)
 
     async def buyer_pays(session_id: str) -> None:
@@ -153,7 +148,7 @@ async def test_a_kill_mid_stream_loses_no_payment_and_pays_none_twice(
     await bot.wait()
     await paying  # every buyer has paid; many of their events went unanswered
 
-    bot = await start_bot(env, tmp_path, health)
+    bot = await start_bot(env, tmp_path, health, telegram)
     acknowledged = sorted({d.event["id"] for d in stripe_api.deliveries if d.acknowledged})
     for event_id in random.Random(7).sample(acknowledged, REDELIVERED):
         assert (await stripe_api.redeliver(event_id)).status == 200
