@@ -128,10 +128,6 @@ def _aligned(table: list[list[str]]) -> str:
     return "\n".join(out)
 
 
-def stats_usage() -> str:
-    return f"Usage: /stats [{PERIOD_HELP}]"
-
-
 def period_error(command: str, problem: str) -> str:
     return f"{escape(problem.capitalize())}. Usage: /{command} [{PERIOD_HELP}]"
 

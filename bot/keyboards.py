@@ -83,12 +83,6 @@ def product_and_quantity(data: str) -> tuple[str, int] | None:
         return None
 
 
-def product_id_from(data: str) -> str | None:
-    """The product a "buy:" button names; None for data this bot never sends."""
-    found = product_and_quantity(data)
-    return found[0] if found else None
-
-
 def list_keyboard(
     entries: Sequence[Entry],
     *,

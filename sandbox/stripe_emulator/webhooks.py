@@ -274,9 +274,6 @@ class WebhookSender:
     def sent_event_ids(self) -> list[str]:
         return list(dict.fromkeys(self._sent_ids))
 
-    def is_acknowledged(self, event_id: str) -> bool:
-        return event_id in self._acknowledged
-
     async def wait_until(self, done: Callable[[], bool], timeout: float) -> None:  # noqa: ASYNC109
         async with asyncio.timeout(timeout), self._changed:
             await self._changed.wait_for(done)
