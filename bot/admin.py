@@ -149,7 +149,10 @@ class AdminHandlers:
             await message.reply_html(admin_texts.period_error("stats", str(exc)))
             return
         figures = [
-            (period, await self.storage.period_figures(period.start, period.end, TOP_PRODUCTS))
+            (
+                period,
+                await self.storage.reports.period_figures(period.start, period.end, TOP_PRODUCTS),
+            )
             for period in periods
         ]
         locale = locale_for(user.language_code)
@@ -187,7 +190,7 @@ class AdminHandlers:
         user = update.effective_user
         locale = locale_for(user.language_code if user else None)
         # One more than shown tells whether an "Older" button has anything behind it.
-        orders = await self.storage.paid_orders(count + 1, before)
+        orders = await self.storage.reports.paid_orders(count + 1, before)
         shown = orders[:count]
         pages = admin_texts.sales_page(shown, self.timezone, locale, first=before is None)
         for page in pages[:-1]:
@@ -228,7 +231,7 @@ class AdminHandlers:
         if period is None:
             return
         await message.reply_chat_action(ChatAction.UPLOAD_DOCUMENT)
-        chunks = self.storage.orders_created(period.start, period.end, CHUNK_ORDERS)
+        chunks = self.storage.reports.orders_created(period.start, period.end, CHUNK_ORDERS)
         csv_file, count = await write_csv(chunks, self.timezone)
         with csv_file:
             if not count:
@@ -255,7 +258,7 @@ class AdminHandlers:
         period = await self._period_argument(message, context, "chart")
         if period is None:
             return
-        first_paid = await self.storage.first_paid_at()
+        first_paid = await self.storage.reports.first_paid_at()
         now = time.time()
         today = today_in(self.timezone, now)
         start = today_in(self.timezone, first_paid) if first_paid is not None else today
@@ -284,7 +287,7 @@ class AdminHandlers:
         # Each day ends where the next begins: 23 or 25 hours on the days the clocks change.
         ends = [*days, days[-1] + timedelta(days=1)]
         boundaries = [midnight(day, self.timezone) for day in ends]
-        sales = await self.storage.daily_sales(boundaries)
+        sales = await self.storage.reports.daily_sales(boundaries)
         if not sales:
             return None
         orders = [0] * len(days)

@@ -9,7 +9,6 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -18,24 +17,18 @@ import aiosqlite
 
 from storage.migrate import apply_migrations
 from storage.models import (
-    CurrencyFigures,
-    DailySales,
     MessageKind,
     NewOrder,
     Order,
     OrderStatus,
     OutboxMessage,
-    PeriodFigures,
-    ProductRevenue,
     StatusChange,
 )
+from storage.reports import Reports
+from storage.rows import ORDER_COLUMNS, order_from
+from storage.stock import record_levels, units_left
 
 log = logging.getLogger(__name__)
-
-_ORDER_COLUMNS = ", ".join(Order.__slots__)
-# Statuses that mean the money was taken at some point.
-_PAID_STATUSES = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED)
-
 
 # At most this many transactions share one COMMIT, so that a steady stream of callers never
 # keeps the first of them waiting.
@@ -48,12 +41,6 @@ class StorageError(Exception):
 
 def _now() -> int:
     return int(time.time())
-
-
-def _order(row: sqlite3.Row) -> Order:
-    values = dict(row)
-    values["status"] = OrderStatus(values["status"])
-    return Order(**values)
 
 
 class Transaction:
@@ -303,6 +290,8 @@ class SQLiteStorage:
         self._orphan: asyncio.Task[None] | None = None
         self._inline: _InlineConnection | None = None
         self.instance_id = ""
+        # The owner's figures: queries of their own module, read through this store.
+        self.reports = Reports(self._fetchall)
 
     async def open(self) -> None:
         """Open the file (creating it and its folder), apply pending migrations."""
@@ -551,32 +540,32 @@ class SQLiteStorage:
     async def waiting_orders(self, updated_before: int, limit: int) -> list[Order]:
         """Pending and processing orders with a session, untouched after `updated_before`."""
         rows = await self._fetchall(
-            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE status IN (?, ?)"
+            f"SELECT {ORDER_COLUMNS} FROM orders WHERE status IN (?, ?)"
             " AND checkout_session_id IS NOT NULL AND updated_at <= ? ORDER BY id LIMIT ?",
             (OrderStatus.PENDING.value, OrderStatus.PROCESSING.value, updated_before, limit),
         )
-        return [_order(row) for row in rows]
+        return [order_from(row) for row in rows]
 
     async def fail_orphans(self, created_before: int) -> int:
         """Fail pending orders that never got a Checkout Session and now never can."""
         rows = await self._fetchall(
-            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE status = ?"
+            f"SELECT {ORDER_COLUMNS} FROM orders WHERE status = ?"
             " AND checkout_session_id IS NULL AND created_at < ?",
             (OrderStatus.PENDING.value, created_before),
         )
         failed = 0
-        for order in map(_order, rows):
+        for order in map(order_from, rows):
             failed += await self.fail_order(order, "no checkout session was made")
         return failed
 
     async def orders_of_buyer(self, telegram_user_id: int, limit: int) -> list[Order]:
         """The buyer's latest orders, newest first."""
         rows = await self._fetchall(
-            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE telegram_user_id = ?"
+            f"SELECT {ORDER_COLUMNS} FROM orders WHERE telegram_user_id = ?"
             " ORDER BY created_at DESC, id DESC LIMIT ?",
             (telegram_user_id, limit),
         )
-        return [_order(row) for row in rows]
+        return [order_from(row) for row in rows]
 
     async def refunds_asked(self, order_id: int) -> int:
         """The refunds of an order Stripe made or is making (failed and canceled ones aside)."""
@@ -667,126 +656,6 @@ class SQLiteStorage:
 
     # Admin console
 
-    async def period_figures(self, start: int | None, end: int | None, top: int) -> PeriodFigures:
-        """/stats for the half-open period [start, end); None leaves that side open."""
-        paid = _paid_between(start, end)
-        currencies = await self._fetchall(
-            f"SELECT currency, count(*) AS orders, sum({_PAID}) AS gross,"
-            " sum(amount_refunded) AS refunded, sum(amount_refunded > 0) AS refunded_orders"
-            f" FROM orders WHERE {paid.where} GROUP BY currency ORDER BY currency",
-            paid.parameters,
-        )
-        # SQLite takes the bare column product_title from the row max(paid_at) picked: the
-        # title of the latest sale, in whichever language that buyer read it.
-        products = await self._fetchall(
-            "SELECT currency, product_id, title, orders, quantity, revenue FROM ("
-            " SELECT currency, product_id, product_title AS title, max(paid_at),"
-            f" count(*) AS orders, sum(quantity) AS quantity, sum({_PAID}) AS revenue,"
-            " row_number() OVER (PARTITION BY currency"
-            f" ORDER BY sum({_PAID}) DESC, product_id) AS rank"
-            f" FROM orders WHERE {paid.where} GROUP BY currency, product_id"
-            ") WHERE rank <= ? ORDER BY currency, rank",
-            (*paid.parameters, top),
-        )
-        created = _between("created_at", start, end)
-        links = await self._fetchall(
-            "SELECT count(*) AS created, coalesce(sum(paid_at IS NOT NULL), 0) AS paid"
-            f" FROM orders WHERE {created.where} AND checkout_session_id IS NOT NULL",
-            created.parameters,
-        )
-        buyers = await self._fetchall(
-            "SELECT count(*) AS buyers, coalesce(sum(EXISTS (SELECT 1 FROM orders AS earlier"
-            " WHERE earlier.telegram_user_id = buyer.telegram_user_id"
-            " AND earlier.paid_at < ?)), 0) AS returned FROM ("
-            f" SELECT DISTINCT telegram_user_id FROM orders WHERE {paid.where}) AS buyer",
-            (start if start is not None else _NO_TIME, *paid.parameters),
-        )
-        return PeriodFigures(
-            currencies=tuple(
-                CurrencyFigures(
-                    row["currency"],
-                    row["orders"],
-                    row["gross"],
-                    row["refunded"],
-                    row["refunded_orders"],
-                )
-                for row in currencies
-            ),
-            top_products=tuple(
-                ProductRevenue(
-                    row["currency"],
-                    row["product_id"],
-                    row["title"],
-                    row["orders"],
-                    row["quantity"],
-                    row["revenue"],
-                )
-                for row in products
-            ),
-            links_created=links[0]["created"],
-            links_paid=links[0]["paid"],
-            new_buyers=buyers[0]["buyers"] - buyers[0]["returned"],
-            returning_buyers=buyers[0]["returned"],
-        )
-
-    async def daily_sales(self, boundaries: Sequence[int]) -> list[DailySales]:
-        """Paid orders per currency in each day [boundaries[i], boundaries[i + 1])."""
-        # The boundaries travel as one JSON parameter: a year of days would pass SQLite's
-        # limit on bound parameters in older versions.
-        placeholders = ", ".join("?" for _ in _PAID_STATUSES)
-        rows = await self._fetchall(
-            "WITH days AS (SELECT CAST(key AS INTEGER) AS day, value AS start,"
-            " lead(value) OVER (ORDER BY key) AS end FROM json_each(?))"
-            f" SELECT day, currency, count(*) AS orders, sum({_PAID}) AS revenue"
-            " FROM days JOIN orders ON orders.paid_at >= days.start AND orders.paid_at < days.end"
-            f" WHERE +orders.status IN ({placeholders})"
-            " GROUP BY day, currency ORDER BY day, currency",
-            (json.dumps(list(boundaries)), *(status.value for status in _PAID_STATUSES)),
-        )
-        return [
-            DailySales(row["day"], row["currency"], row["orders"], row["revenue"]) for row in rows
-        ]
-
-    async def first_paid_at(self) -> int | None:
-        """When the first order was paid; None before any was."""
-        rows = await self._fetchall("SELECT min(paid_at) FROM orders WHERE paid_at IS NOT NULL")
-        value = rows[0][0]
-        return int(value) if value is not None else None
-
-    async def paid_orders(self, limit: int, before: tuple[int, int] | None) -> list[Order]:
-        """Paid orders (refunded ones too), newest first; `before` is the (paid_at, id) to
-        continue after, from the last order of the previous page."""
-        placeholders = ", ".join("?" for _ in _PAID_STATUSES)
-        after_cursor = "AND (paid_at, id) < (?, ?)" if before is not None else ""
-        rows = await self._fetchall(
-            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE paid_at IS NOT NULL"
-            f" AND +status IN ({placeholders}) {after_cursor}"
-            " ORDER BY paid_at DESC, id DESC LIMIT ?",
-            (*(status.value for status in _PAID_STATUSES), *(before or ()), limit),
-        )
-        return [_order(row) for row in rows]
-
-    async def orders_created(
-        self, start: int | None, end: int | None, chunk_size: int
-    ) -> AsyncIterator[list[Order]]:
-        """Every order created in [start, end), oldest first, `chunk_size` at a time.
-
-        Each chunk is one short query, so a long export never holds the store for long.
-        """
-        created = _between("created_at", start, end)
-        cursor: tuple[int, int] = (_NO_TIME, 0)
-        while True:
-            rows = await self._fetchall(
-                f"SELECT {_ORDER_COLUMNS} FROM orders WHERE {created.where}"
-                " AND (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?",
-                (*created.parameters, *cursor, chunk_size),
-            )
-            if not rows:
-                return
-            chunk = [_order(row) for row in rows]
-            yield chunk
-            cursor = (chunk[-1].created_at, chunk[-1].id)
-
     async def set_admin_language(self, admin_id: int, language: str | None) -> None:
         """Remember the language an admin's alerts are written for (after set_alerts)."""
         await self._execute(
@@ -810,7 +679,7 @@ class SQLiteStorage:
                 "DELETE FROM stock_levels WHERE product_id NOT IN (SELECT value FROM json_each(?))",
                 (json.dumps(list(levels)),),
             )
-            await _record_stock_levels(db, levels, replace=True)
+            await record_levels(db, levels, replace=True)
 
     async def stock_left(
         self, product_ids: Iterable[str], *, replacing: int | None = None
@@ -819,7 +688,7 @@ class SQLiteStorage:
         counting the order `replacing` names (the buyer's own open link, about to be replaced)."""
         async with self._lock:
             try:
-                return await _stock_left(self._connection, list(product_ids), replacing)
+                return await units_left(self._connection, list(product_ids), replacing)
             except sqlite3.Error as exc:
                 raise StorageError(str(exc)) from exc
 
@@ -837,8 +706,8 @@ class SQLiteStorage:
                 db = self._connection
                 # Only start-up and reloads change a recorded number: a tap still holding the
                 # catalog from before a reload must not write its old number back.
-                await _record_stock_levels(db, {new.product_id: stock}, replace=False)
-                left = (await _stock_left(db, [new.product_id], replacing))[new.product_id]
+                await record_levels(db, {new.product_id: stock}, replace=False)
+                left = (await units_left(db, [new.product_id], replacing))[new.product_id]
                 if left < new.quantity:
                     return None
             order = await tx.get_order(await tx.insert_order(new))
@@ -862,64 +731,6 @@ class SQLiteStorage:
         )
 
 
-# An order holds its units while it can still be paid, and once it is: a pending order whose
-# link is open (or still being made: its link is attached within seconds, and one left behind
-# by a crash stops holding after LINK_MAKING_SECONDS), a processing one, and a paid one until it
-# is fully refunded. Expired and failed orders hold nothing, which is how stock comes back.
-LINK_MAKING_SECONDS = 600
-# The owner counted what was on the shelf when they wrote the number: what was paid before then
-# had left it, while an order still waiting for its payment was on it and is taken from it.
-_AGAINST_THE_NUMBER = "(o.id > s.after_order_id OR o.paid_at IS NULL OR o.paid_at >= s.recorded_at)"
-_HOLDS_STOCK = (
-    "(o.status IN ('processing', 'paid', 'partially_refunded') OR (o.status = 'pending' AND"
-    " (o.checkout_expires_at > :now"
-    "  OR (o.checkout_expires_at IS NULL AND o.created_at > :now - :making))))"
-)
-
-
-async def _record_stock_levels(
-    db: aiosqlite.Connection, levels: Mapping[str, int], *, replace: bool
-) -> None:
-    """Record each number with the moment it was written; `replace` lets a changed number
-    replace the recorded one, otherwise only a missing one is added."""
-    now = _now()
-    cursor = await db.execute("SELECT coalesce(max(id), 0) FROM orders")
-    row = await cursor.fetchone()
-    last_order_id = row[0] if row is not None else 0
-    on_conflict = (
-        "DO UPDATE SET stock = excluded.stock, after_order_id = excluded.after_order_id,"
-        " recorded_at = excluded.recorded_at WHERE stock_levels.stock != excluded.stock"
-        if replace
-        else "DO NOTHING"
-    )
-    await db.executemany(
-        "INSERT INTO stock_levels (product_id, stock, after_order_id, recorded_at)"
-        f" VALUES (?, ?, ?, ?) ON CONFLICT (product_id) {on_conflict}",
-        [(product_id, stock, last_order_id, now) for product_id, stock in levels.items()],
-    )
-
-
-async def _stock_left(
-    db: aiosqlite.Connection, product_ids: list[str], replacing: int | None = None
-) -> dict[str, int]:
-    if not product_ids:
-        return {}
-    placeholders = ", ".join(f":p{index}" for index in range(len(product_ids)))
-    cursor = await db.execute(
-        "SELECT s.product_id, s.stock - coalesce((SELECT sum(o.quantity) FROM orders o"
-        f" WHERE o.product_id = s.product_id AND {_HOLDS_STOCK} AND {_AGAINST_THE_NUMBER}"
-        " AND o.id IS NOT :replacing),"
-        f" 0) AS left FROM stock_levels s WHERE s.product_id IN ({placeholders})",
-        {
-            "now": _now(),
-            "making": LINK_MAKING_SECONDS,
-            "replacing": replacing,
-            **{f"p{index}": product_id for index, product_id in enumerate(product_ids)},
-        },
-    )
-    return {row["product_id"]: max(row["left"], 0) for row in await cursor.fetchall()}
-
-
 class _Statements(Protocol):
     """What reading an order needs: aiosqlite's connection, or a transaction's inline one."""
 
@@ -927,46 +738,6 @@ class _Statements(Protocol):
 
 
 async def _fetch_order(db: _Statements, where: str, parameters: Sequence[Any]) -> Order | None:
-    cursor = await db.execute(f"SELECT {_ORDER_COLUMNS} FROM orders WHERE {where}", parameters)
+    cursor = await db.execute(f"SELECT {ORDER_COLUMNS} FROM orders WHERE {where}", parameters)
     row = await cursor.fetchone()
-    return _order(row) if row is not None else None
-
-
-# What the buyer paid (after promotion codes, with tax and shipping); the list price for orders
-# stored before payments were recorded.
-_PAID = "coalesce(amount_received, amount_total)"
-
-# Earlier than any stored time: an open start of a period.
-_NO_TIME = -(2**62)
-
-
-@dataclass(frozen=True, slots=True)
-class _Condition:
-    where: str
-    parameters: tuple[Any, ...]
-
-
-def _between(column: str, start: int | None, end: int | None) -> _Condition:
-    """`column` in the half-open [start, end); None leaves that side open."""
-    parts, parameters = [f"{column} IS NOT NULL"], []
-    if start is not None:
-        parts.append(f"{column} >= ?")
-        parameters.append(start)
-    if end is not None:
-        parts.append(f"{column} < ?")
-        parameters.append(end)
-    return _Condition(" AND ".join(parts), tuple(parameters))
-
-
-def _paid_between(start: int | None, end: int | None) -> _Condition:
-    """Orders paid in [start, end), refunded ones too.
-
-    The unary + keeps SQLite from picking the status index over the paid_at range: "paid" is
-    most of the orders, a few days of paid_at are few.
-    """
-    period = _between("paid_at", start, end)
-    placeholders = ", ".join("?" for _ in _PAID_STATUSES)
-    return _Condition(
-        f"{period.where} AND +status IN ({placeholders})",
-        (*period.parameters, *(status.value for status in _PAID_STATUSES)),
-    )
+    return order_from(row) if row is not None else None

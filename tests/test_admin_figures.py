@@ -173,7 +173,7 @@ async def test_period_figures_match_sums_over_the_rows(
 ) -> None:
     storage, rows = store
     period = parse_period(name, PARIS, now=utc(2025, 12, 1))
-    figures = await storage.period_figures(period.start, period.end, top=3)
+    figures = await storage.reports.period_figures(period.start, period.end, top=3)
 
     paid = [r for r in rows if r.status in PAID and in_period(r.paid_at, period)]
     assert paid, "the period must hold some sales for the comparison to mean anything"
@@ -244,10 +244,10 @@ async def test_a_day_of_the_clock_change_holds_exactly_its_wall_clock_hours(
     counts = []
     for day in days:
         period = parse_period(f"{day}..{day}", PARIS, now)
-        figures = await storage.period_figures(period.start, period.end, top=3)
+        figures = await storage.reports.period_figures(period.start, period.end, top=3)
         counts.append(sum(line.orders for line in figures.currencies))
     whole = parse_period(f"{days[0]}..{days[-1]}", PARIS, now)
-    together = await storage.period_figures(whole.start, whole.end, top=3)
+    together = await storage.reports.period_figures(whole.start, whole.end, top=3)
     assert sum(counts) == sum(line.orders for line in together.currencies)
     expected = Counter(
         local_day(r.paid_at).isoformat() for r in rows if r.status in PAID and r.paid_at
@@ -265,7 +265,7 @@ async def test_daily_sales_match_the_rows_day_by_day(
     last = days[-1] + timedelta(days=1)
     bounds.append(int(datetime(last.year, last.month, last.day, tzinfo=PARIS).timestamp()))
 
-    sales = await storage.daily_sales(bounds)
+    sales = await storage.reports.daily_sales(bounds)
 
     expected: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
     for r in rows:
@@ -282,7 +282,7 @@ async def test_paid_orders_page_newest_first_without_gaps_or_repeats(
     storage, rows = store
     seen = []
     before = None
-    while page := await storage.paid_orders(37, before):
+    while page := await storage.reports.paid_orders(37, before):
         seen += [order.id for order in page]
         before = (page[-1].paid_at or 0, page[-1].id)
     paid = sorted(
@@ -298,7 +298,7 @@ async def test_orders_created_come_in_chunks_in_order_and_within_the_period(
     period = parse_period("2025-02-01..2025-06-30", PARIS, now=utc(2025, 12, 1))
     chunks = [
         [order.id for order in chunk]
-        async for chunk in storage.orders_created(period.start, period.end, 100)
+        async for chunk in storage.reports.orders_created(period.start, period.end, 100)
     ]
     assert chunks and all(len(chunk) <= 100 for chunk in chunks)
     expected = sorted(

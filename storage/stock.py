@@ -1,0 +1,74 @@
+"""Stock: how many units of a product are left, counted from the number the owner last wrote
+in the catalog and the orders that hold units.
+
+The functions run on the store's connection, inside its lock or transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+import aiosqlite
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+# An order holds its units while it can still be paid, and once it is: a pending order whose
+# link is open (or still being made: its link is attached within seconds, and one left behind
+# by a crash stops holding after LINK_MAKING_SECONDS), a processing one, and a paid one until it
+# is fully refunded. Expired and failed orders hold nothing, which is how stock comes back.
+LINK_MAKING_SECONDS = 600
+# The owner counted what was on the shelf when they wrote the number: what was paid before then
+# had left it, while an order still waiting for its payment was on it and is taken from it.
+_AGAINST_THE_NUMBER = "(o.id > s.after_order_id OR o.paid_at IS NULL OR o.paid_at >= s.recorded_at)"
+_HOLDS_STOCK = (
+    "(o.status IN ('processing', 'paid', 'partially_refunded') OR (o.status = 'pending' AND"
+    " (o.checkout_expires_at > :now"
+    "  OR (o.checkout_expires_at IS NULL AND o.created_at > :now - :making))))"
+)
+
+
+async def record_levels(
+    db: aiosqlite.Connection, levels: Mapping[str, int], *, replace: bool
+) -> None:
+    """Record each number with the moment it was written; `replace` lets a changed number
+    replace the recorded one, otherwise only a missing one is added."""
+    now = _now()
+    cursor = await db.execute("SELECT coalesce(max(id), 0) FROM orders")
+    row = await cursor.fetchone()
+    last_order_id = row[0] if row is not None else 0
+    on_conflict = (
+        "DO UPDATE SET stock = excluded.stock, after_order_id = excluded.after_order_id,"
+        " recorded_at = excluded.recorded_at WHERE stock_levels.stock != excluded.stock"
+        if replace
+        else "DO NOTHING"
+    )
+    await db.executemany(
+        "INSERT INTO stock_levels (product_id, stock, after_order_id, recorded_at)"
+        f" VALUES (?, ?, ?, ?) ON CONFLICT (product_id) {on_conflict}",
+        [(product_id, stock, last_order_id, now) for product_id, stock in levels.items()],
+    )
+
+
+async def units_left(
+    db: aiosqlite.Connection, product_ids: list[str], replacing: int | None = None
+) -> dict[str, int]:
+    if not product_ids:
+        return {}
+    placeholders = ", ".join(f":p{index}" for index in range(len(product_ids)))
+    cursor = await db.execute(
+        "SELECT s.product_id, s.stock - coalesce((SELECT sum(o.quantity) FROM orders o"
+        f" WHERE o.product_id = s.product_id AND {_HOLDS_STOCK} AND {_AGAINST_THE_NUMBER}"
+        " AND o.id IS NOT :replacing),"
+        f" 0) AS left FROM stock_levels s WHERE s.product_id IN ({placeholders})",
+        {
+            "now": _now(),
+            "making": LINK_MAKING_SECONDS,
+            "replacing": replacing,
+            **{f"p{index}": product_id for index, product_id in enumerate(product_ids)},
+        },
+    )
+    return {row["product_id"]: max(row["left"], 0) for row in await cursor.fetchall()}
