@@ -6,7 +6,6 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -19,13 +18,10 @@ from tests.conftest import ADMIN_ID, free_port
 from tests.helpers import (
     buttons,
     from_now_on,
-    link_stored,
     next_message,
     rows,
-    session_behind,
-    tap_product,
-    until,
 )
+from tests.test_lifecycle import open_order
 
 
 def status_of(shop: Service) -> str:
@@ -39,14 +35,6 @@ async def missed(stripe_api: StripeEmulator) -> None:
     stripe_api.webhook_url = f"http://127.0.0.1:{free_port()}/stripe/webhook"
 
 
-async def order_with_link(
-    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator, user: TgUser
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    pay_message = await tap_product(telegram, user, "The Forest Hiker")
-    await until(link_stored(shop.settings.database_path))
-    return pay_message, session_behind(stripe_api, pay_message)
-
-
 def sent_texts(telegram: TelegramEmulator, user: TgUser, fragment: str) -> list[str]:
     return [
         m.get("text", "") for m in telegram.messages_to(user.id) if fragment in m.get("text", "")
@@ -57,7 +45,7 @@ async def test_the_buyers_return_fulfils_a_payment_whose_webhook_is_late(
     shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
 ) -> None:
     ada = telegram.user(4242, "Ada")
-    _, session = await order_with_link(shop, telegram, stripe_api, ada)
+    _, session = await open_order(shop, telegram, stripe_api, ada)
     await missed(stripe_api)
     delivery = await stripe_api.pay(session["id"])
     assert delivery.status == 0 and status_of(shop) == "pending"
@@ -93,7 +81,7 @@ async def test_reconcile_finds_what_the_webhooks_missed(
     buyers = [telegram.user(4242 + n, f"Buyer {n}") for n in range(3)]
     pay_messages, sessions = [], []
     for buyer in buyers:
-        pay_message, session = await order_with_link(shop, telegram, stripe_api, buyer)
+        pay_message, session = await open_order(shop, telegram, stripe_api, buyer)
         pay_messages.append(pay_message)
         sessions.append(session)
     database = shop.settings.database_path
@@ -145,7 +133,7 @@ async def test_reconcile_is_for_admins_only(
     shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
 ) -> None:
     ada = telegram.user(4242, "Ada")
-    await order_with_link(shop, telegram, stripe_api, ada)
+    await open_order(shop, telegram, stripe_api, ada)
     reads_before = len(stripe_api.requests)
     after = from_now_on(telegram)
     await telegram.send_text(ada, "/reconcile")
@@ -164,7 +152,7 @@ async def test_start_up_reconciles_what_was_paid_while_the_bot_was_down(
     ada = telegram.user(4242, "Ada")
     async with Service(settings, catalog) as shop:
         stripe_api.webhook_url = f"{shop.http_url}/stripe/webhook"
-        _, session = await order_with_link(shop, telegram, stripe_api, ada)
+        _, session = await open_order(shop, telegram, stripe_api, ada)
     await missed(stripe_api)  # the bot is down: nobody answers
     await stripe_api.pay(session["id"])
 
@@ -179,7 +167,7 @@ async def test_a_refund_made_in_stripes_dashboard_reaches_the_order_and_the_buye
     shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
 ) -> None:
     ada = telegram.user(4242, "Ada")
-    _, session = await order_with_link(shop, telegram, stripe_api, ada)
+    _, session = await open_order(shop, telegram, stripe_api, ada)
     after = from_now_on(telegram)
     await stripe_api.pay(session["id"])
     await next_message(telegram, ada, text="Payment received", after=after)
