@@ -241,6 +241,10 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
             node = node[int(name)] if isinstance(node, list) else node[name]
         if value is _DELETE:
             del node[last]
+        elif isinstance(value, _FromNow):
+            # Read the clock when the test runs, not when pytest collects it: a
+            # suite minutes long would otherwise move the limit past the value.
+            node[last] = int(time.time()) + value.seconds
         else:
             node[int(last) if isinstance(node, list) else last] = value
 
@@ -248,6 +252,15 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
 
 
 _DELETE = object()
+
+
+@dataclass(frozen=True)
+class _FromNow:
+    """A Unix time this many seconds after the moment the change is made."""
+
+    seconds: int
+
+
 PRICE = "line_items.0.price_data"
 
 
@@ -255,12 +268,12 @@ PRICE = "line_items.0.price_data"
     ("change", "param", "message"),
     [
         (
-            _set("expires_at", int(time.time()) + 29 * 60),
+            _set("expires_at", _FromNow(29 * 60)),
             "expires_at",
             "must be at least 30 minutes from Checkout Session creation",
         ),
         (
-            _set("expires_at", int(time.time()) + 24 * 60 * 60 + 120),
+            _set("expires_at", _FromNow(24 * 60 * 60 + 120)),
             "expires_at",
             "must be less than 24 hours from Checkout Session creation",
         ),
