@@ -10,6 +10,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 from bot import texts
 from bot.i18n import Language, languages
 from bot.keyboards import LANGUAGE_PREFIX, languages_keyboard
+from bot.menus import CommandMenus
 from storage import SQLiteStorage
 
 Context = ContextTypes.DEFAULT_TYPE
@@ -18,8 +19,9 @@ Context = ContextTypes.DEFAULT_TYPE
 class BuyerLanguages:
     """Buyers' language choices, read from the store once per buyer and kept in memory."""
 
-    def __init__(self, storage: SQLiteStorage) -> None:
+    def __init__(self, storage: SQLiteStorage, menus: CommandMenus) -> None:
         self.storage = storage
+        self.menus = menus
         self._chosen: dict[int, str | None] = {}
 
     async def code_of(self, user: User) -> str | None:
@@ -60,3 +62,4 @@ class BuyerLanguages:
         self._chosen[query.from_user.id] = code
         await query.answer()
         await query.edit_message_text(texts.language_chosen(languages().get(code)))
+        await self.menus.follow_language(context.bot, query.from_user.id)

@@ -11,7 +11,6 @@ from typing import Any, Self
 
 import stripe
 from aiohttp import web
-from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from telegram.request import BaseRequest
@@ -22,6 +21,7 @@ from bot.catalog_reload import CatalogReload
 from bot.checkout import CheckoutLinks
 from bot.handlers import ShopHandlers
 from bot.language import BuyerLanguages
+from bot.menus import CommandMenus
 from bot.notices import Notices
 from bot.outbox import OutboxSender
 from bot.settings import CatalogSource, Settings, TelegramMode
@@ -40,24 +40,6 @@ from webhooks.telegram_webhook import TelegramWebhook
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "callback_query"]
-BUYER_COMMANDS = [
-    BotCommand("shop", "See the products"),
-    BotCommand("orders", "Your orders"),
-    BotCommand("language", "Change the language"),
-    BotCommand("help", "How buying works"),
-    BotCommand("start", "Start over"),
-]
-ADMIN_COMMANDS = [
-    BotCommand("stats", "Sales figures (admins)"),
-    BotCommand("reload", "Reload the catalog (admins)"),
-    BotCommand("reconcile", "Check waiting orders at Stripe now (admins)"),
-    BotCommand("sales", "Latest paid orders (admins)"),
-    BotCommand("order", "One order in full (admins)"),
-    BotCommand("export", "Orders as a CSV file (admins)"),
-    BotCommand("chart", "Daily revenue chart (admins)"),
-    BotCommand("refund", "Refund an order (admins)"),
-    BotCommand("alerts", "Sale alerts on or off (admins)"),
-]
 STRIPE_NETWORK_RETRIES = 2
 # A buyer is waiting on each request; stripe-python's default is 80 s.
 STRIPE_TIMEOUT_SECONDS = 15
@@ -168,6 +150,8 @@ class Service:
         )
         fulfilment = Fulfilment(self.storage, admin_ids=settings.admin_ids, on_queued=sender.notify)
         reconciler = Reconciler(self.storage, stripe_client, fulfilment)
+        menus = CommandMenus(settings.admin_ids, self.storage.buyer_language)
+        menus.register(application)
         # Before the buyers' handlers: their catch-all fallback would take admin commands too.
         AdminHandlers(
             storage=self.storage,
@@ -176,7 +160,7 @@ class Service:
             reconciler=reconciler,
         ).register(application)
         self.catalog_reload.register(application)
-        buyers = BuyerLanguages(self.storage)
+        buyers = BuyerLanguages(self.storage, menus)
         ShopHandlers(
             catalog=self.live_catalog,
             storage=self.storage,
@@ -209,7 +193,7 @@ class Service:
             stack.push_async_callback(application.updater.stop)
         else:
             await self._set_webhook()
-        await self._register_commands()
+        await menus.publish(application.bot)
         log.info(
             "checkout-bot is up as @%s: %s mode, web server on port %s",
             application.bot.username,
@@ -256,22 +240,6 @@ class Service:
             )
         except TelegramError as exc:
             raise StartupError(f"Telegram refused the webhook {url}: {exc}") from None
-
-    async def _register_commands(self) -> None:
-        """Tell Telegram the command menus; a refusal is logged, never fatal."""
-        bot = self.application.bot
-        try:
-            await bot.set_my_commands(BUYER_COMMANDS, scope=BotCommandScopeDefault())
-        except TelegramError as exc:
-            log.warning("could not register the command list: %s", exc)
-        for admin_id in sorted(self.settings.admin_ids):
-            try:
-                await bot.set_my_commands(
-                    BUYER_COMMANDS + ADMIN_COMMANDS, scope=BotCommandScopeChat(admin_id)
-                )
-            except TelegramError as exc:
-                # Typically "chat not found": the admin has not opened the bot yet.
-                log.warning("could not register admin commands for %s: %s", admin_id, exc)
 
 
 def build_application(

@@ -424,6 +424,21 @@ class TelegramEmulator:
     def commands(self, scope: dict[str, Any] | None = None, language_code: str = "") -> list[JSON]:
         return copy.deepcopy(self._commands.get((scope_key(scope), language_code), []))
 
+    def menu_of(self, user: TgUser) -> list[JSON]:
+        """The menu `user` sees in their chat with the bot: the first list set among the scopes
+        Telegram tries, in its documented order ("Determining list of commands")."""
+        language = (user.language_code or "").split("-")[0]
+        for scope in (
+            {"type": "chat", "chat_id": user.id},
+            {"type": "all_private_chats"},
+            {"type": "default"},
+        ):
+            for code in (language, ""):
+                found = self._commands.get((scope_key(scope), code))
+                if found:
+                    return copy.deepcopy(found)
+        return []
+
     # -- plumbing --
 
     def _notify(self) -> None:

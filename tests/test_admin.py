@@ -4,7 +4,6 @@ else learns from it (nothing)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,7 @@ from babel.numbers import format_percent
 from bot.catalog import Catalog
 from bot.money import Money
 from bot.references import reference_for
-from bot.service import ADMIN_COMMANDS, Service
-from bot.settings import Settings
+from bot.service import Service
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator, TgUser
 from tests.conftest import ADMIN_ID
@@ -245,33 +243,3 @@ async def test_a_forged_admin_button_tells_anyone_else_only_that_it_is_for_admin
     assert len(stripe_api.requests) == stripe_requests
     said = [call.method for call in telegram.calls if start(call) and call.method != "getUpdates"]
     assert said == ["answerCallbackQuery"] * 3
-
-
-async def test_commands_are_registered_and_admin_ones_only_for_admins(
-    make_settings: Callable[..., Settings], catalog: Catalog, telegram: TelegramEmulator
-) -> None:
-    telegram.user(ADMIN_ID, "Owner")  # the owner has opened the bot before
-    async with Service(make_settings(), catalog):
-        buyers = {c["command"] for c in telegram.commands()}
-        owner = {c["command"] for c in telegram.commands({"type": "chat", "chat_id": ADMIN_ID})}
-    admin = {"stats", "sales", "order", "export", "chart", "refund", "alerts", "reconcile"}
-    admin |= {"reload"}
-    assert {command.command for command in ADMIN_COMMANDS} == admin
-    assert {"start", "shop", "orders", "help"} <= buyers
-    assert not admin & buyers
-    assert owner == buyers | admin
-
-
-async def test_a_refused_command_list_is_logged_and_the_bot_runs_on(
-    make_settings: Callable[..., Settings],
-    catalog: Catalog,
-    telegram: TelegramEmulator,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """An admin who never opened the bot: Telegram answers "chat not found"."""
-    async with Service(make_settings(admin_ids=frozenset({777})), catalog):
-        ada = telegram.user(4242, "Ada")
-        after = from_now_on(telegram)
-        await telegram.send_text(ada, "/help")
-        await next_message(telegram, ada, after=after)
-    assert "could not register admin commands for 777" in caplog.text

@@ -15,6 +15,7 @@ from aiohttp import web
 from telegram import (
     Bot,
     BotCommand,
+    BotCommandScopeAllPrivateChats,
     BotCommandScopeChat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -461,6 +462,32 @@ async def test_commands_are_stored_per_scope(bot: Bot, emulator: TelegramEmulato
         {"command": "stats", "description": "Sales figures"}
     ]
     assert await bot.get_my_commands() == tuple(buyer_commands)
+
+
+async def test_a_users_menu_is_the_first_set_in_telegrams_order(
+    bot: Bot, emulator: TelegramEmulator
+) -> None:
+    """Chat + language, chat, all private chats (+ language), default (+ language)."""
+    english = emulator.user(BUYER_ID, "Ada", language_code="en")
+    french = emulator.user(43, "Zoé", language_code="fr-BE")
+    assert emulator.menu_of(english) == []
+
+    await bot.set_my_commands([BotCommand("start", "Start")])
+    await bot.set_my_commands([BotCommand("start", "Démarrer")], language_code="fr")
+    assert [c["description"] for c in emulator.menu_of(english)] == ["Start"]
+    assert [c["description"] for c in emulator.menu_of(french)] == ["Démarrer"]
+
+    await bot.set_my_commands([BotCommand("shop", "Shop")], scope=BotCommandScopeAllPrivateChats())
+    assert [c["command"] for c in emulator.menu_of(french)] == ["shop"], (
+        "before the default in any language"
+    )
+
+    await bot.set_my_commands([BotCommand("stats", "Stats")], scope=BotCommandScopeChat(43))
+    await bot.set_my_commands(
+        [BotCommand("stats", "Chiffres")], scope=BotCommandScopeChat(43), language_code="fr"
+    )
+    assert [c["description"] for c in emulator.menu_of(french)] == ["Chiffres"]
+    assert [c["command"] for c in emulator.menu_of(english)] == ["shop"]
 
 
 async def test_commands_for_an_unknown_chat_or_with_bad_names_are_refused(bot: Bot) -> None:
