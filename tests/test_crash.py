@@ -14,7 +14,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-import stripe
 
 from bot.outbox import CONCURRENCY as SENDS_IN_FLIGHT
 from sandbox.stripe_api import StripeEmulator
@@ -22,6 +21,7 @@ from sandbox.telegram_api import TelegramEmulator
 from storage import NewOrder, SQLiteStorage
 from tests.conftest import REPO, free_port
 from tests.helpers import rows, until
+from tests.stripe_sandbox import make_client, stripe_http
 
 ORDERS = 300
 KILL_AFTER = 90  # acknowledged deliveries before the kill
@@ -44,12 +44,9 @@ async def unlimited_telegram() -> AsyncIterator[TelegramEmulator]:
 
 async def preload(database: Path, stripe_api: StripeEmulator, count: int) -> list[tuple[int, str]]:
     """`count` pending orders from distinct buyers, each with its open Checkout Session."""
-    http = stripe.AIOHTTPClient()
-    client = stripe.StripeClient(
-        stripe_api.api_key, base_addresses={"api": stripe_api.base_url}, http_client=http
-    )
     made = []
-    async with SQLiteStorage(database) as store:
+    async with stripe_http() as http, SQLiteStorage(database) as store:
+        client = make_client(stripe_api, http)
         for number in range(count):
             buyer = 10_000 + number
             order = await store.create_order(
@@ -87,7 +84,6 @@ async def preload(database: Path, stripe_api: StripeEmulator, count: int) -> lis
             assert session.url is not None
             await store.attach_checkout(order.id, session.id, session.url, session.expires_at)
             made.append((buyer, session.id))
-    await http.close_async()
     return made
 
 

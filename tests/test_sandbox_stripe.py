@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import pytest
 import stripe
-from aiohttp import web
 
 # stripe-python's own form encoder: the decoder must read exactly what it writes.
 from stripe._encode import _api_encode
@@ -19,52 +18,14 @@ from stripe._encode import _api_encode
 from sandbox.stripe_api import DEFAULT_API_VERSION, StripeEmulator, decode_form
 from sandbox.stripe_emulator.forms import FormError
 from sandbox.stripe_emulator.objects import fixture
-
-ORDER_METADATA = {
-    "order_id": "7",
-    "telegram_user_id": "424242",
-    "chat_id": "424242",
-    "product_id": "forest-hiker",
-}
-
-
-def checkout_params(**overrides: Any) -> dict[str, Any]:
-    """What the bot sends for one product, as in DESIGN.md "The flow"."""
-    params: dict[str, Any] = {
-        "mode": "payment",
-        "line_items": [
-            {
-                "quantity": 2,
-                "price_data": {
-                    "currency": "usd",
-                    "unit_amount": 39700,
-                    "product_data": {
-                        "name": "The Forest Hiker",
-                        "description": "Breathtaking hike through the Canadian Banff National Park",
-                        "images": ["https://example.com/forest-hiker.jpg"],
-                    },
-                },
-            }
-        ],
-        "client_reference_id": "424242",
-        "metadata": dict(ORDER_METADATA),
-        "payment_intent_data": {"metadata": dict(ORDER_METADATA)},
-        "expires_at": int(time.time()) + 31 * 60,
-        "locale": "fr",
-        "success_url": "https://t.me/natours_bot?start=paid_K7Q2",
-        "cancel_url": "https://t.me/natours_bot?start=cancel_K7Q2",
-    }
-    params.update(overrides)
-    return params
-
-
-@dataclass
-class Receiver:
-    """A stand-in for the bot's POST /stripe/webhook that keeps what it got."""
-
-    url: str = ""
-    status: int = 200
-    received: list[tuple[bytes, dict[str, str]]] = field(default_factory=list)
+from tests.stripe_sandbox import (
+    ORDER_METADATA,
+    Receiver,
+    checkout_params,
+    make_client,
+    stripe_http,
+    webhook_receiver,
+)
 
 
 @pytest.fixture
@@ -73,20 +34,10 @@ async def emulator() -> AsyncIterator[StripeEmulator]:
         yield emulator
 
 
-def make_client(emulator: StripeEmulator, http: stripe.AIOHTTPClient, **options: Any) -> Any:
-    return stripe.StripeClient(
-        options.pop("api_key", emulator.api_key),
-        base_addresses={"api": emulator.base_url},
-        http_client=http,
-        **options,
-    )
-
-
 @pytest.fixture
 async def http() -> AsyncIterator[stripe.AIOHTTPClient]:
-    client = stripe.AIOHTTPClient()
-    yield client
-    await client.close_async()  # type: ignore[no-untyped-call]  # untyped in stripe-python
+    async with stripe_http() as http:
+        yield http
 
 
 @pytest.fixture
@@ -96,22 +47,8 @@ def client(emulator: StripeEmulator, http: stripe.AIOHTTPClient) -> Any:
 
 @pytest.fixture
 async def receiver(emulator: StripeEmulator) -> AsyncIterator[Receiver]:
-    receiver = Receiver()
-
-    async def webhook(request: web.Request) -> web.Response:
-        receiver.received.append((await request.read(), dict(request.headers)))
-        return web.Response(status=receiver.status, text="ok")
-
-    app = web.Application()
-    app.router.add_post("/stripe/webhook", webhook)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    host, port = runner.addresses[0][:2]
-    receiver.url = f"http://{host}:{port}/stripe/webhook"
-    emulator.webhook_url = receiver.url
-    yield receiver
-    await runner.cleanup()
+    async with webhook_receiver(emulator) as receiver:
+        yield receiver
 
 
 # -- the form decoder ------------------------------------------------------------------

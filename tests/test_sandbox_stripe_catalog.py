@@ -11,7 +11,7 @@ import stripe
 
 from sandbox.stripe_api import StripeEmulator
 from sandbox.stripe_emulator.objects import fixture
-from tests.test_sandbox_stripe import checkout_params, make_client
+from tests.stripe_sandbox import checkout_params, make_client, stripe_http
 
 
 @pytest.fixture
@@ -22,9 +22,8 @@ async def emulator() -> AsyncIterator[StripeEmulator]:
 
 @pytest.fixture
 async def client(emulator: StripeEmulator) -> AsyncIterator[Any]:
-    http = stripe.AIOHTTPClient()
-    yield make_client(emulator, http, max_network_retries=0)
-    await http.close_async()  # type: ignore[no-untyped-call]  # untyped in stripe-python
+    async with stripe_http() as http:
+        yield make_client(emulator, http, max_network_retries=0)
 
 
 def stock(emulator: StripeEmulator) -> dict[str, dict[str, Any]]:

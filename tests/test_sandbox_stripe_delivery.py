@@ -13,7 +13,7 @@ import stripe
 from aiohttp import web
 
 from sandbox.stripe_api import PendingRetry, StripeEmulator
-from tests.test_sandbox_stripe import checkout_params, make_client
+from tests.stripe_sandbox import checkout_params, make_client, stripe_http
 
 FAST = (0.01, 0.02, 0.04)
 
@@ -76,9 +76,8 @@ async def emulator(endpoint: Endpoint) -> AsyncIterator[StripeEmulator]:
 
 @pytest.fixture
 async def client(emulator: StripeEmulator) -> AsyncIterator[Any]:
-    http = stripe.AIOHTTPClient()
-    yield make_client(emulator, http, max_network_retries=0)
-    await http.close_async()  # type: ignore[no-untyped-call]  # untyped in stripe-python
+    async with stripe_http() as http:
+        yield make_client(emulator, http, max_network_retries=0)
 
 
 async def new_session(client: Any) -> str:
@@ -144,9 +143,8 @@ async def test_a_scheduled_retry_is_listed_and_dropped_with_the_endpoint(
 ) -> None:
     async with StripeEmulator(retry_delays=(3600,)) as emulator:
         emulator.webhook_url = endpoint.url
-        http = stripe.AIOHTTPClient()
-        session_id = await new_session(make_client(emulator, http))
-        await http.close_async()  # type: ignore[no-untyped-call]  # untyped in stripe-python
+        async with stripe_http() as http:
+            session_id = await new_session(make_client(emulator, http))
         endpoint.status = 503
 
         first = await emulator.pay(session_id)
@@ -175,9 +173,8 @@ async def test_no_answer_at_all_is_retried_like_an_error(
 async def test_retries_can_be_turned_off(endpoint: Endpoint) -> None:
     async with StripeEmulator(retries=False) as emulator:
         emulator.webhook_url = endpoint.url
-        http = stripe.AIOHTTPClient()
-        session_id = await new_session(make_client(emulator, http))
-        await http.close_async()  # type: ignore[no-untyped-call]  # untyped in stripe-python
+        async with stripe_http() as http:
+            session_id = await new_session(make_client(emulator, http))
         endpoint.status = 500
 
         await emulator.pay(session_id)

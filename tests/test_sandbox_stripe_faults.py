@@ -10,7 +10,7 @@ import pytest
 import stripe
 
 from sandbox.stripe_api import StripeEmulator
-from tests.test_sandbox_stripe import checkout_params, make_client
+from tests.stripe_sandbox import checkout_params, make_client, stripe_http
 
 NOW = float(int(time.time()))
 
@@ -25,9 +25,8 @@ async def emulator() -> AsyncIterator[StripeEmulator]:
 
 @pytest.fixture
 async def http() -> AsyncIterator[stripe.AIOHTTPClient]:
-    client = stripe.AIOHTTPClient()
-    yield client
-    await client.close_async()  # type: ignore[no-untyped-call]  # untyped in stripe-python
+    async with stripe_http() as http:
+        yield http
 
 
 @pytest.fixture

@@ -8,11 +8,17 @@ from typing import Any
 
 import pytest
 import stripe
-from aiohttp import web
 
 from sandbox.stripe_api import StripeEmulator
 from sandbox.stripe_emulator.objects import fixture
-from tests.test_sandbox_stripe import ORDER_METADATA, Receiver, checkout_params, make_client
+from tests.stripe_sandbox import (
+    ORDER_METADATA,
+    Receiver,
+    checkout_params,
+    make_client,
+    stripe_http,
+    webhook_receiver,
+)
 
 
 @pytest.fixture
@@ -23,29 +29,14 @@ async def emulator() -> AsyncIterator[StripeEmulator]:
 
 @pytest.fixture
 async def client(emulator: StripeEmulator) -> AsyncIterator[Any]:
-    http = stripe.AIOHTTPClient()
-    yield make_client(emulator, http, max_network_retries=0)
-    await http.close_async()  # type: ignore[no-untyped-call]  # untyped in stripe-python
+    async with stripe_http() as http:
+        yield make_client(emulator, http, max_network_retries=0)
 
 
 @pytest.fixture
 async def receiver(emulator: StripeEmulator) -> AsyncIterator[Receiver]:
-    receiver = Receiver()
-
-    async def webhook(request: web.Request) -> web.Response:
-        receiver.received.append((await request.read(), dict(request.headers)))
-        return web.Response(status=receiver.status, text="ok")
-
-    app = web.Application()
-    app.router.add_post("/stripe/webhook", webhook)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    host, port = runner.addresses[0][:2]
-    receiver.url = f"http://{host}:{port}/stripe/webhook"
-    emulator.webhook_url = receiver.url
-    yield receiver
-    await runner.cleanup()
+    async with webhook_receiver(emulator) as receiver:
+        yield receiver
 
 
 async def paid_intent(emulator: StripeEmulator, client: Any) -> dict[str, Any]:
