@@ -29,12 +29,14 @@ from bot.chart import ChartData, ChartError, CurrencySeries, draw
 from bot.export import CHUNK_ORDERS, write_csv
 from bot.money import Money, locale_for
 from bot.periods import (
+    MONTHLY_MOST_DAYS,
     Period,
     PeriodError,
+    bar_starts,
     day_count,
-    days_of,
     midnight,
     parse_period,
+    step_for,
     today_in,
 )
 from bot.references import order_id_for
@@ -52,7 +54,6 @@ DEFAULT_STATS_PERIODS = ("today", "7d", "30d")
 DEFAULT_PERIOD = "30d"
 TOP_PRODUCTS = 3
 SALES_DEFAULT, SALES_MOST = 10, 50
-CHART_MOST_DAYS = 731
 # Telegram refuses a bot's documents over 50 MB.
 DOCUMENT_MOST_BYTES = 50 * 1024 * 1024
 
@@ -251,7 +252,7 @@ class AdminHandlers:
             )
 
     async def chart(self, update: Update, context: Context) -> None:
-        """A PNG of daily revenue per currency and paid orders over the period."""
+        """A PNG of revenue per currency and paid orders over the period, by day, week or month."""
         message, user = update.effective_message, update.effective_user
         if message is None or user is None:
             return
@@ -262,11 +263,13 @@ class AdminHandlers:
         now = time.time()
         today = today_in(self.timezone, now)
         start = today_in(self.timezone, first_paid) if first_paid is not None else today
-        if day_count(period, start, today) > CHART_MOST_DAYS:  # before listing them all
-            await message.reply_text(admin_texts.chart_too_long(CHART_MOST_DAYS))
+        first, last = period.first or start, period.last or today
+        step = step_for(day_count(period, start, today))
+        if step is None:
+            await message.reply_text(admin_texts.chart_too_long(MONTHLY_MOST_DAYS // 366))
             return
-        days = days_of(period, start, today)
-        data = await self._chart_data(period, days, locale_for(user.language_code))
+        starts = bar_starts(first, last, step)
+        data = await self._chart_data(period, starts, last, locale_for(user.language_code))
         if data is None:
             await message.reply_html(admin_texts.nothing_to_chart(period))
             return
@@ -278,27 +281,29 @@ class AdminHandlers:
             log.error("could not draw a chart: %s", exc)
             await message.reply_text(admin_texts.chart_failed())
             return
-        await message.reply_photo(png, caption=admin_texts.chart_caption(period))
+        await message.reply_photo(png, caption=admin_texts.chart_caption(period, step))
 
     async def _chart_data(
-        self, period: Period, days: list[date], locale: Locale
+        self, period: Period, starts: list[date], last: date, locale: Locale
     ) -> ChartData | None:
-        """Each day's figures from the store; None when nothing was paid in the period."""
-        # Each day ends where the next begins: 23 or 25 hours on the days the clocks change.
-        ends = [*days, days[-1] + timedelta(days=1)]
+        """Each bar's figures from the store; None when nothing was paid in the period."""
+        # Each bar ends where the next begins, at local midnight: a day is 23 or 25 hours long
+        # when the clocks change.
+        ends = [*starts, last + timedelta(days=1)]
         boundaries = [midnight(day, self.timezone) for day in ends]
-        sales = await self.storage.reports.daily_sales(boundaries)
+        sales = await self.storage.reports.sales_by_span(boundaries)
         if not sales:
             return None
-        orders = [0] * len(days)
+        orders = [0] * len(starts)
         amounts: dict[str, list[float]] = {}
         for line in sales:
-            orders[line.day] += line.orders
-            series = amounts.setdefault(line.currency, [0.0] * len(days))
-            series[line.day] = float(Money(line.revenue, line.currency).decimal)
+            orders[line.span] += line.orders
+            series = amounts.setdefault(line.currency, [0.0] * len(starts))
+            series[line.span] = float(Money(line.revenue, line.currency).decimal)
         return ChartData(
-            title=f"{period.title} · {days[0].isoformat()} to {days[-1].isoformat()}",
-            days=[day.isoformat() for day in days],
+            title=f"{period.title} · {starts[0].isoformat()} to {last.isoformat()}",
+            starts=[day.isoformat() for day in starts],
+            lengths=[(end - start).days for start, end in zip(starts, ends[1:], strict=True)],
             revenue=[
                 CurrencySeries(
                     currency.upper(),

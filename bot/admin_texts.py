@@ -12,7 +12,7 @@ from babel import Locale
 from babel.numbers import format_percent
 
 from bot.money import Money
-from bot.periods import PERIOD_NAMES, Period
+from bot.periods import PERIOD_NAMES, Period, Step
 from bot.references import reference_for
 from storage import CurrencyFigures, Order, PeriodFigures, StatusChange
 
@@ -242,8 +242,9 @@ def export_too_large(period: Period, count: int) -> str:
     )
 
 
-def chart_caption(period: Period) -> str:
-    return f"Daily revenue and paid orders, {escape(_period_phrase(period))}"
+def chart_caption(period: Period, step: Step) -> str:
+    every = {Step.DAY: "Daily", Step.WEEK: "Weekly", Step.MONTH: "Monthly"}[step]
+    return f"{every} revenue and paid orders, {escape(_period_phrase(period))}"
 
 
 def nothing_to_chart(period: Period) -> str:
@@ -254,8 +255,8 @@ def chart_failed() -> str:
     return "Sorry, the chart could not be drawn; the log says why."
 
 
-def chart_too_long(most: int) -> str:
-    return f"A chart shows at most {most} days; pick a shorter period."
+def chart_too_long(most_years: int) -> str:
+    return f"A chart shows at most {most_years} years; pick a shorter period."
 
 
 def _period_phrase(period: Period) -> str:

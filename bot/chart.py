@@ -1,4 +1,4 @@
-"""The /chart picture: daily revenue per currency and paid orders per day, as a PNG.
+"""The /chart picture: revenue per currency and paid orders per day, week or month, as a PNG.
 
 matplotlib is drawn in a short-lived child process (`python -m bot.chart`, the figures as JSON
 on stdin, the PNG on stdout): its tens of megabytes never join the bot's resident memory, and
@@ -29,15 +29,16 @@ class ChartError(Exception):
 class CurrencySeries:
     currency: str  # upper-case ISO code, as shown on the axis
     symbol: str  # as the admin's locale writes it, for the axis labels
-    amounts: list[float]  # per day, in major units (only drawn, never summed into a figure)
+    amounts: list[float]  # per bar, in major units (only drawn, never summed into a figure)
 
 
 @dataclass(frozen=True, slots=True)
 class ChartData:
     title: str
-    days: list[str]  # ISO dates
+    starts: list[str]  # ISO date of each bar's first day
+    lengths: list[int]  # days in each bar: 1, up to 7 (weeks), up to 31 (months)
     revenue: list[CurrencySeries]
-    orders: list[int]  # paid orders per day, every currency together
+    orders: list[int]  # paid orders per bar, every currency together
 
 
 async def draw(data: ChartData) -> bytes:
@@ -73,7 +74,7 @@ def render_png(data: ChartData) -> bytes:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-    days = [date.fromisoformat(day) for day in data.days]
+    starts = [date.fromisoformat(day) for day in data.starts]
     rows = len(data.revenue) + 1
     figure, axes = plt.subplots(
         rows,
@@ -84,16 +85,18 @@ def render_png(data: ChartData) -> bytes:
         gridspec_kw={"height_ratios": [3] * len(data.revenue) + [2]},
         squeeze=False,
     )
-    width = 0.8 if len(days) <= 62 else 1.0
+    # In days, the date axis's unit: each bar stands from its first day, a gap after it. The
+    # first and last week or month of a period may be short.
+    width = [0.8 * length for length in data.lengths]
     for index, series in enumerate(data.revenue):
         ax = axes[index][0]
         colour = _COLOURS[index % len(_COLOURS)]
-        ax.bar(days, series.amounts, width=width, color=colour)
+        ax.bar(starts, series.amounts, width=width, align="edge", color=colour)
         ax.set_ylabel(f"Revenue, {series.currency}")
         ax.yaxis.set_major_formatter(FuncFormatter(_amount_formatter(series.symbol)))
         _tidy(ax, MaxNLocator)
     ax = axes[-1][0]
-    ax.bar(days, data.orders, width=width, color=_ORDERS_COLOUR)
+    ax.bar(starts, data.orders, width=width, align="edge", color=_ORDERS_COLOUR)
     ax.set_ylabel("Paid orders")
     ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
     _tidy(ax, None)
@@ -135,7 +138,8 @@ def main() -> None:
     raw = json.load(sys.stdin)
     data = ChartData(
         title=raw["title"],
-        days=raw["days"],
+        starts=raw["starts"],
+        lengths=raw["lengths"],
         revenue=[CurrencySeries(**series) for series in raw["revenue"]],
         orders=raw["orders"],
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 PERIOD_NAMES = ("today", "7d", "30d", "month", "all")
@@ -88,11 +89,51 @@ def parse_period(text: str, timezone: ZoneInfo, now: float) -> Period:
 
 
 def day_count(period: Period, first_known: date, today: date) -> int:
-    """How many days `days_of` would list, without listing them."""
+    """How many days the period spans; an open side stops at `first_known` or at `today`."""
     return ((period.last or today) - (period.first or first_known)).days + 1
 
 
-def days_of(period: Period, first_known: date, today: date) -> list[date]:
-    """Every day of the period; an open side stops at `first_known` or at `today`."""
-    first = period.first or first_known
-    return [first + timedelta(days=offset) for offset in range(day_count(period, first, today))]
+class Step(StrEnum):
+    """How much time one bar of a chart covers."""
+
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+# The longest span each step draws, so that bars stay a few pixels wide: about 90 daily bars,
+# 105 weekly, 600 monthly.
+DAILY_MOST_DAYS = 92
+WEEKLY_MOST_DAYS = 731
+MONTHLY_MOST_DAYS = 50 * 366
+
+
+def step_for(days: int) -> Step | None:
+    """The step for a chart of `days` days; None when it is too long to draw."""
+    if days <= DAILY_MOST_DAYS:
+        return Step.DAY
+    if days <= WEEKLY_MOST_DAYS:
+        return Step.WEEK
+    if days <= MONTHLY_MOST_DAYS:
+        return Step.MONTH
+    return None
+
+
+def bar_starts(first: date, last: date, step: Step) -> list[date]:
+    """The first day of each bar from `first` to `last`: every day, or `first` and then each
+    Monday, or `first` and then each first of the month."""
+    starts = [first]
+    while True:
+        day = starts[-1]
+        try:
+            if step is Step.DAY:
+                day += timedelta(days=1)
+            elif step is Step.WEEK:
+                day += timedelta(days=7 - day.weekday())
+            else:
+                day = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+        except OverflowError:  # the next bar would start after the year 9999
+            return starts
+        if day > last:
+            return starts
+        starts.append(day)

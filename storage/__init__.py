@@ -2,7 +2,6 @@
 
 from storage.models import (
     CurrencyFigures,
-    DailySales,
     MessageKind,
     NewOrder,
     Order,
@@ -10,13 +9,13 @@ from storage.models import (
     OutboxMessage,
     PeriodFigures,
     ProductRevenue,
+    SpanSales,
     StatusChange,
 )
 from storage.sqlite import SQLiteStorage, StorageError, Transaction
 
 __all__ = [
     "CurrencyFigures",
-    "DailySales",
     "MessageKind",
     "NewOrder",
     "Order",
@@ -25,6 +24,7 @@ __all__ = [
     "PeriodFigures",
     "ProductRevenue",
     "SQLiteStorage",
+    "SpanSales",
     "StatusChange",
     "StorageError",
     "Transaction",

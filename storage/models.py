@@ -168,10 +168,11 @@ class PeriodFigures:
 
 
 @dataclass(frozen=True, slots=True)
-class DailySales:
-    """Paid orders and revenue of one day (an index into the days asked for) in one currency."""
+class SpanSales:
+    """Paid orders and revenue in one currency during one span of time (an index into the spans
+    asked for: a chart's day, week or month)."""
 
-    day: int
+    span: int
     currency: str
     orders: int
     revenue: int

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from storage.models import CurrencyFigures, DailySales, Order, PeriodFigures, ProductRevenue
+from storage.models import CurrencyFigures, Order, PeriodFigures, ProductRevenue, SpanSales
 from storage.rows import ORDER_COLUMNS, PAID_STATUSES, order_from
 
 Read = Callable[[str, Sequence[Any]], Awaitable[list[sqlite3.Row]]]
@@ -83,22 +83,23 @@ class Reports:
             returning_buyers=buyers[0]["returned"],
         )
 
-    async def daily_sales(self, boundaries: Sequence[int]) -> list[DailySales]:
-        """Paid orders per currency in each day [boundaries[i], boundaries[i + 1])."""
+    async def sales_by_span(self, boundaries: Sequence[int]) -> list[SpanSales]:
+        """Paid orders per currency in each span [boundaries[i], boundaries[i + 1])."""
         # The boundaries travel as one JSON parameter: a year of days would pass SQLite's
         # limit on bound parameters in older versions.
         placeholders = ", ".join("?" for _ in PAID_STATUSES)
         rows = await self._read(
-            "WITH days AS (SELECT CAST(key AS INTEGER) AS day, value AS start,"
+            "WITH spans AS (SELECT CAST(key AS INTEGER) AS span, value AS start,"
             " lead(value) OVER (ORDER BY key) AS end FROM json_each(?))"
-            f" SELECT day, currency, count(*) AS orders, sum({_PAID}) AS revenue"
-            " FROM days JOIN orders ON orders.paid_at >= days.start AND orders.paid_at < days.end"
+            f" SELECT span, currency, count(*) AS orders, sum({_PAID}) AS revenue"
+            " FROM spans JOIN orders"
+            " ON orders.paid_at >= spans.start AND orders.paid_at < spans.end"
             f" WHERE +orders.status IN ({placeholders})"
-            " GROUP BY day, currency ORDER BY day, currency",
+            " GROUP BY span, currency ORDER BY span, currency",
             (json.dumps(list(boundaries)), *(status.value for status in PAID_STATUSES)),
         )
         return [
-            DailySales(row["day"], row["currency"], row["orders"], row["revenue"]) for row in rows
+            SpanSales(row["span"], row["currency"], row["orders"], row["revenue"]) for row in rows
         ]
 
     async def first_paid_at(self) -> int | None:

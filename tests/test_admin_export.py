@@ -145,13 +145,50 @@ async def test_chart_sends_a_png_of_the_period(
 
 
 @pytest.mark.parametrize(
+    ("days_ago", "caption"),
+    [(200, "Weekly revenue and paid orders, so far"), (3 * 365, "Monthly revenue and paid orders")],
+)
+async def test_chart_of_a_long_period_draws_weeks_or_months(
+    shop: Service,
+    telegram: TelegramEmulator,
+    stripe_api: StripeEmulator,
+    days_ago: int,
+    caption: str,
+) -> None:
+    """A shop's whole life fits one chart: bars a week or a month wide once days would be
+    too thin to see."""
+    await pay_for(telegram, stripe_api, 1, "Trail map")
+    await pay_for(telegram, stripe_api, 2, "Trail map")
+    earlier = 24 * 60 * 60 * days_ago
+    with sqlite3.connect(shop.settings.database_path) as db:  # the first sale, long ago
+        db.execute(
+            "UPDATE orders SET created_at = created_at - ?, paid_at = paid_at - ?"
+            " WHERE id = (SELECT min(id) FROM orders)",
+            (earlier, earlier),
+        )
+    owner = telegram.user(ADMIN_ID, "Owner")
+    after = from_now_on(telegram)
+    await telegram.send_text(owner, "/chart all")
+    (call,) = await telegram.wait_for("sendPhoto", after, timeout=60)
+
+    assert call.response["result"]["caption"].startswith(caption)
+    (image,) = telegram.photos_to(ADMIN_ID)
+    width, height = png_size(image)
+    assert 800 <= width <= 2000 and 600 <= height <= 2000
+
+
+@pytest.mark.parametrize(
     ("argument", "answer"),
     [
         (
             "2020-01-01..2020-01-31",
             "No paid orders from 2020-01-01 to 2020-01-31: nothing to draw.",
         ),
-        ("2000-01-01..2020-01-01", "A chart shows at most 731 days; pick a shorter period."),
+        (
+            "2000-01-01..2020-01-01",
+            "No paid orders from 2000-01-01 to 2020-01-01: nothing to draw.",
+        ),
+        ("1900-01-01..2020-01-01", "A chart shows at most 50 years; pick a shorter period."),
         (
             "fortnight",
             "Unknown period 'fortnight'."

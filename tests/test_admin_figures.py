@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.periods import Period, parse_period
+from bot.periods import Period, Step, bar_starts, parse_period
 from storage import SQLiteStorage
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -255,7 +255,7 @@ async def test_a_day_of_the_clock_change_holds_exactly_its_wall_clock_hours(
     assert counts == [expected[day] for day in days]
 
 
-async def test_daily_sales_match_the_rows_day_by_day(
+async def test_sales_by_span_match_the_rows_day_by_day(
     store: tuple[SQLiteStorage, list[Row]],
 ) -> None:
     storage, rows = store
@@ -265,7 +265,7 @@ async def test_daily_sales_match_the_rows_day_by_day(
     last = days[-1] + timedelta(days=1)
     bounds.append(int(datetime(last.year, last.month, last.day, tzinfo=PARIS).timestamp()))
 
-    sales = await storage.reports.daily_sales(bounds)
+    sales = await storage.reports.sales_by_span(bounds)
 
     expected: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
     for r in rows:
@@ -273,7 +273,38 @@ async def test_daily_sales_match_the_rows_day_by_day(
             cell = expected[days.index(local_day(r.paid_at)), r.currency]
             cell[0] += 1
             cell[1] += paid_amount(r)
-    assert {(s.day, s.currency): [s.orders, s.revenue] for s in sales} == dict(expected)
+    assert {(s.span, s.currency): [s.orders, s.revenue] for s in sales} == dict(expected)
+
+
+@pytest.mark.parametrize("step", [Step.WEEK, Step.MONTH])
+async def test_sales_by_week_and_month_match_the_rows(
+    store: tuple[SQLiteStorage, list[Row]], step: Step
+) -> None:
+    """The chart's longer bars: Paris weeks from Monday and calendar months, across both clock
+    changes, each bar counting what was paid from its first day to the next bar's."""
+    storage, rows = store
+    first, last = date(2025, 1, 15), date(2025, 11, 20)
+    starts = bar_starts(first, last, step)
+    ends = [*starts, last + timedelta(days=1)]
+    bounds = [int(datetime(d.year, d.month, d.day, tzinfo=PARIS).timestamp()) for d in ends]
+
+    sales = await storage.reports.sales_by_span(bounds)
+
+    def bar_of(day: date) -> tuple[int, ...]:
+        if step is Step.WEEK:
+            return tuple(day.isocalendar()[:2])  # (ISO year, ISO week): weeks begin on Monday
+        return (day.year, day.month)
+
+    expected: dict[tuple[tuple[int, ...], str], list[int]] = defaultdict(lambda: [0, 0])
+    for r in rows:
+        if r.status in PAID and r.paid_at is not None and first <= local_day(r.paid_at) <= last:
+            cell = expected[bar_of(local_day(r.paid_at)), r.currency]
+            cell[0] += 1
+            cell[1] += paid_amount(r)
+    assert len(starts) == len({bar_of(day) for day in starts}), "one bar per week or month"
+    got = {(bar_of(starts[s.span]), s.currency): [s.orders, s.revenue] for s in sales}
+    assert got == dict(expected)
+    assert len({bar for bar, _ in got}) > (30 if step is Step.WEEK else 9)
 
 
 async def test_paid_orders_page_newest_first_without_gaps_or_repeats(

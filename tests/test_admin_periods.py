@@ -7,7 +7,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.periods import PeriodError, parse_period
+from bot.periods import (
+    DAILY_MOST_DAYS,
+    MONTHLY_MOST_DAYS,
+    WEEKLY_MOST_DAYS,
+    PeriodError,
+    Step,
+    bar_starts,
+    parse_period,
+    step_for,
+)
 
 PARIS = ZoneInfo("Europe/Paris")
 # 2025-03-30 00:30 UTC: already 01:30 on Sunday 30 March in Paris, the day the clocks go forward.
@@ -64,3 +73,49 @@ def test_all_time_has_no_bounds() -> None:
 def test_anything_else_is_refused(wrong: str) -> None:
     with pytest.raises(PeriodError):
         parse_period(wrong, PARIS, NOW)
+
+
+def test_longer_charts_draw_weeks_then_months_and_the_longest_none() -> None:
+    assert [step_for(n) for n in (1, DAILY_MOST_DAYS, DAILY_MOST_DAYS + 1)] == [
+        Step.DAY,
+        Step.DAY,
+        Step.WEEK,
+    ]
+    assert [step_for(n) for n in (WEEKLY_MOST_DAYS, WEEKLY_MOST_DAYS + 1)] == [
+        Step.WEEK,
+        Step.MONTH,
+    ]
+    assert step_for(MONTHLY_MOST_DAYS) is Step.MONTH and step_for(MONTHLY_MOST_DAYS + 1) is None
+
+
+@pytest.mark.parametrize("step", list(Step))
+@pytest.mark.parametrize(
+    ("first", "last"),
+    [
+        (date(2025, 3, 30), date(2025, 3, 30)),  # a Sunday alone
+        (date(2024, 1, 31), date(2024, 3, 1)),  # a leap February
+        (date(2023, 12, 25), date(2025, 1, 6)),  # Mondays at both ends, across two new years
+        (date(2025, 5, 17), date(2025, 8, 31)),
+    ],
+)
+def test_bars_cover_the_period_once_from_its_first_day(step: Step, first: date, last: date) -> None:
+    starts = bar_starts(first, last, step)
+
+    assert starts[0] == first and starts[-1] <= last
+    assert starts == sorted(set(starts))
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    # Each day belongs to the bar that started last on or before it; a new bar starts exactly
+    # when the day is a new day, week (Monday) or month.
+    for day in days[1:]:
+        new_bar = {
+            Step.DAY: True,
+            Step.WEEK: day.weekday() == 0,
+            Step.MONTH: day.day == 1,
+        }[step]
+        assert (day in starts) == new_bar, day
+
+
+@pytest.mark.parametrize("step", list(Step))
+def test_bars_stop_at_the_last_day_there_is(step: Step) -> None:
+    first, last = date(9999, 11, 30), date(9999, 12, 30)
+    assert bar_starts(first, last, step)[-1] <= last
