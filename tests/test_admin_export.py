@@ -21,7 +21,7 @@ from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
 from tests.conftest import ADMIN_ID
-from tests.helpers import from_now_on, rows, tap_product
+from tests.helpers import from_now_on, next_message, rows, tap_product
 from tests.test_admin import ask, pay_for
 
 DECIMALS = {"usd": 2, "eur": 2, "jpy": 0}
@@ -117,6 +117,40 @@ async def test_a_large_export_holds_every_order_once(
         )
     _, exported = await export(telegram, "/export all")
     assert [row["buyer_id"] for row in exported] == [str(n) for n in range(count)]
+
+
+async def test_an_export_over_telegrams_50_mb_is_refused_with_a_shorter_period_to_ask(
+    shop: Service, telegram: TelegramEmulator
+) -> None:
+    """Telegram takes a bot's documents up to 50 MB: a bigger file is never sent to fail."""
+    database = shop.settings.database_path
+    long_name = "Buyer with a long name " + "x" * 230
+    long_title = "A product with a long title " + "y" * 600
+    count = 60_000  # about 1 kB a row: some 60 MB
+    with sqlite3.connect(database) as db:
+        db.executemany(
+            "INSERT INTO orders (telegram_user_id, chat_id, buyer_name, buyer_username,"
+            " product_id, product_title, quantity, unit_amount, amount_total, currency, status,"
+            " created_at, updated_at, checkout_session_id)"
+            " VALUES (?, ?, ?, 'a_long_username_of_32_characters', 'trail-map', ?, 1, 1250, 1250,"
+            " 'usd', 'expired', ?, ?, ?)",
+            [
+                (n, n, long_name, long_title, 1_700_000_000 + n, 1_700_000_000 + n, f"cs_{n:060}")
+                for n in range(count)
+            ],
+        )
+    owner = telegram.user(ADMIN_ID, "Owner")
+    after = from_now_on(telegram)
+
+    await telegram.send_text(owner, "/export all")
+
+    answer = await next_message(telegram, owner, after=after, timeout=60)
+    assert answer["text"] == (
+        f"The {count} orders created so far make a file over the 50 MB Telegram takes."
+        " Ask for a shorter period."
+    )
+    assert telegram.documents_to(ADMIN_ID) == []
+    assert telegram.calls_to("sendDocument") == []
 
 
 def png_size(data: bytes) -> tuple[int, int]:
