@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 from typing import Any, Protocol
 
 import stripe
@@ -20,6 +21,7 @@ from telegram.ext import (
 )
 
 from bot import texts
+from bot.answers import answer_tap
 from bot.catalog import Catalog, LiveCatalog, Product
 from bot.checkout import CheckoutLinks
 from bot.i18n import Language, language
@@ -31,6 +33,7 @@ from bot.keyboards import (
 )
 from bot.language import BuyerLanguages
 from bot.money import Money
+from bot.notices import unpaid_notice
 from bot.references import order_id_for
 from bot.storefront import Storefront
 from bot.tap_guard import TapGuard
@@ -142,17 +145,24 @@ class ShopHandlers:
             return
         user = query.from_user
         lang = await self.buyers.of(user)
-        product_id, quantity = await self._wanted(query.data or "", user.id) or ("", 1)
+        wanted = await self._wanted(query.data or "", user.id)
+        if isinstance(wanted, Order):  # "New link" for an order paid, or being paid, meanwhile
+            await answer_tap(query)
+            await context.bot.send_message(
+                wanted.chat_id, texts.returned_after_payment(wanted), parse_mode=ParseMode.HTML
+            )
+            return
+        product_id, quantity = wanted or ("", 1)
         product = self.catalog.get(product_id) if product_id else None
         if product is None or not product.active:
-            await query.answer(texts.product_unavailable(lang), show_alert=True)
+            await answer_tap(query, texts.product_unavailable(lang), alert=True)
             return
         if not 1 <= quantity <= product.max_per_order:
             text = texts.at_most_per_order(product.max_per_order, lang)
-            await query.answer(text, show_alert=True)
+            await answer_tap(query, text, alert=True)
             return
         if wait := self.tap_guard.wait_needed(user.id):
-            await query.answer(texts.slow_down(wait, lang), show_alert=True)
+            await answer_tap(query, texts.slow_down(wait, lang), alert=True)
             return
         chat_id = query.message.chat.id if query.message is not None else user.id
         async with self.tap_guard.one_at_a_time(user.id, product.id):
@@ -164,33 +174,42 @@ class ShopHandlers:
                 order.quantity != quantity
                 or (order.checkout_expires_at or 0) <= now + LINK_MARGIN_SECONDS
             ):
+                # A refusal must leave the buyer the link they have: count before closing it.
+                if not await self._enough_left(product, quantity, replacing=order.id):
+                    refusal = await self._stock_refusal(product, lang, replacing=order.id)
+                    await answer_tap(query, refusal, alert=True)
+                    return
                 replacing = await self._close(order)
                 if replacing is None:
-                    await query.answer(texts.link_failed(lang), show_alert=True)
+                    await answer_tap(query, texts.link_failed(lang), alert=True)
                     return
                 order = None
             else:
                 replacing = None
-            if order is not None and order.updated_at > now - RESEND_AFTER_SECONDS:
+            if (
+                order is not None
+                and order.pay_message_id is not None
+                and order.updated_at > now - RESEND_AFTER_SECONDS
+            ):
                 # A second tap while the first link was just sent: point to it, send nothing.
-                await query.answer(texts.link_below(lang))
+                await answer_tap(query, texts.link_below(lang))
                 return
             if order is None:
                 order = await self._reserve(user, chat_id, product, quantity, replacing or None)
                 if order is None:
-                    await query.answer(await self._stock_refusal(product, lang), show_alert=True)
+                    await answer_tap(query, await self._stock_refusal(product, lang), alert=True)
                     return
                 # Telegram shows a spinner on the button until the query is answered: the
                 # answer travels while the link is being made, and arrives before the link.
-                answering = asyncio.ensure_future(query.answer())
+                answering = asyncio.ensure_future(answer_tap(query))
                 try:
                     order = await self._new_link(order, product, context)
                 finally:
                     await answering
             else:
-                await query.answer()
+                await answer_tap(query)
             if order is not None:
-                await self._send_link(order, context)
+                await self._send_link(order, lang, context)
 
     async def _reserve(
         self, user: User, chat_id: int, product: Product, quantity: int, replacing: int | None
@@ -241,8 +260,16 @@ class ShopHandlers:
         await self.storage.fail_order(order, reason)
         await context.bot.send_message(order.chat_id, texts.link_failed(language(order.language)))
 
-    async def _stock_refusal(self, product: Product, lang: Language) -> str:
-        left = (await self.storage.stock_left([product.id])).get(product.id, 0)
+    async def _enough_left(self, product: Product, quantity: int, *, replacing: int) -> bool:
+        if product.stock is None:
+            return True
+        left = await self.storage.stock_left([product.id], replacing=replacing)
+        return left.get(product.id, quantity) >= quantity
+
+    async def _stock_refusal(
+        self, product: Product, lang: Language, *, replacing: int | None = None
+    ) -> str:
+        left = (await self.storage.stock_left([product.id], replacing=replacing)).get(product.id, 0)
         return texts.not_enough_left(left, lang) if left else texts.sold_out(lang)
 
     async def _new_link(self, order: Order, product: Product, context: Context) -> Order | None:
@@ -256,13 +283,14 @@ class ShopHandlers:
         await self.storage.attach_checkout(order.id, link.session_id, link.url, link.expires_at)
         return await self.storage.get_order(order.id)
 
-    async def _send_link(self, order: Order, context: Context) -> None:
+    async def _send_link(self, order: Order, lang: Language, context: Context) -> None:
         """The message with the pay button; remembered so the button can go when it expires."""
-        assert order.checkout_url is not None
-        lang = language(order.language)
+        assert order.checkout_url is not None and order.checkout_expires_at is not None
+        # A link given again works for what is left of it, which is less than a new one's.
+        minutes_left = (order.checkout_expires_at - int(time.time())) // 60
         message = await context.bot.send_message(
             order.chat_id,
-            texts.payment_link(order, self.expires_minutes, lang),
+            texts.payment_link(order, max(1, min(self.expires_minutes, minutes_left)), lang),
             parse_mode=ParseMode.HTML,
             reply_markup=pay_keyboard(
                 order.checkout_url, Money(order.amount_total, order.currency), lang
@@ -289,15 +317,25 @@ class ShopHandlers:
             except Exception:
                 log.exception("could not tell the buyer about the failure")
 
-    async def _wanted(self, data: str, user_id: int) -> tuple[str, int] | None:
-        """The product and quantity a Buy button, or an unpaid order's "new link", asks for."""
+    async def _wanted(self, data: str, user_id: int) -> tuple[str, int] | Order | None:
+        """The product and quantity a Buy button, or an unpaid order's "new link", asks for;
+        the order itself when "new link" names one of the buyer's that needs none."""
         if not data.startswith(AGAIN_PREFIX):
             return product_and_quantity(data)
         number = data.removeprefix(AGAIN_PREFIX)
-        order = await self.storage.get_order(int(number)) if number.isdecimal() else None
-        if order is None or order.telegram_user_id != user_id or order.status not in texts.UNPAID:
+        # Order ids are SQLite integers: more digits than 18 name none (and overflow them).
+        known = number.isdecimal() and number.isascii() and len(number) <= 18
+        order = await self.storage.get_order(int(number)) if known else None
+        if order is None or order.telegram_user_id != user_id:
             return None
+        if order.status not in texts.UNPAID:
+            return await self._in_buyers_language(order)
         return order.product_id, order.quantity
+
+    async def _in_buyers_language(self, order: Order) -> Order:
+        """The order, to be spoken of in the language its buyer reads now (/language)."""
+        chosen = await self.storage.buyer_language(order.telegram_user_id)
+        return replace(order, language=chosen or order.language)
 
     async def _answer_return(self, message: Message, user: User, payload: str) -> bool:
         """Answer `/start paid-K7Q2` or `/start cancel-K7Q2`; False for any other payload."""
@@ -306,16 +344,21 @@ class ShopHandlers:
         order = await self.storage.get_order(order_id) if order_id is not None else None
         if order is None or order.telegram_user_id != user.id:
             return False
-        if kind == "paid":
-            if order.status in WAITING:
-                # Fulfil on return: the buyer need not wait for the webhook.
-                try:
-                    await self.check_at_stripe(order, source="buyer's return")
-                except stripe.StripeError as exc:
-                    log.warning("order %s: could not check it at Stripe: %s", order.id, exc)
-                fresh = await self.storage.get_order(order.id)
-                if fresh is not None and fresh.status not in WAITING:
-                    return True  # its confirmation (or failure notice) is on its way
+        if kind == "paid" and order.status in WAITING:
+            # Fulfil on return: the buyer need not wait for the webhook.
+            try:
+                await self.check_at_stripe(order, source="buyer's return")
+            except stripe.StripeError as exc:
+                log.warning("order %s: could not check it at Stripe: %s", order.id, exc)
+            fresh = await self.storage.get_order(order.id)
+            if fresh is not None and fresh.status not in WAITING:
+                return True  # its confirmation (or failure notice) is on its way
+        order = await self._in_buyers_language(order)
+        if order.status in (OrderStatus.FAILED, OrderStatus.EXPIRED):
+            # Whichever way the buyer came back, say what became of the payment.
+            told = unpaid_notice(order)
+            await message.reply_html(told.text, reply_markup=told.reply_markup)
+        elif kind == "paid" or order.status not in WAITING:
             await message.reply_html(texts.returned_after_payment(order))
         else:
             await message.reply_html(texts.returned_after_cancel(order))

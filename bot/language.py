@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from telegram import Update, User
+from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
 from bot import texts
+from bot.answers import answer_tap
 from bot.i18n import Language, languages
 from bot.keyboards import LANGUAGE_PREFIX, languages_keyboard
 from bot.menus import CommandMenus
@@ -56,10 +58,15 @@ class BuyerLanguages:
         code = (query.data or "").removeprefix(LANGUAGE_PREFIX)
         if code not in languages().codes:
             lang = await self.of(query.from_user)
-            await query.answer(texts.unknown_input(lang), show_alert=True)
+            await answer_tap(query, texts.unknown_input(lang), alert=True)
             return
         await self.storage.set_buyer_language(query.from_user.id, code)
         self._chosen[query.from_user.id] = code
-        await query.answer()
-        await query.edit_message_text(texts.language_chosen(languages().get(code)))
+        await answer_tap(query)
+        try:
+            await query.edit_message_text(texts.language_chosen(languages().get(code)))
+        except BadRequest as exc:
+            # A double tap: the first already said so.
+            if "not modified" not in exc.message:
+                raise
         await self.menus.follow_language(context.bot, query.from_user.id)

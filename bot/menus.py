@@ -4,7 +4,6 @@ bot speaks, and the admins' one, with their commands, in the admins' own chats o
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
@@ -12,6 +11,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.i18n import DEFAULT_LANGUAGE, Language, languages
+from storage import SQLiteStorage
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +50,9 @@ class CommandMenus:
     language the bot speaks, or a French app would still show the default French one.
     """
 
-    def __init__(
-        self,
-        admin_ids: frozenset[int],
-        chosen_language: Callable[[int], Awaitable[str | None]],
-    ) -> None:
+    def __init__(self, admin_ids: frozenset[int], storage: SQLiteStorage) -> None:
         self.admin_ids = admin_ids
-        self.chosen_language = chosen_language
+        self.storage = storage
         self._admins_waiting: set[int] = set()
 
     def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -77,6 +73,10 @@ class CommandMenus:
                 # Typically "chat not found": Telegram refuses a chat's menu until that person
                 # has opened the bot, so they get it with their first message instead.
                 self._admins_waiting.add(admin_id)
+        # Ids taken out of ADMIN_IDS since: their chats keep the admins' menu until it is
+        # replaced.
+        for chat_id in sorted(await self.storage.admin_menu_chats() - self.admin_ids):
+            await self._set_for_chat(bot, chat_id)
 
     async def follow_language(self, bot: Bot, chat_id: int) -> None:
         """Show `chat_id` its menu in the language just picked with /language."""
@@ -92,20 +92,23 @@ class CommandMenus:
             self._admins_waiting.add(user.id)
 
     async def _set_for_chat(self, bot: Bot, chat_id: int) -> bool:
-        """The chat's own menu: the admins' commands for an admin, in the language picked."""
-        chosen = await self.chosen_language(chat_id)
-        extra = ADMIN_COMMANDS if chat_id in self.admin_ids else []
+        """The chat's own menu: the admins' commands for an admin, in the language picked; for
+        a buyer who picked none, no menu of its own (the default one, in their app's language)."""
+        chosen = await self.storage.buyer_language(chat_id)
+        admin = chat_id in self.admin_ids
         try:
             for lang in languages().all():
-                shown = languages().get(chosen) if chosen else lang
-                await bot.set_my_commands(
-                    buyer_commands(shown) + extra,
-                    scope=BotCommandScopeChat(chat_id),
-                    language_code=_code(lang),
-                )
+                scope, code = BotCommandScopeChat(chat_id), _code(lang)
+                if admin or chosen:
+                    shown = languages().get(chosen) if chosen else lang
+                    commands = buyer_commands(shown) + (ADMIN_COMMANDS if admin else [])
+                    await bot.set_my_commands(commands, scope=scope, language_code=code)
+                else:
+                    await bot.delete_my_commands(scope=scope, language_code=code)
         except TelegramError as exc:
             log.warning("could not set the command list of chat %s: %s", chat_id, exc)
             return False
+        await self.storage.set_admin_menu(chat_id, admin)
         return True
 
 

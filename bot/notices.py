@@ -10,7 +10,7 @@ from bot import admin_texts, texts
 from bot.i18n import language
 from bot.keyboards import again_keyboard
 from bot.money import Money, locale_for
-from storage import MessageKind, Order, OutboxMessage, SQLiteStorage
+from storage import MessageKind, Order, OrderStatus, OutboxMessage, SQLiteStorage
 
 _ALERTS = frozenset(
     {
@@ -53,13 +53,11 @@ class Notices:
         if kind is MessageKind.PAYMENT_PROCESSING:
             return Outgoing(texts.payment_processing(order))
         if kind is MessageKind.PAYMENT_FAILED:
-            return Outgoing(texts.payment_failed(order), reply_markup=_again(order))
+            return unpaid_notice(replace(order, status=OrderStatus.FAILED))
         if kind is MessageKind.LINK_EXPIRED:
-            return Outgoing(
-                texts.link_expired(order),
-                reply_markup=_product_button(order),
-                edit_message_id=order.pay_message_id,
-            )
+            told = unpaid_notice(replace(order, status=OrderStatus.EXPIRED))
+            # In place of the dead link's message, so that its button goes.
+            return replace(told, edit_message_id=order.pay_message_id)
         if kind is MessageKind.REFUNDED:
             amount = Money(int(message.detail or 0), order.currency)
             return Outgoing(texts.refunded(order, amount))
@@ -75,6 +73,13 @@ class Notices:
                 return Outgoing(admin_texts.alert_failed(order, locale))
             return Outgoing(admin_texts.alert_flagged(order, locale))
         return None
+
+
+def unpaid_notice(order: Order) -> Outgoing:
+    """What became of a failed payment or an expired link, with the button to buy again."""
+    if order.status is OrderStatus.FAILED:
+        return Outgoing(texts.payment_failed(order), reply_markup=_again(order))
+    return Outgoing(texts.link_expired(order), reply_markup=_product_button(order))
 
 
 def _again(order: Order) -> InlineKeyboardMarkup:

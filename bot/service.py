@@ -150,7 +150,7 @@ class Service:
         )
         fulfilment = Fulfilment(self.storage, admin_ids=settings.admin_ids, on_queued=sender.notify)
         reconciler = Reconciler(self.storage, stripe_client, fulfilment)
-        menus = CommandMenus(settings.admin_ids, self.storage.buyer_language)
+        menus = CommandMenus(settings.admin_ids, self.storage)
         menus.register(application)
         # Before the buyers' handlers: their catch-all fallback would take admin commands too.
         AdminHandlers(

@@ -27,6 +27,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes
 
 from bot import texts
+from bot.answers import answer_tap
 from bot.catalog import Catalog, LiveCatalog, Product, localized
 from bot.i18n import Language
 from bot.keyboards import (
@@ -115,7 +116,7 @@ class Storefront:
             return
         catalog, lang = self.live.current, await self.buyers.of(query.from_user)
         page = _number_after(query.data, HOME_PREFIX)
-        await query.answer()
+        await answer_tap(query)
         await self._show(query, await self._home_view(catalog, lang, page, None), context)
 
     async def category(self, update: Update, context: Context) -> None:
@@ -127,9 +128,9 @@ class Storefront:
         try:
             category_id, page = split_id_and_number(query.data or "", CATEGORY_PREFIX)
         except ValueError:
-            await query.answer(texts.unknown_input(lang), show_alert=True)
+            await answer_tap(query, texts.unknown_input(lang), alert=True)
             return
-        await query.answer()
+        await answer_tap(query)
         if catalog.category(category_id) is None or not catalog.in_category(category_id):
             view = await self._home_view(catalog, lang, 0, None)
         else:
@@ -145,13 +146,13 @@ class Storefront:
         try:
             product_id, quantity = split_id_and_number(query.data or "", CARD_PREFIX)
         except ValueError:
-            await query.answer(texts.unknown_input(lang), show_alert=True)
+            await answer_tap(query, texts.unknown_input(lang), alert=True)
             return
         product = catalog.get(product_id)
         if product is None or not product.active:
-            await query.answer(texts.product_unavailable(lang), show_alert=True)
+            await answer_tap(query, texts.product_unavailable(lang), alert=True)
             return
-        await query.answer()
+        await answer_tap(query)
         view = await self._card_view(catalog, product, quantity, lang, query.from_user.id)
         await self._show(query, view, context)
 
@@ -163,18 +164,18 @@ class Storefront:
         lang = await self.buyers.of(query.from_user)
         product = self.live.current.get((query.data or "").removeprefix(LIMIT_PREFIX))
         if product is None:
-            await query.answer(texts.product_unavailable(lang), show_alert=True)
+            await answer_tap(query, texts.product_unavailable(lang), alert=True)
             return
         left = await self._left(product, query.from_user.id)
         if left is not None and left < product.max_per_order:
-            await query.answer(texts.only_left(left, lang), show_alert=True)
+            await answer_tap(query, texts.only_left(left, lang), alert=True)
         else:
-            await query.answer(texts.at_most_per_order(product.max_per_order, lang))
+            await answer_tap(query, texts.at_most_per_order(product.max_per_order, lang))
 
     async def idle(self, update: Update, context: Context) -> None:
         """A button that only shows something: stop the spinner, change nothing."""
         if update.callback_query is not None:
-            await update.callback_query.answer()
+            await answer_tap(update.callback_query)
 
     # Views
 

@@ -98,24 +98,28 @@ def back_button(lang: Language) -> str:
 
 
 def product_card(product: Product, quantity: int, left: int | None, lang: Language) -> str:
-    """The card's caption: title, description, price, what is left, and the total chosen."""
-    lines = [f"<b>{escape(product.title_in(lang.code))}</b>"]
-    description = product.description_in(lang.code)
-    if description:
-        lines += ["", escape(_shortened(description, DESCRIPTION_MOST))]
-    lines += ["", product.price.format(lang.locale)]
+    """The card's caption: title, description, price, what is left, and the total chosen;
+    within a photo caption's 1,024 characters, the description giving way first."""
+    title = _shortened(product.title_in(lang.code), CARD_TITLE_MOST)
+    tail = [product.price.format(lang.locale)]
     if left is not None and left <= 0:
-        lines.append(lang._("Sold out"))
+        tail.append(lang._("Sold out"))
     elif left is not None and left <= LOW_STOCK:
-        lines.append(
+        tail.append(
             lang.ngettext("Only {count} left", "Only {count} left", left).format(count=left)
         )
     if quantity > 1:
         total = (product.price * quantity).format(lang.locale)
-        lines.append(
+        tail.append(
             lang._("Quantity: {quantity} · Total: {total}").format(quantity=quantity, total=total)
         )
-    return "\n".join(lines)
+    lines = [f"<b>{escape(title)}</b>"]
+    # Telegram counts the text as shown: without the tags, each escaped character as one.
+    room = CAPTION_MOST - len(title) - len("\n\n") - len("\n".join(tail)) - len("\n\n")
+    description = product.description_in(lang.code)
+    if description and room > 0:
+        lines += ["", escape(_shortened(description, min(DESCRIPTION_MOST, room)))]
+    return "\n".join([*lines, "", *tail])
 
 
 def _shortened(text: str, most: int) -> str:
@@ -128,6 +132,9 @@ def _shortened(text: str, most: int) -> str:
 
 # Below this, a card says how many are left.
 LOW_STOCK = 5
+# Telegram's limit for a photo's caption; a card's title is cut well within it.
+CAPTION_MOST = 1024
+CARD_TITLE_MOST = 200
 
 
 def buy_button(total: Money, lang: Language) -> str:

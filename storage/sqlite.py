@@ -662,6 +662,17 @@ class SQLiteStorage:
             "UPDATE admin_alerts SET language = ? WHERE admin_id = ?", (language, admin_id)
         )
 
+    async def admin_menu_chats(self) -> set[int]:
+        """The chats last given the admins' command menu."""
+        return {row[0] for row in await self._fetchall("SELECT chat_id FROM admin_menus")}
+
+    async def set_admin_menu(self, chat_id: int, shown: bool) -> None:
+        if shown:
+            sql = "INSERT INTO admin_menus (chat_id) VALUES (?) ON CONFLICT DO NOTHING"
+        else:
+            sql = "DELETE FROM admin_menus WHERE chat_id = ?"
+        await self._execute(sql, (chat_id,))
+
     async def admin_language(self, admin_id: int) -> str | None:
         rows = await self._fetchall(
             "SELECT language FROM admin_alerts WHERE admin_id = ?", (admin_id,)

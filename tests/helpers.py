@@ -207,3 +207,49 @@ def link_stored(database: Path) -> Callable[[], bool]:
             "SELECT id FROM orders WHERE checkout_url IS NOT NULL AND pay_message_id IS NULL",
         )
     )
+
+
+async def answer_to(telegram: TelegramEmulator, update: dict[str, Any]) -> dict[str, Any]:
+    """The bot's answerCallbackQuery for a tap."""
+    query_id = update["callback_query"]["id"]
+    (answer,) = await telegram.wait_for(
+        "answerCallbackQuery", lambda c: c.params["callback_query_id"] == query_id, timeout=20
+    )
+    return answer.params
+
+
+def stale_tap(user: TgUser, message: dict[str, Any], data: str, number: int) -> dict[str, Any]:
+    """A tap Telegram delivers late (the bot was restarting, or busy): by the time the bot
+    answers it, Telegram says "query is too old". The buyer still tapped a real button."""
+    assert data in [b.get("callback_data") for b in buttons(message)]
+    return {
+        "callback_query": {
+            "id": f"77{number:017d}",  # never opened at the emulator: too old to answer
+            "from": user.as_dict(),
+            "message": message,
+            "chat_instance": str(-7_000_000_000_000_000_000 - user.id),
+            "data": data,
+        }
+    }
+
+
+def sent_after(
+    telegram: TelegramEmulator, user: TgUser, after: Callable[[ApiCall], bool]
+) -> list[dict[str, Any]]:
+    """The messages the bot sent the user after a moment."""
+    return [
+        call.response["result"]
+        for call in telegram.calls_to("sendMessage")
+        if after(call)
+        and call.status == 200
+        and call.params.get("chat_id") in (user.id, str(user.id))
+    ]
+
+
+def has_url_button(message: dict[str, Any]) -> bool:
+    return any("url" in button for button in buttons(message))
+
+
+def reference_in(pay_message: dict[str, Any]) -> str:
+    text: str = pay_message["text"]
+    return text.split("#", 1)[1].split(" ", 1)[0]

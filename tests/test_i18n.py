@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 import string
 from collections.abc import Callable
 from importlib import resources
@@ -13,18 +14,25 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from bot.catalog import Catalog
-from bot.i18n import languages
+from bot.i18n import language, languages
 from bot.service import Service
 from bot.settings import Settings
+from bot.texts import internal_error
 from sandbox.stripe_api import StripeEmulator
-from sandbox.telegram_api import TelegramEmulator
+from sandbox.telegram_api import TelegramEmulator, TgUser
 from tests.helpers import (
+    answer_to,
     buttons,
     from_now_on,
+    link_stored,
     next_message,
+    open_catalog,
+    reference_in,
+    sent_after,
     session_behind,
     tap_and_see,
     tap_product,
+    until,
 )
 
 BOT = Path(__file__).resolve().parents[1] / "bot"
@@ -160,3 +168,70 @@ async def test_messages_sent_later_follow_a_language_chosen_after_ordering(
     await stripe_api.pay(session_behind(stripe_api, pay_message)["id"])
     confirmation = await next_message(telegram, ada, text="Paiement reçu", after=after)
     assert "397,00" in confirmation["text"]
+
+
+async def choose_french(telegram: TelegramEmulator, user: TgUser) -> None:
+    after = from_now_on(telegram)
+    await telegram.send_text(user, "/language")
+    menu = await next_message(telegram, user, with_buttons="callback_data", after=after)
+    (french,) = [b for b in buttons(menu) if b["text"] == "Français"]
+    chosen = await tap_and_see(telegram, user, menu, french["callback_data"])
+    assert chosen["text"] == "Désormais, je parle français."
+
+
+async def test_the_return_from_stripe_speaks_the_language_the_buyer_chose(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    ada = telegram.user(4242, "Ada", language_code="en")
+    pay_message = await tap_product(telegram, ada, "The Forest Hiker")
+    await choose_french(telegram, ada)
+
+    # Ada leaves Stripe's page with "back": Stripe sends her to the cancel deep link.
+    after = from_now_on(telegram)
+    await telegram.send_text(ada, f"/start cancel-{reference_in(pay_message)}")
+    home = await next_message(telegram, ada, with_buttons="callback_data", after=after)
+    (told,) = [m for m in sent_after(telegram, ada, after) if m["message_id"] < home["message_id"]]
+    assert "Circuits" in [b["text"] for b in buttons(home)]  # the shop speaks French...
+    assert told["text"].startswith("Le paiement de la commande"), told["text"]  # ...and this?
+
+
+async def test_a_link_given_again_speaks_the_language_the_buyer_chose(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    ada = telegram.user(4242, "Ada", language_code="en")
+    await tap_product(telegram, ada, "The Forest Hiker")
+    await until(link_stored(shop.settings.database_path))
+    await choose_french(telegram, ada)
+    with sqlite3.connect(shop.settings.database_path) as db:  # a minute passes
+        db.execute("UPDATE orders SET updated_at = updated_at - 60")
+
+    again = await tap_product(telegram, ada, "The Forest Hiker")
+    assert len(stripe_api.sessions) == 1  # the same link, given again
+    assert buttons(again)[0]["text"].startswith("Payer"), buttons(again)[0]["text"]
+
+
+async def test_a_double_tap_on_a_language_is_not_an_error(
+    shop: Service, telegram: TelegramEmulator
+) -> None:
+    ada = telegram.user(4242, "Ada", language_code="en")
+    after = from_now_on(telegram)
+    await telegram.send_text(ada, "/language")
+    menu = await next_message(telegram, ada, with_buttons="callback_data", after=after)
+    (french,) = [b for b in buttons(menu) if b["text"] == "Français"]
+    after = from_now_on(telegram)
+    first = await telegram.tap(ada, menu, french["callback_data"])
+    second = await telegram.tap(ada, menu, french["callback_data"])  # before the first is seen
+    await answer_to(telegram, first)
+    await answer_to(telegram, second)
+    await telegram.wait_until(
+        lambda: (
+            len([c for c in telegram.calls if after(c) and c.method == "editMessageText"]) == 2
+            and all(c.status != 0 for c in telegram.calls if after(c) and c.method != "getUpdates")
+        ),
+        timeout=10,
+    )
+    # Let the error handler, if any, have its say: the next update is handled after it.
+    await open_catalog(telegram, ada)
+    sorry = (internal_error(language("en")), internal_error(language("fr")))
+    apologies = [m["text"] for m in sent_after(telegram, ada, after) if m["text"] in sorry]
+    assert not apologies, apologies

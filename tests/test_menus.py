@@ -123,3 +123,19 @@ async def test_the_menu_follows_the_language_picked_and_keeps_it_across_a_restar
         assert menu(telegram, ada) == BUYER_FR
         await choose_language(telegram, ada, "English")
         assert menu(telegram, ada) == BUYER_EN
+
+
+async def test_an_id_taken_out_of_admin_ids_no_longer_sees_the_admin_commands(
+    make_settings: Callable[..., Settings], catalog: Catalog, telegram: TelegramEmulator
+) -> None:
+    former = telegram.user(777, "Former admin", language_code="en")
+    async with Service(make_settings(admin_ids=frozenset({777})), catalog):
+        assert "stats" in {c["command"] for c in telegram.menu_of(former)}
+    # The owner takes 777 out of ADMIN_IDS and restarts the bot.
+    async with Service(make_settings(admin_ids=frozenset()), catalog):
+        after = from_now_on(telegram)
+        await telegram.send_text(former, "/stats")
+        told = await next_message(telegram, former, after=after)
+        assert "admins" in told["text"]  # /stats is refused now...
+        shown = {c["command"] for c in telegram.menu_of(former)}
+        assert "stats" not in shown, f"...but the menu still offers it: {sorted(shown)}"

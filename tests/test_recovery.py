@@ -19,7 +19,10 @@ from tests.helpers import (
     buttons,
     from_now_on,
     next_message,
+    reference_in,
     rows,
+    session_behind,
+    tap_product,
 )
 from tests.test_lifecycle import open_order
 
@@ -202,3 +205,25 @@ async def test_a_stripe_key_refused_is_said_at_start_up(
     refused = [r.getMessage() for r in caplog.records if "STRIPE_SECRET_KEY" in r.getMessage()]
     assert len(refused) == 1 and refused[0].startswith("Stripe refused STRIPE_SECRET_KEY")
     assert "sk_test_not_this_account" not in refused[0]
+
+
+async def test_returning_through_the_success_link_of_a_failed_payment_does_not_promise_it(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    ada = telegram.user(4242, "Ada")
+    pay_message = await tap_product(telegram, ada, "The Forest Hiker")
+    session = session_behind(stripe_api, pay_message)
+    after = from_now_on(telegram)
+    await stripe_api.complete_unpaid(session["id"])  # a bank debit
+    await next_message(telegram, ada, text="being processed", after=after)
+    after = from_now_on(telegram)
+    await stripe_api.async_payment_failed(session["id"])
+    await next_message(telegram, ada, text="did not go through", after=after)
+    (order,) = rows(shop.settings.database_path, "SELECT status FROM orders")
+    assert order["status"] == "failed"
+
+    # Ada opens the success page again (her browser's history): /start paid-REF.
+    after = from_now_on(telegram)
+    await telegram.send_text(ada, f"/start paid-{reference_in(pay_message)}")
+    told = await next_message(telegram, ada, after=after)
+    assert "waiting for Stripe to confirm" not in told["text"], told["text"]

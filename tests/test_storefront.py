@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from bot.money import Money
 from bot.service import Service
 from bot.settings import Settings
 from bot.storefront import PAGE_SIZE
+from bot.texts import internal_error
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
 from tests.helpers import (
@@ -27,6 +29,7 @@ from tests.helpers import (
     open_catalog,
     png,
     rows,
+    sent_after,
     snapshot,
     tap_and_see,
     tap_product,
@@ -249,3 +252,51 @@ def test_a_card_fits_a_photo_caption_whatever_the_description() -> None:
     visible = re.sub(r"<[^>]+>", "", caption)
     assert len(visible) <= 1024
     assert "word word…" in visible and "Total" in visible
+
+    titled = replace(long, title="Handmade brass desk lamp " * 20)  # 500 characters
+    visible = re.sub(r"<[^>]+>", "", texts.product_card(titled, 99, 2, language("fr")))
+    assert len(visible) <= 1024
+    assert visible.startswith("Handmade brass desk lamp") and "Total" in visible
+
+
+PHOTO_URL = "https://shop.example/lamp.png"
+
+
+def lamp_shop(**fields: Any) -> Catalog:
+    product = {"id": "lamp", "title": "Lamp", "price": "30.00", "currency": "eur"}
+    return parse_catalog(
+        {"shop": {"name": "Lamps"}, "products": [product | fields]}, source="test.toml"
+    )
+
+
+async def test_picking_a_quantity_on_a_photo_card_with_a_long_title_works(
+    make_settings: Callable[..., Settings], telegram: TelegramEmulator
+) -> None:
+    telegram.web_files[PHOTO_URL] = png(64, 48)
+    title = "Lamp " + " ".join(["handmade brass desk lamp with linen shade"] * 7)  # 300 chars
+    catalog = lamp_shop(title=title[:300], description="Warm light. " * 58, photo=PHOTO_URL)
+    async with Service(make_settings(), catalog):
+        ada = telegram.user(4242, "Ada")
+        card = await open_card(telegram, ada, "Lamp")
+        assert card.get("photo"), "the card opens as a photo card (its caption fits)"
+        (more,) = [b for b in buttons(card) if b["text"] == "+"]
+        after = from_now_on(telegram)
+        await telegram.tap(ada, card, more["callback_data"])
+        sorry = internal_error(language("en"))
+
+        def quantity_shown() -> bool:
+            return any(
+                "Quantity: 2" in (m.get("caption") or m.get("text") or "")
+                for m in telegram.messages_to(ada.id)
+            )
+
+        def apologised() -> bool:
+            return any(m["text"] == sorry for m in sent_after(telegram, ada, after))
+
+        await telegram.wait_until(lambda: quantity_shown() or apologised(), timeout=10)
+        refused = [
+            c.response.get("description")
+            for c in telegram.calls
+            if after(c) and c.method.startswith("edit") and c.status != 200
+        ]
+        assert quantity_shown() and not apologised(), f"the buyer got {sorry!r}: {refused}"

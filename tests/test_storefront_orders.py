@@ -10,9 +10,11 @@ from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
 from tests.helpers import (
+    answer_to,
     buttons,
     from_now_on,
     next_message,
+    reference_in,
     rows,
     session_behind,
     snapshot,
@@ -80,3 +82,27 @@ async def test_help_names_the_support_contact_setting_first(
         answer = await next_message(telegram, ada, after=after)
     assert "Écrivez à support@shop.example" in answer["text"]
     assert catalog.support is not None and catalog.support not in answer["text"]
+
+
+async def test_new_link_for_an_order_paid_meanwhile_says_it_is_paid(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    ada = telegram.user(4242, "Ada")
+    pay_message = await tap_product(telegram, ada, "The Forest Hiker")
+    after = from_now_on(telegram)
+    await telegram.send_text(ada, "/orders")
+    listing = await next_message(telegram, ada, after=after)
+    (again,) = buttons(listing)
+    after = from_now_on(telegram)
+    await stripe_api.pay(session_behind(stripe_api, pay_message)["id"])
+    await next_message(telegram, ada, text="Payment received", after=after)
+
+    product = shop.live_catalog.current.get("forest-hiker")
+    assert product is not None and product.active  # it is on sale, as it was
+
+    after = from_now_on(telegram)
+    answer = await answer_to(telegram, await telegram.tap(ada, listing, again["callback_data"]))
+    told = await next_message(telegram, ada, after=after)
+    assert "text" not in answer
+    assert "is paid" in told["text"] and reference_in(pay_message) in told["text"]
+    assert len(stripe_api.sessions) == 1, "no new link for a paid order"

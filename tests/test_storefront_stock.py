@@ -16,13 +16,17 @@ from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
 from storage import NewOrder, OrderStatus, SQLiteStorage
 from tests.helpers import (
+    answer_to,
     button_with,
     buttons,
+    link_stored,
     open_card,
     open_catalog,
     rows,
+    session_behind,
     tap_and_see,
     tap_product,
+    until,
 )
 
 BUYERS = 12
@@ -33,14 +37,6 @@ def stocked(stock: int, **fields: Any) -> Catalog:
     return parse_catalog(
         {"shop": {"name": "Lamps"}, "products": [product | fields]}, source="test.toml"
     )
-
-
-async def answer_to(telegram: TelegramEmulator, update: dict[str, Any]) -> Any:
-    query_id = update["callback_query"]["id"]
-    (answer,) = await telegram.wait_for(
-        "answerCallbackQuery", lambda c: c.params["callback_query_id"] == query_id, timeout=20
-    )
-    return answer
 
 
 async def test_many_buyers_racing_for_the_last_items_get_exactly_the_stock(
@@ -60,9 +56,9 @@ async def test_many_buyers_racing_for_the_last_items_get_exactly_the_stock(
             )
         )
         answers = [await answer_to(telegram, update) for update in updates]
-        refused = [a for a in answers if a.params.get("show_alert")]
+        refused = [a for a in answers if a.get("show_alert")]
         assert len(refused) == BUYERS - stock
-        assert all("sold out" in a.params["text"] for a in refused)
+        assert all("sold out" in a["text"] for a in refused)
         await telegram.wait_until(lambda: len(stripe_api.sessions) == stock, timeout=20)
         orders = rows(shop.settings.database_path, "SELECT * FROM orders")
         assert len(orders) == stock and {o["status"] for o in orders} == {"pending"}
@@ -93,7 +89,7 @@ async def test_the_quantity_picker_stops_at_what_is_left(
         card = await tap_and_see(telegram, bob, card, plus(card))
         assert "Quantity: 2" in card["text"]
         answer = await answer_to(telegram, await telegram.tap(bob, card, plus(card)))
-        assert answer.params["text"] == "Only 2 left."
+        assert answer["text"] == "Only 2 left."
 
 
 def plus(card: dict[str, Any]) -> str:
@@ -201,3 +197,36 @@ async def test_a_link_for_another_quantity_does_not_count_the_one_it_replaces(
         two = replace(new_order(1), quantity=2)
         assert await storage.create_order_within_stock(two, 2) is None
         assert await storage.create_order_within_stock(two, 2, replacing=first.id) is not None
+
+
+async def test_a_refused_bigger_quantity_keeps_the_buyers_open_link(
+    make_settings: Callable[..., Settings],
+    telegram: TelegramEmulator,
+    stripe_api: StripeEmulator,
+) -> None:
+    async with Service(make_settings(), stocked(2, max_per_order=5)) as shop:
+        stripe_api.webhook_url = f"{shop.http_url}/stripe/webhook"
+        ada, bob = telegram.user(4242, "Ada"), telegram.user(4343, "Bob")
+        first = await tap_product(telegram, ada, "Lamp")
+        await until(link_stored(shop.settings.database_path))
+        link = session_behind(stripe_api, first)
+        # Ada looks again (her own unit counts as hers) and picks 2: the card allows it.
+        card = await open_card(telegram, ada, "Lamp")
+        (more,) = [b for b in buttons(card) if b["text"] == "+"]
+        card = await tap_and_see(telegram, ada, card, more["callback_data"])
+        assert button_with(card, "buy:")["callback_data"] == "buy:lamp:2"
+        # Meanwhile Bob takes the other lamp.
+        await tap_product(telegram, bob, "Lamp")
+
+        answer = await answer_to(
+            telegram, await telegram.tap(ada, card, button_with(card, "buy:")["callback_data"])
+        )
+        assert answer.get("show_alert") and "only 1" in answer["text"]
+        # The refusal must leave what Ada had: her link for one lamp, still payable.
+        assert stripe_api.sessions[link["id"]]["status"] == "open", "Ada's link was closed"
+        statuses = rows(
+            shop.settings.database_path,
+            "SELECT status FROM orders WHERE telegram_user_id = ? ORDER BY id",
+            ada.id,
+        )
+        assert statuses == [{"status": "pending"}]

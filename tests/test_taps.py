@@ -11,18 +11,21 @@ import pytest
 from bot.service import Service
 from bot.tap_guard import TAPS_PER_WINDOW
 from sandbox.stripe_api import StripeEmulator
-from sandbox.telegram_api import TelegramEmulator, TgUser
+from sandbox.telegram_api import ApiCall, TelegramEmulator, TgUser
 from tests.helpers import (
     button_with,
     buttons,
     from_now_on,
+    has_url_button,
     link_stored,
     next_message,
     open_card,
     open_catalog,
     rows,
+    sent_after,
     session_behind,
     snapshot,
+    stale_tap,
     tap_and_see,
     tap_product,
     until,
@@ -210,3 +213,110 @@ async def test_when_the_earlier_link_cannot_be_closed_no_second_one_is_made(
     assert stripe_api.sessions[earlier["id"]]["status"] == "open"
     assert len(stripe_api.sessions) == 1
     assert snapshot(shop.settings.database_path) == before
+
+
+async def test_a_late_buy_tap_still_gets_its_link(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    ada = telegram.user(4242, "Ada")
+    card = await open_card(telegram, ada, "Trail map")
+    after = from_now_on(telegram)
+    await telegram.push_update(stale_tap(ada, card, button_with(card, "buy:")["callback_data"], 1))
+    await telegram.wait_until(lambda: bool(sent_after(telegram, ada, after)), timeout=10)
+    first = sent_after(telegram, ada, after)[0]
+    # A session was made and the order holds a unit of stock...
+    assert len(stripe_api.sessions) == 1
+    # ...so the buyer must get its Pay button, not an apology.
+    assert has_url_button(first), f"the buyer got {first.get('text')!r} instead of the link"
+
+
+async def test_a_late_tap_on_a_product_still_opens_its_card(
+    shop: Service, telegram: TelegramEmulator
+) -> None:
+    ada = telegram.user(4242, "Ada")
+    home = await open_catalog(telegram, ada)
+    gear = next(b for b in buttons(home) if b["text"] == "Gear")
+    listing = await tap_and_see(telegram, ada, home, gear["callback_data"])
+    data = next(b for b in buttons(listing) if b["text"].startswith("Trail map"))["callback_data"]
+    after = from_now_on(telegram)
+    await telegram.push_update(stale_tap(ada, listing, data, 2))
+
+    def shown() -> list[ApiCall]:
+        return [
+            c
+            for c in telegram.calls
+            if after(c) and c.status == 200 and c.method in ("editMessageText", "sendMessage")
+        ]
+
+    await telegram.wait_until(lambda: bool(shown()), timeout=10)
+    view = shown()[0].response["result"]
+    assert "Trail map" in view["text"] and button_with(view, "buy:"), view["text"]
+
+
+async def test_a_link_that_never_reached_the_chat_is_not_said_to_be_above(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    ada = telegram.user(4242, "Ada")
+    card = await open_card(telegram, ada, "Trail map")
+    data = button_with(card, "buy:")["callback_data"]
+    # Telegram refuses the message with the link (here: the buyer had blocked the bot; a
+    # timeout, a 5xx or a late answer end the same way).
+    telegram.block(ada.id)
+    failed = from_now_on(telegram)
+    await answer_to(telegram, await telegram.tap(ada, card, data))
+    await telegram.wait_until(
+        lambda: any(
+            failed(c) and c.method == "sendMessage" and c.status == 403 for c in telegram.calls
+        ),
+        timeout=10,
+    )
+    assert len(stripe_api.sessions) == 1
+    assert not [m for m in telegram.messages_to(ada.id) if has_url_button(m)]
+    telegram.unblock(ada.id)
+
+    after = from_now_on(telegram)
+    answer = await answer_to(telegram, await telegram.tap(ada, card, data))
+    if "already in the chat" in answer.get("text", ""):
+        raise AssertionError(f"told {answer['text']!r}, but no message in the chat holds the link")
+    await next_message(telegram, ada, with_buttons="url", after=after)
+
+
+async def test_a_link_given_again_does_not_promise_more_time_than_it_has(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    ada = telegram.user(4242, "Ada")
+    first = await tap_product(telegram, ada, "The Forest Hiker")
+    await until(link_stored(shop.settings.database_path))
+    # 25 minutes later, as the file shows it: five minutes are left on the link.
+    with sqlite3.connect(shop.settings.database_path) as db:
+        db.execute(
+            "UPDATE orders SET checkout_expires_at = CAST(strftime('%s', 'now') AS INTEGER)"
+            " + 300, updated_at = updated_at - 1500, created_at = created_at - 1500"
+        )
+
+    again = await tap_product(telegram, ada, "The Forest Hiker")
+    assert session_behind(stripe_api, again) == session_behind(stripe_api, first)
+    assert "30 minutes" not in again["text"], again["text"]
+
+
+async def test_a_forged_new_link_with_a_huge_number_gets_the_polite_answer(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    ada = telegram.user(4242, "Ada")
+    home = await open_catalog(telegram, ada)
+    after = from_now_on(telegram)
+    update = await telegram.forge_tap(ada, home, "again:" + "9" * 20)
+    query_id = update["callback_query"]["id"]
+
+    def answered() -> bool:
+        return any(
+            c.method == "answerCallbackQuery" and c.params.get("callback_query_id") == query_id
+            for c in telegram.calls
+        )
+
+    def apologised() -> bool:
+        return any("went wrong" in m.get("text", "") for m in sent_after(telegram, ada, after))
+
+    await telegram.wait_until(lambda: answered() or apologised(), timeout=10)
+    assert answered() and not apologised(), "the forged tap crashed the handler"
+    assert not stripe_api.sessions
