@@ -311,10 +311,11 @@ def alert_failed(order: Order, locale: Locale) -> str:
     )
 
 
-def alert_flagged(order: Order, locale: Locale) -> str:
+def alert_flagged(order: Order, locale: Locale, reason: str | None = None) -> str:
+    total = money(order.amount_total, order.currency, locale)
     return (
         f"⚠️ Order <code>#{reference_for(order.id)}</code> needs a look:"
-        f" {escape(order.flag or 'flagged')} · {money(order.amount_total, order.currency, locale)}"
+        f" {escape(reason or order.flag or 'flagged')} · {total}"
         f" · /order {reference_for(order.id)}"
     )
 

@@ -71,7 +71,7 @@ class Notices:
                 return Outgoing(admin_texts.alert_refunded(order, refund, locale))
             if message.kind is MessageKind.ALERT_FAILED:
                 return Outgoing(admin_texts.alert_failed(order, locale))
-            return Outgoing(admin_texts.alert_flagged(order, locale))
+            return Outgoing(admin_texts.alert_flagged(order, locale, message.detail))
         return None
 
 

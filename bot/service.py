@@ -179,7 +179,7 @@ class Service:
         refunds = RefundLedger(
             self.storage,
             admin_ids=settings.admin_ids,
-            order_of_payment_intent=reconciler.order_of_payment_intent,
+            payment_intent_metadata=reconciler.payment_intent_metadata,
             on_queued=sender.notify,
         )
         await self._start_web_server(fulfilment, refunds)

@@ -69,10 +69,15 @@ class Transaction:
         return await _fetch_order(self._db, "payment_intent_id = ?", (payment_intent_id,))
 
     async def record_refund(self, refund_id: str, order_id: int, amount: int, status: str) -> int:
-        """Store a refund as Stripe last reported it; returns the order's succeeded total."""
+        """Store a refund as Stripe last reported it; returns the order's succeeded total.
+
+        A failed or canceled refund stays so: an older event saying it succeeded may come after.
+        """
         await self._db.execute(
             "INSERT INTO refunds (id, order_id, amount, status, created_at) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (id) DO UPDATE SET amount = excluded.amount, status = excluded.status",
+            " ON CONFLICT (id) DO UPDATE SET amount = excluded.amount, status = CASE"
+            " WHEN refunds.status IN ('failed', 'canceled') THEN refunds.status"
+            " ELSE excluded.status END",
             (refund_id, order_id, amount, status, _now()),
         )
         cursor = await self._db.execute(
@@ -81,6 +86,12 @@ class Transaction:
         )
         row = await cursor.fetchone()
         return int(row[0]) if row is not None else 0
+
+    async def refund_status(self, refund_id: str) -> str | None:
+        """The status last stored for a refund; None before any event about it."""
+        cursor = await self._db.execute("SELECT status FROM refunds WHERE id = ?", (refund_id,))
+        row = await cursor.fetchone()
+        return str(row[0]) if row is not None else None
 
     async def tell_requester_once(self, refund_id: str, admin_id: int) -> bool:
         """Note that the admin who asked for a refund is being told of it; False if they were."""

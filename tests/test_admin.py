@@ -57,8 +57,10 @@ def database(shop: Service) -> Path:
 
 def stored(shop: Service) -> dict[str, list[dict[str, Any]]]:
     """Every stored row, less the outbox's delivery bookkeeping (the buyer's confirmation may
-    be marked sent at any moment)."""
+    be marked sent at any moment) and which chats have the admins' menu (the owner's first
+    message gives it, whatever that message asks)."""
     tables = snapshot(database(shop))
+    del tables["admin_menus"]
     tables["outbox"] = [
         {k: v for k, v in row.items() if k not in ("sent_at", "attempts")}
         for row in tables["outbox"]
@@ -243,3 +245,37 @@ async def test_a_forged_admin_button_tells_anyone_else_only_that_it_is_for_admin
     assert len(stripe_api.requests) == stripe_requests
     said = [call.method for call in telegram.calls if start(call) and call.method != "getUpdates"]
     assert said == ["answerCallbackQuery"] * 3
+
+
+async def test_a_payment_in_another_currency_is_never_counted_as_the_orders_currency(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    """A USD order paid in euros (flagged: the money was taken) used to show its euros as
+    dollars; the figures count what the order was for, and the flag says what was taken."""
+    ada = telegram.user(4242, "Ada")
+    pay_message = await tap_product(telegram, ada, "The Forest Hiker")
+    await until(link_stored(database(shop)))
+    session = session_behind(stripe_api, pay_message)
+    in_euros = {
+        **session,
+        "status": "complete",
+        "payment_status": "paid",
+        "payment_intent": "pi_test_in_euros",
+        "currency": "eur",
+        "amount_subtotal": 30000,
+        "amount_total": 30000,
+        "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+    }
+    delivery = await stripe_api.deliver(
+        stripe_api.build_event("checkout.session.completed", in_euros)
+    )
+    assert delivery.status == 200
+    (order,) = rows(database(shop), "SELECT status, flag, amount_received FROM orders")
+    assert order["status"] == "paid" and "30000 eur" in order["flag"]
+    assert order["amount_received"] is None
+
+    report = (await ask(telegram, telegram.user(ADMIN_ID, "Owner"), "/stats today"))["text"]
+
+    table = table_of(report)
+    assert table[("USD", "Gross")] == [Money(39700, "usd").format(EN)]
+    assert not [key for key in table if key[0] == "EUR"]

@@ -22,6 +22,7 @@ from tests.helpers import (
     tap_product,
     until,
 )
+from tests.stripe_sandbox import checkout_params, make_client, stripe_http
 
 
 def orders(shop: Service) -> list[dict[str, Any]]:
@@ -358,3 +359,82 @@ async def test_any_order_of_events_with_duplicates_ends_in_the_same_states(
         told = {"paid": (1, 0), "failed": (0, 1), "expired": (0, 0)}[expected[buyer.id]]
         assert (len(received), len(failed)) == told
         assert len(texts_to(telegram, buyer, "being processed")) <= 1
+
+
+async def other_integrations_session(stripe_api: StripeEmulator, metadata: dict[str, str]) -> str:
+    """A Checkout Session another integration on the same Stripe account makes, with its own
+    `order_id` in the metadata (a common key). Returns the session id."""
+    async with stripe_http() as http:
+        session = await make_client(stripe_api, http).v1.checkout.sessions.create_async(
+            checkout_params(metadata=metadata, payment_intent_data={"metadata": metadata})
+        )
+    session_id: str = session.id
+    return session_id
+
+
+async def test_a_refund_by_another_integration_naming_one_of_our_order_ids_is_not_ours(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    """Answered 409, Stripe would retry it for days: our order is paid through another
+    PaymentIntent, and that buyer is not ours."""
+    ada = telegram.user(4242, "Ada")
+    await paid_order(shop, telegram, stripe_api, ada)
+    (ours,) = orders(shop)
+    session_id = await other_integrations_session(stripe_api, {"order_id": str(ours["id"])})
+    delivery = await stripe_api.pay(session_id)
+    assert json.loads(delivery.response_body)["result"] == "not_ours"
+    before = orders(shop)
+
+    deliveries = await stripe_api.refund(stripe_api.sessions[session_id]["payment_intent"])
+
+    assert [(d.status, json.loads(d.response_body)["result"]) for d in deliveries] == [
+        (200, "not_ours"),
+        (200, "not_ours"),
+    ]
+    assert orders(shop) == before
+    assert not stripe_api.pending_retries()
+
+
+async def test_another_integrations_order_number_past_sqlites_integers_is_not_ours(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    """An order number such as 20250101123045123456 overflowed the lookup: 503 for ever."""
+    database = shop.settings.database_path
+    before = (rows(database, "SELECT * FROM orders"), rows(database, "SELECT * FROM stripe_events"))
+    session_id = await other_integrations_session(stripe_api, {"order_id": "2" * 20})
+
+    delivery = await stripe_api.pay(session_id)
+
+    assert (delivery.status, json.loads(delivery.response_body)["result"]) == (200, "not_ours")
+    after = (rows(database, "SELECT * FROM orders"), rows(database, "SELECT * FROM stripe_events"))
+    assert after == before
+
+
+async def test_a_refund_that_fails_leaves_the_refunded_total_and_every_admin_is_told(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    """A refund can fail after it was made (the card was closed): Stripe puts the money back
+    in the balance, and the owner must pay the buyer back some other way."""
+    ada = telegram.user(4242, "Ada")
+    payment_intent = await paid_order(shop, telegram, stripe_api, ada)
+    assert [d.status for d in await stripe_api.refund(payment_intent, 10000)] == [200, 200]
+    (order,) = orders(shop)
+    assert (order["status"], order["amount_refunded"]) == ("partially_refunded", 10000)
+    (refund,) = stripe_api.refunds.values()
+    failed = {**refund, "status": "failed", "failure_reason": "expired_or_canceled_card"}
+
+    first = await stripe_api.deliver(stripe_api.build_event("refund.failed", failed))
+    again = await stripe_api.deliver(stripe_api.build_event("refund.failed", failed))
+    stale = await stripe_api.deliver(stripe_api.build_event("refund.updated", refund))
+
+    results = [json.loads(d.response_body)["result"] for d in (first, again, stale)]
+    assert results == ["refund_undone", "unchanged", "unchanged"]
+    (order,) = orders(shop)
+    assert order["amount_refunded"] == 0
+    assert "failed (expired_or_canceled_card)" in order["flag"]
+    alerts = rows(
+        shop.settings.database_path,
+        "SELECT chat_id, detail FROM outbox WHERE kind = 'alert_flagged'",
+    )
+    assert [a["chat_id"] for a in alerts] == [ADMIN_ID]
+    assert refund["id"] in alerts[0]["detail"]

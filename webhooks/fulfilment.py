@@ -22,6 +22,7 @@ class Outcome(StrEnum):
     FAILED = "failed"  # a delayed payment failed
     EXPIRED = "expired"  # the link expired unpaid
     REFUNDED = "refunded"  # more of the order was refunded
+    REFUND_UNDONE = "refund_undone"  # a refund failed or was canceled: the admins are told
     DUPLICATE = "duplicate"  # this event was applied before
     UNCHANGED = "unchanged"  # the order is already past this point
     NOT_OURS = "not_ours"  # a session or payment this bot did not make
@@ -57,8 +58,9 @@ def order_id_of(obj: Mapping[str, Any]) -> int | None:
     """The order a Stripe object was made for, from the metadata this bot puts on it."""
     metadata = obj.get("metadata") or {}
     value = metadata.get("order_id") if isinstance(metadata, Mapping) else None
-    # isdecimal(), not isdigit(): int() refuses "²", which isdigit() takes.
-    if isinstance(value, str) and value.isdecimal():
+    # isdecimal() and isascii(), not isdigit(): int() refuses "²", which isdigit() takes. Past
+    # 18 digits it is no SQLite integer, so no order of ours (another integration's number).
+    if isinstance(value, str) and value.isdecimal() and value.isascii() and len(value) <= 18:
         return int(value)
     return None
 
@@ -187,10 +189,14 @@ class Fulfilment:
         flag = None
         if target is OrderStatus.PAID:
             flag = _mismatch(order, session)
+            # An amount in another currency than the order's would be summed into the order's
+            # currency by the figures: they count the order's own amount then, and the flag
+            # tells the owner what was really taken.
+            same_currency = session.get("currency") == order.currency
             fields = {
                 "payment_intent_id": _payment_intent_id(session),
-                "amount_received": session.get("amount_total"),
-                "amount_discount": _discount(session),
+                "amount_received": session.get("amount_total") if same_currency else None,
+                "amount_discount": _discount(session) if same_currency else None,
                 "flag": flag,
             }
         elif target is OrderStatus.PROCESSING:

@@ -20,7 +20,7 @@ from typing import Any
 import stripe
 
 from storage import Order, SQLiteStorage
-from webhooks.fulfilment import Fulfilment, Outcome, order_id_of
+from webhooks.fulfilment import Fulfilment, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -135,13 +135,14 @@ class Reconciler:
             data, source=source, payment_intent_status=intent_status
         )
 
-    async def order_of_payment_intent(self, payment_intent_id: str) -> int | None:
-        """The order a PaymentIntent's metadata names, asked of Stripe; None if none."""
+    async def payment_intent_metadata(self, payment_intent_id: str) -> Mapping[str, Any] | None:
+        """A PaymentIntent's metadata, asked of Stripe; None if Stripe knows no such one."""
         try:
             intent = await self._client.v1.payment_intents.retrieve_async(payment_intent_id)
         except stripe.InvalidRequestError:
             return None
-        return order_id_of(intent.to_dict())
+        metadata = intent.to_dict().get("metadata")
+        return metadata if isinstance(metadata, Mapping) else {}
 
 
 def describe(report: Report) -> str:

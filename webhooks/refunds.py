@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from storage import MessageKind, Order, OrderStatus, SQLiteStorage, Transaction
-from webhooks.fulfilment import Outcome
+from webhooks.fulfilment import Outcome, order_id_of
 
 log = logging.getLogger(__name__)
 
@@ -17,10 +17,14 @@ log = logging.getLogger(__name__)
 CHARGE_EVENTS = frozenset({"charge.refunded"})
 REFUND_EVENTS = frozenset({"refund.created", "refund.updated", "refund.failed"})
 
-# Given a PaymentIntent id, the order id its metadata names (asked of Stripe), or None.
 REFUNDABLE = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED)
+# A refund that ends so gave nothing back: Stripe returned its amount to the shop's balance.
+UNDONE = frozenset({"failed", "canceled"})
+# Orders whose payment may still be on its way here.
+AWAITING_PAYMENT = (OrderStatus.PENDING, OrderStatus.PROCESSING)
 
-OrderOfPaymentIntent = Callable[[str], Awaitable[int | None]]
+# Given a PaymentIntent id, its metadata (asked of Stripe), or None when Stripe has none such.
+MetadataOfPaymentIntent = Callable[[str], Awaitable[Mapping[str, Any] | None]]
 
 
 class RefundLedger:
@@ -32,12 +36,12 @@ class RefundLedger:
         storage: SQLiteStorage,
         *,
         admin_ids: frozenset[int],
-        order_of_payment_intent: OrderOfPaymentIntent,
+        payment_intent_metadata: MetadataOfPaymentIntent,
         on_queued: Callable[[], None],
     ) -> None:
         self._storage = storage
         self._admin_ids = admin_ids
-        self._order_of_payment_intent = order_of_payment_intent
+        self._payment_intent_metadata = payment_intent_metadata
         self._on_queued = on_queued
 
     async def apply_event(self, event_id: str, event_type: str, obj: Mapping[str, Any]) -> Outcome:
@@ -57,19 +61,22 @@ class RefundLedger:
             else:
                 if event_type in CHARGE_EVENTS:
                     reported = _int(obj.get("amount_refunded"))
+                    outcome = await _refund(tx, order, reported, event_type, self._admin_ids)
                 else:
+                    refund_id, status = str(obj.get("id")), str(obj.get("status"))
+                    earlier = await tx.refund_status(refund_id)
                     reported = await tx.record_refund(
-                        str(obj.get("id")),
-                        order.id,
-                        _int(obj.get("amount")),
-                        str(obj.get("status")),
+                        refund_id, order.id, _int(obj.get("amount")), status
                     )
-                outcome = await _refund(tx, order, reported, event_type, self._admin_ids)
+                    if status in UNDONE and earlier not in UNDONE:
+                        outcome = await _refund_undone(tx, order, obj, self._admin_ids)
+                    else:
+                        outcome = await _refund(tx, order, reported, event_type, self._admin_ids)
                 if event_type in REFUND_EVENTS and await self._tell_requester(tx, order, obj):
                     self._on_queued()
         if outcome is None:
             return await self._unknown_payment(payment_intent)
-        if outcome is Outcome.REFUNDED:
+        if outcome in (Outcome.REFUNDED, Outcome.REFUND_UNDONE):
             self._on_queued()
         return outcome
 
@@ -97,8 +104,18 @@ class RefundLedger:
     async def _unknown_payment(self, payment_intent: str) -> Outcome:
         """A refund of a payment we have no order for: another integration's, or ours before
         its payment was recorded here (events arrive in any order), which Stripe must retry."""
-        order_id = await self._order_of_payment_intent(payment_intent)
-        if order_id is None or await self._storage.get_order(order_id) is None:
+        metadata = await self._payment_intent_metadata(payment_intent)
+        order_id = order_id_of({"metadata": metadata}) if metadata is not None else None
+        order = await self._storage.get_order(order_id) if order_id is not None else None
+        # Another integration on the account may number its orders as we do: the order must
+        # also be this buyer's, and still waiting for the payment this refund is of.
+        if (
+            order is None
+            or metadata is None
+            or metadata.get("telegram_user_id") != str(order.telegram_user_id)
+            or order.status not in AWAITING_PAYMENT
+            or order.payment_intent_id not in (None, payment_intent)
+        ):
             return Outcome.NOT_OURS
         log.warning(
             "refund of order %s arrived before its payment; asking Stripe to retry", order_id
@@ -122,6 +139,23 @@ async def _refund(
     await tx.enqueue_alerts(MessageKind.ALERT_REFUNDED, order.id, admin_ids, detail=this_refund)
     log.info("order %s: %s refunded in all (%s)", order.id, reported, source)
     return Outcome.REFUNDED
+
+
+async def _refund_undone(
+    tx: Transaction, order: Order, refund: Mapping[str, Any], admin_ids: frozenset[int]
+) -> Outcome:
+    """A refund that failed or was canceled: its amount leaves the refunded total, and every
+    admin is told, since the buyer must now be paid back some other way."""
+    amount = min(_int(refund.get("amount")), order.amount_refunded)
+    reason = refund.get("failure_reason") or refund.get("status")
+    flag = f"refund {refund.get('id')} {refund.get('status')} ({reason})"
+    # DESIGN.md's order states only move forward: the status keeps saying a refund was made,
+    # while the amount and the flag say what came of it.
+    await tx.update(order.id, amount_refunded=order.amount_refunded - amount, flag=flag)
+    log.error("order %s: %s; refund the buyer another way", order.id, flag)
+    for admin_id in sorted(admin_ids):
+        await tx.enqueue(admin_id, MessageKind.ALERT_FLAGGED, order.id, detail=flag)
+    return Outcome.REFUND_UNDONE
 
 
 def _int(value: object) -> int:

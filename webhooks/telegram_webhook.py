@@ -34,7 +34,7 @@ class TelegramWebhook:
             return web.json_response({"error": "body is not a Telegram update"}, status=400)
         try:
             update = Update.de_json(payload, self._application.bot)
-        except (KeyError, TypeError, ValueError) as exc:
+        except Exception as exc:  # PTB raises whatever a wrong shape trips on: AttributeError…
             log.warning("refused a malformed Telegram update: %s", exc)
             return web.json_response({"error": "body is not a Telegram update"}, status=400)
         await self._application.update_queue.put(update)
