@@ -338,6 +338,29 @@ async def test_a_dashboard_refund_of_too_much_is_refused(
     assert emulator.refunds == {} and refund_events(emulator) == []
 
 
+async def test_a_refund_the_bank_sends_back_fails_and_lowers_the_charges_refunded_total(
+    emulator: StripeEmulator, client: Any, receiver: Receiver
+) -> None:
+    intent = await paid_intent(emulator, client)
+    (_, created) = await emulator.refund(intent["id"], 300)
+    refund_id = created.event["data"]["object"]["id"]
+
+    deliveries = await emulator.fail_refund(refund_id, "lost_or_stolen_card")
+
+    assert [d.event["type"] for d in deliveries] == ["charge.refund.updated", "refund.failed"]
+    refund = deliveries[1].event["data"]["object"]
+    assert (refund["status"], refund["failure_reason"]) == ("failed", "lost_or_stolen_card")
+    assert refund["failure_balance_transaction"].startswith("txn_")
+    charge = emulator.charges[refund["charge"]]
+    assert (charge["amount_refunded"], charge["refunded"]) == (0, False)
+    with pytest.raises(ValueError, match="no succeeded refund"):
+        await emulator.fail_refund(refund_id)
+    with pytest.raises(ValueError, match="failure_reason must be one of"):
+        await emulator.fail_refund(
+            (await emulator.refund(intent["id"]))[1].event["data"]["object"]["id"], "bad"
+        )
+
+
 # -- a session's state read back --------------------------------------------------------------
 
 

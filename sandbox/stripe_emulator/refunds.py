@@ -11,7 +11,9 @@ Stripe's wording, as its API answers (messages seen in real responses):
 - more than is left: "Refund amount ($25.00) is greater than unrefunded amount
   on charge ($21.45)", ``param: amount`` and no code.
 
-A card refund succeeds at once. Since API version 2024-10-28.acacia Stripe
+A card refund succeeds at once; it may fail later (``fail_refund``: a lost or closed card),
+when Stripe sends ``charge.refund.updated`` and ``refund.failed`` and the charge's
+``amount_refunded`` goes down. Since API version 2024-10-28.acacia Stripe
 sends ``refund.created`` for every refund, beside ``charge.refunded`` (the
 charge with its cumulative ``amount_refunded``); ``charge.refund.updated`` and
 ``refund.updated`` follow only a later change of the refund's status, which a
@@ -38,6 +40,7 @@ from .params import (
 )
 
 __all__ = [
+    "FAILURE_REASONS",
     "REASONS",
     "RefundSpec",
     "already_refunded",
@@ -72,6 +75,9 @@ class RefundSpec:
     reason: str | None
     metadata: dict[str, str] = field(default_factory=dict)
     expand: tuple[str, ...] = ()
+
+
+FAILURE_REASONS = ("lost_or_stolen_card", "expired_or_canceled_card", "unknown")
 
 
 def parse_create(params: dict[str, Any]) -> RefundSpec:

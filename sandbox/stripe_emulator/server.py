@@ -387,6 +387,32 @@ class StripeEmulator:
             raise ValueError(error.message) from None
         return [await self._webhooks.send(event) for event in events]
 
+    async def fail_refund(
+        self, refund_id: str, failure_reason: str = "expired_or_canceled_card"
+    ) -> list[Delivery]:
+        """A succeeded refund the card's bank sends back (a closed card): the money returns to
+        the balance, the charge's refunded total goes down, and ``charge.refund.updated`` and
+        ``refund.failed`` follow. Returns their deliveries."""
+        self._webhooks.require_endpoint()
+        refund = self.refunds.get(refund_id)
+        if refund is None or refund["status"] != "succeeded":
+            raise ValueError(f"no succeeded refund {refund_id!r}")
+        if failure_reason not in refunds.FAILURE_REASONS:
+            raise ValueError(f"failure_reason must be one of {refunds.FAILURE_REASONS}")
+        refund.update(
+            status="failed",
+            failure_reason=failure_reason,
+            failure_balance_transaction=objects.new_id("txn_"),
+        )
+        charge = self.charges[refund["charge"]]
+        charges.record_refund(charge, -int(refund["amount"]))
+        intent = self.payment_intents[charge["payment_intent"]]
+        version = self._version_of(intent)
+        return [
+            await self._webhooks.send(self._emit(type, refund, api_version=version))
+            for type in ("charge.refund.updated", "refund.failed")
+        ]
+
     def add_product(
         self,
         *,
