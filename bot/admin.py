@@ -16,6 +16,7 @@ from babel import Locale
 from babel.numbers import get_currency_symbol
 from telegram import Message, Update
 from telegram.constants import ChatAction
+from telegram.error import BadRequest
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -181,7 +182,13 @@ class AdminHandlers:
         await query.answer()
         if not 1 <= cursor.count <= SALES_MOST:
             return
-        await query.edit_message_reply_markup(None)
+        try:
+            await query.edit_message_reply_markup(None)
+        except BadRequest as exc:
+            # The button was already taken off: a second tap, whose page the first one sends.
+            if "not modified" in exc.message:
+                return
+            raise
         before = (cursor.paid_at, cursor.order_id)
         await self._send_sales(update, query.message, cursor.count, before)
 

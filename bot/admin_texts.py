@@ -184,7 +184,8 @@ def order_usage() -> str:
 
 
 def no_such_order(reference: str) -> str:
-    return f"No order #{escape(reference.strip().lstrip('#').upper())}."
+    # Cut: a reference that is no reference may be thousands of characters long.
+    return f"No order #{_short(reference.strip().lstrip('#').upper())}."
 
 
 def order_details(
@@ -341,13 +342,21 @@ def refund_bad_amount(order: Order, problem: str) -> str:
     )
 
 
-def refund_too_much(order: Order, asked: int, locale: Locale) -> str:
-    left = order.amount_total - order.amount_refunded
+def refund_too_much(order: Order, asked: int, paid: int, left: int, locale: Locale) -> str:
+    """`paid`: what the buyer paid; `left`: what is left of it once the refunds Stripe made or
+    was asked for are taken off."""
     return (
         f"Cannot refund {money(asked, order.currency, locale)} on order"
         f" #{reference_for(order.id)}: only {money(left, order.currency, locale)} is left"
-        f" (paid {money(order.amount_total, order.currency, locale)},"
-        f" refunded {money(order.amount_refunded, order.currency, locale)})."
+        f" (paid {money(paid, order.currency, locale)},"
+        f" refunded or asked of Stripe {money(paid - left, order.currency, locale)})."
+    )
+
+
+def refund_nothing_left(order: Order, paid: int, locale: Locale) -> str:
+    return (
+        f"Order #{reference_for(order.id)}: all of the {money(paid, order.currency, locale)} paid"
+        " was refunded or asked of Stripe; nothing left to refund."
     )
 
 
@@ -385,6 +394,10 @@ def refund_refused(question: str, reason: str) -> str:
 
 def refund_in_progress() -> str:
     return "This refund is already being requested."
+
+
+def refund_question_closed() -> str:
+    return "This question is closed."
 
 
 # /reconcile

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
 
 from babel import Locale, UnknownLocaleError
 from babel.numbers import format_currency
@@ -15,6 +15,15 @@ ZERO_DECIMAL_CURRENCIES = frozenset(
 THREE_DECIMAL_CURRENCIES = frozenset("bhd jod kwd omr tnd".split())
 # Stripe takes these with two decimals but charges whole units only.
 WHOLE_UNIT_TWO_DECIMAL_CURRENCIES = frozenset({"isk"})
+
+# Stripe takes amounts of at most 8 digits in the minor unit ($999,999.99), 12 in IDR.
+MOST_MINOR = 99_999_999
+MOST_MINOR_IN = {"idr": 999_999_999_999}
+# Arithmetic on what an owner typed, never rounded: the default context keeps 28 digits, and
+# would make 1.000000000000000000000000000001 dollars a whole 100 cents.
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+# What an error quotes of the text it refuses, which may be thousands of characters long.
+QUOTED_MOST = 32
 
 DEFAULT_LOCALE = Locale("en")
 
@@ -33,6 +42,16 @@ def exponent(currency: str) -> int:
     return 2
 
 
+def most_minor(currency: str) -> int:
+    """The largest amount Stripe takes in this currency, in its minor unit."""
+    return MOST_MINOR_IN.get(currency.lower(), MOST_MINOR)
+
+
+def _shown(text: str) -> str:
+    text = text.strip()
+    return text if len(text) <= QUOTED_MOST else text[: QUOTED_MOST - 1] + "…"
+
+
 @dataclass(frozen=True, order=True, slots=True)
 class Money:
     """An exact amount: `minor` units of `currency` (lower-case ISO 4217, as Stripe writes it)."""
@@ -46,23 +65,31 @@ class Money:
 
     @classmethod
     def parse(cls, text: str, currency: str) -> Money:
-        """Convert a decimal string in major units ("397.00") exactly, refusing what cannot fit."""
+        """Convert a decimal string in major units ("397.00") exactly, refusing what cannot fit
+        or what Stripe would not take."""
         code = currency.strip().lower()
+        shown = _shown(text)
         try:
             value = Decimal(text.strip())
         except InvalidOperation:
-            raise MoneyError(f"{text!r} is not a decimal number") from None
+            raise MoneyError(f"{shown!r} is not a decimal number") from None
         if not value.is_finite():
-            raise MoneyError(f"{text!r} is not a decimal number")
+            raise MoneyError(f"{shown!r} is not a decimal number")
         digits = exponent(code)
-        minor = value.scaleb(digits)
-        if minor != minor.to_integral_value():
-            raise MoneyError(f"{text} has more decimals than {code.upper()} allows ({digits})")
+        most = most_minor(code)
+        # By the exponent alone, before any arithmetic (1e999999 would overflow, and 1e5000 is
+        # past the digits int() converts); exact, as the largest amounts are all nines.
+        if value and value.adjusted() + digits >= len(str(most)):
+            largest = f"{cls(most, code).decimal} {code.upper()}"
+            raise MoneyError(f"{shown} is more than Stripe takes: at most {largest}")
+        minor = value.scaleb(digits, context=_EXACT)
+        if minor != minor.to_integral_value(context=_EXACT):
+            raise MoneyError(f"{shown} has more decimals than {code.upper()} allows ({digits})")
         money = cls(int(minor), code)
         if code in THREE_DECIMAL_CURRENCIES and money.minor % 10:
-            raise MoneyError(f"{text}: Stripe needs {code.upper()} amounts to end in 0")
+            raise MoneyError(f"{shown}: Stripe needs {code.upper()} amounts to end in 0")
         if code in WHOLE_UNIT_TWO_DECIMAL_CURRENCIES and money.minor % 100:
-            raise MoneyError(f"{text}: Stripe charges {code.upper()} in whole units only")
+            raise MoneyError(f"{shown}: Stripe charges {code.upper()} in whole units only")
         return money
 
     @property

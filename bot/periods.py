@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 PERIOD_NAMES = ("today", "7d", "30d", "month", "all")
 _RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
+# What an error quotes of the text it refuses, which may be thousands of characters long.
+QUOTED_MOST = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +78,8 @@ def parse_period(text: str, timezone: ZoneInfo, now: float) -> Period:
         return Period("All time", None, None, timezone)
     match = _RANGE.match(name)
     if match is None:
-        raise PeriodError(f"unknown period {text!r}")
+        shown = text if len(text) <= QUOTED_MOST else text[: QUOTED_MOST - 1] + "…"
+        raise PeriodError(f"unknown period {shown!r}")
     try:
         first, last = date.fromisoformat(match[1]), date.fromisoformat(match[2])
     except ValueError:

@@ -27,11 +27,15 @@ Context = ContextTypes.DEFAULT_TYPE
 REFUNDABLE = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED)
 
 
+def paid_by_buyer(order: Order) -> int:
+    """What the buyer paid (less than the order's total when a promotion code took some off)."""
+    return order.amount_received if order.amount_received is not None else order.amount_total
+
+
 def amount_left(order: Order, requested: int) -> int:
     """What may still be refunded: what the buyer paid, less what Stripe refunded or was asked
     to refund (`requested`, counted before its event arrives)."""
-    paid = order.amount_received if order.amount_received is not None else order.amount_total
-    return paid - max(order.amount_refunded, requested)
+    return paid_by_buyer(order) - max(order.amount_refunded, requested)
 
 
 class RefundDesk:
@@ -41,7 +45,7 @@ class RefundDesk:
         self._client = client
         self._storage = storage
         # Idempotency keys of requests on their way to Stripe: a second tap on the same button
-        # meanwhile is told so instead of waiting on the same answer.
+        # meanwhile is told that, rather than that the question is closed.
         self._in_flight: set[str] = set()
         # One check-and-ask at a time per order, so two confirmations cannot both pass the
         # check of what is left before either refund is recorded.
@@ -78,7 +82,13 @@ class RefundDesk:
         if order.status not in REFUNDABLE or order.payment_intent_id is None:
             await message.reply_html(admin_texts.refund_not_refundable(order))
             return
-        amount = await self._left(order)
+        paid, left = paid_by_buyer(order), await self._left(order)
+        if left <= 0:
+            # Stripe's refund events may be late: the order is still paid here while all of it
+            # was asked for already.
+            await message.reply_html(admin_texts.refund_nothing_left(order, paid, locale))
+            return
+        amount = left
         if len(args) == 2:
             try:
                 amount = Money.parse(args[1], order.currency).minor
@@ -90,8 +100,8 @@ class RefundDesk:
                     admin_texts.refund_bad_amount(order, "The amount must be more than zero")
                 )
                 return
-        if amount > await self._left(order):
-            await message.reply_html(admin_texts.refund_too_much(order, amount, locale))
+        if amount > left:
+            await message.reply_html(admin_texts.refund_too_much(order, amount, paid, left, locale))
             return
         await message.reply_html(
             admin_texts.refund_question(order, amount, locale),
@@ -99,7 +109,8 @@ class RefundDesk:
         )
 
     async def answer(self, update: Update, context: Context) -> None:
-        """A tap on Confirm or Cancel under a refund question."""
+        """A tap on Confirm or Cancel under a refund question: the first one answers it, and
+        any later one (a second device's stale buttons) is told it is closed."""
         query = update.callback_query
         if query is None or not isinstance(query.message, Message):
             return
@@ -110,15 +121,21 @@ class RefundDesk:
             return
         locale = locale_for(query.from_user.language_code)
         question = admin_texts.refund_question(order, choice.amount, locale)
+        chat_id, question_id = query.message.chat.id, query.message.message_id
+        key = self.idempotency_key(order, choice.amount, chat_id, question_id)
+        # Recorded before anything else happens, in one INSERT that only one tap can win.
+        if not await self._storage.answer_refund_question(
+            chat_id, question_id, confirmed=choice.confirm, admin_id=query.from_user.id
+        ):
+            await query.answer(
+                admin_texts.refund_in_progress()
+                if key in self._in_flight
+                else admin_texts.refund_question_closed()
+            )
+            return
         if not choice.confirm:
             await query.answer()
             await _edit(query, admin_texts.refund_cancelled(question))
-            return
-        key = self.idempotency_key(
-            order, choice.amount, query.message.chat.id, query.message.message_id
-        )
-        if key in self._in_flight:
-            await query.answer(admin_texts.refund_in_progress())
             return
         self._in_flight.add(key)
         try:
@@ -127,8 +144,10 @@ class RefundDesk:
                 fresh = await self._storage.get_order(order.id)
                 if fresh is None or fresh.status not in REFUNDABLE:
                     text = admin_texts.refund_not_refundable(fresh or order)
-                elif choice.amount > await self._left(fresh):
-                    text = admin_texts.refund_too_much(fresh, choice.amount, locale)
+                elif choice.amount > (left := await self._left(fresh)):
+                    text = admin_texts.refund_too_much(
+                        fresh, choice.amount, paid_by_buyer(fresh), left, locale
+                    )
                 else:
                     text = await self._request(
                         fresh, choice.amount, key, query.from_user.id, question

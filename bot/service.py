@@ -255,9 +255,7 @@ def build_application(
         # One budget for everything the bot sends, answers and confirmations alike, so that a
         # flash sale queues here instead of running into Telegram's 429s; a 429 that comes
         # anyway is waited out and retried. The outbox also spaces each chat's messages.
-        .rate_limiter(
-            AIORateLimiter(overall_max_rate=settings.telegram_messages_per_second, max_retries=2)
-        )
+        .rate_limiter(message_limiter(settings.telegram_messages_per_second))
         .concurrent_updates(CONCURRENT_UPDATES)
         .request(requests)
         .get_updates_request(get_updates_requests)
@@ -265,6 +263,19 @@ def build_application(
     if settings.telegram_mode is TelegramMode.WEBHOOK:
         builder = builder.updater(None)
     return builder.build()
+
+
+def message_limiter(per_second: float) -> AIORateLimiter:
+    """The cap on messages to Telegram, all chats together; 0 means none (aiolimiter's own
+    meaning of a zero rate).
+
+    aiolimiter's bucket holds `max_rate` and a message takes 1 from it: a bucket of 0.5 never
+    holds a whole message, and nothing would ever be sent. Below 1 a second, the same rate is
+    one message per 1/rate seconds.
+    """
+    if 0 < per_second < 1:
+        return AIORateLimiter(overall_max_rate=1, overall_time_period=1 / per_second, max_retries=2)
+    return AIORateLimiter(overall_max_rate=per_second, max_retries=2)
 
 
 def _file_url_for(base_url: str) -> str:

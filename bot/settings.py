@@ -12,9 +12,14 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 STRIPE_KEY_PATTERN = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9_]+$")
-# Telegram's own rule for secret_token in setWebhook.
-WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+# Telegram's rule for secret_token in setWebhook is 1 to 256 of these. Fewer than 8 would be
+# guessable, and the shortest could not be masked in the log without blanking ordinary words.
+WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,256}$")
 BOT_TOKEN_PATTERN = re.compile(r"^[0-9]+:[A-Za-z0-9_-]+$")
+# Telegram's user ids have at most 52 significant bits (Bot API, User.id).
+MOST_USER_ID = 2**52 - 1
+# Below one message every 100 seconds the cap is no longer a rate but a stop.
+LEAST_MESSAGES_PER_SECOND = 0.01
 
 
 class TelegramMode(StrEnum):
@@ -45,6 +50,7 @@ class Settings(BaseSettings):
     public_base_url: str | None = None
     # The bot's own cap on messages to Telegram per second, all chats together (Telegram's
     # limit is about 30); 0 turns it off, for a self-hosted Bot API server or a load test.
+    # Fractions work: 0.5 is one message every 2 seconds.
     telegram_messages_per_second: float = Field(default=30, ge=0, le=1000)
 
     stripe_secret_key: SecretStr
@@ -92,7 +98,7 @@ class Settings(BaseSettings):
     @classmethod
     def _telegram_secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not WEBHOOK_SECRET_PATTERN.match(value.get_secret_value()):
-            raise ValueError("1 to 256 characters of A-Z a-z 0-9 _ -")
+            raise ValueError("8 to 256 characters of A-Z a-z 0-9 _ -")
         return value
 
     @field_validator("telegram_api_base_url", "stripe_api_base_url", "public_base_url")
@@ -119,12 +125,29 @@ class Settings(BaseSettings):
             return frozenset(int(part) for part in parts)
         return value
 
+    @field_validator("admin_ids")
+    @classmethod
+    def _telegram_user_ids(cls, value: frozenset[int]) -> frozenset[int]:
+        # Checked here, not at the first query: SQLite's integers stop at 2**63 - 1, and an id
+        # past them would fail start-up (or a Stripe webhook) with a traceback.
+        if not all(1 <= user_id <= MOST_USER_ID for user_id in value):
+            raise ValueError(f"a Telegram user id is a whole number from 1 to {MOST_USER_ID}")
+        return value
+
+    @field_validator("telegram_messages_per_second")
+    @classmethod
+    def _a_rate_or_off(cls, value: float) -> float:
+        if 0 < value < LEAST_MESSAGES_PER_SECOND:
+            raise ValueError(f"expected 0 (no cap) or from {LEAST_MESSAGES_PER_SECOND} to 1000")
+        return value
+
     @field_validator("shop_timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        # A folder of zones ("America") is an OSError, not a missing zone.
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             raise ValueError("expected an IANA time zone such as Europe/Paris or UTC") from None
         return value
 

@@ -102,6 +102,17 @@ class Transaction:
         )
         return cursor.rowcount == 1
 
+    async def answer_refund_question(
+        self, chat_id: int, message_id: int, *, confirmed: bool, admin_id: int
+    ) -> bool:
+        """Record the answer to a refund question; False when it was answered before."""
+        cursor = await self._db.execute(
+            "INSERT INTO refund_questions (chat_id, message_id, answer, answered_by, answered_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (chat_id, message_id) DO NOTHING",
+            (chat_id, message_id, "confirmed" if confirmed else "cancelled", admin_id, _now()),
+        )
+        return cursor.rowcount == 1
+
     async def alerts_on(self, admin_id: int) -> bool:
         cursor = await self._db.execute(
             "SELECT 1 FROM admin_alerts WHERE admin_id = ? AND enabled = 1", (admin_id,)
@@ -586,6 +597,17 @@ class SQLiteStorage:
             (order_id,),
         )
         return int(rows[0][0])
+
+    async def answer_refund_question(
+        self, chat_id: int, message_id: int, *, confirmed: bool, admin_id: int
+    ) -> bool:
+        """Record the first answer to the refund question in message `message_id` of the chat;
+        False when it was answered before (a stale button on a second device, a Cancel after a
+        Confirm), durably: a restart does not open it again."""
+        async with self.transaction() as tx:
+            return await tx.answer_refund_question(
+                chat_id, message_id, confirmed=confirmed, admin_id=admin_id
+            )
 
     async def history_of(self, order_id: int) -> list[StatusChange]:
         """The statuses an order took, oldest first."""

@@ -163,6 +163,34 @@ async def test_sales_lists_paid_orders_newest_first_and_pages_through_older_ones
         assert (await ask(telegram, owner, wrong))["text"] == "Usage: /sales [N], N from 1 to 50"
 
 
+async def test_older_tapped_twice_sends_one_page_and_no_error(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    """The second tap's removal of the button is refused by Telegram ("message is not
+    modified"): the first tap sends the page, the second stops there."""
+    for user_id in (1, 2, 3):
+        await pay_for(telegram, stripe_api, user_id, "Trail map")
+    owner = telegram.user(ADMIN_ID, "Owner")
+    first = await ask(telegram, owner, "/sales 1")
+    (older,) = buttons(first)
+    after = from_now_on(telegram)
+
+    await telegram.tap(owner, first, older["callback_data"])
+    await telegram.tap(owner, first, older["callback_data"])
+    await telegram.wait_for("answerCallbackQuery", after, count=2)
+    await next_message(telegram, owner, text="Older paid orders", after=after)
+    # Both taps handled to the end, the error handler included.
+    processor = shop.application.update_processor
+    await until(lambda: processor.current_concurrent_updates == 0)
+
+    said = [
+        call.params["text"]
+        for call in telegram.calls
+        if after(call) and call.method == "sendMessage" and call.status == 200
+    ]
+    assert len(said) == 1 and said[0].startswith("<b>Older paid orders</b>"), said
+
+
 async def test_order_shows_one_order_with_stripe_ids_and_history(
     shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
 ) -> None:

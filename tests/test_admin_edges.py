@@ -8,6 +8,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 
+import pytest
 from babel import Locale
 
 from bot.catalog import Catalog
@@ -155,3 +156,23 @@ async def test_numbers_and_references_that_are_not_ours_get_plain_answers(
     ada = telegram.user(4242, "Ada")
     greeting = await ask(telegram, ada, "/start paid-ZZZZZZZZZZZZZZ")
     assert "went wrong" not in greeting["text"]
+
+
+@pytest.mark.parametrize(
+    ("command", "answer"),
+    [
+        ("/stats " + "x" * 4080, f"Unknown period '{'x' * 31}…'. Usage: /stats ["),
+        ("/export " + "x" * 4080, f"Unknown period '{'x' * 31}…'. Usage: /export ["),
+        ("/chart " + "x" * 4080, f"Unknown period '{'x' * 31}…'. Usage: /chart ["),
+        # upper() makes three letters of each ligature: 4,500 characters quoted whole.
+        ("/order " + "ﬃ" * 1500, f"No order #{('FFI' * 11)[:31]}…."),
+        ("/refund " + "ﬃ" * 1500, f"No order #{('FFI' * 11)[:31]}…."),
+    ],
+)
+async def test_a_long_argument_is_quoted_cut_in_the_answer(
+    shop: Service, telegram: TelegramEmulator, command: str, answer: str
+) -> None:
+    """Quoted whole, it made an answer over Telegram's 4,096 characters, which Telegram
+    refused: the owner read "something went wrong" instead."""
+    reply = await ask(telegram, telegram.user(ADMIN_ID, "Owner"), command)
+    assert reply["text"].startswith(answer)

@@ -67,6 +67,10 @@ def test_a_missing_file_is_named(tmp_path: Path) -> None:
             catalog_with(product(price="3000.5", currency="jpy")),
             "product 'tee', field 'price': 3000.5 has more decimals than JPY allows",
         ),
+        (
+            catalog_with(product(price="1000000")),
+            "product 'tee', field 'price': 1000000 is more than Stripe takes",
+        ),
         (catalog_with(product(price="0")), "product 'tee', field 'price': must be more than"),
         (catalog_with(product(price="-5")), "product 'tee', field 'price': must be more than"),
         (catalog_with(product(price=20)), "product 'tee', field 'price': must be a decimal"),

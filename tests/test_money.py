@@ -15,7 +15,11 @@ from bot.money import Money, MoneyError, exponent, locale_for
         ("4800.0", "jpy", 4800),
         ("1.500", "kwd", 1500),
         ("1.25", "kwd", 1250),
-        ("12345678.91", "eur", 1234567891),
+        ("123456.78", "eur", 12345678),
+        ("999999.99", "usd", 99_999_999),
+        ("99999999", "jpy", 99_999_999),
+        ("9999999999.99", "idr", 999_999_999_999),
+        ("1." + "0" * 40, "usd", 100),
         ("1000", "isk", 100000),
     ],
 )
@@ -35,11 +39,29 @@ def test_parse_is_exact_in_minor_units(text: str, currency: str, minor: int) -> 
         ("1000.50", "isk", "whole units"),
         ("ten", "usd", "not a decimal number"),
         ("Infinity", "usd", "not a decimal number"),
+        ("1000000", "usd", r"more than Stripe takes: at most 999999\.99 USD"),
+        ("100000000", "jpy", "more than Stripe takes: at most 99999999 JPY"),
+        ("10000000000", "idr", r"at most 9999999999\.99 IDR"),
+        ("1e30", "usd", "more than Stripe takes"),
+        ("1e5000", "usd", "more than Stripe takes"),
+        ("1e999999", "usd", "more than Stripe takes"),
+        ("-1e999999999", "usd", "more than Stripe takes"),
+        # 28 digits is all the default decimal context keeps: this is not a whole cent.
+        ("1.000000000000000000000000000001", "usd", "more decimals than USD allows"),
+        ("1e-999999", "usd", "more decimals than USD allows"),
     ],
 )
 def test_parse_refuses_what_does_not_fit(text: str, currency: str, why: str) -> None:
     with pytest.raises(MoneyError, match=why):
         Money.parse(text, currency)
+
+
+@pytest.mark.parametrize("text", ["x" * 4000, "1." + "1" * 4000, "9" * 4000])
+def test_a_refusal_quotes_a_long_text_cut(text: str) -> None:
+    """The refusal is read in a chat reply, which Telegram limits to 4096 characters."""
+    with pytest.raises(MoneyError) as caught:
+        Money.parse(text, "usd")
+    assert len(str(caught.value)) < 100
 
 
 def test_exponents_follow_stripe() -> None:

@@ -1,19 +1,25 @@
-"""The outbox keeps to Telegram's flood limits on its own, instead of running into 429s."""
+"""The outbox and the bot's own cap (TELEGRAM_MESSAGES_PER_SECOND) keep to Telegram's flood
+limits, instead of running into 429s."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 from telegram import Bot
 
+from bot.catalog import Catalog
 from bot.notices import Outgoing
 from bot.outbox import OutboxSender
+from bot.service import Service
+from bot.settings import Settings
 from sandbox.telegram_api import RateLimits, TelegramEmulator
 from storage import MessageKind, OutboxMessage, SQLiteStorage
+from tests.conftest import ADMIN_ID
 from tests.helpers import rows
+from tests.test_admin import ask
 from tests.test_storage import new_order
 
 # Telegram's rates, with less room for bursts than Telegram gives: a sender that does not pace
@@ -122,3 +128,24 @@ async def test_a_429_is_waited_out_exactly_as_long_as_telegram_says(tmp_path: Pa
         sent = rows(tmp_path / "shop.db", "SELECT last_error FROM outbox WHERE attempts > 1")
         assert sent and all("Retry in" in row["last_error"] for row in sent)
     assert Counter(c.params["chat_id"] for c in calls if c.status == 200) == Counter(BUYERS[:3])
+
+
+async def test_a_cap_below_one_message_a_second_sends_at_that_pace(
+    make_settings: Callable[..., Settings], catalog: Catalog
+) -> None:
+    """aiolimiter's bucket holds the rate: one of 0.5 never held the 1 a message takes, and
+    the bot said nothing to anyone. Here Telegram allows 0.6 a second: a bot that did not keep
+    to its 0.5 would be answered 429."""
+    slow = RateLimits(global_per_second=0.6, global_burst=1, per_chat_per_second=None)
+    async with TelegramEmulator(rate_limits=slow) as telegram:
+        settings = make_settings(
+            telegram_bot_token=telegram.token,
+            telegram_api_base_url=telegram.base_url,
+            telegram_messages_per_second=0.5,
+        )
+        async with Service(settings, catalog):
+            owner = telegram.user(ADMIN_ID, "Owner")
+            for _ in range(2):
+                reply = await ask(telegram, owner, "/alerts")
+                assert reply["text"].startswith("Sale alerts are off")
+        assert telegram.too_many_requests == 0

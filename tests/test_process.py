@@ -67,6 +67,22 @@ async def test_missing_configuration_stops_with_one_clear_line(
     assert not (tmp_path / "shop.db").exists()
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("SHOP_TIMEZONE", "America"), ("ADMIN_IDS", f"900001,{2**64}")],
+)
+async def test_a_setting_that_used_to_fail_later_stops_start_up_with_one_line(
+    tmp_path: Path, name: str, value: str
+) -> None:
+    """Both passed validation, then ended start-up in a traceback: a folder of zones, and an
+    id past SQLite's integers."""
+    code, stderr = await finish(await run_bot(valid(tmp_path, **{name: value}), tmp_path))
+    assert code == 2
+    (line,) = stderr.strip().splitlines()
+    assert line.startswith(f"checkout-bot: configuration error: {name}: ")
+    assert not (tmp_path / "shop.db").exists()
+
+
 async def test_a_price_that_does_not_fit_its_currency_stops_start_up(tmp_path: Path) -> None:
     catalog = tmp_path / "catalog.toml"
     catalog.write_text(

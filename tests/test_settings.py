@@ -39,6 +39,31 @@ def test_admin_ids_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_settings().admin_ids == frozenset({11, 22, 33})
 
 
+def test_the_largest_telegram_user_id_is_an_admin_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    use(monkeypatch, ADMIN_IDS=str(2**52 - 1))
+    assert load_settings().admin_ids == frozenset({2**52 - 1})
+
+
+@pytest.mark.parametrize("value", [f"11,{2**64}", str(2**63), str(2**52), "0"])
+def test_an_id_no_telegram_user_has_is_refused(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    """2**63 and beyond would overflow SQLite's integers later, at start-up or in a webhook."""
+    use(monkeypatch, ADMIN_IDS=value)
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        "configuration error: ADMIN_IDS: a Telegram user id is a whole number"
+        f" from 1 to {2**52 - 1}"
+    )
+
+
+@pytest.mark.parametrize(("value", "rate"), [("0", 0.0), ("0.5", 0.5), ("0.01", 0.01), ("30", 30)])
+def test_a_message_rate_may_be_off_or_a_fraction(
+    monkeypatch: pytest.MonkeyPatch, value: str, rate: float
+) -> None:
+    use(monkeypatch, TELEGRAM_MESSAGES_PER_SECOND=value)
+    assert load_settings().telegram_messages_per_second == rate
+
+
 def test_the_dotenv_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("\n".join(f"{k}={v}" for k, v in VALID.items()))
     assert load_settings().stripe_secret_key.get_secret_value() == VALID["STRIPE_SECRET_KEY"]
@@ -70,6 +95,13 @@ def test_each_required_setting_missing_is_named(monkeypatch: pytest.MonkeyPatch,
         ("LOG_LEVEL", "LOUD"),
         ("TELEGRAM_MESSAGES_PER_SECOND", "-1"),
         ("TELEGRAM_MESSAGES_PER_SECOND", "lots"),
+        ("TELEGRAM_MESSAGES_PER_SECOND", "0.001"),
+        # Folders of zones: ZoneInfo raises IsADirectoryError, not "no such zone".
+        ("SHOP_TIMEZONE", "America"),
+        ("SHOP_TIMEZONE", "America/Argentina"),
+        ("SHOP_TIMEZONE", "Mars/Olympus"),
+        ("TELEGRAM_WEBHOOK_SECRET", "Zq7-x_3"),
+        ("TELEGRAM_WEBHOOK_SECRET", "has spaces in it"),
     ],
 )
 def test_a_malformed_value_is_named_without_echoing_it(
