@@ -33,7 +33,8 @@ class Outgoing:
 
 
 class Notices:
-    """Renders outbox rows; None means there is nothing left to say (the order is gone)."""
+    """Renders outbox rows; None means there is nothing left to say (the order is gone, or
+    its payment is no longer being processed)."""
 
     def __init__(self, storage: SQLiteStorage) -> None:
         self._storage = storage
@@ -51,6 +52,10 @@ class Notices:
         if kind is MessageKind.PAYMENT_RECEIVED:
             return Outgoing(texts.payment_received(order))
         if kind is MessageKind.PAYMENT_PROCESSING:
+            if order.status is not OrderStatus.PROCESSING:
+                # Each row retries on its own backoff: sent now, "being processed" could
+                # arrive after the payment's outcome and be the last word the buyer reads.
+                return None
             return Outgoing(texts.payment_processing(order))
         if kind is MessageKind.PAYMENT_FAILED:
             return unpaid_notice(replace(order, status=OrderStatus.FAILED))

@@ -30,6 +30,13 @@ from storage.stock import record_levels, units_left
 
 log = logging.getLogger(__name__)
 
+# Two parameters: JSON arrays of outbox ids and of chat ids to leave out.
+_UNSENT_AND_NOT_SKIPPED = (
+    "sent_at IS NULL AND given_up_at IS NULL"
+    " AND id NOT IN (SELECT value FROM json_each(?))"
+    " AND chat_id NOT IN (SELECT value FROM json_each(?))"
+)
+
 # At most this many transactions share one COMMIT, so that a steady stream of callers never
 # keeps the first of them waiting.
 _MAX_BATCH = 256
@@ -636,12 +643,21 @@ class SQLiteStorage:
 
     # The outbox
 
-    async def due_messages(self, now: float, limit: int) -> list[OutboxMessage]:
+    async def due_messages(
+        self,
+        now: float,
+        limit: int,
+        *,
+        skip_ids: Collection[int] = (),
+        skip_chats: Collection[int] = (),
+    ) -> list[OutboxMessage]:
+        """Unsent messages due by `now`, oldest first, leaving out the ids and chats the sender
+        is already busy with."""
         rows = await self._fetchall(
             "SELECT id, chat_id, kind, order_id, attempts, detail FROM outbox"
-            " WHERE sent_at IS NULL AND given_up_at IS NULL AND next_attempt_at <= ?"
+            f" WHERE {_UNSENT_AND_NOT_SKIPPED} AND next_attempt_at <= ?"
             " ORDER BY next_attempt_at, id LIMIT ?",
-            (now, limit),
+            (json.dumps(list(skip_ids)), json.dumps(list(skip_chats)), now, limit),
         )
         return [
             OutboxMessage(
@@ -655,10 +671,14 @@ class SQLiteStorage:
             for row in rows
         ]
 
-    async def next_attempt_at(self) -> float | None:
-        """When the earliest unsent message is due; None when the outbox is empty."""
+    async def next_attempt_at(
+        self, *, skip_ids: Collection[int] = (), skip_chats: Collection[int] = ()
+    ) -> float | None:
+        """When the earliest unsent message is due, leaving out the ids and chats skipped;
+        None when there is none."""
         rows = await self._fetchall(
-            "SELECT min(next_attempt_at) FROM outbox WHERE sent_at IS NULL AND given_up_at IS NULL"
+            f"SELECT min(next_attempt_at) FROM outbox WHERE {_UNSENT_AND_NOT_SKIPPED}",
+            (json.dumps(list(skip_ids)), json.dumps(list(skip_chats))),
         )
         value = rows[0][0]
         return float(value) if value is not None else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from telegram import Bot
 from bot.catalog import Catalog
 from bot.notices import Outgoing
 from bot.outbox import OutboxSender
+from bot.pace import Pace
 from bot.service import Service
 from bot.settings import Settings
 from sandbox.telegram_api import RateLimits, TelegramEmulator
@@ -64,6 +66,47 @@ async def test_a_burst_of_confirmations_is_paced_without_a_single_429(
     assert len(sent) == len(chats)
     delivered = Counter(call.params["chat_id"] for call in telegram.calls_to("sendMessage"))
     assert delivered == Counter(chats)
+
+
+async def test_a_busy_chat_gets_a_message_a_second_while_the_others_go_between(
+    telegram: TelegramEmulator, tmp_path: Path
+) -> None:
+    """An owner's sale alerts queue a second apart; the buyers' messages must not queue behind."""
+    database = tmp_path / "shop.db"
+    owner, buyer = 6001, 6002
+    async with (
+        SQLiteStorage(database) as store,
+        Bot(telegram.token, base_url=telegram.base_url) as bot,
+    ):
+        for chat_id in (owner, buyer):
+            telegram.user(chat_id)
+        order = await store.create_order(new_order(user_id=buyer))
+        async with store.transaction() as tx:
+            for _ in range(6):
+                await tx.enqueue(owner, MessageKind.ALERT_PAID, order.id)
+        sender = OutboxSender(store, bot, compose)
+        sender.start()
+        try:
+            await telegram.wait_for("sendMessage", lambda c: c.params["chat_id"] == owner, count=2)
+            async with store.transaction() as tx:
+                await tx.enqueue(buyer, MessageKind.PAYMENT_RECEIVED, order.id)
+            sender.notify()
+            await telegram.wait_for("sendMessage", count=7, timeout=10)
+        finally:
+            await sender.stop()
+    calls = telegram.calls_to("sendMessage")
+    assert [c.params["chat_id"] for c in calls].index(buyer) < 4
+    assert telegram.too_many_requests == 0
+
+
+def test_a_chat_waiting_for_its_second_leaves_the_slots_before_it_to_other_chats() -> None:
+    """Taking a slot a second ahead for one chat must not push every other chat behind it."""
+    pace = Pace(per_second=30, seconds_per_chat=1)
+    waits = [pace.reserve(6001) for _ in range(3)]
+    assert waits[0] < 0.1 and 0.9 < waits[1] < 1.1 and 1.9 < waits[2] < 2.1
+    others = [pace.reserve(chat) for chat in range(7001, 7011)]
+    assert max(others) < 0.5
+    assert all(later - earlier > 0.02 for earlier, later in pairwise(others))
 
 
 async def test_stopping_leaves_the_messages_still_waiting_for_their_slot_queued(

@@ -158,6 +158,26 @@ async def test_outbox_retries_and_gives_up(store: SQLiteStorage) -> None:
     assert await store.next_attempt_at() is None
 
 
+async def test_the_outbox_leaves_out_the_messages_and_chats_the_sender_is_busy_with(
+    store: SQLiteStorage,
+) -> None:
+    """The sender holds messages in flight or unrecorded; reading them again would resend them."""
+    ada, bob = new_order(user_id=7), new_order(user_id=8)
+    for order in (await store.create_order(ada), await store.create_order(bob)):
+        async with store.transaction() as tx:
+            await tx.enqueue(order.chat_id, MessageKind.PAYMENT_RECEIVED, order.id)
+            await tx.enqueue(order.chat_id, MessageKind.ALERT_PAID, order.id)
+    ada_1, ada_2, bob_1, bob_2 = await store.due_messages(now=10**12, limit=10)
+    await store.retry_later(bob_1.id, at=10**10, error="timed out")
+    await store.retry_later(bob_2.id, at=10**11, error="timed out")
+
+    due = await store.due_messages(now=10**12, limit=10, skip_ids=[ada_1.id], skip_chats=[8])
+    assert [m.id for m in due] == [ada_2.id]
+    assert await store.next_attempt_at(skip_chats=[7]) == 10**10
+    assert await store.next_attempt_at(skip_ids=[bob_1.id], skip_chats=[7]) == 10**11
+    assert await store.next_attempt_at(skip_chats=[7, 8]) is None
+
+
 async def test_a_closed_store_answers_with_storage_errors(tmp_path: Path) -> None:
     storage = SQLiteStorage(tmp_path / "shop.db")
     await storage.open()
