@@ -527,8 +527,14 @@ class SQLiteStorage:
         return order
 
     async def get_order(self, order_id: int) -> Order | None:
+        return await self._one_order("id = ?", (order_id,))
+
+    async def _one_order(self, where: str, parameters: Sequence[Any]) -> Order | None:
         async with self._lock:
-            return await _fetch_order(self._connection, "id = ?", (order_id,))
+            try:
+                return await _fetch_order(self._connection, where, parameters)
+            except sqlite3.Error as exc:
+                raise StorageError(str(exc)) from exc
 
     async def attach_checkout(
         self, order_id: int, session_id: str, url: str, expires_at: int
@@ -544,13 +550,11 @@ class SQLiteStorage:
         self, telegram_user_id: int, product_id: str, valid_after: int
     ) -> Order | None:
         """The buyer's newest pending order for a product whose link is still valid then."""
-        async with self._lock:
-            return await _fetch_order(
-                self._connection,
-                "telegram_user_id = ? AND product_id = ? AND status = ? AND checkout_url"
-                " IS NOT NULL AND checkout_expires_at > ? ORDER BY id DESC LIMIT 1",
-                (telegram_user_id, product_id, OrderStatus.PENDING.value, valid_after),
-            )
+        return await self._one_order(
+            "telegram_user_id = ? AND product_id = ? AND status = ? AND checkout_url"
+            " IS NOT NULL AND checkout_expires_at > ? ORDER BY id DESC LIMIT 1",
+            (telegram_user_id, product_id, OrderStatus.PENDING.value, valid_after),
+        )
 
     async def set_pay_message(self, order_id: int, message_id: int) -> None:
         """Remember the chat message holding the order's pay button (edited when it expires)."""

@@ -184,3 +184,15 @@ async def test_a_closed_store_answers_with_storage_errors(tmp_path: Path) -> Non
     await storage.close()
     with pytest.raises(StorageError):
         await storage.ping()
+
+
+async def test_a_failing_read_of_an_order_is_a_storage_error(tmp_path: Path) -> None:
+    """Callers catch StorageError (the outbox backs off, the webhook answers 503), not sqlite3's."""
+    path = tmp_path / "shop.db"
+    async with SQLiteStorage(path) as storage:
+        with sqlite3.connect(path) as other:
+            other.execute("ALTER TABLE orders RENAME TO orders_gone")
+        with pytest.raises(StorageError, match="no such table"):
+            await storage.get_order(1)
+        with pytest.raises(StorageError, match="no such table"):
+            await storage.open_link_for(1, "lamp", 0)
