@@ -63,9 +63,14 @@ def _numbers(data: str, kind: str, count: int) -> list[int] | None:
     if not data.startswith(head):
         return None
     parts = data.removeprefix(head).split(":")
-    if len(parts) != count or not all(part.isdecimal() for part in parts):
+    # Ids, times and amounts all fit SQLite's integers: a longer number is forged data.
+    if len(parts) != count or not all(_small_number(part) for part in parts):
         return None
     return [int(part) for part in parts]
+
+
+def _small_number(text: str) -> bool:
+    return text.isdecimal() and text.isascii() and len(text) <= 18
 
 
 def sales_cursor_from(data: str) -> SalesCursor | None:

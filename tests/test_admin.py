@@ -275,6 +275,29 @@ async def test_a_forged_admin_button_tells_anyone_else_only_that_it_is_for_admin
     assert said == ["answerCallbackQuery"] * 3
 
 
+async def test_an_admin_button_forged_with_numbers_past_sqlites_is_answered_quietly(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    """Even from the owner's own modified client: no "something went wrong", nothing stored."""
+    owner = telegram.user(ADMIN_ID, "Owner")
+    message = await ask(telegram, owner, "/alerts")
+    before = stored(shop)
+    start = from_now_on(telegram)
+
+    for data in (
+        f"adm:refund:{'9' * 20}:1",
+        f"adm:cancel:1:{'9' * 20}",
+        f"adm:sales:{'9' * 20}:1:1",
+    ):
+        after = from_now_on(telegram)
+        await telegram.forge_tap(owner, message, data)
+        await telegram.wait_for("answerCallbackQuery", after)
+
+    assert stored(shop) == before
+    said = [call.method for call in telegram.calls if start(call) and call.method != "getUpdates"]
+    assert said == ["answerCallbackQuery"] * 3
+
+
 async def test_a_payment_in_another_currency_is_never_counted_as_the_orders_currency(
     shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
 ) -> None:
