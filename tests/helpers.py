@@ -253,3 +253,17 @@ def has_url_button(message: dict[str, Any]) -> bool:
 def reference_in(pay_message: dict[str, Any]) -> str:
     text: str = pay_message["text"]
     return text.split("#", 1)[1].split(" ", 1)[0]
+
+
+async def language_menu(telegram: TelegramEmulator, user: TgUser) -> dict[str, Any]:
+    """Send /language and return the message with a button per language."""
+    after = from_now_on(telegram)
+    await telegram.send_text(user, "/language")
+    return await next_message(telegram, user, with_buttons="callback_data", after=after)
+
+
+async def choose_language(telegram: TelegramEmulator, user: TgUser, name: str) -> dict[str, Any]:
+    """Pick a language by its name ("Français") with /language; returns the bot's answer."""
+    menu = await language_menu(telegram, user)
+    (button,) = [b for b in buttons(menu) if b["text"] == name]
+    return await tap_and_see(telegram, user, menu, button["callback_data"])

@@ -19,18 +19,19 @@ from bot.service import Service
 from bot.settings import Settings
 from bot.texts import internal_error
 from sandbox.stripe_api import StripeEmulator
-from sandbox.telegram_api import TelegramEmulator, TgUser
+from sandbox.telegram_api import TelegramEmulator
 from tests.helpers import (
     answer_to,
     buttons,
+    choose_language,
     from_now_on,
+    language_menu,
     link_stored,
     next_message,
     open_catalog,
     reference_in,
     sent_after,
     session_behind,
-    tap_and_see,
     tap_product,
     until,
 )
@@ -119,12 +120,9 @@ async def test_language_is_remembered_and_reaches_the_checkout_page(
     settings = make_settings()
     ada = telegram.user(4242, "Ada", language_code="en")
     async with Service(settings, catalog):
-        after = from_now_on(telegram)
-        await telegram.send_text(ada, "/language")
-        menu = await next_message(telegram, ada, with_buttons="callback_data", after=after)
+        menu = await language_menu(telegram, ada)
         assert [b["text"] for b in buttons(menu)] == ["English", "Français"]
-        (french,) = [b for b in buttons(menu) if b["text"] == "Français"]
-        chosen = await tap_and_see(telegram, ada, menu, french["callback_data"])
+        chosen = await choose_language(telegram, ada, "Français")
         assert chosen["text"] == "Désormais, je parle français."
     async with Service(settings, catalog):  # a restart: the choice was stored
         pay_message = await tap_product(telegram, ada, "The Forest Hiker")
@@ -141,9 +139,7 @@ async def test_a_forged_language_is_refused_and_changes_nothing(
     shop: Service, telegram: TelegramEmulator
 ) -> None:
     ada = telegram.user(4242, "Ada", language_code="en")
-    after = from_now_on(telegram)
-    await telegram.send_text(ada, "/language")
-    menu = await next_message(telegram, ada, with_buttons="callback_data", after=after)
+    menu = await language_menu(telegram, ada)
     update = await telegram.forge_tap(ada, menu, "lang:xx")
     (answer,) = await telegram.wait_for(
         "answerCallbackQuery",
@@ -158,11 +154,7 @@ async def test_messages_sent_later_follow_a_language_chosen_after_ordering(
 ) -> None:
     ada = telegram.user(4242, "Ada", language_code="en")
     pay_message = await tap_product(telegram, ada, "The Forest Hiker")
-    after = from_now_on(telegram)
-    await telegram.send_text(ada, "/language")
-    menu = await next_message(telegram, ada, with_buttons="callback_data", after=after)
-    (french,) = [b for b in buttons(menu) if b["text"] == "Français"]
-    await tap_and_see(telegram, ada, menu, french["callback_data"])
+    await choose_language(telegram, ada, "Français")
 
     after = from_now_on(telegram)
     await stripe_api.pay(session_behind(stripe_api, pay_message)["id"])
@@ -170,21 +162,12 @@ async def test_messages_sent_later_follow_a_language_chosen_after_ordering(
     assert "397,00" in confirmation["text"]
 
 
-async def choose_french(telegram: TelegramEmulator, user: TgUser) -> None:
-    after = from_now_on(telegram)
-    await telegram.send_text(user, "/language")
-    menu = await next_message(telegram, user, with_buttons="callback_data", after=after)
-    (french,) = [b for b in buttons(menu) if b["text"] == "Français"]
-    chosen = await tap_and_see(telegram, user, menu, french["callback_data"])
-    assert chosen["text"] == "Désormais, je parle français."
-
-
 async def test_the_return_from_stripe_speaks_the_language_the_buyer_chose(
     shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
 ) -> None:
     ada = telegram.user(4242, "Ada", language_code="en")
     pay_message = await tap_product(telegram, ada, "The Forest Hiker")
-    await choose_french(telegram, ada)
+    await choose_language(telegram, ada, "Français")
 
     # Ada leaves Stripe's page with "back": Stripe sends her to the cancel deep link.
     after = from_now_on(telegram)
@@ -201,7 +184,7 @@ async def test_a_link_given_again_speaks_the_language_the_buyer_chose(
     ada = telegram.user(4242, "Ada", language_code="en")
     await tap_product(telegram, ada, "The Forest Hiker")
     await until(link_stored(shop.settings.database_path))
-    await choose_french(telegram, ada)
+    await choose_language(telegram, ada, "Français")
     with sqlite3.connect(shop.settings.database_path) as db:  # a minute passes
         db.execute("UPDATE orders SET updated_at = updated_at - 60")
 
@@ -214,9 +197,7 @@ async def test_a_double_tap_on_a_language_is_not_an_error(
     shop: Service, telegram: TelegramEmulator
 ) -> None:
     ada = telegram.user(4242, "Ada", language_code="en")
-    after = from_now_on(telegram)
-    await telegram.send_text(ada, "/language")
-    menu = await next_message(telegram, ada, with_buttons="callback_data", after=after)
+    menu = await language_menu(telegram, ada)
     (french,) = [b for b in buttons(menu) if b["text"] == "Français"]
     after = from_now_on(telegram)
     first = await telegram.tap(ada, menu, french["callback_data"])

@@ -13,7 +13,11 @@ from bot.service import Service
 from bot.settings import Settings
 from sandbox.telegram_api import ApiCall, TelegramEmulator, TgUser
 from tests.conftest import ADMIN_ID
-from tests.helpers import buttons, from_now_on, next_message, tap_and_see
+from tests.helpers import (
+    choose_language,
+    from_now_on,
+    next_message,
+)
 
 ADMIN = {"stats", "reload", "reconcile", "sales", "order", "export", "chart", "refund", "alerts"}
 BUYER_EN = {
@@ -44,13 +48,9 @@ def chat_menu_set(chat_id: int) -> Callable[[ApiCall], bool]:
     return lambda call: (call.params.get("scope") or {}).get("chat_id") == chat_id
 
 
-async def choose_language(telegram: TelegramEmulator, user: TgUser, name: str) -> None:
+async def choose_menu_language(telegram: TelegramEmulator, user: TgUser, name: str) -> None:
     after = from_now_on(telegram)
-    await telegram.send_text(user, "/language")
-    choices = await next_message(telegram, user, with_buttons="callback_data", after=after)
-    (button,) = [b for b in buttons(choices) if b["text"] == name]
-    after = from_now_on(telegram)
-    await tap_and_see(telegram, user, choices, button["callback_data"])
+    await choose_language(telegram, user, name)
     # The chat's menu for each language the bot speaks, set after the choice is confirmed.
     await telegram.wait_for(
         "setMyCommands", lambda c: after(c) and chat_menu_set(user.id)(c), count=2
@@ -112,8 +112,8 @@ async def test_the_menu_follows_the_language_picked_and_keeps_it_across_a_restar
     ada = telegram.user(4242, "Ada", language_code="en")
     owner = telegram.user(ADMIN_ID, "Owner", language_code="en")
     async with Service(settings, catalog):
-        await choose_language(telegram, ada, "Français")
-        await choose_language(telegram, owner, "Français")
+        await choose_menu_language(telegram, ada, "Français")
+        await choose_menu_language(telegram, owner, "Français")
         assert menu(telegram, ada) == BUYER_FR
         assert buyer_part(menu(telegram, owner)) == BUYER_FR
 
@@ -121,7 +121,7 @@ async def test_the_menu_follows_the_language_picked_and_keeps_it_across_a_restar
         assert buyer_part(menu(telegram, owner)) == BUYER_FR
         assert set(menu(telegram, owner)) == set(BUYER_FR) | ADMIN
         assert menu(telegram, ada) == BUYER_FR
-        await choose_language(telegram, ada, "English")
+        await choose_menu_language(telegram, ada, "English")
         assert menu(telegram, ada) == BUYER_EN
 
 
