@@ -43,8 +43,10 @@ def exponent(currency: str) -> int:
 
 
 def most_minor(currency: str) -> int:
-    """The largest amount Stripe takes in this currency, in its minor unit."""
-    return MOST_MINOR_IN.get(currency.lower(), MOST_MINOR)
+    """The largest amount Stripe takes in this currency, in its minor unit (ending in 0 where
+    Stripe wants three-decimal amounts to)."""
+    most = MOST_MINOR_IN.get(currency.lower(), MOST_MINOR)
+    return most - most % 10 if currency.lower() in THREE_DECIMAL_CURRENCIES else most
 
 
 def _shown(text: str) -> str:

@@ -41,6 +41,7 @@ def test_parse_is_exact_in_minor_units(text: str, currency: str, minor: int) -> 
         ("Infinity", "usd", "not a decimal number"),
         ("1000000", "usd", r"more than Stripe takes: at most 999999\.99 USD"),
         ("100000000", "jpy", "more than Stripe takes: at most 99999999 JPY"),
+        ("100000", "kwd", r"more than Stripe takes: at most 99999\.990 KWD"),
         ("10000000000", "idr", r"at most 9999999999\.99 IDR"),
         ("1e30", "usd", "more than Stripe takes"),
         ("1e5000", "usd", "more than Stripe takes"),
