@@ -26,6 +26,7 @@ from telegram.ext import (
 )
 
 from bot import admin_keyboards, admin_texts
+from bot.answers import answer_tap
 from bot.chart import ChartData, ChartError, CurrencySeries, draw
 from bot.export import CHUNK_ORDERS, write_csv
 from bot.money import Money, locale_for
@@ -105,7 +106,7 @@ class AdminHandlers:
             if user is not None and user.id in self.admin_ids:
                 await handler(update, context)
             elif update.callback_query is not None:
-                await update.callback_query.answer(admin_texts.admins_only(), show_alert=True)
+                await answer_tap(update.callback_query, admin_texts.admins_only(), alert=True)
             elif update.effective_message is not None:
                 await update.effective_message.reply_text(admin_texts.admins_only())
 
@@ -179,7 +180,7 @@ class AdminHandlers:
         cursor = admin_keyboards.sales_cursor_from(query.data or "") if query else None
         if query is None or cursor is None or not isinstance(query.message, Message):
             return
-        await query.answer()
+        await answer_tap(query)
         if not 1 <= cursor.count <= SALES_MOST:
             return
         try:

@@ -16,6 +16,7 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot import admin_keyboards, admin_texts
+from bot.answers import answer_tap
 from bot.money import Money, MoneyError, locale_for
 from bot.references import order_id_for
 from storage import Order, OrderStatus, SQLiteStorage
@@ -117,7 +118,7 @@ class RefundDesk:
         choice = admin_keyboards.refund_choice_from(query.data or "")
         order = await self._storage.get_order(choice.order_id) if choice else None
         if choice is None or order is None:
-            await query.answer()
+            await answer_tap(query)
             return
         locale = locale_for(query.from_user.language_code)
         question = admin_texts.refund_question(order, choice.amount, locale)
@@ -127,19 +128,22 @@ class RefundDesk:
         if not await self._storage.answer_refund_question(
             chat_id, question_id, confirmed=choice.confirm, admin_id=query.from_user.id
         ):
-            await query.answer(
+            await answer_tap(
+                query,
                 admin_texts.refund_in_progress()
                 if key in self._in_flight
-                else admin_texts.refund_question_closed()
+                else admin_texts.refund_question_closed(),
             )
             return
+        # Recorded as answered: a tap Telegram no longer lets us answer (it came late, across a
+        # restart) must still do what it asked, or the question would be closed undone.
         if not choice.confirm:
-            await query.answer()
+            await answer_tap(query)
             await _edit(query, admin_texts.refund_cancelled(question))
             return
         self._in_flight.add(key)
         try:
-            await query.answer()
+            await answer_tap(query)
             async with self._orders[order.id]:
                 fresh = await self._storage.get_order(order.id)
                 if fresh is None or fresh.status not in REFUNDABLE:

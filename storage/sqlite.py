@@ -94,6 +94,17 @@ class Transaction:
         row = await cursor.fetchone()
         return int(row[0]) if row is not None else 0
 
+    async def undone_refunds(self, order_id: int) -> int:
+        """What the order's failed and canceled refunds came to: money that went back to the
+        shop's balance, which an older charge figure may still count as refunded."""
+        cursor = await self._db.execute(
+            "SELECT coalesce(sum(amount), 0) FROM refunds"
+            " WHERE order_id = ? AND status IN ('failed', 'canceled')",
+            (order_id,),
+        )
+        row = await cursor.fetchone()
+        return int(row[0]) if row is not None else 0
+
     async def refund_status(self, refund_id: str) -> str | None:
         """The status last stored for a refund; None before any event about it."""
         cursor = await self._db.execute("SELECT status FROM refunds WHERE id = ?", (refund_id,))

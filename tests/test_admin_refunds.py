@@ -16,7 +16,7 @@ from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator, TgUser
 from tests.conftest import ADMIN_ID, free_port
-from tests.helpers import buttons, from_now_on, next_message, rows, tap_product
+from tests.helpers import buttons, from_now_on, next_message, rows, stale_tap, tap_product
 from tests.test_admin import ask, pay_for, stored
 
 EN = Locale("en")
@@ -380,3 +380,20 @@ async def test_cancel_leaves_the_order_alone_and_a_stripe_refusal_is_told(
     assert stripe_api.refunds == {}
     (stored_order,) = rows(shop.settings.database_path, "SELECT status FROM orders")
     assert stored_order["status"] == "paid"
+
+
+async def test_a_confirm_telegram_delivers_late_still_makes_the_refund(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    """Across a restart Telegram refuses to answer the tap ("query is too old"); the answer is
+    already recorded, so the refund must still be asked for, or the question is closed undone."""
+    order, _ = await paid_order(shop, telegram, stripe_api)
+    owner = telegram.user(ADMIN_ID, "Owner")
+    question = await ask(telegram, owner, f"/refund {reference_for(order['id'])} 10")
+    after = from_now_on(telegram)
+
+    await telegram.push_update(stale_tap(owner, question, confirm_button(question), 1))
+
+    await telegram.wait_for("editMessageText", after)
+    (request,) = refund_requests(stripe_api)
+    assert request.params["amount"] == "1000"

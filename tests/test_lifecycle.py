@@ -438,3 +438,50 @@ async def test_a_refund_that_fails_leaves_the_refunded_total_and_every_admin_is_
     )
     assert [a["chat_id"] for a in alerts] == [ADMIN_ID]
     assert refund["id"] in alerts[0]["detail"]
+
+
+def failed(event: dict[str, Any]) -> dict[str, Any]:
+    """The same refund event, for a refund the bank sent back."""
+    event["data"]["object"].update(status="failed", failure_reason="expired_or_canceled_card")
+    return event
+
+
+async def test_a_late_charge_refunded_does_not_bring_back_a_refund_that_failed(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    """A charge written before its refund failed still counts it, and may come after."""
+    ada = telegram.user(4242, "Ada")
+    payment_intent = await paid_order(shop, telegram, stripe_api, ada)
+    created = await stripe_api.deliver(
+        refund_event(stripe_api, "refund.created", payment_intent, "re_1", 10000)
+    )
+    undone = await stripe_api.deliver(
+        failed(refund_event(stripe_api, "refund.failed", payment_intent, "re_1", 10000))
+    )
+
+    late = await stripe_api.deliver(charge_refunded(stripe_api, payment_intent, 10000))
+
+    results = [json.loads(d.response_body)["result"] for d in (created, undone, late)]
+    assert results == ["refunded", "refund_undone", "unchanged"]
+    assert orders(shop)[0]["amount_refunded"] == 0
+    told = rows(shop.settings.database_path, "SELECT id FROM outbox WHERE kind = 'refunded'")
+    assert len(told) == 1
+
+
+async def test_a_refund_failing_before_we_heard_of_it_leaves_the_other_refunds_counted(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    """Nothing of re_2 was ever counted, so its failure takes nothing off re_1's 50.00."""
+    ada = telegram.user(4242, "Ada")
+    payment_intent = await paid_order(shop, telegram, stripe_api, ada)
+    await stripe_api.deliver(
+        refund_event(stripe_api, "refund.created", payment_intent, "re_1", 5000)
+    )
+
+    undone = await stripe_api.deliver(
+        failed(refund_event(stripe_api, "refund.failed", payment_intent, "re_2", 3000))
+    )
+
+    assert json.loads(undone.response_body)["result"] == "refund_undone"
+    (order,) = orders(shop)
+    assert order["amount_refunded"] == 5000 and "re_2 failed" in order["flag"]

@@ -60,7 +60,9 @@ class RefundLedger:
                 return Outcome.DUPLICATE
             else:
                 if event_type in CHARGE_EVENTS:
-                    reported = _int(obj.get("amount_refunded"))
+                    # Events come in any order: a charge written before a refund failed still
+                    # counts that refund, which must not come back.
+                    reported = _int(obj.get("amount_refunded")) - await tx.undone_refunds(order.id)
                     outcome = await _refund(tx, order, reported, event_type, self._admin_ids)
                 else:
                     refund_id, status = str(obj.get("id")), str(obj.get("status"))
@@ -69,7 +71,7 @@ class RefundLedger:
                         refund_id, order.id, _int(obj.get("amount")), status
                     )
                     if status in UNDONE and earlier not in UNDONE:
-                        outcome = await _refund_undone(tx, order, obj, self._admin_ids)
+                        outcome = await _refund_undone(tx, order, obj, reported, self._admin_ids)
                     else:
                         outcome = await _refund(tx, order, reported, event_type, self._admin_ids)
                 if event_type in REFUND_EVENTS and await self._tell_requester(tx, order, obj):
@@ -142,16 +144,24 @@ async def _refund(
 
 
 async def _refund_undone(
-    tx: Transaction, order: Order, refund: Mapping[str, Any], admin_ids: frozenset[int]
+    tx: Transaction,
+    order: Order,
+    refund: Mapping[str, Any],
+    others: int,
+    admin_ids: frozenset[int],
 ) -> Outcome:
     """A refund that failed or was canceled: its amount leaves the refunded total, and every
-    admin is told, since the buyer must now be paid back some other way."""
-    amount = min(_int(refund.get("amount")), order.amount_refunded)
+    admin is told, since the buyer must now be paid back some other way.
+
+    `others` is what the order's other refunds that succeeded come to: a refund we never
+    counted (its failure is the first we hear of it) cannot take them away.
+    """
+    total = max(others, order.amount_refunded - _int(refund.get("amount")))
     reason = refund.get("failure_reason") or refund.get("status")
     flag = f"refund {refund.get('id')} {refund.get('status')} ({reason})"
     # DESIGN.md's order states only move forward: the status keeps saying a refund was made,
     # while the amount and the flag say what came of it.
-    await tx.update(order.id, amount_refunded=order.amount_refunded - amount, flag=flag)
+    await tx.update(order.id, amount_refunded=min(total, order.amount_refunded), flag=flag)
     log.error("order %s: %s; refund the buyer another way", order.id, flag)
     for admin_id in sorted(admin_ids):
         await tx.enqueue(admin_id, MessageKind.ALERT_FLAGGED, order.id, detail=flag)
