@@ -166,12 +166,19 @@ class OutboxSender:
         return not self._halt.is_set()
 
     async def _send(self, message: OutboxMessage) -> None:
-        # A message left unsent here stays due: the next start sends it.
-        if not await self._wait_for_slot(message.chat_id):
-            return
-        # Recorded within the slot: a crash can repeat at most CONCURRENCY messages.
+        # Recorded within the place: a crash can repeat at most CONCURRENCY messages.
         async with self._slots:
-            record = await self._attempt(message)
+            if self._halt.is_set():
+                return  # stopping: unsent, it stays due
+            composed = await self._composed(message)
+            if isinstance(composed, Outgoing):
+                # The pace's slot is taken right before the send: one taken earlier could pass
+                # while this waited for its place, and the sends behind it would bunch up.
+                if not await self._wait_for_slot(message.chat_id):
+                    return
+                record = await self._delivered(message, composed)
+            else:
+                record = composed
             try:
                 await record()
             except Exception:
@@ -180,8 +187,8 @@ class OutboxSender:
                 self._unrecorded[message.id] = record
                 self._record_again_at = time.monotonic() + TROUBLE_RETRY_SECONDS
 
-    async def _attempt(self, message: OutboxMessage) -> Record:
-        """Send one message; returns the write that records what came of it."""
+    async def _composed(self, message: OutboxMessage) -> Outgoing | Record:
+        """The message's text, or the write that records why there is none to send."""
         storage, message_id = self._storage, message.id
         try:
             outgoing = await self._compose(message)
@@ -193,6 +200,11 @@ class OutboxSender:
             return partial(storage.retry_later, message_id, time.time() + delay, repr(exc))
         if outgoing is None:
             return partial(storage.give_up, message_id, "nothing to say any more")
+        return outgoing
+
+    async def _delivered(self, message: OutboxMessage, outgoing: Outgoing) -> Record:
+        """Send one message; returns the write that records what came of it."""
+        storage, message_id = self._storage, message.id
         try:
             await self._deliver(message.chat_id, outgoing)
         except RetryAfter as exc:

@@ -35,6 +35,10 @@ _UNSENT_AND_NOT_SKIPPED = (
     "sent_at IS NULL AND given_up_at IS NULL"
     " AND id NOT IN (SELECT value FROM json_each(?))"
     " AND chat_id NOT IN (SELECT value FROM json_each(?))"
+    # Each chat's oldest waiting message only: one retried later holds back those after it,
+    # so that "being processed" never comes after "Payment received".
+    " AND NOT EXISTS (SELECT 1 FROM outbox AS earlier WHERE earlier.chat_id = outbox.chat_id"
+    " AND earlier.id < outbox.id AND earlier.sent_at IS NULL AND earlier.given_up_at IS NULL)"
 )
 
 # At most this many transactions share one COMMIT, so that a steady stream of callers never

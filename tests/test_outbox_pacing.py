@@ -192,3 +192,79 @@ async def test_a_cap_below_one_message_a_second_sends_at_that_pace(
                 reply = await ask(telegram, owner, "/alerts")
                 assert reply["text"].startswith("Sale alerts are off")
         assert telegram.too_many_requests == 0
+
+
+async def queue(store: SQLiteStorage, chat_ids: list[int]) -> None:
+    for chat_id in chat_ids:
+        order = await store.create_order(new_order(user_id=chat_id))
+        async with store.transaction() as tx:
+            await tx.enqueue(chat_id, MessageKind.PAYMENT_RECEIVED, order.id)
+
+
+async def test_sends_held_up_before_their_turn_do_not_bunch_up_afterwards(
+    telegram: TelegramEmulator, tmp_path: Path
+) -> None:
+    """Seven sends slow to compose (a busy database) take seven of the eight places; when they
+    go on, they must take fresh turns in the pace, not the ones that passed meanwhile."""
+    regular = 8000
+    held = [regular, *range(8001, 8007)]
+    others = list(range(8100, 8150))
+    for chat_id in [*held, *others]:
+        telegram.user(chat_id)
+    first_of_regular: list[int] = []
+
+    async def slow_compose(message: OutboxMessage) -> Outgoing:
+        if message.chat_id in held and (message.chat_id != regular or not first_of_regular):
+            if message.chat_id == regular:
+                first_of_regular.append(message.id)
+            # Released by what Telegram sees, not by a timer: 35 other buyers served.
+            await telegram.wait_for("sendMessage", count=35, timeout=20)
+        return await compose(message)
+
+    async with (
+        SQLiteStorage(tmp_path / "shop.db") as store,
+        Bot(telegram.token, base_url=telegram.base_url) as bot,
+    ):
+        await queue(store, [*held, *others, regular])  # the regular has two messages
+        sender = OutboxSender(store, bot, slow_compose)
+        sender.start()
+        try:
+            await telegram.wait_for("sendMessage", count=len(held) + len(others) + 1, timeout=30)
+        finally:
+            await sender.stop()
+    calls = telegram.calls_to("sendMessage")
+    to_regular = [c.at for c in calls if c.params["chat_id"] == regular and c.status == 200]
+    assert len(to_regular) == 2 and to_regular[1] - to_regular[0] >= 0.95
+    times = sorted(c.at for c in calls)
+    assert max(sum(1 for t in times if start <= t < start + 1.0) for start in times) <= 31
+    assert telegram.too_many_requests == 0
+
+
+async def test_a_chats_second_message_waits_behind_its_first_after_a_failed_try(
+    telegram: TelegramEmulator, tmp_path: Path
+) -> None:
+    """The first message meets a 502 and is due again later: the second, due now, waits."""
+    buyer = 8300
+    telegram.user(buyer)
+
+    async def numbered(message: OutboxMessage) -> Outgoing:
+        return Outgoing(f"message {message.id}")
+
+    async with (
+        SQLiteStorage(tmp_path / "shop.db") as store,
+        Bot(telegram.token, base_url=telegram.base_url) as bot,
+    ):
+        await queue(store, [buyer, buyer])
+        telegram.outage = True
+        sender = OutboxSender(store, bot, numbered)
+        sender.start()
+        try:
+            await telegram.wait_until(
+                lambda: any(c.method == "sendMessage" and c.status for c in telegram.calls)
+            )
+            telegram.outage = False
+            await telegram.wait_for("sendMessage", count=2, timeout=10)
+        finally:
+            await sender.stop()
+    delivered = [c.params["text"] for c in telegram.calls_to("sendMessage") if c.status == 200]
+    assert delivered == ["message 1", "message 2"]

@@ -146,7 +146,7 @@ async def test_outbox_retries_and_gives_up(store: SQLiteStorage) -> None:
     order = await store.create_order(new_order())
     async with store.transaction() as tx:
         await tx.enqueue(order.chat_id, MessageKind.PAYMENT_RECEIVED, order.id)
-        await tx.enqueue(order.chat_id, MessageKind.PAYMENT_RECEIVED, order.id)
+        await tx.enqueue(order.chat_id + 1, MessageKind.ALERT_PAID, order.id)
     first, second = await store.due_messages(now=10**12, limit=10)
     await store.retry_later(first.id, at=10**11, error="timed out")
     await store.give_up(second.id, error="Forbidden: bot was blocked by the user")
@@ -158,6 +158,25 @@ async def test_outbox_retries_and_gives_up(store: SQLiteStorage) -> None:
     assert await store.next_attempt_at() is None
 
 
+async def test_a_chats_messages_are_due_one_at_a_time_in_the_order_queued(
+    store: SQLiteStorage,
+) -> None:
+    """A message retried later holds back the ones queued after it to the same chat."""
+    order = await store.create_order(new_order(user_id=7))
+    async with store.transaction() as tx:
+        for kind in (MessageKind.PAYMENT_PROCESSING, MessageKind.PAYMENT_RECEIVED):
+            await tx.enqueue(7, kind, order.id)
+    (first,) = await store.due_messages(now=10**12, limit=10)
+    assert first.kind is MessageKind.PAYMENT_PROCESSING
+    await store.retry_later(first.id, at=10**11, error="Bad Gateway")
+
+    assert await store.due_messages(now=10**10, limit=10) == []
+    assert await store.next_attempt_at() == 10**11
+    await store.give_up(first.id, error="Forbidden: bot was blocked by the user")
+    (second,) = await store.due_messages(now=10**10, limit=10)
+    assert second.kind is MessageKind.PAYMENT_RECEIVED
+
+
 async def test_the_outbox_leaves_out_the_messages_and_chats_the_sender_is_busy_with(
     store: SQLiteStorage,
 ) -> None:
@@ -167,15 +186,16 @@ async def test_the_outbox_leaves_out_the_messages_and_chats_the_sender_is_busy_w
         async with store.transaction() as tx:
             await tx.enqueue(order.chat_id, MessageKind.PAYMENT_RECEIVED, order.id)
             await tx.enqueue(order.chat_id, MessageKind.ALERT_PAID, order.id)
-    ada_1, ada_2, bob_1, bob_2 = await store.due_messages(now=10**12, limit=10)
+    ada_1, bob_1 = await store.due_messages(now=10**12, limit=10)
     await store.retry_later(bob_1.id, at=10**10, error="timed out")
-    await store.retry_later(bob_2.id, at=10**11, error="timed out")
 
-    due = await store.due_messages(now=10**12, limit=10, skip_ids=[ada_1.id], skip_chats=[8])
-    assert [m.id for m in due] == [ada_2.id]
+    # Ada's first is in flight (or unrecorded): neither it nor the one behind it is due.
+    due = await store.due_messages(now=10**12, limit=10, skip_ids=[ada_1.id])
+    assert [m.id for m in due] == [bob_1.id]
+    assert await store.due_messages(now=10**12, limit=10, skip_chats=[7, 8]) == []
     assert await store.next_attempt_at(skip_chats=[7]) == 10**10
-    assert await store.next_attempt_at(skip_ids=[bob_1.id], skip_chats=[7]) == 10**11
-    assert await store.next_attempt_at(skip_chats=[7, 8]) is None
+    assert await store.next_attempt_at(skip_ids=[bob_1.id], skip_chats=[7]) is None
+    assert await store.next_attempt_at(skip_chats=[8]) is not None
 
 
 async def test_a_closed_store_answers_with_storage_errors(tmp_path: Path) -> None:
