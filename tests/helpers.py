@@ -267,3 +267,17 @@ async def choose_language(telegram: TelegramEmulator, user: TgUser, name: str) -
     menu = await language_menu(telegram, user)
     (button,) = [b for b in buttons(menu) if b["text"] == name]
     return await tap_and_see(telegram, user, menu, button["callback_data"])
+
+
+def paid_event(
+    stripe_api: StripeEmulator, session: dict[str, Any], **changes: Any
+) -> dict[str, Any]:
+    """The event Stripe would send if the session were paid now (without paying it)."""
+    paid = {
+        **session,
+        "status": "complete",
+        "payment_status": "paid",
+        "payment_intent": "pi_test_123",
+        **changes,
+    }
+    return stripe_api.build_event("checkout.session.completed", paid)

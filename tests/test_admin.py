@@ -23,6 +23,7 @@ from tests.helpers import (
     from_now_on,
     link_stored,
     next_message,
+    paid_event,
     rows,
     session_behind,
     snapshot,
@@ -307,19 +308,16 @@ async def test_a_payment_in_another_currency_is_never_counted_as_the_orders_curr
     pay_message = await tap_product(telegram, ada, "The Forest Hiker")
     await until(link_stored(database(shop)))
     session = session_behind(stripe_api, pay_message)
-    in_euros = {
-        **session,
-        "status": "complete",
-        "payment_status": "paid",
-        "payment_intent": "pi_test_in_euros",
-        "currency": "eur",
-        "amount_subtotal": 30000,
-        "amount_total": 30000,
-        "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
-    }
-    delivery = await stripe_api.deliver(
-        stripe_api.build_event("checkout.session.completed", in_euros)
+    in_euros = paid_event(
+        stripe_api,
+        session,
+        payment_intent="pi_test_in_euros",
+        currency="eur",
+        amount_subtotal=30000,
+        amount_total=30000,
+        total_details={"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
     )
+    delivery = await stripe_api.deliver(in_euros)
     assert delivery.status == 200
     (order,) = rows(database(shop), "SELECT status, flag, amount_received FROM orders")
     assert order["status"] == "paid" and "30000 eur" in order["flag"]

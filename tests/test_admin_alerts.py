@@ -15,7 +15,7 @@ from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
 from tests.conftest import ADMIN_ID
-from tests.helpers import from_now_on, next_message, rows, session_behind, tap_product
+from tests.helpers import from_now_on, next_message, paid_event, rows, session_behind, tap_product
 from tests.test_admin import ask, pay_for
 
 OTHER_ADMIN = 900_002
@@ -68,12 +68,7 @@ async def test_admins_with_alerts_on_hear_of_sales_refunds_failures_and_flags(
     odd = session_behind(
         stripe_api, await tap_product(telegram, telegram.user(3, "Buyer 3"), "Trail map")
     )
-    await stripe_api.deliver(
-        stripe_api.build_event(
-            "checkout.session.completed",
-            {**odd, "status": "complete", "payment_status": "paid", "amount_total": 100},
-        )
-    )
+    await stripe_api.deliver(paid_event(stripe_api, odd, amount_total=100))
 
     orders = {
         row["telegram_user_id"]: row["id"]

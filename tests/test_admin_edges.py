@@ -19,7 +19,7 @@ from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
 from tests.conftest import ADMIN_ID, free_port
-from tests.helpers import buttons, from_now_on, next_message, rows
+from tests.helpers import buttons, from_now_on, next_message, paid_event, rows
 from tests.test_admin import ask, table_of
 from tests.test_admin_refunds import confirm, paid_order, refund_requests
 from tests.test_lifecycle import open_order
@@ -34,18 +34,15 @@ async def test_figures_and_refunds_count_what_the_buyer_paid_after_a_discount(
     """A promotion code took 50.00 off a 397.00 order: 347.00 was paid, and is what counts."""
     ada = telegram.user(4242, "Ada")
     _, session = await open_order(shop, telegram, stripe_api, ada)
-    discounted = {
-        **session,
-        "status": "complete",
-        "payment_status": "paid",
-        "payment_intent": "pi_test_discounted",
-        "amount_subtotal": 39700,
-        "amount_total": 34700,
-        "total_details": {"amount_discount": 5000, "amount_shipping": 0, "amount_tax": 0},
-    }
-    delivery = await stripe_api.deliver(
-        stripe_api.build_event("checkout.session.completed", discounted)
+    discounted = paid_event(
+        stripe_api,
+        session,
+        payment_intent="pi_test_discounted",
+        amount_subtotal=39700,
+        amount_total=34700,
+        total_details={"amount_discount": 5000, "amount_shipping": 0, "amount_tax": 0},
     )
+    delivery = await stripe_api.deliver(discounted)
     assert json.loads(delivery.response_body)["result"] == "paid"
     (order,) = rows(shop.settings.database_path, "SELECT * FROM orders")
     owner = telegram.user(ADMIN_ID, "Owner")

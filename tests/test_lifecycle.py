@@ -17,6 +17,7 @@ from tests.helpers import (
     from_now_on,
     link_stored,
     next_message,
+    paid_event,
     rows,
     session_behind,
     tap_product,
@@ -257,12 +258,9 @@ async def test_a_payment_that_does_not_match_its_order_is_paid_and_flagged(
     owner = telegram.user(ADMIN_ID, "Owner")
     ada = telegram.user(4242, "Ada")
     _, session = await open_order(shop, telegram, stripe_api, ada)
-    odd = {**session, "status": "complete", "payment_status": "paid", "amount_total": 100}
     after = from_now_on(telegram)
     with caplog.at_level(logging.ERROR):
-        delivery = await stripe_api.deliver(
-            stripe_api.build_event("checkout.session.completed", odd)
-        )
+        delivery = await stripe_api.deliver(paid_event(stripe_api, session, amount_total=100))
     assert json.loads(delivery.response_body)["result"] == "paid"
     (order,) = orders(shop)
     assert order["status"] == "paid" and order["amount_received"] == 100
@@ -281,17 +279,14 @@ async def test_a_promotion_code_discount_is_recorded_and_is_no_mismatch(
 ) -> None:
     ada = telegram.user(4242, "Ada")
     _, session = await open_order(shop, telegram, stripe_api, ada)
-    discounted = {
-        **session,
-        "status": "complete",
-        "payment_status": "paid",
-        "amount_subtotal": 39700,
-        "amount_total": 34700,
-        "total_details": {"amount_discount": 5000, "amount_shipping": 0, "amount_tax": 0},
-    }
-    delivery = await stripe_api.deliver(
-        stripe_api.build_event("checkout.session.completed", discounted)
+    discounted = paid_event(
+        stripe_api,
+        session,
+        amount_subtotal=39700,
+        amount_total=34700,
+        total_details={"amount_discount": 5000, "amount_shipping": 0, "amount_tax": 0},
     )
+    delivery = await stripe_api.deliver(discounted)
     assert json.loads(delivery.response_body)["result"] == "paid"
     (order,) = orders(shop)
     assert (order["amount_received"], order["amount_discount"]) == (34700, 5000)

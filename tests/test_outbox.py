@@ -24,6 +24,7 @@ from tests.helpers import (
     from_now_on,
     link_stored,
     next_message,
+    paid_event,
     rows,
     session_behind,
     tap_product,
@@ -187,14 +188,7 @@ async def test_a_busy_chat_does_not_hold_back_other_buyers_confirmations(
     _, late_session = await open_order(shop, telegram, stripe_api, late)
 
     def paid(session: dict[str, Any], number: int, **changes: Any) -> dict[str, Any]:
-        done = {
-            **session,
-            "status": "complete",
-            "payment_status": "paid",
-            "payment_intent": f"pi_test_burst_{number}",
-            **changes,
-        }
-        return stripe_api.build_event("checkout.session.completed", done)
+        return paid_event(stripe_api, session, payment_intent=f"pi_test_burst_{number}", **changes)
 
     def sent(chat_id: int, fragment: str) -> list[int]:
         """Indexes in telegram.calls of the messages to a chat that hold a fragment."""

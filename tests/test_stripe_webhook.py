@@ -13,7 +13,15 @@ import pytest
 from bot.service import Service
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
-from tests.helpers import link_stored, rows, session_behind, snapshot, tap_product, until
+from tests.helpers import (
+    link_stored,
+    paid_event,
+    rows,
+    session_behind,
+    snapshot,
+    tap_product,
+    until,
+)
 
 
 @pytest.fixture
@@ -25,20 +33,6 @@ async def open_session(
     pay_message = await tap_product(telegram, ada, "The Forest Hiker")
     await until(link_stored(shop.settings.database_path))
     return session_behind(stripe_api, pay_message)
-
-
-def paid_event(
-    stripe_api: StripeEmulator, session: dict[str, Any], **changes: Any
-) -> dict[str, Any]:
-    """The event Stripe would send if the session were paid now (without paying it)."""
-    paid = {
-        **session,
-        "status": "complete",
-        "payment_status": "paid",
-        "payment_intent": "pi_test_123",
-        **changes,
-    }
-    return stripe_api.build_event("checkout.session.completed", paid)
 
 
 async def post_raw(shop: Service, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
