@@ -8,7 +8,7 @@ import logging
 import signal
 import sys
 
-from bot.catalog import Catalog, CatalogError, load_catalog
+from bot.catalog.model import Catalog, CatalogError, load_catalog
 from bot.logs import configure_logging
 from bot.service import Service, StartupError
 from bot.settings import CatalogSource, ConfigurationError, Settings, load_settings

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
 
-# The admins' console speaks English only (bot/admin_texts.py), so its menu does too.
+# The admins' console speaks English only (bot/admin/texts.py), so its menu does too.
 ADMIN_COMMANDS = [
     BotCommand("stats", "Sales figures (admins)"),
     BotCommand("reload", "Reload the catalog (admins)"),

@@ -15,19 +15,19 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from telegram.request import BaseRequest
 
-from bot.admin import AdminHandlers
-from bot.catalog import Catalog, CatalogError, LiveCatalog, file_loader
-from bot.catalog_reload import CatalogReload
-from bot.checkout import CheckoutLinks
-from bot.handlers import ShopHandlers
-from bot.language import BuyerLanguages
+from bot.admin.console import AdminHandlers
+from bot.buyer.checkout import CheckoutLinks
+from bot.buyer.handlers import ShopHandlers
+from bot.buyer.language import BuyerLanguages
+from bot.buyer.storefront import Storefront
+from bot.buyer.tap_guard import TapGuard
+from bot.catalog.from_stripe import stripe_loader
+from bot.catalog.model import Catalog, CatalogError, LiveCatalog, file_loader
+from bot.catalog.reload import CatalogReload
 from bot.menus import CommandMenus
-from bot.notices import Notices
-from bot.outbox import OutboxSender
+from bot.outbox.notices import Notices
+from bot.outbox.sender import OutboxSender
 from bot.settings import CatalogSource, Settings, TelegramMode
-from bot.storefront import Storefront
-from bot.stripe_catalog import stripe_loader
-from bot.tap_guard import TapGuard
 from bot.telegram_http import AiohttpRequest
 from storage import SQLiteStorage, StorageError
 from webhooks.app import create_web_app

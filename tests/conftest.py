@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.catalog import Catalog, load_catalog
+from bot.catalog.model import Catalog, load_catalog
 from bot.service import Service
 from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator

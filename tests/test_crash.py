@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.outbox import CONCURRENCY as SENDS_IN_FLIGHT
+from bot.outbox.sender import CONCURRENCY as SENDS_IN_FLIGHT
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
 from storage import NewOrder, SQLiteStorage

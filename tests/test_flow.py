@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.catalog import Catalog
+from bot.catalog.model import Catalog
 from bot.service import Service
 from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator

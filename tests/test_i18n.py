@@ -13,11 +13,11 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from bot.catalog import Catalog
+from bot.buyer.texts import internal_error
+from bot.catalog.model import Catalog
 from bot.i18n import language, languages
 from bot.service import Service
 from bot.settings import Settings
-from bot.texts import internal_error
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
 from tests.helpers import (

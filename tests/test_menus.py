@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.catalog import Catalog
+from bot.catalog.model import Catalog
 from bot.menus import ADMIN_COMMANDS
 from bot.service import Service
 from bot.settings import Settings

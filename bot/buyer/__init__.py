@@ -1,0 +1,1 @@
+"""The buyer's side: the storefront, buying, and the buyer's own commands."""

@@ -1,0 +1,328 @@
+"""Every sentence the bot says to buyers, in one place, through gettext (bot/locales).
+
+Messages use Telegram's HTML parse mode. Each text takes the buyer's `Language`; placeholders
+are named (`{total}`), so a translation may put them in any order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+from babel import Locale
+
+from bot.catalog.model import DESCRIPTION_MOST, Catalog, Product
+from bot.i18n import Language, language
+from bot.money import Money
+from bot.references import reference_for
+from storage import Order, OrderStatus
+
+
+def N_(message: str) -> str:
+    """Mark a message for extraction; it is translated where it is shown."""
+    return message
+
+
+STATUS_LABELS = {
+    OrderStatus.PENDING: N_("waiting for payment"),
+    OrderStatus.PROCESSING: N_("payment processing"),
+    OrderStatus.PAID: N_("paid"),
+    OrderStatus.FAILED: N_("not paid"),
+    OrderStatus.EXPIRED: N_("link expired"),
+    OrderStatus.PARTIALLY_REFUNDED: N_("partly refunded"),
+    OrderStatus.REFUNDED: N_("refunded"),
+}
+# Orders that can get a new payment link from /orders.
+UNPAID = frozenset({OrderStatus.PENDING, OrderStatus.EXPIRED, OrderStatus.FAILED})
+
+
+def order_line(order: Order, lang: Language) -> str:
+    """ "#K7Q2 · The Forest Hiker × 1 · $397.00": how an order is named everywhere."""
+    total = Money(order.amount_total, order.currency).format(lang.locale)
+    return (
+        f"#{reference_for(order.id)} · {escape(order.product_title)} × {order.quantity} · {total}"
+    )
+
+
+# Browsing
+
+
+def greeting(catalog: Catalog, first_name: str, lang: Language) -> str:
+    return (
+        lang._("Hello {name}! Welcome to <b>{shop}</b>.").format(
+            name=escape(first_name), shop=escape(catalog.shop_name)
+        )
+        + "\n"
+        + lang._("Pick what you would like to see.")
+    )
+
+
+def catalog_intro(catalog: Catalog, lang: Language) -> str:
+    return lang._("<b>{shop}</b>: pick what you would like to see.").format(
+        shop=escape(catalog.shop_name)
+    )
+
+
+def category_intro(title: str, lang: Language) -> str:
+    return lang._("<b>{category}</b>: tap a product to see it.").format(category=escape(title))
+
+
+def page_of(page: int, pages: int, lang: Language) -> str:
+    return lang._("Page {page} of {pages}").format(page=page, pages=pages)
+
+
+def nothing_on_sale(catalog: Catalog, lang: Language) -> str:
+    return lang._("<b>{shop}</b> has nothing on sale right now. Please come back later.").format(
+        shop=escape(catalog.shop_name)
+    )
+
+
+def product_button(title: str, price: Money, locale: Locale) -> str:
+    return f"{title} — {price.format(locale)}"
+
+
+def sold_out_button(title: str, lang: Language) -> str:
+    return lang._("{title} — sold out").format(title=title)
+
+
+def previous_button(lang: Language) -> str:
+    return lang._("‹ Previous")
+
+
+def next_button(lang: Language) -> str:
+    return lang._("Next ›")
+
+
+def back_button(lang: Language) -> str:
+    return lang._("« Back")
+
+
+def product_card(product: Product, quantity: int, left: int | None, lang: Language) -> str:
+    """The card's caption: title, description, price, what is left, and the total chosen;
+    within a photo caption's 1,024 characters, the description giving way first."""
+    title = _shortened(product.title_in(lang.code), CARD_TITLE_MOST)
+    tail = [product.price.format(lang.locale)]
+    if left is not None and left <= 0:
+        tail.append(lang._("Sold out"))
+    elif left is not None and left <= LOW_STOCK:
+        tail.append(
+            lang.ngettext("Only {count} left", "Only {count} left", left).format(count=left)
+        )
+    if quantity > 1:
+        total = (product.price * quantity).format(lang.locale)
+        tail.append(
+            lang._("Quantity: {quantity} · Total: {total}").format(quantity=quantity, total=total)
+        )
+    lines = [f"<b>{escape(title)}</b>"]
+    # Telegram counts the text as shown: without the tags, each escaped character as one.
+    room = CAPTION_MOST - len(title) - len("\n\n") - len("\n".join(tail)) - len("\n\n")
+    description = product.description_in(lang.code)
+    if description and room > 0:
+        lines += ["", escape(_shortened(description, min(DESCRIPTION_MOST, room)))]
+    return "\n".join([*lines, "", *tail])
+
+
+def _shortened(text: str, most: int) -> str:
+    """At most `most` characters, cut at a word with "…" (descriptions read from Stripe have
+    no limit of their own)."""
+    if len(text) <= most:
+        return text
+    return text[: most - 1].rsplit(" ", 1)[0].rstrip() + "…"
+
+
+# Below this, a card says how many are left.
+LOW_STOCK = 5
+# Telegram's limit for a photo's caption; a card's title is cut well within it.
+CAPTION_MOST = 1024
+CARD_TITLE_MOST = 200
+
+
+def buy_button(total: Money, lang: Language) -> str:
+    return lang._("Buy — {total}").format(total=total.format(lang.locale))
+
+
+def at_most_per_order(count: int, lang: Language) -> str:
+    return lang.ngettext("At most {count} per order.", "At most {count} per order.", count).format(
+        count=count
+    )
+
+
+def only_left(count: int, lang: Language) -> str:
+    return lang.ngettext("Only {count} left.", "Only {count} left.", count).format(count=count)
+
+
+def sold_out(lang: Language) -> str:
+    return lang._("Sorry, this product is sold out.")
+
+
+def not_enough_left(count: int, lang: Language) -> str:
+    return lang.ngettext(
+        "Sorry, only {count} is left: please pick fewer.",
+        "Sorry, only {count} are left: please pick fewer.",
+        count,
+    ).format(count=count)
+
+
+# Paying
+
+
+def pay_button(amount: Money, lang: Language) -> str:
+    return lang._("Pay {total}").format(total=amount.format(lang.locale))
+
+
+def payment_link(order: Order, expires_in_minutes: int, lang: Language) -> str:
+    return (
+        lang._("Order {order}").format(order=order_line(order, lang))
+        + "\n\n"
+        + lang._(
+            "Tap the button to pay on Stripe's secure page. The link works for {duration}; "
+            "you will get a confirmation here as soon as the payment is through."
+        ).format(duration=_duration(expires_in_minutes, lang))
+    )
+
+
+def product_unavailable(lang: Language) -> str:
+    return lang._("Sorry, this product is no longer on sale.")
+
+
+def link_failed(lang: Language) -> str:
+    return lang._("Sorry, we could not create a payment link. Please try again in a moment.")
+
+
+def payment_received(order: Order) -> str:
+    lang = language(order.language)
+    return (
+        "✅ "
+        + lang._("Payment received — order {order}").format(order=order_line(order, lang))
+        + "\n\n"
+        + lang._("Thank you for your purchase!")
+    )
+
+
+def returned_after_payment(order: Order) -> str:
+    lang = language(order.language)
+    if order.status in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED):
+        return lang._("Order {order} is paid. Thank you!").format(order=order_line(order, lang))
+    return lang._(
+        "Thanks! We are waiting for Stripe to confirm order {order}. "
+        "You will get a message here as soon as it does."
+    ).format(order=order_line(order, lang))
+
+
+def returned_after_cancel(order: Order) -> str:
+    lang = language(order.language)
+    return lang._(
+        "Payment for order {order} was not completed. "
+        "You can use the same link again while it is valid, or pick a product below."
+    ).format(order=order_line(order, lang))
+
+
+# Help, orders, language
+
+
+def help_text(catalog: Catalog, support: str | None, lang: Language) -> str:
+    lines = [
+        lang._("<b>{shop}</b> sells through this chat.").format(shop=escape(catalog.shop_name)),
+        "",
+        lang._("1. Send /shop, open a product and pick how many you want."),
+        lang._("2. Tap Buy, then Pay: Stripe's secure page opens in your browser."),
+        lang._("3. Once you have paid, your confirmation arrives here."),
+        "",
+        lang._("Promotion codes are entered on Stripe's page."),
+        lang._("/orders shows your orders and their status; /language changes my language."),
+    ]
+    if support:
+        lines += ["", lang._("Questions? Write to {contact}.").format(contact=escape(support))]
+    return "\n".join(lines)
+
+
+def buyer_orders(orders: Sequence[Order], lang: Language) -> str:
+    if not orders:
+        return lang._("You have no orders yet. Send /shop to see what is on sale.")
+    lines = [lang._("<b>Your orders</b>, newest first:")]
+    lines += [
+        f"{order_line(order, lang)} — {lang._(STATUS_LABELS[order.status])}" for order in orders
+    ]
+    return "\n".join(lines)
+
+
+def new_link_button(order: Order, lang: Language) -> str:
+    return lang._("New link for #{reference}").format(reference=reference_for(order.id))
+
+
+def choose_language(lang: Language) -> str:
+    return lang._("Which language should I speak?")
+
+
+def language_chosen(lang: Language) -> str:
+    return lang._("From now on I speak English.")
+
+
+# The order's lifecycle after payment starts, and pacing of taps
+
+
+def payment_processing(order: Order) -> str:
+    lang = language(order.language)
+    return "⏳ " + lang._(
+        "Payment for order {order} is being processed. Some payment methods take a few days; "
+        "you will get a message here when it is through."
+    ).format(order=order_line(order, lang))
+
+
+def payment_failed(order: Order) -> str:
+    lang = language(order.language)
+    return "❌ " + lang._(
+        "The payment for order {order} did not go through, and nothing was charged. "
+        "You can try again with the button below."
+    ).format(order=order_line(order, lang))
+
+
+def link_expired(order: Order) -> str:
+    lang = language(order.language)
+    return (
+        lang._("Order {order}").format(order=order_line(order, lang))
+        + "\n\n"
+        + lang._("This link has expired — tap the product to get a new one.")
+    )
+
+
+def refunded(order: Order, amount: Money) -> str:
+    lang = language(order.language)
+    refund = amount.format(lang.locale)
+    if order.status is OrderStatus.REFUNDED:
+        return "↩️ " + lang._(
+            "Order {order} was refunded: {amount} is on its way back to you. "
+            "Banks usually take 5 to 10 days to show it."
+        ).format(order=order_line(order, lang), amount=refund)
+    return "↩️ " + lang._(
+        "{amount} of order {order} was refunded. Banks usually take 5 to 10 days to show it."
+    ).format(order=order_line(order, lang), amount=refund)
+
+
+def link_below(lang: Language) -> str:
+    return lang._("Your payment link for this product is already in the chat, just above.")
+
+
+def slow_down(seconds: int, lang: Language) -> str:
+    return lang._("That is a lot of taps! Please wait {seconds} s and try again.").format(
+        seconds=seconds
+    )
+
+
+def try_again_button(language_code: str | None = None) -> str:
+    return language(language_code)._("Try again")
+
+
+def internal_error(lang: Language) -> str:
+    return lang._("Sorry, something went wrong on our side. Please try again in a moment.")
+
+
+def unknown_input(lang: Language) -> str:
+    return lang._("I did not understand that. Send /shop to see the products, or /help.")
+
+
+def _duration(minutes: int, lang: Language) -> str:
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return lang.ngettext("{count} hour", "{count} hours", hours).format(count=hours)
+    return lang.ngettext("{count} minute", "{count} minutes", minutes).format(count=minutes)

@@ -1,0 +1,1 @@
+"""The outbox: chat messages queued with the database change that caused them, sent later."""

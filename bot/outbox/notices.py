@@ -1,0 +1,102 @@
+"""What each queued outbox message says, rendered from its order as it is when it is sent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from telegram import InlineKeyboardMarkup
+
+from bot.admin import texts as admin_texts
+from bot.buyer import texts
+from bot.buyer.keyboards import again_keyboard
+from bot.i18n import language
+from bot.money import Money, locale_for
+from storage import MessageKind, Order, OrderStatus, OutboxMessage, SQLiteStorage
+
+_ALERTS = frozenset(
+    {
+        MessageKind.ALERT_PAID,
+        MessageKind.ALERT_REFUNDED,
+        MessageKind.ALERT_FAILED,
+        MessageKind.ALERT_FLAGGED,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A chat message ready to send, or an edit of one already sent."""
+
+    text: str
+    reply_markup: InlineKeyboardMarkup | None = None
+    # Edit this message of the chat instead of sending a new one.
+    edit_message_id: int | None = None
+
+
+class Notices:
+    """Renders outbox rows; None means there is nothing left to say (the order is gone, or
+    its payment is no longer being processed)."""
+
+    def __init__(self, storage: SQLiteStorage) -> None:
+        self._storage = storage
+
+    async def compose(self, message: OutboxMessage) -> Outgoing | None:
+        """The message to deliver for an outbox row."""
+        order = await self._storage.get_order(message.order_id) if message.order_id else None
+        if order is None:
+            return None
+        if message.kind not in _ALERTS:
+            # The buyer may have picked another language with /language since they ordered.
+            chosen = await self._storage.buyer_language(order.telegram_user_id)
+            order = replace(order, language=chosen or order.language)
+        kind = message.kind
+        if kind is MessageKind.PAYMENT_RECEIVED:
+            return Outgoing(texts.payment_received(order))
+        if kind is MessageKind.PAYMENT_PROCESSING:
+            if order.status is not OrderStatus.PROCESSING:
+                # Each row retries on its own backoff: sent now, "being processed" could
+                # arrive after the payment's outcome and be the last word the buyer reads.
+                return None
+            return Outgoing(texts.payment_processing(order))
+        if kind is MessageKind.PAYMENT_FAILED:
+            return unpaid_notice(replace(order, status=OrderStatus.FAILED))
+        if kind is MessageKind.LINK_EXPIRED:
+            told = unpaid_notice(replace(order, status=OrderStatus.EXPIRED))
+            # In place of the dead link's message, so that its button goes.
+            return replace(told, edit_message_id=order.pay_message_id)
+        if kind is MessageKind.REFUNDED:
+            amount = Money(int(message.detail or 0), order.currency)
+            return Outgoing(texts.refunded(order, amount))
+        if message.kind in _ALERTS:
+            locale = locale_for(await self._storage.admin_language(message.chat_id))
+            if message.kind is MessageKind.ALERT_PAID:
+                return Outgoing(admin_texts.alert_paid(order, locale))
+            if message.kind is MessageKind.ALERT_REFUNDED:
+                detail = message.detail or ""
+                refund = int(detail) if detail.isdecimal() else None
+                return Outgoing(admin_texts.alert_refunded(order, refund, locale))
+            if message.kind is MessageKind.ALERT_FAILED:
+                return Outgoing(admin_texts.alert_failed(order, locale))
+            return Outgoing(admin_texts.alert_flagged(order, locale, message.detail))
+        return None
+
+
+def unpaid_notice(order: Order) -> Outgoing:
+    """What became of a failed payment or an expired link, with the button to buy again."""
+    if order.status is OrderStatus.FAILED:
+        return Outgoing(texts.payment_failed(order), reply_markup=_again(order))
+    return Outgoing(texts.link_expired(order), reply_markup=_product_button(order))
+
+
+def _again(order: Order) -> InlineKeyboardMarkup:
+    return again_keyboard(order.id, texts.try_again_button(order.language))
+
+
+def _product_button(order: Order) -> InlineKeyboardMarkup:
+    """The expired link's product, priced as the buyer saw it, one tap from a new link."""
+    title = order.product_title
+    if order.quantity > 1:
+        title = f"{title} × {order.quantity}"
+    price = Money(order.amount_total, order.currency)
+    label = texts.product_button(title, price, language(order.language).locale)
+    return again_keyboard(order.id, label)

@@ -1,0 +1,251 @@
+"""The outbox sender: delivers queued chat messages, retrying until Telegram takes them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+from telegram import Bot
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, RetryAfter
+
+from bot.outbox.notices import Outgoing
+from bot.outbox.pace import Pace
+from storage import OutboxMessage, SQLiteStorage
+
+log = logging.getLogger(__name__)
+
+Compose = Callable[[OutboxMessage], Awaitable[Outgoing | None]]
+# The write that records what came of a send: kept to be tried again when it fails.
+Record = Callable[[], Awaitable[None]]
+
+# Sends in flight at once: enough to fill Telegram's ~30 messages/s over a real network's
+# round trips; Pace keeps the rate.
+CONCURRENCY = 8
+# Messages taken from the outbox and waiting for their slot, ten seconds of sends at Telegram's
+# rate: a flash sale's thousands of rows stay in the database, not in memory.
+MAX_WAITING = 300
+MAX_BACKOFF_SECONDS = 300.0
+# Even with nothing due, look again now and then: rows may have been queued by another path
+# that did not call notify().
+IDLE_CHECK_SECONDS = 30.0
+# After the outbox could not be read, or what came of a send could not be recorded.
+TROUBLE_RETRY_SECONDS = 4.0
+# How long stop() lets the sends in flight finish (and their outcome be recorded).
+STOP_GRACE_SECONDS = 10.0
+
+
+def backoff_seconds(attempts: int) -> float:
+    """1 s, 2 s, 4 s… after each failed attempt, at most five minutes."""
+    return min(2.0 ** max(attempts, 0), MAX_BACKOFF_SECONDS)
+
+
+class OutboxSender:
+    """Drains the outbox in the background of the bot's event loop, as a pipeline.
+
+    Each message gets its own send as soon as it is due, which waits for its slot in the pace
+    and records what Telegram answered; no send waits for another. One message per chat is
+    taken at a time, so a chat's messages keep their order and a busy chat (an admin's sale
+    alerts, a second apart) neither fills the pipeline nor holds back other chats.
+
+    A message is marked sent only after Telegram accepted it, so a crash can repeat a message
+    in flight but never lose one. When that mark cannot be written, the sender remembers it and
+    writes it later instead of sending the message again. Messages Telegram will never take
+    (the buyer blocked the bot, the chat is gone) are set aside at once instead of retried.
+    """
+
+    def __init__(self, storage: SQLiteStorage, bot: Bot, compose: Compose) -> None:
+        self._storage = storage
+        self._bot = bot
+        self._compose = compose
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._slots = asyncio.Semaphore(CONCURRENCY)
+        self._pace = Pace()
+        self._halt = asyncio.Event()  # set by stop(): sends still waiting for their slot give up
+        self._sending: dict[int, asyncio.Task[None]] = {}  # by chat id
+        self._unrecorded: dict[int, Record] = {}  # by message id
+        self._record_again_at = 0.0
+
+    def notify(self) -> None:
+        """Something was queued: look at the outbox now rather than at the next check."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._stopping = False
+        self._halt.clear()
+        self._task = asyncio.create_task(self._run(), name="outbox-sender")
+
+    async def stop(self) -> None:
+        """Stop after the sends in flight; what is still queued waits for the next start."""
+        if self._task is None:
+            return
+        task, self._task = self._task, None
+        self._stopping = True
+        self._halt.set()
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), STOP_GRACE_SECONDS)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        try:
+            while not self._stopping:
+                self._wake.clear()
+                try:
+                    delay = await self._step()
+                except Exception:  # a database error, a bug: the next look may go better
+                    log.exception("the outbox sender failed; trying again shortly")
+                    delay = TROUBLE_RETRY_SECONDS
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), delay)
+            await asyncio.gather(*self._sending.values())
+            await self._record_again()
+            if self._unrecorded:
+                log.warning(
+                    "%d messages Telegram took could not be recorded as sent;"
+                    " if the process ends now, they are sent again at its next start",
+                    len(self._unrecorded),
+                )
+        finally:
+            for send in self._sending.values():
+                send.cancel()
+
+    async def _step(self) -> float:
+        """Start a send for each message due, as far as there is room; seconds until the next
+        look (a send that ends wakes the sender sooner)."""
+        if self._unrecorded and time.monotonic() >= self._record_again_at:
+            await self._record_again()
+        while (room := MAX_WAITING - len(self._sending)) > 0:
+            due = await self._storage.due_messages(
+                time.time(), room, skip_ids=list(self._unrecorded), skip_chats=list(self._sending)
+            )
+            for message in due:
+                if message.chat_id not in self._sending:
+                    self._begin(message)
+            if len(due) < room:
+                return await self._seconds_until_next()
+        return IDLE_CHECK_SECONDS
+
+    async def _seconds_until_next(self) -> float:
+        due = await self._storage.next_attempt_at(
+            skip_ids=list(self._unrecorded), skip_chats=list(self._sending)
+        )
+        delay = IDLE_CHECK_SECONDS if due is None else max(due - time.time(), 0.0)
+        if self._unrecorded:
+            delay = min(delay, self._record_again_at - time.monotonic())
+        return min(max(delay, 0.0), IDLE_CHECK_SECONDS)
+
+    def _begin(self, message: OutboxMessage) -> None:
+        send = asyncio.create_task(self._send(message), name=f"outbox-message-{message.id}")
+        self._sending[message.chat_id] = send
+        send.add_done_callback(partial(self._ended, message.chat_id))
+
+    def _ended(self, chat_id: int, send: asyncio.Task[None]) -> None:
+        # A send cancelled by a stop may end after the next start began one for its chat.
+        if self._sending.get(chat_id) is send:
+            del self._sending[chat_id]
+        # The chat's next message may be due, and this one may come back sooner than the
+        # look the sender is waiting for.
+        self._wake.set()
+
+    async def _wait_for_slot(self, chat_id: int) -> bool:
+        """Wait for this send's slot in the pace; False when the sender stops meanwhile."""
+        delay = self._pace.reserve(chat_id)
+        if delay > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._halt.wait(), delay)
+        return not self._halt.is_set()
+
+    async def _send(self, message: OutboxMessage) -> None:
+        # Recorded within the place: a crash can repeat at most CONCURRENCY messages.
+        async with self._slots:
+            if self._halt.is_set():
+                return  # stopping: unsent, it stays due
+            composed = await self._composed(message)
+            if isinstance(composed, Outgoing):
+                # The pace's slot is taken right before the send: one taken earlier could pass
+                # while this waited for its place, and the sends behind it would bunch up.
+                if not await self._wait_for_slot(message.chat_id):
+                    return
+                record = await self._delivered(message, composed)
+            else:
+                record = composed
+            try:
+                await record()
+            except Exception:
+                # Forgotten, a message Telegram took would be sent again at every look.
+                log.exception("outbox message %s: cannot record what came of it", message.id)
+                self._unrecorded[message.id] = record
+                self._record_again_at = time.monotonic() + TROUBLE_RETRY_SECONDS
+
+    async def _composed(self, message: OutboxMessage) -> Outgoing | Record:
+        """The message's text, or the write that records why there is none to send."""
+        storage, message_id = self._storage, message.id
+        try:
+            outgoing = await self._compose(message)
+        except Exception as exc:  # its order could not be read: it may be, later
+            delay = backoff_seconds(message.attempts)
+            log.exception(
+                "outbox message %s cannot be written; retrying in %.0f s", message_id, delay
+            )
+            return partial(storage.retry_later, message_id, time.time() + delay, repr(exc))
+        if outgoing is None:
+            return partial(storage.give_up, message_id, "nothing to say any more")
+        return outgoing
+
+    async def _delivered(self, message: OutboxMessage, outgoing: Outgoing) -> Record:
+        """Send one message; returns the write that records what came of it."""
+        storage, message_id = self._storage, message.id
+        try:
+            await self._deliver(message.chat_id, outgoing)
+        except RetryAfter as exc:
+            wait = exc.retry_after
+            seconds = wait if isinstance(wait, int | float) else wait.total_seconds()
+            return partial(storage.retry_later, message_id, time.time() + seconds, str(exc))
+        except (Forbidden, BadRequest) as exc:
+            # Forbidden: the buyer blocked the bot. BadRequest: the chat is gone or the text
+            # is refused. Retrying changes neither.
+            log.warning("outbox message %s undeliverable: %s", message_id, exc)
+            return partial(storage.give_up, message_id, str(exc))
+        except Exception as exc:  # network errors, 5xx: Telegram may take it later
+            delay = backoff_seconds(message.attempts)
+            log.warning("outbox message %s: %s; retrying in %.0f s", message_id, exc, delay)
+            return partial(storage.retry_later, message_id, time.time() + delay, str(exc))
+        return partial(storage.mark_sent, [message_id])
+
+    async def _record_again(self) -> None:
+        """Write what came of the sends whose record failed, while the database lets us."""
+        for message_id, record in list(self._unrecorded.items()):
+            try:
+                await record()
+            except Exception:
+                log.exception("outbox message %s: still cannot record what came of it", message_id)
+                self._record_again_at = time.monotonic() + TROUBLE_RETRY_SECONDS
+                return
+            del self._unrecorded[message_id]
+
+    async def _deliver(self, chat_id: int, outgoing: Outgoing) -> None:
+        if outgoing.edit_message_id is not None:
+            await self._bot.edit_message_text(
+                outgoing.text,
+                chat_id=chat_id,
+                message_id=outgoing.edit_message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=outgoing.reply_markup,
+            )
+        else:
+            await self._bot.send_message(
+                chat_id,
+                outgoing.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=outgoing.reply_markup,
+            )

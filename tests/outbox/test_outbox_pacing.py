@@ -1,0 +1,270 @@
+"""The outbox and the bot's own cap (TELEGRAM_MESSAGES_PER_SECOND) keep to Telegram's flood
+limits, instead of running into 429s."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+from telegram import Bot
+
+from bot.catalog.model import Catalog
+from bot.outbox.notices import Outgoing
+from bot.outbox.pace import Pace
+from bot.outbox.sender import OutboxSender
+from bot.service import Service
+from bot.settings import Settings
+from sandbox.telegram_api import RateLimits, TelegramEmulator
+from storage import MessageKind, OutboxMessage, SQLiteStorage
+from tests.admin.test_admin import ask
+from tests.conftest import ADMIN_ID
+from tests.helpers import rows
+from tests.storage.test_storage import new_order
+
+# Telegram's rates, with less room for bursts than Telegram gives: a sender that does not pace
+# itself is refused at once, one that keeps the pace never is.
+STRICT = RateLimits(global_per_second=30, global_burst=3, per_chat_per_second=1, per_chat_burst=2)
+BUYERS = [5001, 5002, 5003, 5004, 5005, 5006]
+REGULAR = 5001  # pays for three orders at once
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[TelegramEmulator]:
+    async with TelegramEmulator(rate_limits=STRICT) as emulator:
+        yield emulator
+
+
+async def compose(message: OutboxMessage) -> Outgoing:
+    return Outgoing(f"Payment received — order {message.order_id}")
+
+
+async def test_a_burst_of_confirmations_is_paced_without_a_single_429(
+    telegram: TelegramEmulator, tmp_path: Path
+) -> None:
+    database = tmp_path / "shop.db"
+    chats = [*BUYERS, REGULAR, REGULAR]
+    async with (
+        SQLiteStorage(database) as store,
+        Bot(telegram.token, base_url=telegram.base_url) as bot,
+    ):
+        for chat_id in chats:
+            telegram.user(chat_id)
+            order = await store.create_order(new_order(user_id=chat_id))
+            async with store.transaction() as tx:
+                await tx.enqueue(chat_id, MessageKind.PAYMENT_RECEIVED, order.id)
+        sender = OutboxSender(store, bot, compose)
+        sender.start()
+        try:
+            await telegram.wait_for("sendMessage", count=len(chats), timeout=10)
+        finally:
+            await sender.stop()
+        sent = rows(database, "SELECT * FROM outbox WHERE sent_at IS NOT NULL")
+    assert telegram.too_many_requests == 0
+    assert len(sent) == len(chats)
+    delivered = Counter(call.params["chat_id"] for call in telegram.calls_to("sendMessage"))
+    assert delivered == Counter(chats)
+
+
+async def test_a_busy_chat_gets_a_message_a_second_while_the_others_go_between(
+    telegram: TelegramEmulator, tmp_path: Path
+) -> None:
+    """An owner's sale alerts queue a second apart; the buyers' messages must not queue behind."""
+    database = tmp_path / "shop.db"
+    owner, buyer = 6001, 6002
+    async with (
+        SQLiteStorage(database) as store,
+        Bot(telegram.token, base_url=telegram.base_url) as bot,
+    ):
+        for chat_id in (owner, buyer):
+            telegram.user(chat_id)
+        order = await store.create_order(new_order(user_id=buyer))
+        async with store.transaction() as tx:
+            for _ in range(6):
+                await tx.enqueue(owner, MessageKind.ALERT_PAID, order.id)
+        sender = OutboxSender(store, bot, compose)
+        sender.start()
+        try:
+            await telegram.wait_for("sendMessage", lambda c: c.params["chat_id"] == owner, count=2)
+            async with store.transaction() as tx:
+                await tx.enqueue(buyer, MessageKind.PAYMENT_RECEIVED, order.id)
+            sender.notify()
+            await telegram.wait_for("sendMessage", count=7, timeout=10)
+        finally:
+            await sender.stop()
+    calls = telegram.calls_to("sendMessage")
+    assert [c.params["chat_id"] for c in calls].index(buyer) < 4
+    assert telegram.too_many_requests == 0
+
+
+def test_a_chat_waiting_for_its_second_leaves_the_slots_before_it_to_other_chats() -> None:
+    """Taking a slot a second ahead for one chat must not push every other chat behind it."""
+    pace = Pace(per_second=30, seconds_per_chat=1)
+    waits = [pace.reserve(6001) for _ in range(3)]
+    assert waits[0] < 0.1 and 0.9 < waits[1] < 1.1 and 1.9 < waits[2] < 2.1
+    others = [pace.reserve(chat) for chat in range(7001, 7011)]
+    assert max(others) < 0.5
+    assert all(later - earlier > 0.02 for earlier, later in pairwise(others))
+
+
+async def test_stopping_leaves_the_messages_still_waiting_for_their_slot_queued(
+    telegram: TelegramEmulator, tmp_path: Path
+) -> None:
+    database = tmp_path / "shop.db"
+    telegram.user(REGULAR)
+    async with (
+        SQLiteStorage(database) as store,
+        Bot(telegram.token, base_url=telegram.base_url) as bot,
+    ):
+        for _ in range(3):  # one chat: a second apart
+            order = await store.create_order(new_order(user_id=REGULAR))
+            async with store.transaction() as tx:
+                await tx.enqueue(REGULAR, MessageKind.PAYMENT_RECEIVED, order.id)
+        sender = OutboxSender(store, bot, compose)
+        sender.start()
+        await telegram.wait_for("sendMessage")
+        await sender.stop()
+        waiting = rows(database, "SELECT * FROM outbox WHERE sent_at IS NULL")
+        assert len(waiting) == 3 - len(telegram.calls_to("sendMessage")) > 0
+        assert all(row["attempts"] == 0 and row["given_up_at"] is None for row in waiting)
+
+        sender.start()  # the next start sends them
+        await telegram.wait_for("sendMessage", count=3, timeout=10)
+        await sender.stop()
+    assert len(rows(database, "SELECT * FROM outbox WHERE sent_at IS NOT NULL")) == 3
+    assert telegram.too_many_requests == 0
+
+
+async def test_a_429_is_waited_out_exactly_as_long_as_telegram_says(tmp_path: Path) -> None:
+    """Telegram can be stricter than the pace (a shared bot, a flood wait): its retry_after
+    is obeyed to the second, and every message still arrives once."""
+    # One message every 2 s: Telegram says "retry after 2", longer than the sender's first
+    # backoff (1 s), so a sender that merely backed off would come back too early.
+    every_two_seconds = RateLimits(global_per_second=0.5, global_burst=1, per_chat_per_second=None)
+    async with (
+        TelegramEmulator(rate_limits=every_two_seconds) as telegram,
+        SQLiteStorage(tmp_path / "shop.db") as store,
+        Bot(telegram.token, base_url=telegram.base_url) as bot,
+    ):
+        for chat_id in BUYERS[:3]:
+            telegram.user(chat_id)
+            order = await store.create_order(new_order(user_id=chat_id))
+            async with store.transaction() as tx:
+                await tx.enqueue(chat_id, MessageKind.PAYMENT_RECEIVED, order.id)
+        sender = OutboxSender(store, bot, compose)
+        sender.start()
+        try:
+            await telegram.wait_for("sendMessage", count=3, timeout=10)
+        finally:
+            await sender.stop()
+        calls = telegram.calls_to("sendMessage")
+        refused = [call for call in calls if call.status == 429]
+        assert refused, "the emulator's limit must have refused a send"
+        for call in refused:
+            told = call.response["parameters"]["retry_after"]
+            assert told >= 2
+            chat = call.params["chat_id"]
+            (next_try,) = [c for c in calls if c.params["chat_id"] == chat and c.at > call.at][:1]
+            assert next_try.at >= call.at + told
+        sent = rows(tmp_path / "shop.db", "SELECT last_error FROM outbox WHERE attempts > 1")
+        assert sent and all("Retry in" in row["last_error"] for row in sent)
+    assert Counter(c.params["chat_id"] for c in calls if c.status == 200) == Counter(BUYERS[:3])
+
+
+async def test_a_cap_below_one_message_a_second_sends_at_that_pace(
+    make_settings: Callable[..., Settings], catalog: Catalog
+) -> None:
+    """aiolimiter's bucket holds the rate: one of 0.5 never held the 1 a message takes, and
+    the bot said nothing to anyone. Here Telegram allows 0.6 a second: a bot that did not keep
+    to its 0.5 would be answered 429."""
+    slow = RateLimits(global_per_second=0.6, global_burst=1, per_chat_per_second=None)
+    async with TelegramEmulator(rate_limits=slow) as telegram:
+        settings = make_settings(
+            telegram_bot_token=telegram.token,
+            telegram_api_base_url=telegram.base_url,
+            telegram_messages_per_second=0.5,
+        )
+        async with Service(settings, catalog):
+            owner = telegram.user(ADMIN_ID, "Owner")
+            for _ in range(2):
+                reply = await ask(telegram, owner, "/alerts")
+                assert reply["text"].startswith("Sale alerts are off")
+        assert telegram.too_many_requests == 0
+
+
+async def queue(store: SQLiteStorage, chat_ids: list[int]) -> None:
+    for chat_id in chat_ids:
+        order = await store.create_order(new_order(user_id=chat_id))
+        async with store.transaction() as tx:
+            await tx.enqueue(chat_id, MessageKind.PAYMENT_RECEIVED, order.id)
+
+
+async def test_sends_held_up_before_their_turn_do_not_bunch_up_afterwards(
+    telegram: TelegramEmulator, tmp_path: Path
+) -> None:
+    """Seven sends slow to compose (a busy database) take seven of the eight places; when they
+    go on, they must take fresh turns in the pace, not the ones that passed meanwhile."""
+    regular = 8000
+    held = [regular, *range(8001, 8007)]
+    others = list(range(8100, 8150))
+    for chat_id in [*held, *others]:
+        telegram.user(chat_id)
+    first_of_regular: list[int] = []
+
+    async def slow_compose(message: OutboxMessage) -> Outgoing:
+        if message.chat_id in held and (message.chat_id != regular or not first_of_regular):
+            if message.chat_id == regular:
+                first_of_regular.append(message.id)
+            # Released by what Telegram sees, not by a timer: 35 other buyers served.
+            await telegram.wait_for("sendMessage", count=35, timeout=20)
+        return await compose(message)
+
+    async with (
+        SQLiteStorage(tmp_path / "shop.db") as store,
+        Bot(telegram.token, base_url=telegram.base_url) as bot,
+    ):
+        await queue(store, [*held, *others, regular])  # the regular has two messages
+        sender = OutboxSender(store, bot, slow_compose)
+        sender.start()
+        try:
+            await telegram.wait_for("sendMessage", count=len(held) + len(others) + 1, timeout=30)
+        finally:
+            await sender.stop()
+    calls = telegram.calls_to("sendMessage")
+    to_regular = [c.at for c in calls if c.params["chat_id"] == regular and c.status == 200]
+    assert len(to_regular) == 2 and to_regular[1] - to_regular[0] >= 0.95
+    times = sorted(c.at for c in calls)
+    assert max(sum(1 for t in times if start <= t < start + 1.0) for start in times) <= 31
+    assert telegram.too_many_requests == 0
+
+
+async def test_a_chats_second_message_waits_behind_its_first_after_a_failed_try(
+    telegram: TelegramEmulator, tmp_path: Path
+) -> None:
+    """The first message meets a 502 and is due again later: the second, due now, waits."""
+    buyer = 8300
+    telegram.user(buyer)
+
+    async def numbered(message: OutboxMessage) -> Outgoing:
+        return Outgoing(f"message {message.id}")
+
+    async with (
+        SQLiteStorage(tmp_path / "shop.db") as store,
+        Bot(telegram.token, base_url=telegram.base_url) as bot,
+    ):
+        await queue(store, [buyer, buyer])
+        telegram.outage = True
+        sender = OutboxSender(store, bot, numbered)
+        sender.start()
+        try:
+            await telegram.wait_until(
+                lambda: any(c.method == "sendMessage" and c.status for c in telegram.calls)
+            )
+            telegram.outage = False
+            await telegram.wait_for("sendMessage", count=2, timeout=10)
+        finally:
+            await sender.stop()
+    delivered = [c.params["text"] for c in telegram.calls_to("sendMessage") if c.status == 200]
+    assert delivered == ["message 1", "message 2"]

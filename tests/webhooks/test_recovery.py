@@ -1,0 +1,229 @@
+"""Payments whose webhook never came: found on the buyer's return, by /reconcile, at start-up."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+
+import pytest
+
+from bot.catalog.model import Catalog
+from bot.service import Service
+from bot.settings import Settings
+from sandbox.stripe_api import StripeEmulator
+from sandbox.telegram_api import TelegramEmulator, TgUser
+from tests.conftest import ADMIN_ID, free_port
+from tests.helpers import (
+    buttons,
+    from_now_on,
+    next_message,
+    reference_in,
+    rows,
+    session_behind,
+    tap_product,
+)
+from tests.webhooks.test_lifecycle import open_order
+
+
+def status_of(shop: Service) -> str:
+    (order,) = rows(shop.settings.database_path, "SELECT status FROM orders")
+    status: str = order["status"]
+    return status
+
+
+async def missed(stripe_api: StripeEmulator) -> None:
+    """From now on Stripe's webhooks reach nobody (a wrong endpoint, our server down)."""
+    stripe_api.webhook_url = f"http://127.0.0.1:{free_port()}/stripe/webhook"
+
+
+def sent_texts(telegram: TelegramEmulator, user: TgUser, fragment: str) -> list[str]:
+    return [
+        m.get("text", "") for m in telegram.messages_to(user.id) if fragment in m.get("text", "")
+    ]
+
+
+async def test_the_buyers_return_fulfils_a_payment_whose_webhook_is_late(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    ada = telegram.user(4242, "Ada")
+    _, session = await open_order(shop, telegram, stripe_api, ada)
+    await missed(stripe_api)
+    delivery = await stripe_api.pay(session["id"])
+    assert delivery.status == 0 and status_of(shop) == "pending"
+
+    after = from_now_on(telegram)
+    payload = session["success_url"].split("?start=")[1]
+    await telegram.send_text(ada, f"/start {payload}")
+    await next_message(telegram, ada, text="Payment received", after=after)
+    assert status_of(shop) == "paid"
+
+    # The webhook arrives at last: nothing more happens.
+    stripe_api.webhook_url = None  # drops the retries still scheduled for the wrong endpoint
+    stripe_api.webhook_url = f"{shop.http_url}/stripe/webhook"
+    late = await stripe_api.redeliver(delivery.event["id"])
+    assert late.status == 200
+    await shop.stop()
+    assert len(sent_texts(telegram, ada, "Payment received")) == 1
+    assert not sent_texts(telegram, ada, "is paid")
+    (order,) = rows(shop.settings.database_path, "SELECT id FROM orders")
+    sources = rows(
+        shop.settings.database_path,
+        "SELECT source FROM order_history WHERE order_id = ? ORDER BY id",
+        order["id"],
+    )
+    assert [row["source"] for row in sources] == ["tap", "buyer's return"]
+
+
+async def test_reconcile_finds_what_the_webhooks_missed(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    """Paid, expired and failed sessions, none of whose events arrived, and an orphan order."""
+    owner = telegram.user(ADMIN_ID, "Owner")
+    buyers = [telegram.user(4242 + n, f"Buyer {n}") for n in range(3)]
+    pay_messages, sessions = [], []
+    for buyer in buyers:
+        pay_message, session = await open_order(shop, telegram, stripe_api, buyer)
+        pay_messages.append(pay_message)
+        sessions.append(session)
+    database = shop.settings.database_path
+    with sqlite3.connect(database) as db:  # a tap whose process died before Stripe answered
+        db.execute(
+            "INSERT INTO orders (telegram_user_id, chat_id, buyer_name, product_id,"
+            " product_title, quantity, unit_amount, amount_total, currency, status,"
+            " created_at, updated_at) VALUES (1, 1, 'Gone', 'forest-hiker', 'The Forest Hiker',"
+            " 1, 39700, 39700, 'usd', 'pending', ?, ?)",
+            (int(time.time()) - 26 * 3600, int(time.time()) - 26 * 3600),
+        )
+    await missed(stripe_api)
+    await stripe_api.pay(sessions[0]["id"])
+    await stripe_api.expire_session(sessions[1]["id"])
+    await stripe_api.complete_unpaid(sessions[2]["id"])
+    await stripe_api.async_payment_failed(sessions[2]["id"])
+
+    after = from_now_on(telegram)
+    await telegram.send_text(owner, "/reconcile")
+    answer = await next_message(telegram, owner, text="Reconciliation done", after=after)
+
+    assert answer["text"] == (
+        "Reconciliation done: 3 checked, 1 paid, 1 expired, 1 failed, 1 abandoned without a link."
+    )
+    statuses = rows(database, "SELECT status FROM orders ORDER BY id")
+    assert [row["status"] for row in statuses] == ["paid", "expired", "failed", "failed"]
+    await next_message(telegram, buyers[0], text="Payment received", after=after)
+    await next_message(telegram, buyers[2], text="did not go through", after=after)
+    await telegram.wait_for(
+        "editMessageText",
+        lambda c: c.params.get("message_id") == pay_messages[1]["message_id"],
+    )
+    (expired,) = [
+        m
+        for m in telegram.messages_to(buyers[1].id)
+        if m["message_id"] == pay_messages[1]["message_id"]
+    ]
+    assert "This link has expired" in expired["text"]
+    assert all("url" not in button for button in buttons(expired))
+
+    # A second run finds nothing left to do.
+    after = from_now_on(telegram)
+    await telegram.send_text(owner, "/reconcile")
+    again = await next_message(telegram, owner, text="Reconciliation done", after=after)
+    assert again["text"] == "Reconciliation done: 0 checked, nothing changed."
+
+
+async def test_reconcile_is_for_admins_only(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    ada = telegram.user(4242, "Ada")
+    await open_order(shop, telegram, stripe_api, ada)
+    reads_before = len(stripe_api.requests)
+    after = from_now_on(telegram)
+    await telegram.send_text(ada, "/reconcile")
+    answer = await next_message(telegram, ada, after=after)
+    assert "for the shop's admins" in answer["text"]
+    assert len(stripe_api.requests) == reads_before
+
+
+async def test_start_up_reconciles_what_was_paid_while_the_bot_was_down(
+    make_settings: Callable[..., Settings],
+    catalog: Catalog,
+    telegram: TelegramEmulator,
+    stripe_api: StripeEmulator,
+) -> None:
+    settings = make_settings()
+    ada = telegram.user(4242, "Ada")
+    async with Service(settings, catalog) as shop:
+        stripe_api.webhook_url = f"{shop.http_url}/stripe/webhook"
+        _, session = await open_order(shop, telegram, stripe_api, ada)
+    await missed(stripe_api)  # the bot is down: nobody answers
+    await stripe_api.pay(session["id"])
+
+    after = from_now_on(telegram)
+    async with Service(settings, catalog):
+        await next_message(telegram, ada, text="Payment received", after=after)
+    (order,) = rows(settings.database_path, "SELECT status FROM orders")
+    assert order["status"] == "paid"
+
+
+async def test_a_refund_made_in_stripes_dashboard_reaches_the_order_and_the_buyer(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    ada = telegram.user(4242, "Ada")
+    _, session = await open_order(shop, telegram, stripe_api, ada)
+    after = from_now_on(telegram)
+    await stripe_api.pay(session["id"])
+    await next_message(telegram, ada, text="Payment received", after=after)
+    payment_intent = stripe_api.sessions[session["id"]]["payment_intent"]
+
+    after = from_now_on(telegram)
+    deliveries = await stripe_api.refund(payment_intent, 5000)
+    assert [d.status for d in deliveries] == [200, 200]
+    told = await next_message(telegram, ada, text="refunded", after=after)
+    assert "$50.00 of order" in told["text"]
+
+    after = from_now_on(telegram)
+    await stripe_api.refund(payment_intent)
+    told = await next_message(telegram, ada, text="was refunded", after=after)
+    assert "$347.00 is on its way back" in told["text"]
+    (order,) = rows(shop.settings.database_path, "SELECT status, amount_refunded FROM orders")
+    assert order == {"status": "refunded", "amount_refunded": 39700}
+    await shop.stop()
+    assert len(sent_texts(telegram, ada, "refunded")) == 2
+
+
+async def test_a_stripe_key_refused_is_said_at_start_up(
+    make_settings: Callable[..., Settings],
+    catalog: Catalog,
+    telegram: TelegramEmulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The owner learns of a wrong key when the bot starts, not from the first buyer."""
+    with caplog.at_level(logging.WARNING):
+        async with Service(make_settings(stripe_secret_key="sk_test_not_this_account"), catalog):
+            pass
+    refused = [r.getMessage() for r in caplog.records if "STRIPE_SECRET_KEY" in r.getMessage()]
+    assert len(refused) == 1 and refused[0].startswith("Stripe refused STRIPE_SECRET_KEY")
+    assert "sk_test_not_this_account" not in refused[0]
+
+
+async def test_returning_through_the_success_link_of_a_failed_payment_does_not_promise_it(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    ada = telegram.user(4242, "Ada")
+    pay_message = await tap_product(telegram, ada, "The Forest Hiker")
+    session = session_behind(stripe_api, pay_message)
+    after = from_now_on(telegram)
+    await stripe_api.complete_unpaid(session["id"])  # a bank debit
+    await next_message(telegram, ada, text="being processed", after=after)
+    after = from_now_on(telegram)
+    await stripe_api.async_payment_failed(session["id"])
+    await next_message(telegram, ada, text="did not go through", after=after)
+    (order,) = rows(shop.settings.database_path, "SELECT status FROM orders")
+    assert order["status"] == "failed"
+
+    # Ada opens the success page again (her browser's history): /start paid-REF.
+    after = from_now_on(telegram)
+    await telegram.send_text(ada, f"/start paid-{reference_in(pay_message)}")
+    told = await next_message(telegram, ada, after=after)
+    assert "waiting for Stripe to confirm" not in told["text"], told["text"]
