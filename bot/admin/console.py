@@ -7,7 +7,6 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable, Coroutine
 from datetime import date, timedelta
 from typing import Any
 
@@ -27,6 +26,7 @@ from telegram.ext import (
 
 from bot.admin import keyboards as admin_keyboards
 from bot.admin import texts as admin_texts
+from bot.admin.access import Handler, admins_only
 from bot.admin.chart import ChartData, ChartError, CurrencySeries, draw
 from bot.admin.export import CHUNK_ORDERS, write_csv
 from bot.admin.periods import (
@@ -51,7 +51,6 @@ from webhooks.reconciliation import Reconciler, describe
 log = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
-Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 
 DEFAULT_STATS_PERIODS = ("today", "7d", "30d")
 DEFAULT_PERIOD = "30d"
@@ -94,24 +93,14 @@ class AdminHandlers:
         # Private chats only: in a group, figures and buyers' names would be read by everyone.
         private = filters.ChatType.PRIVATE
         for name, handler in commands.items():
-            application.add_handler(CommandHandler(name, self.admin_only(handler), filters=private))
+            application.add_handler(
+                CommandHandler(name, admins_only(self.admin_ids, handler), filters=private)
+            )
         application.add_handler(
-            CallbackQueryHandler(self.admin_only(self.tap), pattern=admin_keyboards.PATTERN)
+            CallbackQueryHandler(
+                admins_only(self.admin_ids, self.tap), pattern=admin_keyboards.PATTERN
+            )
         )
-
-    def admin_only(self, handler: Handler) -> Handler:
-        """Wrap an admin command or button so that anyone else learns only that it is for admins."""
-
-        async def guarded(update: Update, context: Context) -> None:
-            user = update.effective_user
-            if user is not None and user.id in self.admin_ids:
-                await handler(update, context)
-            elif update.callback_query is not None:
-                await answer_tap(update.callback_query, admin_texts.admins_only(), alert=True)
-            elif update.effective_message is not None:
-                await update.effective_message.reply_text(admin_texts.admins_only())
-
-        return guarded
 
     async def tap(self, update: Update, context: Context) -> None:
         """An admin's button: a page of older sales, or an answer to a refund question."""

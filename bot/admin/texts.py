@@ -25,6 +25,13 @@ def admins_only() -> str:
     return "Sorry, this command is for the shop's admins."
 
 
+def command_failed() -> str:
+    return (
+        "That command failed on the bot's side; nothing was changed by it. The error is in"
+        " the bot's log, and GET /healthz tells whether the database answers."
+    )
+
+
 def local_time(at: int, timezone: ZoneInfo) -> str:
     """ "2025-03-30 14:05" in the shop's time zone."""
     return datetime.fromtimestamp(at, timezone).strftime("%Y-%m-%d %H:%M")

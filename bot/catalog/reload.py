@@ -9,7 +9,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, CommandHandler, ContextTypes, filters
 
-from bot.admin import texts as admin_texts
+from bot.admin.access import admins_only
 from bot.catalog.model import Catalog, CatalogError, LiveCatalog
 from storage import StorageError
 
@@ -39,17 +39,13 @@ class CatalogReload:
         self._signalled: set[asyncio.Task[str]] = set()
 
     def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        application.add_handler(
-            CommandHandler("reload", self.reload, filters=filters.ChatType.PRIVATE)
-        )
+        guarded = admins_only(self.admin_ids, self.reload)
+        application.add_handler(CommandHandler("reload", guarded, filters=filters.ChatType.PRIVATE))
 
     async def reload(self, update: Update, context: Context) -> None:
-        """Reload the catalog and say how it went (admins only)."""
+        """Reload the catalog and say how it went."""
         message, user = update.effective_message, update.effective_user
         if message is None or user is None:
-            return
-        if user.id not in self.admin_ids:
-            await message.reply_text(admin_texts.admins_only())
             return
         await message.reply_text(await self.run(f"/reload by {user.id}"))
 
