@@ -79,7 +79,7 @@ class Server:
         )
 
     async def stop(self) -> None:
-        """SIGTERM, and insist on the clean exit (code 0) that DESIGN.md promises."""
+        """SIGTERM, and insist on the clean exit (code 0) that the README promises."""
         if self.process.returncode is None:
             self.process.send_signal(signal.SIGTERM)
             try:

@@ -33,7 +33,7 @@ class CatalogSource(StrEnum):
 
 
 class Settings(BaseSettings):
-    """Everything the process needs to know, named exactly as DESIGN.md's settings table."""
+    """Everything the process needs to know, named as in the README's settings table."""
 
     model_config = SettingsConfigDict(
         env_file=".env",

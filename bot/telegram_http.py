@@ -10,7 +10,6 @@ error classes).
 from __future__ import annotations
 
 import aiohttp
-from telegram._utils.types import ODVInput  # the type BaseRequest.do_request is declared with
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
@@ -50,10 +49,10 @@ class AiohttpRequest(BaseRequest):
         url: str,
         method: str,
         request_data: RequestData | None = None,
-        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        read_timeout: object = BaseRequest.DEFAULT_NONE,
+        write_timeout: object = BaseRequest.DEFAULT_NONE,
+        connect_timeout: object = BaseRequest.DEFAULT_NONE,
+        pool_timeout: object = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         """Send one Bot API request; returns the status code and the raw body."""
         if self._session is None or self._session.closed:
@@ -84,9 +83,16 @@ class AiohttpRequest(BaseRequest):
             raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
 
 
-def _seconds(value: ODVInput[float], default: float) -> float | None:
-    """A timeout PTB passed (None: no limit), or the default when it passed none."""
-    return default if value is BaseRequest.DEFAULT_NONE else value  # type: ignore[return-value]
+def _seconds(value: object, default: float) -> float | None:
+    """A timeout PTB passed (None: no limit), or the default when it passed none.
+
+    PTB declares these parameters with a type from its private modules; `object` is wider,
+    so this override still accepts everything PTB sends."""
+    if value is BaseRequest.DEFAULT_NONE:
+        return default
+    if value is None or isinstance(value, int | float):
+        return value
+    raise TypeError(f"a timeout must be a number of seconds or None, not {value!r}")
 
 
 def _sum(first: float | None, second: float | None) -> float | None:

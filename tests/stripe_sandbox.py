@@ -23,7 +23,7 @@ ORDER_METADATA = {
 
 
 def checkout_params(**overrides: Any) -> dict[str, Any]:
-    """What the bot sends for one product, as in DESIGN.md "The flow"."""
+    """What the bot sends for one product, as docs/ARCHITECTURE.md's payment path describes it."""
     params: dict[str, Any] = {
         "mode": "payment",
         "line_items": [

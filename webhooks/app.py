@@ -17,7 +17,7 @@ def create_web_app(
     stripe_webhook: StripeWebhook,
     telegram_webhook: TelegramWebhook | None = None,
 ) -> web.Application:
-    """The routes of DESIGN.md's endpoint table; Telegram's only in webhook mode."""
+    """The routes of the README's endpoint table; Telegram's only in webhook mode."""
     app = web.Application(client_max_size=MAX_BODY_BYTES)
 
     async def healthz(request: web.Request) -> web.Response:

@@ -138,10 +138,6 @@ class Fulfilment:
             return Outcome.UNCHANGED
         return await self._apply(session, target, source=source, event_id=None)
 
-    async def fulfil_checkout(self, session: Mapping[str, Any], *, source: str) -> Outcome:
-        """Stripe's `fulfill_checkout`: pay the session's order if the session is paid."""
-        return await self.apply_session(session, source=source)
-
     async def _apply(
         self,
         session: Mapping[str, Any],

@@ -159,7 +159,7 @@ async def _refund_undone(
     total = max(others, order.amount_refunded - _int(refund.get("amount")))
     reason = refund.get("failure_reason") or refund.get("status")
     flag = f"refund {refund.get('id')} {refund.get('status')} ({reason})"
-    # DESIGN.md's order states only move forward: the status keeps saying a refund was made,
+    # Order states only move forward: the status keeps saying a refund was made,
     # while the amount and the flag say what came of it.
     await tx.update(order.id, amount_refunded=min(total, order.amount_refunded), flag=flag)
     log.error("order %s: %s; refund the buyer another way", order.id, flag)
