@@ -15,6 +15,7 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from telegram.request import BaseRequest
 
+from bot.admin.catalog_reload import CatalogReload
 from bot.admin.console import AdminHandlers
 from bot.buyer.checkout import CheckoutLinks
 from bot.buyer.handlers import ShopHandlers
@@ -23,7 +24,6 @@ from bot.buyer.storefront import Storefront
 from bot.buyer.tap_guard import TapGuard
 from bot.catalog.from_stripe import stripe_loader
 from bot.catalog.model import Catalog, CatalogError, LiveCatalog, file_loader
-from bot.catalog.reload import CatalogReload
 from bot.menus import CommandMenus
 from bot.outbox.notices import Notices
 from bot.outbox.sender import OutboxSender

@@ -16,7 +16,7 @@ class OrderStatus(StrEnum):
     REFUNDED = "refunded"
 
     def can_move_to(self, target: OrderStatus) -> bool:
-        """Whether the order state machine (docs/ARCHITECTURE.md) has an edge from this status to `target`."""
+        """Whether the state machine (docs/ARCHITECTURE.md) has an edge to `target`."""
         return target in _EDGES[self]
 
 

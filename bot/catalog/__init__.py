@@ -1,1 +1,1 @@
-"""The catalog: the shop's products, from a TOML file or the Stripe account, and reloading it."""
+"""The catalog: the shop's products, read from a TOML file or from the Stripe account."""

@@ -17,7 +17,7 @@ from bot.service import Service, StartupError
 from bot.settings import CatalogSource, Settings, describe_validation_error
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
-from tests.catalog.test_catalog_reload import reload_as
+from tests.admin.test_catalog_reload import reload_as
 from tests.conftest import ADMIN_ID, free_port
 from tests.helpers import (
     button_for,
