@@ -37,7 +37,14 @@ from bot.i18n import Language, language
 from bot.money import Money
 from bot.outbox.notices import unpaid_notice
 from bot.references import order_id_for
-from storage import NewOrder, Order, OrderStatus, SQLiteStorage
+from storage import NewOrder, Order, SQLiteStorage
+from storage.order_rules import (
+    AWAITING_PAYMENT,
+    ENDED_UNPAID,
+    UNPAID,
+    OrderStatus,
+    parse_order_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +58,6 @@ class CheckAtStripe(Protocol):
 
 
 ORDERS_SHOWN = 10
-WAITING = (OrderStatus.PENDING, OrderStatus.PROCESSING)
 # A link about to expire is not worth giving again: make a new one.
 LINK_MARGIN_SECONDS = 120
 # A tap within this long of its link being sent is a double tap: the link is right there.
@@ -322,13 +328,11 @@ class ShopHandlers:
         the order itself when "new link" names one of the buyer's that needs none."""
         if not data.startswith(AGAIN_PREFIX):
             return product_and_quantity(data)
-        number = data.removeprefix(AGAIN_PREFIX)
-        # Order ids are SQLite integers: more digits than 18 name none (and overflow them).
-        known = number.isdecimal() and number.isascii() and len(number) <= 18
-        order = await self.storage.get_order(int(number)) if known else None
+        order_id = parse_order_id(data.removeprefix(AGAIN_PREFIX))
+        order = await self.storage.get_order(order_id) if order_id is not None else None
         if order is None or order.telegram_user_id != user_id:
             return None
-        if order.status not in texts.UNPAID:
+        if order.status not in UNPAID:
             return await self._in_buyers_language(order)
         return order.product_id, order.quantity
 
@@ -344,21 +348,21 @@ class ShopHandlers:
         order = await self.storage.get_order(order_id) if order_id is not None else None
         if order is None or order.telegram_user_id != user.id:
             return False
-        if kind == "paid" and order.status in WAITING:
+        if kind == "paid" and order.status in AWAITING_PAYMENT:
             # Fulfil on return: the buyer need not wait for the webhook.
             try:
                 await self.check_at_stripe(order, source="buyer's return")
             except stripe.StripeError as exc:
                 log.warning("order %s: could not check it at Stripe: %s", order.id, exc)
             fresh = await self.storage.get_order(order.id)
-            if fresh is not None and fresh.status not in WAITING:
+            if fresh is not None and fresh.status not in AWAITING_PAYMENT:
                 return True  # its confirmation (or failure notice) is on its way
         order = await self._in_buyers_language(order)
-        if order.status in (OrderStatus.FAILED, OrderStatus.EXPIRED):
+        if order.status in ENDED_UNPAID:
             # Whichever way the buyer came back, say what became of the payment.
             told = unpaid_notice(order)
             await message.reply_html(told.text, reply_markup=told.reply_markup)
-        elif kind == "paid" or order.status not in WAITING:
+        elif kind == "paid" or order.status not in AWAITING_PAYMENT:
             await message.reply_html(texts.returned_after_payment(order))
         else:
             await message.reply_html(texts.returned_after_cancel(order))
