@@ -16,9 +16,9 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from telegram.request import BaseRequest
 
 from bot.admin.console import AdminHandlers
-from bot.buyer.checkout import CheckoutLinks
 from bot.buyer.handlers import ShopHandlers
 from bot.buyer.language import BuyerLanguages
+from bot.buyer.purchase import CheckoutLinks
 from bot.buyer.storefront import Storefront
 from bot.buyer.tap_guard import TapGuard
 from bot.catalog.from_stripe import stripe_loader

@@ -22,7 +22,6 @@ from telegram.ext import (
 
 from bot.answers import answer_tap
 from bot.buyer import texts
-from bot.buyer.checkout import CheckoutLinks
 from bot.buyer.keyboards import (
     AGAIN_PREFIX,
     orders_keyboard,
@@ -30,6 +29,7 @@ from bot.buyer.keyboards import (
     product_and_quantity,
 )
 from bot.buyer.language import BuyerLanguages
+from bot.buyer.purchase import CheckoutLinks
 from bot.buyer.storefront import Storefront
 from bot.buyer.tap_guard import TapGuard
 from bot.catalog.model import Catalog, LiveCatalog, Product

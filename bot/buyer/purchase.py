@@ -1,4 +1,4 @@
-"""Making a Stripe Checkout Session for a pending order."""
+"""Buying: the new link itself, a Stripe Checkout Session for a pending order."""
 
 from __future__ import annotations
 
