@@ -17,9 +17,9 @@ from telegram.request import BaseRequest
 
 from bot.admin.catalog_reload import CatalogReload
 from bot.admin.console import AdminHandlers
-from bot.buyer.checkout import CheckoutLinks
 from bot.buyer.handlers import ShopHandlers
 from bot.buyer.language import BuyerLanguages
+from bot.buyer.purchase import CheckoutLinks, Purchases
 from bot.buyer.storefront import Storefront
 from bot.buyer.tap_guard import TapGuard
 from bot.catalog.from_stripe import stripe_loader
@@ -164,7 +164,7 @@ class Service:
         ShopHandlers(
             catalog=self.live_catalog,
             storage=self.storage,
-            links=links,
+            purchases=Purchases(self.storage, links, reconciler.check),
             expires_minutes=settings.checkout_expires_minutes,
             check_at_stripe=reconciler.check,
             tap_guard=TapGuard(),

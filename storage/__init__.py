@@ -5,13 +5,13 @@ from storage.models import (
     MessageKind,
     NewOrder,
     Order,
-    OrderStatus,
     OutboxMessage,
     PeriodFigures,
     ProductRevenue,
     SpanSales,
     StatusChange,
 )
+from storage.order_rules import OrderStatus
 from storage.sqlite import SQLiteStorage, StorageError, Transaction
 
 __all__ = [

@@ -1,37 +1,12 @@
-"""What is stored: orders and their states, and messages waiting in the outbox."""
+"""What is stored: orders and their history, and messages waiting in the outbox (the order
+statuses and their rules are in storage/order_rules.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
 
-
-class OrderStatus(StrEnum):
-    PENDING = "pending"
-    PROCESSING = "processing"
-    PAID = "paid"
-    FAILED = "failed"
-    EXPIRED = "expired"
-    PARTIALLY_REFUNDED = "partially_refunded"
-    REFUNDED = "refunded"
-
-    def can_move_to(self, target: OrderStatus) -> bool:
-        """Whether the state machine (docs/ARCHITECTURE.md) has an edge to `target`."""
-        return target in _EDGES[self]
-
-
-# Statuses only move forward, so a late or repeated event can never undo a later state.
-_EDGES: dict[OrderStatus, frozenset[OrderStatus]] = {
-    OrderStatus.PENDING: frozenset(
-        {OrderStatus.PAID, OrderStatus.PROCESSING, OrderStatus.FAILED, OrderStatus.EXPIRED}
-    ),
-    OrderStatus.PROCESSING: frozenset({OrderStatus.PAID, OrderStatus.FAILED}),
-    OrderStatus.PAID: frozenset({OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED}),
-    OrderStatus.PARTIALLY_REFUNDED: frozenset({OrderStatus.REFUNDED}),
-    OrderStatus.FAILED: frozenset(),
-    OrderStatus.EXPIRED: frozenset(),
-    OrderStatus.REFUNDED: frozenset(),
-}
+from storage.order_rules import OrderStatus
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from storage.models import CurrencyFigures, Order, PeriodFigures, ProductRevenue, SpanSales
-from storage.rows import ORDER_COLUMNS, PAID_STATUSES, order_from
+from storage.order_rules import MONEY_TAKEN
+from storage.rows import ORDER_COLUMNS, order_from
 
 Read = Callable[[str, Sequence[Any]], Awaitable[list[sqlite3.Row]]]
 
@@ -87,7 +88,7 @@ class Reports:
         """Paid orders per currency in each span [boundaries[i], boundaries[i + 1])."""
         # The boundaries travel as one JSON parameter: a year of days would pass SQLite's
         # limit on bound parameters in older versions.
-        placeholders = ", ".join("?" for _ in PAID_STATUSES)
+        placeholders = ", ".join("?" for _ in MONEY_TAKEN)
         rows = await self._read(
             "WITH spans AS (SELECT CAST(key AS INTEGER) AS span, value AS start,"
             " lead(value) OVER (ORDER BY key) AS end FROM json_each(?))"
@@ -96,7 +97,7 @@ class Reports:
             " ON orders.paid_at >= spans.start AND orders.paid_at < spans.end"
             f" WHERE +orders.status IN ({placeholders})"
             " GROUP BY span, currency ORDER BY span, currency",
-            (json.dumps(list(boundaries)), *(status.value for status in PAID_STATUSES)),
+            (json.dumps(list(boundaries)), *(status.value for status in MONEY_TAKEN)),
         )
         return [
             SpanSales(row["span"], row["currency"], row["orders"], row["revenue"]) for row in rows
@@ -111,13 +112,13 @@ class Reports:
     async def paid_orders(self, limit: int, before: tuple[int, int] | None) -> list[Order]:
         """Paid orders (refunded ones too), newest first; `before` is the (paid_at, id) to
         continue after, from the last order of the previous page."""
-        placeholders = ", ".join("?" for _ in PAID_STATUSES)
+        placeholders = ", ".join("?" for _ in MONEY_TAKEN)
         after_cursor = "AND (paid_at, id) < (?, ?)" if before is not None else ""
         rows = await self._read(
             f"SELECT {ORDER_COLUMNS} FROM orders WHERE paid_at IS NOT NULL"
             f" AND +status IN ({placeholders}) {after_cursor}"
             " ORDER BY paid_at DESC, id DESC LIMIT ?",
-            (*(status.value for status in PAID_STATUSES), *(before or ()), limit),
+            (*(status.value for status in MONEY_TAKEN), *(before or ()), limit),
         )
         return [order_from(row) for row in rows]
 
@@ -176,8 +177,8 @@ def _paid_between(start: int | None, end: int | None) -> _Condition:
     most of the orders, a few days of paid_at are few.
     """
     period = _between("paid_at", start, end)
-    placeholders = ", ".join("?" for _ in PAID_STATUSES)
+    placeholders = ", ".join("?" for _ in MONEY_TAKEN)
     return _Condition(
         f"{period.where} AND +status IN ({placeholders})",
-        (*period.parameters, *(status.value for status in PAID_STATUSES)),
+        (*period.parameters, *(status.value for status in MONEY_TAKEN)),
     )

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 
-from storage.models import Order, OrderStatus
+from storage.models import Order
+from storage.order_rules import OrderStatus
 
 ORDER_COLUMNS = ", ".join(Order.__slots__)
-# Statuses that mean the money was taken at some point.
-PAID_STATUSES = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED)
 
 
 def order_from(row: sqlite3.Row) -> Order:

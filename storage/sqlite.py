@@ -20,10 +20,10 @@ from storage.models import (
     MessageKind,
     NewOrder,
     Order,
-    OrderStatus,
     OutboxMessage,
     StatusChange,
 )
+from storage.order_rules import OrderStatus
 from storage.reports import Reports
 from storage.rows import ORDER_COLUMNS, order_from
 from storage.stock import record_levels, units_left

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 
 import aiosqlite
 
+from storage.order_rules import HOLDS_STOCK
+
 
 def _now() -> int:
     return int(time.time())
@@ -24,8 +26,9 @@ LINK_MAKING_SECONDS = 600
 # The owner counted what was on the shelf when they wrote the number: what was paid before then
 # had left it, while an order still waiting for its payment was on it and is taken from it.
 _AGAINST_THE_NUMBER = "(o.id > s.after_order_id OR o.paid_at IS NULL OR o.paid_at >= s.recorded_at)"
+_HOLDING = ", ".join(sorted(f"'{status.value}'" for status in HOLDS_STOCK))
 _HOLDS_STOCK = (
-    "(o.status IN ('processing', 'paid', 'partially_refunded') OR (o.status = 'pending' AND"
+    f"(o.status IN ({_HOLDING}) OR (o.status = 'pending' AND"
     " (o.checkout_expires_at > :now"
     "  OR (o.checkout_expires_at IS NULL AND o.created_at > :now - :making))))"
 )

@@ -7,7 +7,8 @@ from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Any
 
-from storage import MessageKind, Order, OrderStatus, SQLiteStorage, Transaction
+from storage import MessageKind, Order, SQLiteStorage, Transaction
+from storage.order_rules import OrderStatus, parse_order_id, reported_amount
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +58,7 @@ _OUTCOMES = {
 def order_id_of(obj: Mapping[str, Any]) -> int | None:
     """The order a Stripe object was made for, from the metadata this bot puts on it."""
     metadata = obj.get("metadata") or {}
-    value = metadata.get("order_id") if isinstance(metadata, Mapping) else None
-    # isdecimal() and isascii(), not isdigit(): int() refuses "²", which isdigit() takes. Past
-    # 18 digits it is no SQLite integer, so no order of ours (another integration's number).
-    if isinstance(value, str) and value.isdecimal() and value.isascii() and len(value) <= 18:
-        return int(value)
-    return None
+    return parse_order_id(metadata.get("order_id")) if isinstance(metadata, Mapping) else None
 
 
 def target_for_event(event_type: str, session: Mapping[str, Any]) -> OrderStatus:
@@ -243,8 +239,8 @@ def _mismatch(order: Order, session: Mapping[str, Any]) -> str | None:
     else:
         details = session.get("total_details")
         details = details if isinstance(details, Mapping) else {}
-        expected_total = subtotal - _int(details.get("amount_discount"))
-        expected_total += _int(details.get("amount_tax")) + _int(details.get("amount_shipping"))
+        added = sum(reported_amount(details.get(key)) for key in ("amount_tax", "amount_shipping"))
+        expected_total = subtotal - reported_amount(details.get("amount_discount")) + added
     if currency == order.currency and subtotal == order.amount_total and total == expected_total:
         return None
     return (
@@ -258,7 +254,3 @@ def _discount(session: Mapping[str, Any]) -> int | None:
     details = session.get("total_details")
     value = details.get("amount_discount") if isinstance(details, Mapping) else None
     return value if isinstance(value, int) else None
-
-
-def _int(value: object) -> int:
-    return value if isinstance(value, int) else 0

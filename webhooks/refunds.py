@@ -6,7 +6,14 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from storage import MessageKind, Order, OrderStatus, SQLiteStorage, Transaction
+from storage import MessageKind, Order, SQLiteStorage, Transaction
+from storage.order_rules import (
+    AWAITING_PAYMENT,
+    MONEY_TAKEN,
+    OrderStatus,
+    paid_by_buyer,
+    reported_amount,
+)
 from webhooks.fulfilment import Outcome, order_id_of
 
 log = logging.getLogger(__name__)
@@ -17,11 +24,8 @@ log = logging.getLogger(__name__)
 CHARGE_EVENTS = frozenset({"charge.refunded"})
 REFUND_EVENTS = frozenset({"refund.created", "refund.updated", "refund.failed"})
 
-REFUNDABLE = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED)
 # A refund that ends so gave nothing back: Stripe returned its amount to the shop's balance.
 UNDONE = frozenset({"failed", "canceled"})
-# Orders whose payment may still be on its way here.
-AWAITING_PAYMENT = (OrderStatus.PENDING, OrderStatus.PROCESSING)
 
 # Given a PaymentIntent id, its metadata (asked of Stripe), or None when Stripe has none such.
 MetadataOfPaymentIntent = Callable[[str], Awaitable[Mapping[str, Any] | None]]
@@ -53,7 +57,7 @@ class RefundLedger:
             order = await tx.order_with_payment_intent(payment_intent)
             if order is None:
                 outcome = None
-            elif order.status not in REFUNDABLE:
+            elif order.status not in MONEY_TAKEN:
                 # A delayed payment refunded before we heard it succeeded: not yet applicable.
                 return Outcome.NOT_YET
             elif not await tx.remember_event(event_id, event_type):
@@ -62,13 +66,14 @@ class RefundLedger:
                 if event_type in CHARGE_EVENTS:
                     # Events come in any order: a charge written before a refund failed still
                     # counts that refund, which must not come back.
-                    reported = _int(obj.get("amount_refunded")) - await tx.undone_refunds(order.id)
+                    undone = await tx.undone_refunds(order.id)
+                    reported = reported_amount(obj.get("amount_refunded")) - undone
                     outcome = await _refund(tx, order, reported, event_type, self._admin_ids)
                 else:
                     refund_id, status = str(obj.get("id")), str(obj.get("status"))
                     earlier = await tx.refund_status(refund_id)
                     reported = await tx.record_refund(
-                        refund_id, order.id, _int(obj.get("amount")), status
+                        refund_id, order.id, reported_amount(obj.get("amount")), status
                     )
                     if status in UNDONE and earlier not in UNDONE:
                         outcome = await _refund_undone(tx, order, obj, reported, self._admin_ids)
@@ -99,7 +104,7 @@ class RefundLedger:
             return False
         if not await tx.tell_requester_once(str(refund.get("id")), admin_id):
             return False
-        amount = str(_int(refund.get("amount")))
+        amount = str(reported_amount(refund.get("amount")))
         await tx.enqueue(admin_id, MessageKind.ALERT_REFUNDED, order.id, detail=amount)
         return True
 
@@ -131,8 +136,8 @@ async def _refund(
     """Raise the order's refunded total to what Stripe reports, if that is more."""
     if reported <= order.amount_refunded:
         return Outcome.UNCHANGED
-    paid = order.amount_received if order.amount_received is not None else order.amount_total
-    target = OrderStatus.REFUNDED if reported >= paid else OrderStatus.PARTIALLY_REFUNDED
+    fully = reported >= paid_by_buyer(order)
+    target = OrderStatus.REFUNDED if fully else OrderStatus.PARTIALLY_REFUNDED
     await tx.update(order.id, amount_refunded=reported)
     if target is not order.status:
         await tx.advance(order, target, source=source)
@@ -156,7 +161,7 @@ async def _refund_undone(
     `others` is what the order's other refunds that succeeded come to: a refund we never
     counted (its failure is the first we hear of it) cannot take them away.
     """
-    total = max(others, order.amount_refunded - _int(refund.get("amount")))
+    total = max(others, order.amount_refunded - reported_amount(refund.get("amount")))
     reason = refund.get("failure_reason") or refund.get("status")
     flag = f"refund {refund.get('id')} {refund.get('status')} ({reason})"
     # Order states only move forward: the status keeps saying a refund was made,
@@ -166,7 +171,3 @@ async def _refund_undone(
     for admin_id in sorted(admin_ids):
         await tx.enqueue(admin_id, MessageKind.ALERT_FLAGGED, order.id, detail=flag)
     return Outcome.REFUND_UNDONE
-
-
-def _int(value: object) -> int:
-    return value if isinstance(value, int) else 0

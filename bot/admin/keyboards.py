@@ -8,6 +8,7 @@ from babel import Locale
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.admin import texts as admin_texts
+from storage.order_rules import parse_stored_int
 
 PREFIX = "adm:"
 # Registered before the buyers' catch-all button handler, so that it never sees these.
@@ -64,13 +65,8 @@ def _numbers(data: str, kind: str, count: int) -> list[int] | None:
         return None
     parts = data.removeprefix(head).split(":")
     # Ids, times and amounts all fit SQLite's integers: a longer number is forged data.
-    if len(parts) != count or not all(_small_number(part) for part in parts):
-        return None
-    return [int(part) for part in parts]
-
-
-def _small_number(text: str) -> bool:
-    return text.isdecimal() and text.isascii() and len(text) <= 18
+    numbers = [number for part in parts if (number := parse_stored_int(part)) is not None]
+    return numbers if len(numbers) == len(parts) == count else None
 
 
 def sales_cursor_from(data: str) -> SalesCursor | None:

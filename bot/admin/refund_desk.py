@@ -20,18 +20,12 @@ from bot.admin import texts as admin_texts
 from bot.answers import answer_tap
 from bot.money import Money, MoneyError, locale_for
 from bot.references import order_id_for
-from storage import Order, OrderStatus, SQLiteStorage
+from storage import Order, SQLiteStorage
+from storage.order_rules import MONEY_KEPT, paid_by_buyer
 
 log = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
-
-REFUNDABLE = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED)
-
-
-def paid_by_buyer(order: Order) -> int:
-    """What the buyer paid (less than the order's total when a promotion code took some off)."""
-    return order.amount_received if order.amount_received is not None else order.amount_total
 
 
 def amount_left(order: Order, requested: int) -> int:
@@ -81,7 +75,7 @@ class RefundDesk:
             await message.reply_html(admin_texts.no_such_order(args[0]))
             return
         locale = locale_for(user.language_code)
-        if order.status not in REFUNDABLE or order.payment_intent_id is None:
+        if order.status not in MONEY_KEPT or order.payment_intent_id is None:
             await message.reply_html(admin_texts.refund_not_refundable(order))
             return
         paid, left = paid_by_buyer(order), await self._left(order)
@@ -147,7 +141,7 @@ class RefundDesk:
             await answer_tap(query)
             async with self._orders[order.id]:
                 fresh = await self._storage.get_order(order.id)
-                if fresh is None or fresh.status not in REFUNDABLE:
+                if fresh is None or fresh.status not in MONEY_KEPT:
                     text = admin_texts.refund_not_refundable(fresh or order)
                 elif choice.amount > (left := await self._left(fresh)):
                     text = admin_texts.refund_too_much(

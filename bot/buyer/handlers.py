@@ -1,15 +1,16 @@
-"""What the bot does with each command and button tap."""
+"""The buyers' commands and button taps, in and out of Telegram; what a Buy tap gets is
+decided in bot/buyer/purchase.py."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from dataclasses import replace
-from typing import Any, Protocol
+from dataclasses import dataclass, replace
+from typing import Any
 
 import stripe
-from telegram import Message, Update, User
+from telegram import CallbackQuery, Message, Update, User
 from telegram.constants import ParseMode
 from telegram.ext import (
     Application,
@@ -22,7 +23,6 @@ from telegram.ext import (
 
 from bot.answers import answer_tap
 from bot.buyer import texts
-from bot.buyer.checkout import CheckoutLinks
 from bot.buyer.keyboards import (
     AGAIN_PREFIX,
     orders_keyboard,
@@ -30,6 +30,17 @@ from bot.buyer.keyboards import (
     product_and_quantity,
 )
 from bot.buyer.language import BuyerLanguages
+from bot.buyer.purchase import (
+    Buyer,
+    CannotReplace,
+    CheckAtStripe,
+    Decision,
+    GiveAgain,
+    MakeLink,
+    NotEnoughLeft,
+    PointToLink,
+    Purchases,
+)
 from bot.buyer.storefront import Storefront
 from bot.buyer.tap_guard import TapGuard
 from bot.catalog.model import Catalog, LiveCatalog, Product
@@ -37,36 +48,45 @@ from bot.i18n import Language, language
 from bot.money import Money
 from bot.outbox.notices import unpaid_notice
 from bot.references import order_id_for
-from storage import NewOrder, Order, OrderStatus, SQLiteStorage
+from storage import Order, SQLiteStorage
+from storage.order_rules import (
+    AWAITING_PAYMENT,
+    ENDED_UNPAID,
+    UNPAID,
+    parse_order_id,
+)
 
 log = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
 
-
-class CheckAtStripe(Protocol):
-    """Reads an order's session back from Stripe and applies it (reconciliation's check)."""
-
-    async def __call__(self, order: Order, *, source: str) -> object: ...
-
-
 ORDERS_SHOWN = 10
-WAITING = (OrderStatus.PENDING, OrderStatus.PROCESSING)
-# A link about to expire is not worth giving again: make a new one.
-LINK_MARGIN_SECONDS = 120
-# A tap within this long of its link being sent is a double tap: the link is right there.
-RESEND_AFTER_SECONDS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    """What a Buy button, or a "New link" for an unpaid order, asks for."""
+
+    product_id: str
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class PaidMeanwhile:
+    """A "New link" for an order that needs none: paid, or being paid, since."""
+
+    order: Order
 
 
 class ShopHandlers:
-    """The buyers' commands and taps, sharing the shop's catalog, store and Stripe links."""
+    """The buyers' commands and taps, sharing the shop's catalog, store and purchases."""
 
     def __init__(
         self,
         *,
         catalog: LiveCatalog,
         storage: SQLiteStorage,
-        links: CheckoutLinks,
+        purchases: Purchases,
         expires_minutes: int,
         check_at_stripe: CheckAtStripe,
         tap_guard: TapGuard,
@@ -76,7 +96,7 @@ class ShopHandlers:
     ) -> None:
         self.live = catalog
         self.storage = storage
-        self.links = links
+        self.purchases = purchases
         self.expires_minutes = expires_minutes
         self.check_at_stripe = check_at_stripe
         self.tap_guard = tap_guard
@@ -145,15 +165,16 @@ class ShopHandlers:
             return
         user = query.from_user
         lang = await self.buyers.of(user)
-        wanted = await self._wanted(query.data or "", user.id)
-        if isinstance(wanted, Order):  # "New link" for an order paid, or being paid, meanwhile
-            await answer_tap(query)
-            await context.bot.send_message(
-                wanted.chat_id, texts.returned_after_payment(wanted), parse_mode=ParseMode.HTML
-            )
-            return
-        product_id, quantity = wanted or ("", 1)
-        product = self.catalog.get(product_id) if product_id else None
+        match await self._wanted(query.data or "", user.id):
+            case PaidMeanwhile(order):
+                await answer_tap(query)
+                text = texts.returned_after_payment(order)
+                await context.bot.send_message(order.chat_id, text, parse_mode=ParseMode.HTML)
+                return
+            case Wanted(product_id, quantity):
+                product = self.catalog.get(product_id)
+            case None:
+                product, quantity = None, 1
         if product is None or not product.active:
             await answer_tap(query, texts.product_unavailable(lang), alert=True)
             return
@@ -165,123 +186,45 @@ class ShopHandlers:
             await answer_tap(query, texts.slow_down(wait, lang), alert=True)
             return
         chat_id = query.message.chat.id if query.message is not None else user.id
+        code = await self.buyers.code_of(user)
+        buyer = Buyer(user.id, chat_id, name=user.full_name, username=user.username, language=code)
         async with self.tap_guard.one_at_a_time(user.id, product.id):
-            now = int(time.time())
-            order = await self.storage.open_link_for(user.id, product.id, now)
-            # An open link for another quantity, or about to expire, is replaced: it is closed
-            # at Stripe first, so that the buyer cannot pay both.
-            if order is not None and (
-                order.quantity != quantity
-                or (order.checkout_expires_at or 0) <= now + LINK_MARGIN_SECONDS
-            ):
-                # A refusal must leave the buyer the link they have: count before closing it.
-                if not await self._enough_left(product, quantity, replacing=order.id):
-                    refusal = await self._stock_refusal(product, lang, replacing=order.id)
-                    await answer_tap(query, refusal, alert=True)
-                    return
-                replacing = await self._close(order)
-                if replacing is None:
-                    await answer_tap(query, texts.link_failed(lang), alert=True)
-                    return
-                order = None
-            else:
-                replacing = None
-            if (
-                order is not None
-                and order.pay_message_id is not None
-                and order.updated_at > now - RESEND_AFTER_SECONDS
-            ):
-                # A second tap while the first link was just sent: point to it, send nothing.
+            decision = await self.purchases.decide(buyer, product, quantity, now=int(time.time()))
+            await self._carry_out(decision, query, product, lang, context)
+
+    async def _carry_out(
+        self,
+        decision: Decision,
+        query: CallbackQuery,
+        product: Product,
+        lang: Language,
+        context: Context,
+    ) -> None:
+        """Answer the tap as decided, sending the link when there is one."""
+        match decision:
+            case PointToLink():
                 await answer_tap(query, texts.link_below(lang))
-                return
-            if order is None:
-                order = await self._reserve(user, chat_id, product, quantity, replacing or None)
-                if order is None:
-                    await answer_tap(query, await self._stock_refusal(product, lang), alert=True)
-                    return
+            case NotEnoughLeft(left):
+                text = texts.not_enough_left(left, lang) if left else texts.sold_out(lang)
+                await answer_tap(query, text, alert=True)
+            case CannotReplace():
+                await answer_tap(query, texts.link_failed(lang), alert=True)
+            case GiveAgain(order):
+                await answer_tap(query)
+                await self._send_link(order, lang, context)
+            case MakeLink(order):
                 # Telegram shows a spinner on the button until the query is answered: the
                 # answer travels while the link is being made, and arrives before the link.
                 answering = asyncio.ensure_future(answer_tap(query))
                 try:
-                    order = await self._new_link(order, product, context)
+                    made = await self.purchases.make_link(order, product)
                 finally:
                     await answering
-            else:
-                await answer_tap(query)
-            if order is not None:
-                await self._send_link(order, lang, context)
-
-    async def _reserve(
-        self, user: User, chat_id: int, product: Product, quantity: int, replacing: int | None
-    ) -> Order | None:
-        """A pending order holding its units (not counting those of the order it replaces);
-        None when fewer are left."""
-        language_code = await self.buyers.code_of(user)
-        return await self.storage.create_order_within_stock(
-            NewOrder(
-                telegram_user_id=user.id,
-                chat_id=chat_id,
-                buyer_name=user.full_name,
-                buyer_username=user.username,
-                language=language_code,
-                product_id=product.id,
-                product_title=product.title_in(language(language_code).code),
-                quantity=quantity,
-                unit_amount=product.price.minor,
-                currency=product.price.currency,
-            ),
-            product.stock,
-            replacing=replacing,
-        )
-
-    async def _close(self, replaced: Order) -> int | None:
-        """Expire the buyer's earlier link at Stripe before a new one is made, so that both
-        cannot be paid. Returns the id of an order whose units the new one may take over, 0
-        when there is none (it was paid meanwhile), None when Stripe could not be asked."""
-        assert replaced.checkout_session_id is not None
-        try:
-            await self.links.expire(replaced.checkout_session_id)
-        except stripe.InvalidRequestError:
-            pass  # not open any more: paid or expired meanwhile, which the check below applies
-        except stripe.StripeError as exc:
-            log.error("order %s: its link could not be closed: %s", replaced.id, _describe(exc))
-            return None
-        try:
-            await self.check_at_stripe(replaced, source="replaced by a new link")
-        except stripe.StripeError as exc:  # its expiry event will tell us anyway
-            log.warning("order %s: could not check it at Stripe: %s", replaced.id, exc)
-        fresh = await self.storage.get_order(replaced.id)
-        # Still pending: its expiry has not been applied yet, and its units are the buyer's.
-        return replaced.id if fresh is not None and fresh.status is OrderStatus.PENDING else 0
-
-    async def _no_link(self, order: Order, reason: str, context: Context) -> None:
-        """Fail an order that got no link, and ask its buyer to try again."""
-        log.error("order %s: %s", order.id, reason)
-        await self.storage.fail_order(order, reason)
-        await context.bot.send_message(order.chat_id, texts.link_failed(language(order.language)))
-
-    async def _enough_left(self, product: Product, quantity: int, *, replacing: int) -> bool:
-        if product.stock is None:
-            return True
-        left = await self.storage.stock_left([product.id], replacing=replacing)
-        return left.get(product.id, quantity) >= quantity
-
-    async def _stock_refusal(
-        self, product: Product, lang: Language, *, replacing: int | None = None
-    ) -> str:
-        left = (await self.storage.stock_left([product.id], replacing=replacing)).get(product.id, 0)
-        return texts.not_enough_left(left, lang) if left else texts.sold_out(lang)
-
-    async def _new_link(self, order: Order, product: Product, context: Context) -> Order | None:
-        """The order's Checkout Session; None (and the buyer told) if Stripe fails."""
-        try:
-            link = await self.links.create(order, product)
-        except stripe.StripeError as exc:
-            reason = f"Stripe refused the Checkout Session: {_describe(exc)}"
-            await self._no_link(order, reason, context)
-            return None
-        await self.storage.attach_checkout(order.id, link.session_id, link.url, link.expires_at)
-        return await self.storage.get_order(order.id)
+                if made is not None:
+                    await self._send_link(made, lang, context)
+                else:
+                    text = texts.link_failed(language(order.language))
+                    await context.bot.send_message(order.chat_id, text)
 
     async def _send_link(self, order: Order, lang: Language, context: Context) -> None:
         """The message with the pay button; remembered so the button can go when it expires."""
@@ -317,20 +260,19 @@ class ShopHandlers:
             except Exception:
                 log.exception("could not tell the buyer about the failure")
 
-    async def _wanted(self, data: str, user_id: int) -> tuple[str, int] | Order | None:
-        """The product and quantity a Buy button, or an unpaid order's "new link", asks for;
-        the order itself when "new link" names one of the buyer's that needs none."""
+    async def _wanted(self, data: str, user_id: int) -> Wanted | PaidMeanwhile | None:
+        """What a Buy button, or a "New link" for one of the buyer's orders, asks for; None for
+        data this bot never sent, or another buyer's order."""
         if not data.startswith(AGAIN_PREFIX):
-            return product_and_quantity(data)
-        number = data.removeprefix(AGAIN_PREFIX)
-        # Order ids are SQLite integers: more digits than 18 name none (and overflow them).
-        known = number.isdecimal() and number.isascii() and len(number) <= 18
-        order = await self.storage.get_order(int(number)) if known else None
+            wanted = product_and_quantity(data)
+            return Wanted(*wanted) if wanted is not None else None
+        order_id = parse_order_id(data.removeprefix(AGAIN_PREFIX))
+        order = await self.storage.get_order(order_id) if order_id is not None else None
         if order is None or order.telegram_user_id != user_id:
             return None
-        if order.status not in texts.UNPAID:
-            return await self._in_buyers_language(order)
-        return order.product_id, order.quantity
+        if order.status not in UNPAID:
+            return PaidMeanwhile(await self._in_buyers_language(order))
+        return Wanted(order.product_id, order.quantity)
 
     async def _in_buyers_language(self, order: Order) -> Order:
         """The order, to be spoken of in the language its buyer reads now (/language)."""
@@ -344,28 +286,23 @@ class ShopHandlers:
         order = await self.storage.get_order(order_id) if order_id is not None else None
         if order is None or order.telegram_user_id != user.id:
             return False
-        if kind == "paid" and order.status in WAITING:
+        if kind == "paid" and order.status in AWAITING_PAYMENT:
             # Fulfil on return: the buyer need not wait for the webhook.
             try:
                 await self.check_at_stripe(order, source="buyer's return")
             except stripe.StripeError as exc:
                 log.warning("order %s: could not check it at Stripe: %s", order.id, exc)
             fresh = await self.storage.get_order(order.id)
-            if fresh is not None and fresh.status not in WAITING:
+            if fresh is not None and fresh.status not in AWAITING_PAYMENT:
                 return True  # its confirmation (or failure notice) is on its way
         order = await self._in_buyers_language(order)
-        if order.status in (OrderStatus.FAILED, OrderStatus.EXPIRED):
+        if order.status in ENDED_UNPAID:
             # Whichever way the buyer came back, say what became of the payment.
             told = unpaid_notice(order)
             await message.reply_html(told.text, reply_markup=told.reply_markup)
-        elif kind == "paid" or order.status not in WAITING:
+        elif kind == "paid" or order.status not in AWAITING_PAYMENT:
             await message.reply_html(texts.returned_after_payment(order))
         else:
             await message.reply_html(texts.returned_after_cancel(order))
             await self.storefront.send_home(message, user, greet=False)
         return True
-
-
-def _describe(exc: stripe.StripeError) -> str:
-    """A log-safe summary of a Stripe error: its class, HTTP status and message."""
-    return f"{type(exc).__name__} (HTTP {exc.http_status}): {exc.user_message or exc}"

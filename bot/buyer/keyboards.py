@@ -15,6 +15,7 @@ from bot.buyer import texts
 from bot.i18n import Language
 from bot.money import Money
 from storage import Order
+from storage.order_rules import UNPAID
 
 HOME_PREFIX = "h:"  # h:<page>
 CATEGORY_PREFIX = "c:"  # c:<category id>:<page>
@@ -150,7 +151,7 @@ def orders_keyboard(orders: Sequence[Order], lang: Language) -> InlineKeyboardMa
             )
         ]
         for order in orders
-        if order.status in texts.UNPAID
+        if order.status in UNPAID
     ]
     return InlineKeyboardMarkup(rows) if rows else None
 

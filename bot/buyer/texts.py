@@ -15,7 +15,8 @@ from bot.catalog.model import DESCRIPTION_MOST, Catalog, Product
 from bot.i18n import Language, language
 from bot.money import Money
 from bot.references import reference_for
-from storage import Order, OrderStatus
+from storage import Order
+from storage.order_rules import MONEY_TAKEN, OrderStatus
 
 
 def N_(message: str) -> str:
@@ -32,8 +33,6 @@ STATUS_LABELS = {
     OrderStatus.PARTIALLY_REFUNDED: N_("partly refunded"),
     OrderStatus.REFUNDED: N_("refunded"),
 }
-# Orders that can get a new payment link from /orders.
-UNPAID = frozenset({OrderStatus.PENDING, OrderStatus.EXPIRED, OrderStatus.FAILED})
 
 
 def order_line(order: Order, lang: Language) -> str:
@@ -201,7 +200,7 @@ def payment_received(order: Order) -> str:
 
 def returned_after_payment(order: Order) -> str:
     lang = language(order.language)
-    if order.status in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED):
+    if order.status in MONEY_TAKEN:
         return lang._("Order {order} is paid. Thank you!").format(order=order_line(order, lang))
     return lang._(
         "Thanks! We are waiting for Stripe to confirm order {order}. "
