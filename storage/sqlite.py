@@ -20,6 +20,7 @@ from storage.models import (
     MessageKind,
     NewOrder,
     Order,
+    OrderFacts,
     OrderStatus,
     OutboxMessage,
     StatusChange,
@@ -171,9 +172,10 @@ class Transaction:
         return cursor.lastrowid
 
     async def advance(
-        self, order: Order, target: OrderStatus, *, source: str, **fields: Any
+        self, order: Order, target: OrderStatus, *, source: str, facts: OrderFacts | None = None
     ) -> bool:
-        """Move `order` to `target` if the state diagram allows it from its stored status.
+        """Move `order` to `target` if the state diagram allows it from its stored status, and
+        store the facts given with it.
 
         The status it moves from is checked in the UPDATE itself, so two fulfilments racing on
         the same order cannot both move it. `source` says what moved it, for the order's
@@ -182,9 +184,13 @@ class Transaction:
         if not order.status.can_move_to(target):
             return False
         now = _now()
-        fields = {"status": target.value, "updated_at": now, **fields}
+        fields: dict[str, object] = {"status": target.value, "updated_at": now}
         if target is OrderStatus.PAID:
-            fields.setdefault("paid_at", now)
+            fields["paid_at"] = now
+        if facts is not None:
+            # Column names are OrderFacts' own fields, never a caller's words.
+            given = ((name, getattr(facts, name)) for name in OrderFacts.__slots__)
+            fields.update((name, value) for name, value in given if value is not None)
         assignments = ", ".join(f"{name} = ?" for name in fields)
         cursor = await self._db.execute(
             f"UPDATE orders SET {assignments} WHERE id = ? AND status = ?",
@@ -195,12 +201,25 @@ class Transaction:
         await self._record_status(order.id, target, now, source)
         return True
 
-    async def update(self, order_id: int, **fields: Any) -> None:
-        """Change fields of an order that are not its status (a refunded total, a flag)."""
-        fields = {**fields, "updated_at": _now()}
-        assignments = ", ".join(f"{name} = ?" for name in fields)
+    async def set_checkout_session(self, order_id: int, session_id: str) -> None:
+        """Store the Checkout Session Stripe made for the order, when the process stopped
+        before it could."""
         await self._db.execute(
-            f"UPDATE orders SET {assignments} WHERE id = ?", (*fields.values(), order_id)
+            "UPDATE orders SET checkout_session_id = ?, updated_at = ? WHERE id = ?",
+            (session_id, _now(), order_id),
+        )
+
+    async def set_amount_refunded(self, order_id: int, amount: int) -> None:
+        """Store the order's refunded total."""
+        await self._db.execute(
+            "UPDATE orders SET amount_refunded = ?, updated_at = ? WHERE id = ?",
+            (amount, _now(), order_id),
+        )
+
+    async def flag_order(self, order_id: int, flag: str) -> None:
+        """Say why the owner should look at the order (a refund that failed)."""
+        await self._db.execute(
+            "UPDATE orders SET flag = ?, updated_at = ? WHERE id = ?", (flag, _now(), order_id)
         )
 
     async def _record_status(
@@ -582,7 +601,10 @@ class SQLiteStorage:
         """Mark an order failed (no payment link could be made for it)."""
         async with self.transaction() as tx:
             return await tx.advance(
-                order, OrderStatus.FAILED, source="no checkout session", failure_reason=reason
+                order,
+                OrderStatus.FAILED,
+                source="no checkout session",
+                facts=OrderFacts(failure_reason=reason),
             )
 
     async def waiting_orders(self, updated_before: int, limit: int) -> list[Order]:

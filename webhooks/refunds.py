@@ -133,7 +133,7 @@ async def _refund(
         return Outcome.UNCHANGED
     paid = order.amount_received if order.amount_received is not None else order.amount_total
     target = OrderStatus.REFUNDED if reported >= paid else OrderStatus.PARTIALLY_REFUNDED
-    await tx.update(order.id, amount_refunded=reported)
+    await tx.set_amount_refunded(order.id, reported)
     if target is not order.status:
         await tx.advance(order, target, source=source)
     this_refund = str(reported - order.amount_refunded)
@@ -161,7 +161,8 @@ async def _refund_undone(
     flag = f"refund {refund.get('id')} {refund.get('status')} ({reason})"
     # DESIGN.md's order states only move forward: the status keeps saying a refund was made,
     # while the amount and the flag say what came of it.
-    await tx.update(order.id, amount_refunded=min(total, order.amount_refunded), flag=flag)
+    await tx.set_amount_refunded(order.id, min(total, order.amount_refunded))
+    await tx.flag_order(order.id, flag)
     log.error("order %s: %s; refund the buyer another way", order.id, flag)
     for admin_id in sorted(admin_ids):
         await tx.enqueue(admin_id, MessageKind.ALERT_FLAGGED, order.id, detail=flag)

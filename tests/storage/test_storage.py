@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from storage import MessageKind, NewOrder, OrderStatus, SQLiteStorage, StorageError
+from storage import MessageKind, NewOrder, OrderFacts, OrderStatus, SQLiteStorage, StorageError
 from storage.migrate import available_migrations
 
 
@@ -84,7 +84,8 @@ async def test_an_event_id_is_remembered_once(store: SQLiteStorage) -> None:
 async def test_statuses_only_move_along_the_diagram(store: SQLiteStorage) -> None:
     order = await store.create_order(new_order())
     async with store.transaction() as tx:
-        assert await tx.advance(order, OrderStatus.PAID, source="test", payment_intent_id="pi_1")
+        facts = OrderFacts(payment_intent_id="pi_1")
+        assert await tx.advance(order, OrderStatus.PAID, source="test", facts=facts)
     paid = await store.get_order(order.id)
     assert paid is not None and paid.status is OrderStatus.PAID and paid.paid_at is not None
     async with store.transaction() as tx:
