@@ -136,7 +136,7 @@ class Transaction:
         )
         return cursor.rowcount == 1
 
-    async def alerts_on(self, admin_id: int) -> bool:
+    async def alerts_enabled(self, admin_id: int) -> bool:
         cursor = await self._db.execute(
             "SELECT 1 FROM admin_alerts WHERE admin_id = ? AND enabled = 1", (admin_id,)
         )
@@ -319,9 +319,6 @@ class _InlineConnection:
 
     async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> _InlineCursor:
         return _InlineCursor(self._connection.executemany(sql, parameters))
-
-    async def execute_fetchall(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
-        return self._connection.execute(sql, parameters).fetchall()
 
 
 class _Batch:
@@ -553,12 +550,6 @@ class SQLiteStorage:
         await self._fetchall("SELECT 1")
 
     # Orders
-
-    async def create_order(self, new: NewOrder) -> Order:
-        async with self.transaction() as tx:
-            order = await tx.get_order(await tx.insert_order(new))
-        assert order is not None
-        return order
 
     async def get_order(self, order_id: int) -> Order | None:
         return await self._one_order("id = ?", (order_id,))

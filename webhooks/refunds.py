@@ -95,7 +95,7 @@ class RefundLedger:
         ):
             return False
         admin_id = int(asked)
-        if admin_id not in self._admin_ids or await tx.alerts_on(admin_id):
+        if admin_id not in self._admin_ids or await tx.alerts_enabled(admin_id):
             return False
         if not await tx.tell_requester_once(str(refund.get("id")), admin_id):
             return False
