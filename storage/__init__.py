@@ -13,7 +13,8 @@ from storage.models import (
     SpanSales,
     StatusChange,
 )
-from storage.sqlite import SQLiteStorage, StorageError, Transaction
+from storage.protocol import Reports, Storage, StorageError, Transaction
+from storage.sqlite import SQLiteStorage
 
 __all__ = [
     "CurrencyFigures",
@@ -25,9 +26,11 @@ __all__ = [
     "OutboxMessage",
     "PeriodFigures",
     "ProductRevenue",
+    "Reports",
     "SQLiteStorage",
     "SpanSales",
     "StatusChange",
+    "Storage",
     "StorageError",
     "Transaction",
 ]

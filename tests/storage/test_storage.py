@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from storage import MessageKind, NewOrder, OrderFacts, OrderStatus, SQLiteStorage, StorageError
-from storage.migrate import available_migrations
+from storage.sqlite.migrate import available_migrations
 
 
 def new_order(user_id: int = 7, amount: int = 39700, quantity: int = 1) -> NewOrder:
