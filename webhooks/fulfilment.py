@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Any
 
-from storage import MessageKind, Order, OrderFacts, OrderStatus, SQLiteStorage, Transaction
+from storage import MessageKind, Order, OrderFacts, OrderStatus, Storage, Transaction
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class Fulfilment:
 
     def __init__(
         self,
-        storage: SQLiteStorage,
+        storage: Storage,
         *,
         admin_ids: frozenset[int],
         on_queued: Callable[[], None],

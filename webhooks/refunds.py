@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from storage import MessageKind, Order, OrderStatus, SQLiteStorage, Transaction
+from storage import MessageKind, Order, OrderStatus, Storage, Transaction
 from webhooks.fulfilment import Outcome, order_id_of
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ class RefundLedger:
 
     def __init__(
         self,
-        storage: SQLiteStorage,
+        storage: Storage,
         *,
         admin_ids: frozenset[int],
         payment_intent_metadata: MetadataOfPaymentIntent,

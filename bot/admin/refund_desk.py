@@ -20,7 +20,7 @@ from bot.admin import texts as admin_texts
 from bot.answers import answer_tap
 from bot.money import Money, MoneyError, locale_for
 from bot.references import order_id_for
-from storage import Order, OrderStatus, SQLiteStorage
+from storage import Order, OrderStatus, Storage
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def amount_left(order: Order, requested: int) -> int:
 class RefundDesk:
     """Refund questions and their answers; every tap is checked again against the store."""
 
-    def __init__(self, client: stripe.StripeClient, storage: SQLiteStorage) -> None:
+    def __init__(self, client: stripe.StripeClient, storage: Storage) -> None:
         self._client = client
         self._storage = storage
         # Idempotency keys of requests on their way to Stripe: a second tap on the same button

@@ -37,7 +37,7 @@ from bot.i18n import Language, language
 from bot.money import Money
 from bot.outbox.notices import unpaid_notice
 from bot.references import order_id_for
-from storage import NewOrder, Order, OrderStatus, SQLiteStorage
+from storage import NewOrder, Order, OrderStatus, Storage
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class ShopHandlers:
         self,
         *,
         catalog: LiveCatalog,
-        storage: SQLiteStorage,
+        storage: Storage,
         links: CheckoutLinks,
         expires_minutes: int,
         check_at_stripe: CheckAtStripe,
