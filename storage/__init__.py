@@ -1,4 +1,5 @@
-"""Persistence: orders, Stripe event ids and the outbox, behind one small async interface."""
+"""Persistence: orders, Stripe event ids and the outbox, behind one small async interface (the
+Storage protocol), implemented over SQLite by SQLiteStorage."""
 
 from storage.models import (
     CurrencyFigures,
