@@ -11,7 +11,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.i18n import DEFAULT_LANGUAGE, Language, languages
-from storage import SQLiteStorage
+from storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class CommandMenus:
     language the bot speaks, or a French app would still show the default French one.
     """
 
-    def __init__(self, admin_ids: frozenset[int], storage: SQLiteStorage) -> None:
+    def __init__(self, admin_ids: frozenset[int], storage: Storage) -> None:
         self.admin_ids = admin_ids
         self.storage = storage
         self._admins_waiting: set[int] = set()

@@ -29,7 +29,7 @@ from bot.outbox.notices import Notices
 from bot.outbox.sender import OutboxSender
 from bot.settings import CatalogSource, Settings, TelegramMode
 from bot.telegram_http import AiohttpRequest
-from storage import SQLiteStorage, StorageError
+from storage import SQLiteStorage, Storage, StorageError
 from webhooks.app import create_web_app
 from webhooks.fulfilment import Fulfilment
 from webhooks.reconciliation import Reconciler
@@ -61,7 +61,7 @@ class Service:
 
     def __init__(self, settings: Settings, catalog: Catalog | None = None) -> None:
         self.settings = settings
-        self.storage = SQLiteStorage(settings.database_path)
+        self.storage: Storage = SQLiteStorage(settings.database_path)
         # Made here, as the catalog may be read through it before anything else starts; its
         # HTTP session opens on first use.
         self._stripe_http = stripe.AIOHTTPClient(timeout=STRIPE_TIMEOUT_SECONDS)

@@ -1,10 +1,12 @@
-"""Persistence: orders, Stripe event ids and the outbox, behind one small async interface."""
+"""Persistence: orders, Stripe event ids and the outbox, behind one small async interface (the
+Storage protocol), implemented over SQLite by SQLiteStorage."""
 
 from storage.models import (
     CurrencyFigures,
     MessageKind,
     NewOrder,
     Order,
+    OrderFacts,
     OutboxMessage,
     PeriodFigures,
     ProductRevenue,
@@ -12,20 +14,24 @@ from storage.models import (
     StatusChange,
 )
 from storage.order_rules import OrderStatus
-from storage.sqlite import SQLiteStorage, StorageError, Transaction
+from storage.protocol import Reports, Storage, StorageError, Transaction
+from storage.sqlite import SQLiteStorage
 
 __all__ = [
     "CurrencyFigures",
     "MessageKind",
     "NewOrder",
     "Order",
+    "OrderFacts",
     "OrderStatus",
     "OutboxMessage",
     "PeriodFigures",
     "ProductRevenue",
+    "Reports",
     "SQLiteStorage",
     "SpanSales",
     "StatusChange",
+    "Storage",
     "StorageError",
     "Transaction",
 ]

@@ -151,3 +151,17 @@ class SpanSales:
     currency: str
     orders: int
     revenue: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFacts:
+    """What is stored with an order's move to a new status, as Stripe told it; a field left
+    None keeps what is stored."""
+
+    payment_intent_id: str | None = None
+    # What the buyer paid and what promotion codes took off, in the order's currency.
+    amount_received: int | None = None
+    amount_discount: int | None = None
+    # Why the owner should look at the order (a payment that does not match it).
+    flag: str | None = None
+    failure_reason: str | None = None

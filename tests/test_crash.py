@@ -49,7 +49,7 @@ async def preload(database: Path, stripe_api: StripeEmulator, count: int) -> lis
         client = make_client(stripe_api, http)
         for number in range(count):
             buyer = 10_000 + number
-            order = await store.create_order(
+            order = await store.create_order_within_stock(
                 NewOrder(
                     buyer,
                     buyer,
@@ -61,7 +61,8 @@ async def preload(database: Path, stripe_api: StripeEmulator, count: int) -> lis
                     1,
                     1250,
                     "usd",
-                )
+                ),
+                stock=None,
             )
             session = await client.v1.checkout.sessions.create_async(
                 {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from storage import SQLiteStorage, StorageError
+from storage import Storage, StorageError
 from webhooks.stripe_webhook import StripeWebhook
 from webhooks.telegram_webhook import TelegramWebhook
 
@@ -13,7 +13,7 @@ MAX_BODY_BYTES = 1024 * 1024
 
 def create_web_app(
     *,
-    storage: SQLiteStorage,
+    storage: Storage,
     stripe_webhook: StripeWebhook,
     telegram_webhook: TelegramWebhook | None = None,
 ) -> web.Application:

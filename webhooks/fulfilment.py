@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Any
 
-from storage import MessageKind, Order, SQLiteStorage, Transaction
+from storage import MessageKind, Order, OrderFacts, Storage, Transaction
 from storage.order_rules import OrderStatus, parse_order_id, reported_amount
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ class Fulfilment:
 
     def __init__(
         self,
-        storage: SQLiteStorage,
+        storage: Storage,
         *,
         admin_ids: frozenset[int],
         on_queued: Callable[[], None],
@@ -159,7 +159,7 @@ class Fulfilment:
                 return Outcome.DUPLICATE
             if order.checkout_session_id is None:
                 # The process stopped between Stripe making the session and us storing it.
-                await tx.update(order.id, checkout_session_id=session["id"])
+                await tx.set_checkout_session(order.id, session["id"])
             moved = await self._move(tx, order, target, session, source)
         if not moved:
             return Outcome.UNCHANGED
@@ -177,7 +177,7 @@ class Fulfilment:
         session: Mapping[str, Any],
         source: str,
     ) -> bool:
-        fields: dict[str, Any] = {}
+        facts = OrderFacts()
         flag = None
         if target is OrderStatus.PAID:
             flag = _mismatch(order, session)
@@ -185,17 +185,17 @@ class Fulfilment:
             # currency by the figures: they count the order's own amount then, and the flag
             # tells the owner what was really taken.
             same_currency = session.get("currency") == order.currency
-            fields = {
-                "payment_intent_id": _payment_intent_id(session),
-                "amount_received": session.get("amount_total") if same_currency else None,
-                "amount_discount": _discount(session) if same_currency else None,
-                "flag": flag,
-            }
+            facts = OrderFacts(
+                payment_intent_id=_payment_intent_id(session),
+                amount_received=session.get("amount_total") if same_currency else None,
+                amount_discount=_discount(session) if same_currency else None,
+                flag=flag,
+            )
         elif target is OrderStatus.PROCESSING:
-            fields = {"payment_intent_id": _payment_intent_id(session)}
+            facts = OrderFacts(payment_intent_id=_payment_intent_id(session))
         elif target is OrderStatus.FAILED:
-            fields = {"failure_reason": "the delayed payment failed"}
-        if not await tx.advance(order, target, source=source, **fields):
+            facts = OrderFacts(failure_reason="the delayed payment failed")
+        if not await tx.advance(order, target, source=source, facts=facts):
             return False
         if (kind := _BUYER_MESSAGES.get(target)) is not None:
             await tx.enqueue(order.chat_id, kind, order.id)

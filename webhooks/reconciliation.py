@@ -19,7 +19,7 @@ from typing import Any
 
 import stripe
 
-from storage import Order, SQLiteStorage
+from storage import Order, Storage
 from webhooks.fulfilment import Fulfilment, Outcome
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class Reconciler:
     """Reads pending and processing orders' sessions back from Stripe, paced, and applies them."""
 
     def __init__(
-        self, storage: SQLiteStorage, client: stripe.StripeClient, fulfilment: Fulfilment
+        self, storage: Storage, client: stripe.StripeClient, fulfilment: Fulfilment
     ) -> None:
         self._storage = storage
         self._client = client

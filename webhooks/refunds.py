@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from storage import MessageKind, Order, SQLiteStorage, Transaction
+from storage import MessageKind, Order, Storage, Transaction
 from storage.order_rules import (
     AWAITING_PAYMENT,
     MONEY_TAKEN,
@@ -37,7 +37,7 @@ class RefundLedger:
 
     def __init__(
         self,
-        storage: SQLiteStorage,
+        storage: Storage,
         *,
         admin_ids: frozenset[int],
         payment_intent_metadata: MetadataOfPaymentIntent,
@@ -100,7 +100,7 @@ class RefundLedger:
         ):
             return False
         admin_id = int(asked)
-        if admin_id not in self._admin_ids or await tx.alerts_on(admin_id):
+        if admin_id not in self._admin_ids or await tx.alerts_enabled(admin_id):
             return False
         if not await tx.tell_requester_once(str(refund.get("id")), admin_id):
             return False
@@ -138,7 +138,7 @@ async def _refund(
         return Outcome.UNCHANGED
     fully = reported >= paid_by_buyer(order)
     target = OrderStatus.REFUNDED if fully else OrderStatus.PARTIALLY_REFUNDED
-    await tx.update(order.id, amount_refunded=reported)
+    await tx.set_amount_refunded(order.id, reported)
     if target is not order.status:
         await tx.advance(order, target, source=source)
     this_refund = str(reported - order.amount_refunded)
@@ -166,7 +166,8 @@ async def _refund_undone(
     flag = f"refund {refund.get('id')} {refund.get('status')} ({reason})"
     # Order states only move forward: the status keeps saying a refund was made,
     # while the amount and the flag say what came of it.
-    await tx.update(order.id, amount_refunded=min(total, order.amount_refunded), flag=flag)
+    await tx.set_amount_refunded(order.id, min(total, order.amount_refunded))
+    await tx.flag_order(order.id, flag)
     log.error("order %s: %s; refund the buyer another way", order.id, flag)
     for admin_id in sorted(admin_ids):
         await tx.enqueue(admin_id, MessageKind.ALERT_FLAGGED, order.id, detail=flag)

@@ -45,7 +45,7 @@ from bot.answers import answer_tap
 from bot.money import Money, locale_for
 from bot.references import order_id_for
 from bot.settings import Settings
-from storage import SQLiteStorage
+from storage import Storage
 from webhooks.reconciliation import Reconciler, describe
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class AdminHandlers:
     def __init__(
         self,
         *,
-        storage: SQLiteStorage,
+        storage: Storage,
         settings: Settings,
         stripe_client: stripe.StripeClient,
         reconciler: Reconciler,

@@ -20,7 +20,7 @@ from bot.admin import texts as admin_texts
 from bot.answers import answer_tap
 from bot.money import Money, MoneyError, locale_for
 from bot.references import order_id_for
-from storage import Order, SQLiteStorage
+from storage import Order, Storage
 from storage.order_rules import MONEY_KEPT, paid_by_buyer
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def amount_left(order: Order, requested: int) -> int:
 class RefundDesk:
     """Refund questions and their answers; every tap is checked again against the store."""
 
-    def __init__(self, client: stripe.StripeClient, storage: SQLiteStorage) -> None:
+    def __init__(self, client: stripe.StripeClient, storage: Storage) -> None:
         self._client = client
         self._storage = storage
         # Idempotency keys of requests on their way to Stripe: a second tap on the same button

@@ -48,7 +48,7 @@ from bot.i18n import Language, language
 from bot.money import Money
 from bot.outbox.notices import unpaid_notice
 from bot.references import order_id_for
-from storage import Order, SQLiteStorage
+from storage import Order, Storage
 from storage.order_rules import (
     AWAITING_PAYMENT,
     ENDED_UNPAID,
@@ -85,7 +85,7 @@ class ShopHandlers:
         self,
         *,
         catalog: LiveCatalog,
-        storage: SQLiteStorage,
+        storage: Storage,
         purchases: Purchases,
         expires_minutes: int,
         check_at_stripe: CheckAtStripe,

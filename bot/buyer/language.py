@@ -13,7 +13,7 @@ from bot.buyer import texts
 from bot.buyer.keyboards import LANGUAGE_PREFIX, languages_keyboard
 from bot.i18n import Language, languages
 from bot.menus import CommandMenus
-from storage import SQLiteStorage
+from storage import Storage
 
 Context = ContextTypes.DEFAULT_TYPE
 
@@ -21,7 +21,7 @@ Context = ContextTypes.DEFAULT_TYPE
 class BuyerLanguages:
     """Buyers' language choices, read from the store once per buyer and kept in memory."""
 
-    def __init__(self, storage: SQLiteStorage, menus: CommandMenus) -> None:
+    def __init__(self, storage: Storage, menus: CommandMenus) -> None:
         self.storage = storage
         self.menus = menus
         self._chosen: dict[int, str | None] = {}

@@ -17,7 +17,7 @@ import stripe
 from bot.catalog.model import Product, localized
 from bot.i18n import language
 from bot.references import reference_for
-from storage import NewOrder, Order, SQLiteStorage
+from storage import NewOrder, Order, Storage
 from storage.order_rules import OrderStatus
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ class Purchases:
     """Decides what a tap on Buy gets, against the store and Stripe, and makes new links."""
 
     def __init__(
-        self, storage: SQLiteStorage, links: CheckoutLinks, check_at_stripe: CheckAtStripe
+        self, storage: Storage, links: CheckoutLinks, check_at_stripe: CheckAtStripe
     ) -> None:
         self._storage = storage
         self._links = links

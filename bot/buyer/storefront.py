@@ -45,7 +45,7 @@ from bot.buyer.keyboards import (
 from bot.buyer.language import BuyerLanguages
 from bot.catalog.model import Catalog, LiveCatalog, Product, localized
 from bot.i18n import Language
-from storage import SQLiteStorage
+from storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class Storefront:
         self,
         *,
         catalog: LiveCatalog,
-        storage: SQLiteStorage,
+        storage: Storage,
         buyers: BuyerLanguages,
         page_size: int = PAGE_SIZE,
     ) -> None:

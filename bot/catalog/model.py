@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from bot.money import Money, MoneyError
-from storage import SQLiteStorage
+from storage import Storage
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,32}$")]
 NonEmpty = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
@@ -269,7 +269,7 @@ class LiveCatalog:
         self,
         current: Catalog | None,
         load: Callable[[], Awaitable[Catalog]],
-        storage: SQLiteStorage,
+        storage: Storage,
     ) -> None:
         self._current = current
         self._load = load

@@ -11,7 +11,7 @@ from bot.buyer import texts
 from bot.buyer.keyboards import again_keyboard
 from bot.i18n import language
 from bot.money import Money, locale_for
-from storage import MessageKind, Order, OrderStatus, OutboxMessage, SQLiteStorage
+from storage import MessageKind, Order, OrderStatus, OutboxMessage, Storage
 
 _ALERTS = frozenset(
     {
@@ -37,7 +37,7 @@ class Notices:
     """Renders outbox rows; None means there is nothing left to say (the order is gone, or
     its payment is no longer being processed)."""
 
-    def __init__(self, storage: SQLiteStorage) -> None:
+    def __init__(self, storage: Storage) -> None:
         self._storage = storage
 
     async def compose(self, message: OutboxMessage) -> Outgoing | None:

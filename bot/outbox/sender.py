@@ -15,7 +15,7 @@ from telegram.error import BadRequest, Forbidden, RetryAfter
 
 from bot.outbox.notices import Outgoing
 from bot.outbox.pace import Pace
-from storage import OutboxMessage, SQLiteStorage
+from storage import OutboxMessage, Storage
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class OutboxSender:
     (the buyer blocked the bot, the chat is gone) are set aside at once instead of retried.
     """
 
-    def __init__(self, storage: SQLiteStorage, bot: Bot, compose: Compose) -> None:
+    def __init__(self, storage: Storage, bot: Bot, compose: Compose) -> None:
         self._storage = storage
         self._bot = bot
         self._compose = compose

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from storage import MessageKind, NewOrder, OrderStatus, SQLiteStorage, StorageError
-from storage.migrate import available_migrations
+from storage import MessageKind, NewOrder, OrderFacts, OrderStatus, SQLiteStorage, StorageError
+from storage.sqlite.migrate import available_migrations
 
 
 def new_order(user_id: int = 7, amount: int = 39700, quantity: int = 1) -> NewOrder:
@@ -54,14 +54,14 @@ async def test_an_unusable_path_is_a_storage_error(tmp_path: Path) -> None:
 
 
 async def test_a_new_order_is_pending_with_its_total(store: SQLiteStorage) -> None:
-    order = await store.create_order(new_order(quantity=3, amount=1250))
+    order = await store.create_order_within_stock(new_order(quantity=3, amount=1250), stock=None)
     assert order.status is OrderStatus.PENDING
     assert order.amount_total == 3750
     assert await store.get_order(order.id) == order
 
 
 async def test_a_transaction_that_raises_leaves_nothing(store: SQLiteStorage) -> None:
-    order = await store.create_order(new_order())
+    order = await store.create_order_within_stock(new_order(), stock=None)
     with pytest.raises(RuntimeError):
         async with store.transaction() as tx:
             assert await tx.remember_event("evt_1", "checkout.session.completed")
@@ -82,9 +82,10 @@ async def test_an_event_id_is_remembered_once(store: SQLiteStorage) -> None:
 
 
 async def test_statuses_only_move_along_the_diagram(store: SQLiteStorage) -> None:
-    order = await store.create_order(new_order())
+    order = await store.create_order_within_stock(new_order(), stock=None)
     async with store.transaction() as tx:
-        assert await tx.advance(order, OrderStatus.PAID, source="test", payment_intent_id="pi_1")
+        facts = OrderFacts(payment_intent_id="pi_1")
+        assert await tx.advance(order, OrderStatus.PAID, source="test", facts=facts)
     paid = await store.get_order(order.id)
     assert paid is not None and paid.status is OrderStatus.PAID and paid.paid_at is not None
     async with store.transaction() as tx:
@@ -100,7 +101,7 @@ async def test_statuses_only_move_along_the_diagram(store: SQLiteStorage) -> Non
 
 
 async def test_alerts_reach_only_the_admins_who_asked(store: SQLiteStorage) -> None:
-    order = await store.create_order(new_order())
+    order = await store.create_order_within_stock(new_order(), stock=None)
     await store.set_alerts(111, True)
     await store.set_alerts(444, True)  # no longer an admin
     await store.set_alerts(222, True)
@@ -117,7 +118,7 @@ async def test_alerts_reach_only_the_admins_who_asked(store: SQLiteStorage) -> N
 
 async def test_a_stale_copy_cannot_move_an_order_twice(store: SQLiteStorage) -> None:
     """Two fulfilments holding the same pending copy: only the first one moves it."""
-    order = await store.create_order(new_order())
+    order = await store.create_order_within_stock(new_order(), stock=None)
     results = []
     for _ in range(2):
         async with store.transaction() as tx:
@@ -126,7 +127,10 @@ async def test_a_stale_copy_cannot_move_an_order_twice(store: SQLiteStorage) -> 
 
 
 async def test_concurrent_transactions_do_not_interleave(store: SQLiteStorage) -> None:
-    orders = [await store.create_order(new_order(user_id=i)) for i in range(1, 21)]
+    orders = [
+        await store.create_order_within_stock(new_order(user_id=i), stock=None)
+        for i in range(1, 21)
+    ]
 
     async def pay(index: int) -> None:
         async with store.transaction() as tx:
@@ -143,7 +147,7 @@ async def test_concurrent_transactions_do_not_interleave(store: SQLiteStorage) -
 
 
 async def test_outbox_retries_and_gives_up(store: SQLiteStorage) -> None:
-    order = await store.create_order(new_order())
+    order = await store.create_order_within_stock(new_order(), stock=None)
     async with store.transaction() as tx:
         await tx.enqueue(order.chat_id, MessageKind.PAYMENT_RECEIVED, order.id)
         await tx.enqueue(order.chat_id + 1, MessageKind.ALERT_PAID, order.id)
@@ -162,7 +166,7 @@ async def test_a_chats_messages_are_due_one_at_a_time_in_the_order_queued(
     store: SQLiteStorage,
 ) -> None:
     """A message retried later holds back the ones queued after it to the same chat."""
-    order = await store.create_order(new_order(user_id=7))
+    order = await store.create_order_within_stock(new_order(user_id=7), stock=None)
     async with store.transaction() as tx:
         for kind in (MessageKind.PAYMENT_PROCESSING, MessageKind.PAYMENT_RECEIVED):
             await tx.enqueue(7, kind, order.id)
@@ -182,7 +186,10 @@ async def test_the_outbox_leaves_out_the_messages_and_chats_the_sender_is_busy_w
 ) -> None:
     """The sender holds messages in flight or unrecorded; reading them again would resend them."""
     ada, bob = new_order(user_id=7), new_order(user_id=8)
-    for order in (await store.create_order(ada), await store.create_order(bob)):
+    for order in (
+        await store.create_order_within_stock(ada, stock=None),
+        await store.create_order_within_stock(bob, stock=None),
+    ):
         async with store.transaction() as tx:
             await tx.enqueue(order.chat_id, MessageKind.PAYMENT_RECEIVED, order.id)
             await tx.enqueue(order.chat_id, MessageKind.ALERT_PAID, order.id)

@@ -22,7 +22,7 @@ class Migration:
 def available_migrations() -> list[Migration]:
     """The migrations shipped with the package, by version."""
     found = []
-    for entry in resources.files("storage").joinpath("migrations").iterdir():
+    for entry in resources.files("storage.sqlite").joinpath("migrations").iterdir():
         match = _FILE_NAME.match(entry.name)
         if match:
             found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))

@@ -4,28 +4,26 @@
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from storage.models import CurrencyFigures, Order, PeriodFigures, ProductRevenue, SpanSales
 from storage.order_rules import MONEY_TAKEN
-from storage.rows import ORDER_COLUMNS, order_from
+from storage.sqlite.rows import ORDER_COLUMNS, order_from
+from storage.sqlite.statements import Reads
 
-Read = Callable[[str, Sequence[Any]], Awaitable[list[sqlite3.Row]]]
 
+class SQLiteReports:
+    """Read-only queries over the orders, each one alone under the engine's lock."""
 
-class Reports:
-    """Read-only queries over the orders, through the store's own read (its lock, its errors)."""
-
-    def __init__(self, read: Read) -> None:
-        self._read = read
+    def __init__(self, db: Reads) -> None:
+        self._db = db
 
     async def period_figures(self, start: int | None, end: int | None, top: int) -> PeriodFigures:
         """/stats for the half-open period [start, end); None leaves that side open."""
         paid = _paid_between(start, end)
-        currencies = await self._read(
+        currencies = await self._db.rows(
             f"SELECT currency, count(*) AS orders, sum({_PAID}) AS gross,"
             " sum(amount_refunded) AS refunded, sum(amount_refunded > 0) AS refunded_orders"
             f" FROM orders WHERE {paid.where} GROUP BY currency ORDER BY currency",
@@ -33,7 +31,7 @@ class Reports:
         )
         # SQLite takes the bare column product_title from the row max(paid_at) picked: the
         # title of the latest sale, in whichever language that buyer read it.
-        products = await self._read(
+        products = await self._db.rows(
             "SELECT currency, product_id, title, orders, quantity, revenue FROM ("
             " SELECT currency, product_id, product_title AS title, max(paid_at),"
             f" count(*) AS orders, sum(quantity) AS quantity, sum({_PAID}) AS revenue,"
@@ -44,12 +42,12 @@ class Reports:
             (*paid.parameters, top),
         )
         created = _between("created_at", start, end)
-        links = await self._read(
+        links = await self._db.rows(
             "SELECT count(*) AS created, coalesce(sum(paid_at IS NOT NULL), 0) AS paid"
             f" FROM orders WHERE {created.where} AND checkout_session_id IS NOT NULL",
             created.parameters,
         )
-        buyers = await self._read(
+        buyers = await self._db.rows(
             "SELECT count(*) AS buyers, coalesce(sum(EXISTS (SELECT 1 FROM orders AS earlier"
             " WHERE earlier.telegram_user_id = buyer.telegram_user_id"
             " AND earlier.paid_at < ?)), 0) AS returned FROM ("
@@ -89,7 +87,7 @@ class Reports:
         # The boundaries travel as one JSON parameter: a year of days would pass SQLite's
         # limit on bound parameters in older versions.
         placeholders = ", ".join("?" for _ in MONEY_TAKEN)
-        rows = await self._read(
+        rows = await self._db.rows(
             "WITH spans AS (SELECT CAST(key AS INTEGER) AS span, value AS start,"
             " lead(value) OVER (ORDER BY key) AS end FROM json_each(?))"
             f" SELECT span, currency, count(*) AS orders, sum({_PAID}) AS revenue"
@@ -105,7 +103,7 @@ class Reports:
 
     async def first_paid_at(self) -> int | None:
         """When the first order was paid; None before any was."""
-        rows = await self._read("SELECT min(paid_at) FROM orders WHERE paid_at IS NOT NULL", ())
+        rows = await self._db.rows("SELECT min(paid_at) FROM orders WHERE paid_at IS NOT NULL")
         value = rows[0][0]
         return int(value) if value is not None else None
 
@@ -114,7 +112,7 @@ class Reports:
         continue after, from the last order of the previous page."""
         placeholders = ", ".join("?" for _ in MONEY_TAKEN)
         after_cursor = "AND (paid_at, id) < (?, ?)" if before is not None else ""
-        rows = await self._read(
+        rows = await self._db.rows(
             f"SELECT {ORDER_COLUMNS} FROM orders WHERE paid_at IS NOT NULL"
             f" AND +status IN ({placeholders}) {after_cursor}"
             " ORDER BY paid_at DESC, id DESC LIMIT ?",
@@ -132,7 +130,7 @@ class Reports:
         created = _between("created_at", start, end)
         cursor: tuple[int, int] = (_NO_TIME, 0)
         while True:
-            rows = await self._read(
+            rows = await self._db.rows(
                 f"SELECT {ORDER_COLUMNS} FROM orders WHERE {created.where}"
                 " AND (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?",
                 (*created.parameters, *cursor, chunk_size),

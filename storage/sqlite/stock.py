@@ -6,17 +6,11 @@ The functions run on the store's connection, inside its lock or transaction.
 
 from __future__ import annotations
 
-import time
+import json
 from collections.abc import Mapping
 
-import aiosqlite
-
 from storage.order_rules import HOLDS_STOCK
-
-
-def _now() -> int:
-    return int(time.time())
-
+from storage.sqlite.statements import Reads, Writes, now
 
 # An order holds its units while it can still be paid, and once it is: a pending order whose
 # link is open (or still being made: its link is attached within seconds, and one left behind
@@ -34,15 +28,22 @@ _HOLDS_STOCK = (
 )
 
 
-async def record_levels(
-    db: aiosqlite.Connection, levels: Mapping[str, int], *, replace: bool
-) -> None:
+async def record_catalog(db: Writes, levels: Mapping[str, int]) -> None:
+    """The catalog's `stock` numbers (at start-up and on each reload): a changed number is
+    what the owner has now; a product without one is unlimited."""
+    await db.execute(
+        "DELETE FROM stock_levels WHERE product_id NOT IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(levels)),),
+    )
+    await record_levels(db, levels, replace=True)
+
+
+async def record_levels(db: Writes, levels: Mapping[str, int], *, replace: bool) -> None:
     """Record each number with the moment it was written; `replace` lets a changed number
     replace the recorded one, otherwise only a missing one is added."""
-    now = _now()
-    cursor = await db.execute("SELECT coalesce(max(id), 0) FROM orders")
-    row = await cursor.fetchone()
-    last_order_id = row[0] if row is not None else 0
+    at = now()
+    rows = await db.rows("SELECT coalesce(max(id), 0) FROM orders")
+    last_order_id = rows[0][0]
     on_conflict = (
         "DO UPDATE SET stock = excluded.stock, after_order_id = excluded.after_order_id,"
         " recorded_at = excluded.recorded_at WHERE stock_levels.stock != excluded.stock"
@@ -52,26 +53,27 @@ async def record_levels(
     await db.executemany(
         "INSERT INTO stock_levels (product_id, stock, after_order_id, recorded_at)"
         f" VALUES (?, ?, ?, ?) ON CONFLICT (product_id) {on_conflict}",
-        [(product_id, stock, last_order_id, now) for product_id, stock in levels.items()],
+        [(product_id, stock, last_order_id, at) for product_id, stock in levels.items()],
     )
 
 
-async def units_left(
-    db: aiosqlite.Connection, product_ids: list[str], replacing: int | None = None
-) -> dict[str, int]:
+async def units_left(db: Reads, product_ids: list[str], replacing: int | None) -> dict[str, int]:
+    """Units left of each product that has a recorded stock (others are unlimited), not
+    counting the order `replacing` names. It sums every order holding a product's units: in
+    a transaction, run it off the event loop."""
     if not product_ids:
         return {}
     placeholders = ", ".join(f":p{index}" for index in range(len(product_ids)))
-    cursor = await db.execute(
+    rows = await db.rows(
         "SELECT s.product_id, s.stock - coalesce((SELECT sum(o.quantity) FROM orders o"
         f" WHERE o.product_id = s.product_id AND {_HOLDS_STOCK} AND {_AGAINST_THE_NUMBER}"
         " AND o.id IS NOT :replacing),"
         f" 0) AS left FROM stock_levels s WHERE s.product_id IN ({placeholders})",
         {
-            "now": _now(),
+            "now": now(),
             "making": LINK_MAKING_SECONDS,
             "replacing": replacing,
             **{f"p{index}": product_id for index, product_id in enumerate(product_ids)},
         },
     )
-    return {row["product_id"]: max(row["left"], 0) for row in await cursor.fetchall()}
+    return {row["product_id"]: max(row["left"], 0) for row in rows}

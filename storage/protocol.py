@@ -1,0 +1,298 @@
+"""What the bot and the webhooks ask of the store: the Storage and Transaction protocols, and
+StorageError, the one error they see.
+
+A backend implements these with its own queries; nothing here names SQL, rows or a driver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from storage.models import (
+    MessageKind,
+    NewOrder,
+    Order,
+    OrderFacts,
+    OutboxMessage,
+    PeriodFigures,
+    SpanSales,
+    StatusChange,
+)
+from storage.order_rules import OrderStatus
+
+
+class StorageError(Exception):
+    """The database could not do what was asked (it is unreachable, full, or corrupt)."""
+
+
+class Transaction(Protocol):
+    """Operations that commit together, such as recording a payment and queueing its message.
+
+    Reads here see the transaction's own writes, and nothing changes what they read before it
+    commits.
+    """
+
+    async def remember_event(self, event_id: str, event_type: str) -> bool:
+        """Record a Stripe event id; False when it was recorded before (a duplicate delivery)."""
+        ...
+
+    async def get_order(self, order_id: int) -> Order | None:
+        """The order with that id, if there is one."""
+        ...
+
+    async def order_with_payment_intent(self, payment_intent_id: str) -> Order | None:
+        """The order a PaymentIntent paid, if it is one of ours."""
+        ...
+
+    async def advance(
+        self, order: Order, target: OrderStatus, *, source: str, facts: OrderFacts | None = None
+    ) -> bool:
+        """Move the order to `target` if its stored status has an edge there; False if not."""
+        ...
+
+    async def set_checkout_session(self, order_id: int, session_id: str) -> None:
+        """Store the order's Checkout Session, when the process stopped before it could."""
+        ...
+
+    async def set_amount_refunded(self, order_id: int, amount: int) -> None:
+        """Store the order's refunded total."""
+        ...
+
+    async def flag_order(self, order_id: int, flag: str) -> None:
+        """Say why the owner should look at the order."""
+        ...
+
+    async def record_refund(self, refund_id: str, order_id: int, amount: int, status: str) -> int:
+        """Store a refund as Stripe last reported it; returns the order's succeeded total."""
+        ...
+
+    async def undone_refunds(self, order_id: int) -> int:
+        """What the order's failed and canceled refunds came to."""
+        ...
+
+    async def refund_status(self, refund_id: str) -> str | None:
+        """The status last stored for a refund; None before any event about it."""
+        ...
+
+    async def tell_requester_once(self, refund_id: str, admin_id: int) -> bool:
+        """Note that the admin who asked for a refund is told of it; False if they were."""
+        ...
+
+    async def alerts_enabled(self, admin_id: int) -> bool:
+        """Whether the admin wants a message on every sale, refund and failure."""
+        ...
+
+    async def enqueue(
+        self, chat_id: int, kind: MessageKind, order_id: int | None, detail: str | None = None
+    ) -> None:
+        """Queue a chat message; the outbox sender delivers it after the commit."""
+        ...
+
+    async def enqueue_alerts(
+        self,
+        kind: MessageKind,
+        order_id: int,
+        admin_ids: Collection[int],
+        detail: str | None = None,
+    ) -> None:
+        """Queue one message per admin in `admin_ids` who turned sale alerts on."""
+        ...
+
+
+class Reports(Protocol):
+    """The owner's figures (/stats, /sales, /chart, /export): money summed per currency."""
+
+    async def period_figures(self, start: int | None, end: int | None, top: int) -> PeriodFigures:
+        """/stats for the half-open period [start, end); None leaves that side open."""
+        ...
+
+    async def sales_by_span(self, boundaries: Sequence[int]) -> list[SpanSales]:
+        """Paid orders per currency in each span [boundaries[i], boundaries[i + 1])."""
+        ...
+
+    async def first_paid_at(self) -> int | None:
+        """When the first order was paid; None before any was."""
+        ...
+
+    async def paid_orders(self, limit: int, before: tuple[int, int] | None) -> list[Order]:
+        """Paid orders, newest first, after the (paid_at, id) of the previous page's last."""
+        ...
+
+    def orders_created(
+        self, start: int | None, end: int | None, chunk_size: int
+    ) -> AsyncIterator[list[Order]]:
+        """Every order created in [start, end), oldest first, `chunk_size` at a time."""
+        ...
+
+
+class Storage(Protocol):
+    """Orders, Stripe event ids, refunds, stock, preferences and the outbox.
+
+    Each operation here is on its own: a write is committed (durably) when it returns, and
+    a read sees what was committed. Operations that must commit together go in transaction().
+    """
+
+    @property
+    def instance_id(self) -> str:
+        """This database's own id, set when it was created (kept in idempotency keys)."""
+        ...
+
+    @property
+    def reports(self) -> Reports:
+        """The owner's figures."""
+        ...
+
+    async def open(self) -> None:
+        """Open the database, creating and migrating it as needed."""
+        ...
+
+    async def close(self) -> None:
+        """Close the database; later calls raise StorageError."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise StorageError unless the database answers a query."""
+        ...
+
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+        """All or nothing; the block returns once what it did is durable."""
+        ...
+
+    # Orders
+
+    async def get_order(self, order_id: int) -> Order | None:
+        """The order with that id, if there is one."""
+        ...
+
+    async def create_order_within_stock(
+        self, new: NewOrder, stock: int | None, *, replacing: int | None = None
+    ) -> Order | None:
+        """Store a pending order unless fewer than its quantity are left; None if so."""
+        ...
+
+    async def attach_checkout(
+        self, order_id: int, session_id: str, url: str, expires_at: int
+    ) -> None:
+        """Remember the Checkout Session made for a pending order."""
+        ...
+
+    async def set_pay_message(self, order_id: int, message_id: int) -> None:
+        """Remember the chat message holding the order's pay button."""
+        ...
+
+    async def fail_order(self, order: Order, reason: str) -> bool:
+        """Mark an order failed (no payment link could be made for it)."""
+        ...
+
+    async def open_link_for(
+        self, telegram_user_id: int, product_id: str, valid_after: int
+    ) -> Order | None:
+        """The buyer's newest pending order for a product whose link is still valid then."""
+        ...
+
+    async def orders_of_buyer(self, telegram_user_id: int, limit: int) -> list[Order]:
+        """The buyer's latest orders, newest first."""
+        ...
+
+    async def history_of(self, order_id: int) -> list[StatusChange]:
+        """The statuses an order took, oldest first."""
+        ...
+
+    async def waiting_orders(self, updated_before: int, limit: int) -> list[Order]:
+        """Pending and processing orders with a session, untouched after `updated_before`."""
+        ...
+
+    async def fail_orphans(self, created_before: int) -> int:
+        """Fail pending orders that never got a Checkout Session; how many there were."""
+        ...
+
+    # Stock
+
+    async def record_stock_levels(self, levels: Mapping[str, int]) -> None:
+        """Remember the catalog's `stock` numbers; a product without one is unlimited."""
+        ...
+
+    async def stock_left(
+        self, product_ids: Iterable[str], *, replacing: int | None = None
+    ) -> dict[str, int]:
+        """Units left of each product with a stock, not counting the order `replacing`."""
+        ...
+
+    # Refunds
+
+    async def refunds_asked(self, order_id: int) -> int:
+        """The refunds of an order Stripe made or is making (failed and canceled ones aside)."""
+        ...
+
+    async def answer_refund_question(
+        self, chat_id: int, message_id: int, *, confirmed: bool, admin_id: int
+    ) -> bool:
+        """Record the first answer to a refund question; False when it was answered before."""
+        ...
+
+    # Buyers' and admins' preferences
+
+    async def buyer_language(self, telegram_user_id: int) -> str | None:
+        """The language a buyer picked with /language, if they did."""
+        ...
+
+    async def set_buyer_language(self, telegram_user_id: int, language: str) -> None:
+        """Remember the language a buyer picked."""
+        ...
+
+    async def alerts_enabled(self, admin_id: int) -> bool:
+        """Whether the admin wants a message on every sale, refund and failure."""
+        ...
+
+    async def set_alerts(self, admin_id: int, enabled: bool) -> None:
+        """Turn an admin's sale alerts on or off."""
+        ...
+
+    async def admin_language(self, admin_id: int) -> str | None:
+        """The language an admin's alerts are written in."""
+        ...
+
+    async def set_admin_language(self, admin_id: int, language: str | None) -> None:
+        """Remember the language an admin's alerts are written in (after set_alerts)."""
+        ...
+
+    async def admin_menu_chats(self) -> set[int]:
+        """The chats last given the admins' command menu."""
+        ...
+
+    async def set_admin_menu(self, chat_id: int, shown: bool) -> None:
+        """Remember whether a chat was given the admins' command menu."""
+        ...
+
+    # The outbox
+
+    async def due_messages(
+        self,
+        now: float,
+        limit: int,
+        *,
+        skip_ids: Collection[int] = (),
+        skip_chats: Collection[int] = (),
+    ) -> list[OutboxMessage]:
+        """Unsent messages due by `now`, oldest first, but those of the ids and chats skipped."""
+        ...
+
+    async def next_attempt_at(
+        self, *, skip_ids: Collection[int] = (), skip_chats: Collection[int] = ()
+    ) -> float | None:
+        """When the earliest unsent message not skipped is due; None when there is none."""
+        ...
+
+    async def mark_sent(self, message_ids: Iterable[int]) -> None:
+        """Record that Telegram took these messages."""
+        ...
+
+    async def retry_later(self, message_id: int, at: float, error: str) -> None:
+        """Try the message again at `at`."""
+        ...
+
+    async def give_up(self, message_id: int, error: str) -> None:
+        """Stop trying to send a message that can never be delivered."""
+        ...

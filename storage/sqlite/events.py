@@ -1,0 +1,15 @@
+"""Stripe's event ids: an event delivered twice is applied once."""
+
+from __future__ import annotations
+
+from storage.sqlite.statements import Writes, now
+
+
+async def remember(db: Writes, event_id: str, event_type: str) -> bool:
+    """Record a Stripe event id; False when it was recorded before (a duplicate delivery)."""
+    changed = await db.execute(
+        "INSERT INTO stripe_events (id, type, received_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (id) DO NOTHING",
+        (event_id, event_type, now()),
+    )
+    return changed.rowcount == 1

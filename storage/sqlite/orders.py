@@ -1,0 +1,187 @@
+"""Orders: a buyer's pending order, its Checkout link, its moves along the state diagram (each
+one in its history), and the queries that find orders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from storage.models import NewOrder, Order, OrderFacts, StatusChange
+from storage.order_rules import OrderStatus
+from storage.sqlite.rows import ORDER_COLUMNS, order_from
+from storage.sqlite.statements import Reads, Writes, now
+
+
+async def get(db: Reads, order_id: int) -> Order | None:
+    return await _one(db, "id = ?", (order_id,))
+
+
+async def with_payment_intent(db: Reads, payment_intent_id: str) -> Order | None:
+    return await _one(db, "payment_intent_id = ?", (payment_intent_id,))
+
+
+async def open_link_for(
+    db: Reads, telegram_user_id: int, product_id: str, valid_after: int
+) -> Order | None:
+    """The buyer's newest pending order for a product whose link is still valid then."""
+    return await _one(
+        db,
+        "telegram_user_id = ? AND product_id = ? AND status = ? AND checkout_url"
+        " IS NOT NULL AND checkout_expires_at > ? ORDER BY id DESC LIMIT 1",
+        (telegram_user_id, product_id, OrderStatus.PENDING.value, valid_after),
+    )
+
+
+async def waiting(db: Reads, updated_before: int, limit: int) -> list[Order]:
+    """Pending and processing orders with a session, untouched after `updated_before`."""
+    rows = await db.rows(
+        f"SELECT {ORDER_COLUMNS} FROM orders WHERE status IN (?, ?)"
+        " AND checkout_session_id IS NOT NULL AND updated_at <= ? ORDER BY id LIMIT ?",
+        (OrderStatus.PENDING.value, OrderStatus.PROCESSING.value, updated_before, limit),
+    )
+    return [order_from(row) for row in rows]
+
+
+async def without_session(db: Reads, created_before: int) -> list[Order]:
+    """Pending orders created before then that never got a Checkout Session."""
+    rows = await db.rows(
+        f"SELECT {ORDER_COLUMNS} FROM orders WHERE status = ?"
+        " AND checkout_session_id IS NULL AND created_at < ?",
+        (OrderStatus.PENDING.value, created_before),
+    )
+    return [order_from(row) for row in rows]
+
+
+async def of_buyer(db: Reads, telegram_user_id: int, limit: int) -> list[Order]:
+    """The buyer's latest orders, newest first."""
+    rows = await db.rows(
+        f"SELECT {ORDER_COLUMNS} FROM orders WHERE telegram_user_id = ?"
+        " ORDER BY created_at DESC, id DESC LIMIT ?",
+        (telegram_user_id, limit),
+    )
+    return [order_from(row) for row in rows]
+
+
+async def history(db: Reads, order_id: int) -> list[StatusChange]:
+    """The statuses an order took, oldest first."""
+    rows = await db.rows(
+        "SELECT status, at, source FROM order_history WHERE order_id = ? ORDER BY id",
+        (order_id,),
+    )
+    return [StatusChange(OrderStatus(row["status"]), row["at"], row["source"]) for row in rows]
+
+
+async def insert(db: Writes, new: NewOrder) -> int:
+    """Store a pending order; returns its id."""
+    at = now()
+    changed = await db.execute(
+        "INSERT INTO orders (telegram_user_id, chat_id, buyer_name, buyer_username,"
+        " language, product_id, product_title, quantity, unit_amount, amount_total,"
+        " currency, status, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            new.telegram_user_id,
+            new.chat_id,
+            new.buyer_name,
+            new.buyer_username,
+            new.language,
+            new.product_id,
+            new.product_title,
+            new.quantity,
+            new.unit_amount,
+            new.amount_total,
+            new.currency,
+            OrderStatus.PENDING.value,
+            at,
+            at,
+        ),
+    )
+    assert changed.lastrowid is not None
+    await _record_status(db, changed.lastrowid, OrderStatus.PENDING, at, "tap")
+    return changed.lastrowid
+
+
+async def advance(
+    db: Writes, order: Order, target: OrderStatus, *, source: str, facts: OrderFacts | None
+) -> bool:
+    """Move `order` to `target` if the state diagram allows it from its stored status, and
+    store the facts given with it.
+
+    The status it moves from is checked in the UPDATE itself, so two fulfilments racing on
+    the same order cannot both move it. `source` says what moved it, for the order's
+    history. Returns whether this call moved it.
+    """
+    if not order.status.can_move_to(target):
+        return False
+    at = now()
+    fields: dict[str, object] = {"status": target.value, "updated_at": at}
+    if target is OrderStatus.PAID:
+        fields["paid_at"] = at
+    if facts is not None:
+        # Column names are OrderFacts' own fields, never a caller's words.
+        given = ((name, getattr(facts, name)) for name in OrderFacts.__slots__)
+        fields.update((name, value) for name, value in given if value is not None)
+    assignments = ", ".join(f"{name} = ?" for name in fields)
+    changed = await db.execute(
+        f"UPDATE orders SET {assignments} WHERE id = ? AND status = ?",
+        (*fields.values(), order.id, order.status.value),
+    )
+    if changed.rowcount != 1:
+        return False
+    await _record_status(db, order.id, target, at, source)
+    return True
+
+
+async def attach_checkout(
+    db: Writes, order_id: int, session_id: str, url: str, expires_at: int
+) -> None:
+    """Remember the Checkout Session made for a pending order."""
+    await db.execute(
+        "UPDATE orders SET checkout_session_id = ?, checkout_url = ?,"
+        " checkout_expires_at = ?, updated_at = ? WHERE id = ?",
+        (session_id, url, expires_at, now(), order_id),
+    )
+
+
+async def set_checkout_session(db: Writes, order_id: int, session_id: str) -> None:
+    """Store the Checkout Session Stripe made for the order, when the process stopped before
+    it could."""
+    await db.execute(
+        "UPDATE orders SET checkout_session_id = ?, updated_at = ? WHERE id = ?",
+        (session_id, now(), order_id),
+    )
+
+
+async def set_pay_message(db: Writes, order_id: int, message_id: int) -> None:
+    """Remember the chat message holding the order's pay button (edited when it expires)."""
+    await db.execute(
+        "UPDATE orders SET pay_message_id = ?, updated_at = ? WHERE id = ?",
+        (message_id, now(), order_id),
+    )
+
+
+async def set_amount_refunded(db: Writes, order_id: int, amount: int) -> None:
+    await db.execute(
+        "UPDATE orders SET amount_refunded = ?, updated_at = ? WHERE id = ?",
+        (amount, now(), order_id),
+    )
+
+
+async def set_flag(db: Writes, order_id: int, flag: str) -> None:
+    """Say why the owner should look at the order (a refund that failed)."""
+    await db.execute(
+        "UPDATE orders SET flag = ?, updated_at = ? WHERE id = ?", (flag, now(), order_id)
+    )
+
+
+async def _record_status(
+    db: Writes, order_id: int, status: OrderStatus, at: int, source: str
+) -> None:
+    await db.execute(
+        "INSERT INTO order_history (order_id, status, at, source) VALUES (?, ?, ?, ?)",
+        (order_id, status.value, at, source),
+    )
+
+
+async def _one(db: Reads, where: str, parameters: Sequence[object]) -> Order | None:
+    rows = await db.rows(f"SELECT {ORDER_COLUMNS} FROM orders WHERE {where}", parameters)
+    return order_from(rows[0]) if rows else None

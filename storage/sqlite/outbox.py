@@ -1,0 +1,117 @@
+"""The outbox: chat messages queued in the transaction that decided them, and what the sender
+made of each (sent, to be retried, given up)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+
+from storage.models import MessageKind, OutboxMessage
+from storage.sqlite.statements import Reads, Writes, now
+
+# Two parameters: JSON arrays of outbox ids and of chat ids to leave out.
+_UNSENT_AND_NOT_SKIPPED = (
+    "sent_at IS NULL AND given_up_at IS NULL"
+    " AND id NOT IN (SELECT value FROM json_each(?))"
+    " AND chat_id NOT IN (SELECT value FROM json_each(?))"
+    # Each chat's oldest waiting message only: one retried later holds back those after it,
+    # so that "being processed" never comes after "Payment received".
+    " AND NOT EXISTS (SELECT 1 FROM outbox AS earlier WHERE earlier.chat_id = outbox.chat_id"
+    " AND earlier.id < outbox.id AND earlier.sent_at IS NULL AND earlier.given_up_at IS NULL)"
+)
+
+
+async def enqueue(
+    db: Writes, chat_id: int, kind: MessageKind, order_id: int | None, detail: str | None
+) -> None:
+    """Queue a chat message; the outbox sender delivers it after the commit."""
+    at = now()
+    await db.execute(
+        "INSERT INTO outbox (chat_id, kind, order_id, detail, created_at, next_attempt_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (chat_id, kind.value, order_id, detail, at, at),
+    )
+
+
+async def enqueue_alerts(
+    db: Writes,
+    kind: MessageKind,
+    order_id: int,
+    admin_ids: Collection[int],
+    detail: str | None,
+) -> None:
+    """Queue one message per admin who turned sale alerts on and is still an admin (an id
+    taken out of ADMIN_IDS keeps its row, and must hear nothing more)."""
+    at = now()
+    await db.execute(
+        "INSERT INTO outbox (chat_id, kind, order_id, detail, created_at, next_attempt_at)"
+        " SELECT admin_id, ?, ?, ?, ?, ? FROM admin_alerts WHERE enabled = 1"
+        " AND admin_id IN (SELECT value FROM json_each(?)) ORDER BY admin_id",
+        (kind.value, order_id, detail, at, at, json.dumps(sorted(admin_ids))),
+    )
+
+
+async def due(
+    db: Reads,
+    at: float,
+    limit: int,
+    *,
+    skip_ids: Collection[int],
+    skip_chats: Collection[int],
+) -> list[OutboxMessage]:
+    """Unsent messages due by `at`, oldest first, leaving out the ids and chats the sender
+    is already busy with."""
+    rows = await db.rows(
+        "SELECT id, chat_id, kind, order_id, attempts, detail FROM outbox"
+        f" WHERE {_UNSENT_AND_NOT_SKIPPED} AND next_attempt_at <= ?"
+        " ORDER BY next_attempt_at, id LIMIT ?",
+        (json.dumps(list(skip_ids)), json.dumps(list(skip_chats)), at, limit),
+    )
+    return [
+        OutboxMessage(
+            row["id"],
+            row["chat_id"],
+            MessageKind(row["kind"]),
+            row["order_id"],
+            row["attempts"],
+            row["detail"],
+        )
+        for row in rows
+    ]
+
+
+async def next_attempt_at(
+    db: Reads, *, skip_ids: Collection[int], skip_chats: Collection[int]
+) -> float | None:
+    """When the earliest unsent message is due, leaving out the ids and chats skipped;
+    None when there is none."""
+    rows = await db.rows(
+        f"SELECT min(next_attempt_at) FROM outbox WHERE {_UNSENT_AND_NOT_SKIPPED}",
+        (json.dumps(list(skip_ids)), json.dumps(list(skip_chats))),
+    )
+    value = rows[0][0]
+    return float(value) if value is not None else None
+
+
+async def mark_sent(db: Writes, message_ids: Collection[int]) -> None:
+    await db.execute(
+        f"UPDATE outbox SET sent_at = ?, attempts = attempts + 1"
+        f" WHERE id IN ({', '.join('?' for _ in message_ids)})",
+        (now(), *message_ids),
+    )
+
+
+async def retry_later(db: Writes, message_id: int, at: float, error: str) -> None:
+    await db.execute(
+        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?"
+        " WHERE id = ?",
+        (at, error, message_id),
+    )
+
+
+async def give_up(db: Writes, message_id: int, error: str) -> None:
+    """Stop trying to send a message that can never be delivered (the buyer blocked us)."""
+    await db.execute(
+        "UPDATE outbox SET attempts = attempts + 1, given_up_at = ?, last_error = ? WHERE id = ?",
+        (now(), error, message_id),
+    )
