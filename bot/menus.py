@@ -10,6 +10,7 @@ from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefaul
 from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
+from bot.handler_groups import WATCH
 from bot.i18n import DEFAULT_LANGUAGE, Language, languages
 from storage import Storage
 
@@ -56,8 +57,7 @@ class CommandMenus:
         self._admins_waiting: set[int] = set()
 
     def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        # A group of its own, before every other: it looks at each update and answers none.
-        application.add_handler(TypeHandler(Update, self._catch_up), group=-1)
+        application.add_handler(TypeHandler(Update, self._catch_up), group=WATCH)
 
     async def publish(self, bot: Bot) -> None:
         """Set every menu; a refusal is logged, never fatal."""

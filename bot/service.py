@@ -152,7 +152,6 @@ class Service:
         reconciler = Reconciler(self.storage, stripe_client, fulfilment)
         menus = CommandMenus(settings.admin_ids, self.storage)
         menus.register(application)
-        # Before the buyers' handlers: their catch-all fallback would take admin commands too.
         AdminHandlers(
             storage=self.storage,
             settings=settings,
@@ -161,7 +160,7 @@ class Service:
         ).register(application)
         self.catalog_reload.register(application)
         buyers = BuyerLanguages(self.storage, menus)
-        ShopHandlers(
+        shop = ShopHandlers(
             catalog=self.live_catalog,
             storage=self.storage,
             purchases=Purchases(self.storage, links, reconciler.check),
@@ -171,7 +170,11 @@ class Service:
             buyers=buyers,
             storefront=Storefront(catalog=self.live_catalog, storage=self.storage, buyers=buyers),
             support_contact=settings.support_contact,
-        ).register(application)
+        )
+        shop.register(application)
+        # Admin commands answer their own failures (bot/admin/access.py); whatever else fails
+        # was a buyer's update, and the buyer hears of it in their language.
+        application.add_error_handler(shop.on_error)
 
         await application.start()
         stack.push_async_callback(application.stop)

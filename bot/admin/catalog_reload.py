@@ -11,6 +11,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes, filters
 
 from bot.admin.access import admins_only
 from bot.catalog.model import Catalog, CatalogError, LiveCatalog
+from bot.handler_groups import ROOMS
 from storage import StorageError
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,8 @@ class CatalogReload:
 
     def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         guarded = admins_only(self.admin_ids, self.reload)
-        application.add_handler(CommandHandler("reload", guarded, filters=filters.ChatType.PRIVATE))
+        command = CommandHandler("reload", guarded, filters=filters.ChatType.PRIVATE)
+        application.add_handler(command, group=ROOMS)
 
     async def reload(self, update: Update, context: Context) -> None:
         """Reload the catalog and say how it went."""

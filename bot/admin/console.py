@@ -42,6 +42,7 @@ from bot.admin.periods import (
 )
 from bot.admin.refund_desk import RefundDesk
 from bot.answers import answer_tap
+from bot.handler_groups import ROOMS
 from bot.money import Money, locale_for
 from bot.references import order_id_for
 from bot.settings import Settings
@@ -92,14 +93,17 @@ class AdminHandlers:
         }
         # Private chats only: in a group, figures and buyers' names would be read by everyone.
         private = filters.ChatType.PRIVATE
-        for name, handler in commands.items():
-            application.add_handler(
-                CommandHandler(name, admins_only(self.admin_ids, handler), filters=private)
-            )
-        application.add_handler(
-            CallbackQueryHandler(
-                admins_only(self.admin_ids, self.tap), pattern=admin_keyboards.PATTERN
-            )
+        application.add_handlers(
+            [
+                *(
+                    CommandHandler(name, admins_only(self.admin_ids, handler), filters=private)
+                    for name, handler in commands.items()
+                ),
+                CallbackQueryHandler(
+                    admins_only(self.admin_ids, self.tap), pattern=admin_keyboards.PATTERN
+                ),
+            ],
+            group=ROOMS,
         )
 
     async def tap(self, update: Update, context: Context) -> None:

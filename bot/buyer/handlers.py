@@ -25,6 +25,7 @@ from bot.answers import answer_tap
 from bot.buyer import texts
 from bot.buyer.keyboards import (
     AGAIN_PREFIX,
+    BUY_PREFIX,
     orders_keyboard,
     pay_keyboard,
     product_and_quantity,
@@ -44,6 +45,7 @@ from bot.buyer.purchase import (
 from bot.buyer.storefront import Storefront
 from bot.buyer.tap_guard import TapGuard
 from bot.catalog.model import Catalog, LiveCatalog, Product
+from bot.handler_groups import LAST_RESORT, ROOMS, taken_by_a_room
 from bot.i18n import Language, language
 from bot.money import Money
 from bot.outbox.notices import unpaid_notice
@@ -111,16 +113,25 @@ class ShopHandlers:
 
     def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         private = filters.ChatType.PRIVATE
-        application.add_handler(CommandHandler("start", self.start, filters=private))
-        application.add_handler(CommandHandler("shop", self.shop, filters=private))
-        application.add_handler(CommandHandler("help", self.help, filters=private))
-        application.add_handler(CommandHandler("orders", self.orders, filters=private))
+        application.add_handlers(
+            [
+                CommandHandler("start", self.start, filters=private),
+                CommandHandler("shop", self.shop, filters=private),
+                CommandHandler("help", self.help, filters=private),
+                CommandHandler("orders", self.orders, filters=private),
+                CallbackQueryHandler(self.buy, pattern=f"^({BUY_PREFIX}|{AGAIN_PREFIX})"),
+            ],
+            group=ROOMS,
+        )
         self.buyers.register(application)
         self.storefront.register(application)
-        # Last: Buy and "new link" buttons, and data this bot never sent (answered politely).
-        application.add_handler(CallbackQueryHandler(self.buy))
-        application.add_handler(MessageHandler(private, self.fallback))
-        application.add_error_handler(self.on_error)
+        application.add_handlers(
+            [
+                CallbackQueryHandler(self.unknown_button),
+                MessageHandler(private, self.fallback),
+            ],
+            group=LAST_RESORT,
+        )
 
     # Buyers
 
@@ -241,16 +252,28 @@ class ShopHandlers:
         )
         await self.storage.set_pay_message(order.id, message.message_id)
 
+    async def unknown_button(self, update: Update, context: Context) -> None:
+        """A button this bot never sent (or no longer knows): say it is not on sale."""
+        query = update.callback_query
+        if query is None or taken_by_a_room(update, context.application):
+            return
+        lang = await self.buyers.of(query.from_user)
+        await answer_tap(query, texts.product_unavailable(lang), alert=True)
+
     async def fallback(self, update: Update, context: Context) -> None:
         """Anything else a buyer writes: point them to what works."""
         message, user = update.effective_message, update.effective_user
-        if message is not None and user is not None:
-            await message.reply_text(texts.unknown_input(await self.buyers.of(user)))
+        if message is None or user is None or taken_by_a_room(update, context.application):
+            return
+        await message.reply_text(texts.unknown_input(await self.buyers.of(user)))
 
     # Shared
 
     async def on_error(self, update: object, context: Context) -> None:
-        """Log what a handler raised; tell the buyer something went wrong rather than nothing."""
+        """Log what a handler raised; tell the buyer something went wrong rather than nothing.
+
+        The application's error handler (bot/service.py registers it): admin commands answer
+        their own failures (bot/admin/access.py)."""
         log.error("handling an update failed", exc_info=context.error)
         if isinstance(update, Update) and update.effective_chat is not None:
             user = update.effective_user

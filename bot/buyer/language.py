@@ -11,6 +11,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 from bot.answers import answer_tap
 from bot.buyer import texts
 from bot.buyer.keyboards import LANGUAGE_PREFIX, languages_keyboard
+from bot.handler_groups import ROOMS
 from bot.i18n import Language, languages
 from bot.menus import CommandMenus
 from storage import Storage
@@ -37,8 +38,13 @@ class BuyerLanguages:
 
     def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         private = filters.ChatType.PRIVATE
-        application.add_handler(CommandHandler("language", self.ask, filters=private))
-        application.add_handler(CallbackQueryHandler(self.choose, pattern=f"^{LANGUAGE_PREFIX}"))
+        application.add_handlers(
+            [
+                CommandHandler("language", self.ask, filters=private),
+                CallbackQueryHandler(self.choose, pattern=f"^{LANGUAGE_PREFIX}"),
+            ],
+            group=ROOMS,
+        )
 
     async def ask(self, update: Update, context: Context) -> None:
         """Offer every language the bot has a catalog for."""

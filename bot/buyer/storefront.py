@@ -44,6 +44,7 @@ from bot.buyer.keyboards import (
 )
 from bot.buyer.language import BuyerLanguages
 from bot.catalog.model import Catalog, LiveCatalog, Product, localized
+from bot.handler_groups import ROOMS
 from bot.i18n import Language
 from storage import Storage
 
@@ -91,11 +92,16 @@ class Storefront:
         self._photo_ids: dict[str, str] = {}
 
     def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        application.add_handler(CallbackQueryHandler(self.home, pattern=f"^{HOME_PREFIX}"))
-        application.add_handler(CallbackQueryHandler(self.category, pattern=f"^{CATEGORY_PREFIX}"))
-        application.add_handler(CallbackQueryHandler(self.card, pattern=f"^{CARD_PREFIX}"))
-        application.add_handler(CallbackQueryHandler(self.limit, pattern=f"^{LIMIT_PREFIX}"))
-        application.add_handler(CallbackQueryHandler(self.idle, pattern=f"^{IDLE}$"))
+        application.add_handlers(
+            [
+                CallbackQueryHandler(self.home, pattern=f"^{HOME_PREFIX}"),
+                CallbackQueryHandler(self.category, pattern=f"^{CATEGORY_PREFIX}"),
+                CallbackQueryHandler(self.card, pattern=f"^{CARD_PREFIX}"),
+                CallbackQueryHandler(self.limit, pattern=f"^{LIMIT_PREFIX}"),
+                CallbackQueryHandler(self.idle, pattern=f"^{IDLE}$"),
+            ],
+            group=ROOMS,
+        )
 
     async def send_home(self, message: Message, user: User, greet: bool) -> None:
         """Answer /start or /shop with the shop's first page (greeting the buyer on /start)."""
