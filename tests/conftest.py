@@ -13,15 +13,20 @@ from bot.catalog.model import Catalog, load_catalog
 from bot.service import Service
 from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
-from sandbox.telegram_api import TelegramEmulator
+from sandbox.telegram_api import TELEGRAM_LIMITS, TelegramEmulator
 
 REPO = Path(__file__).resolve().parents[1]
 ADMIN_ID = 900_001
 
 
 @pytest.fixture
-async def telegram() -> AsyncIterator[TelegramEmulator]:
-    async with TelegramEmulator() as emulator:
+async def telegram(request: pytest.FixtureRequest) -> AsyncIterator[TelegramEmulator]:
+    """The Bot API emulator, without flood limits: a test waits for the bot, not for Telegram's
+    pace. A test about pacing is marked `flood_limits`: Telegram's limits, or the RateLimits
+    given (`@pytest.mark.flood_limits(RateLimits(...))`)."""
+    marker = request.node.get_closest_marker("flood_limits")
+    limits = None if marker is None else (marker.args[0] if marker.args else TELEGRAM_LIMITS)
+    async with TelegramEmulator(rate_limits=limits) as emulator:
         yield emulator
 
 

@@ -4,7 +4,7 @@ limits, instead of running into 429s."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 
@@ -27,14 +27,10 @@ from tests.storage.test_storage import new_order
 # Telegram's rates, with less room for bursts than Telegram gives: a sender that does not pace
 # itself is refused at once, one that keeps the pace never is.
 STRICT = RateLimits(global_per_second=30, global_burst=3, per_chat_per_second=1, per_chat_burst=2)
+# Every test here is about Telegram's limits: the `telegram` fixture enforces them.
+pytestmark = pytest.mark.flood_limits(STRICT)
 BUYERS = [5001, 5002, 5003, 5004, 5005, 5006]
 REGULAR = 5001  # pays for three orders at once
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[TelegramEmulator]:
-    async with TelegramEmulator(rate_limits=STRICT) as emulator:
-        yield emulator
 
 
 async def compose(message: OutboxMessage) -> Outgoing:
