@@ -26,6 +26,7 @@ from bot.catalog.model import Catalog, CatalogError, LiveCatalog, file_loader
 from bot.catalog.reload import CatalogReload
 from bot.menus import CommandMenus
 from bot.outbox.notices import Notices
+from bot.outbox.pace import Pace
 from bot.outbox.sender import OutboxSender
 from bot.settings import CatalogSource, Settings, TelegramMode
 from bot.telegram_http import AiohttpRequest
@@ -138,7 +139,13 @@ class Service:
         stack.push_async_callback(application.shutdown)
 
         stripe_client = self.stripe_client
-        sender = OutboxSender(self.storage, application.bot, Notices(self.storage).compose)
+        sender = OutboxSender(
+            self.storage,
+            application.bot,
+            Notices(self.storage).compose,
+            # The same cap as python-telegram-bot's rate limiter (build_application): one pace.
+            pace=Pace(settings.telegram_messages_per_second),
+        )
         sender.start()
         stack.push_async_callback(sender.stop)
 

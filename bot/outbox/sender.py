@@ -58,7 +58,7 @@ class OutboxSender:
     (the buyer blocked the bot, the chat is gone) are set aside at once instead of retried.
     """
 
-    def __init__(self, storage: SQLiteStorage, bot: Bot, compose: Compose) -> None:
+    def __init__(self, storage: SQLiteStorage, bot: Bot, compose: Compose, *, pace: Pace) -> None:
         self._storage = storage
         self._bot = bot
         self._compose = compose
@@ -66,7 +66,8 @@ class OutboxSender:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._slots = asyncio.Semaphore(CONCURRENCY)
-        self._pace = Pace()
+        # The one pace of the bot's messages, built from TELEGRAM_MESSAGES_PER_SECOND.
+        self._pace = pace
         self._halt = asyncio.Event()  # set by stop(): sends still waiting for their slot give up
         self._sending: dict[int, asyncio.Task[None]] = {}  # by chat id
         self._unrecorded: dict[int, Record] = {}  # by message id

@@ -13,6 +13,7 @@ from telegram import Bot
 
 from bot.catalog.model import Catalog
 from bot.outbox.notices import Notices
+from bot.outbox.pace import Pace
 from bot.outbox.sender import OutboxSender, backoff_seconds
 from bot.service import Service
 from bot.settings import Settings
@@ -239,7 +240,7 @@ async def test_the_sender_outlives_an_error_it_did_not_expect(
                 " VALUES (?, 'gift_card', 0, 0)",
                 (ada.id,),
             )
-        sender = OutboxSender(store, bot, Notices(store).compose)
+        sender = OutboxSender(store, bot, Notices(store).compose, pace=Pace(per_second=30))
         sender.start()
         try:
             await until(lambda: outbox_errors(caplog) >= 1)
