@@ -14,6 +14,7 @@ from bot.service import Service
 from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TELEGRAM_LIMITS, TelegramEmulator
+from tests.helpers import QUICK_RETRIES
 
 REPO = Path(__file__).resolve().parents[1]
 ADMIN_ID = 900_001
@@ -75,8 +76,9 @@ def make_settings(
 async def shop(
     make_settings: Callable[..., Settings], catalog: Catalog, stripe_api: StripeEmulator
 ) -> AsyncIterator[Service]:
-    """The shop in polling mode, with Stripe's events sent to its webhook."""
-    async with Service(make_settings(), catalog) as service:
+    """The shop in polling mode, with Stripe's events sent to its webhook; the outbox retries
+    without a real backoff."""
+    async with Service(make_settings(), catalog, outbox_delays=QUICK_RETRIES) as service:
         stripe_api.webhook_url = f"{service.http_url}/stripe/webhook"
         yield service
 
@@ -95,7 +97,7 @@ async def webhook_shop(
         public_base_url=f"http://127.0.0.1:{port}",
         http_port=port,
     )
-    async with Service(settings, catalog) as service:
+    async with Service(settings, catalog, outbox_delays=QUICK_RETRIES) as service:
         stripe_api.webhook_url = f"{service.http_url}/stripe/webhook"
         yield service
 

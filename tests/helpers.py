@@ -12,8 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bot.outbox.sender import RetryDelays
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import ApiCall, TelegramEmulator, TgUser
+
+# The outbox's retries at a hundredth of the bot's delays (10 ms, 20 ms, 40 ms… and 40 ms after
+# trouble): tests wait for the retry itself, never for a real backoff.
+QUICK_RETRIES = RetryDelays(first=0.01, most=3.0, trouble=0.04)
 
 
 def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:

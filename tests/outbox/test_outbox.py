@@ -14,7 +14,7 @@ from telegram import Bot
 from bot.catalog.model import Catalog
 from bot.outbox.notices import Notices
 from bot.outbox.pace import Pace
-from bot.outbox.sender import OutboxSender, backoff_seconds
+from bot.outbox.sender import OutboxSender, RetryDelays
 from bot.service import Service
 from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
@@ -87,8 +87,8 @@ async def test_a_buyer_who_blocked_the_bot_is_not_retried(
 
 
 def test_backoff_doubles_up_to_five_minutes() -> None:
-    assert [backoff_seconds(n) for n in range(4)] == [1, 2, 4, 8]
-    assert backoff_seconds(30) == 300
+    assert [RetryDelays().backoff(n) for n in range(4)] == [1, 2, 4, 8]
+    assert RetryDelays().backoff(30) == 300
 
 
 def outbox_errors(caplog: pytest.LogCaptureFixture) -> int:
@@ -153,10 +153,11 @@ async def test_a_stale_processing_notice_never_follows_the_payment_confirmation(
             ]
         )
 
-    # "Being processed" failed twice: its next try is 2 s away. Telegram is back at once.
+    # "Being processed" failed twice and waits for its next try; meanwhile the payment goes
+    # through (queued behind it), and then Telegram is back.
     await telegram.wait_until(lambda: failed_sends() >= 2, timeout=10)
-    telegram.outage = False
     await stripe_api.async_payment_succeeded(session["id"])
+    telegram.outage = False
     await telegram.wait_for(
         "sendMessage", lambda c: "Payment received" in c.params.get("text", ""), timeout=10
     )

@@ -13,7 +13,7 @@ from telegram import Bot
 from bot.catalog.model import Catalog
 from bot.outbox.notices import Outgoing
 from bot.outbox.pace import Pace
-from bot.outbox.sender import OutboxSender
+from bot.outbox.sender import OutboxSender, RetryDelays
 from bot.service import Service
 from bot.settings import Settings
 from sandbox.telegram_api import RateLimits, TelegramEmulator
@@ -307,7 +307,10 @@ async def test_a_chats_second_message_waits_behind_its_first_after_a_failed_try(
     ):
         await queue(store, [buyer, buyer])
         telegram.outage = True
-        sender = OutboxSender(store, bot, numbered, pace=telegrams_pace())
+        # A fifth of the bot's backoff: still far longer than the sender takes to pick up the
+        # second message, were it not held behind the first.
+        delays = RetryDelays(first=0.2)
+        sender = OutboxSender(store, bot, numbered, pace=telegrams_pace(), delays=delays)
         sender.start()
         try:
             await telegram.wait_until(
