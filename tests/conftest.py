@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +14,7 @@ from bot.service import Service
 from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TELEGRAM_LIMITS, TelegramEmulator
-from tests.helpers import QUICK_RETRIES
-
-REPO = Path(__file__).resolve().parents[1]
-ADMIN_ID = 900_001
+from tests.helpers import ADMIN_ID, QUICK_RETRIES, REPO, free_port
 
 
 @pytest.fixture
@@ -102,8 +99,11 @@ async def webhook_shop(
         yield service
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A port of 127.0.0.1 where nobody listens, for the whole test: it is held bound (without
+    listening), so connections to it are refused and no test running alongside can take it."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        port: int = held.getsockname()[1]
+        yield port

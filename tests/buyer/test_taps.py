@@ -17,6 +17,7 @@ from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import ApiCall, TelegramEmulator, TgUser
 from tests.helpers import (
     QUICK_RETRIES,
+    answer_to,
     button_with,
     buttons,
     from_now_on,
@@ -34,15 +35,6 @@ from tests.helpers import (
     tap_product,
     until,
 )
-
-
-async def answer_to(telegram: TelegramEmulator, update: dict[str, Any]) -> dict[str, Any]:
-    """The bot's answerCallbackQuery for a tap."""
-    query_id = update["callback_query"]["id"]
-    (answer,) = await telegram.wait_for(
-        "answerCallbackQuery", lambda c: c.params["callback_query_id"] == query_id
-    )
-    return answer.params
 
 
 def links_sent(telegram: TelegramEmulator, user: TgUser) -> list[dict[str, Any]]:

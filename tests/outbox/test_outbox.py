@@ -20,19 +20,19 @@ from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
 from storage import MessageKind, SQLiteStorage
-from tests.conftest import ADMIN_ID
 from tests.helpers import (
+    ADMIN_ID,
     from_now_on,
     link_stored,
+    new_order,
     next_message,
+    open_order,
     paid_event,
     rows,
     session_behind,
     tap_product,
     until,
 )
-from tests.storage.test_storage import new_order
-from tests.webhooks.test_lifecycle import open_order
 
 
 async def test_a_confirmation_waits_out_an_outage_and_arrives_once(

@@ -18,10 +18,7 @@ from bot.service import Service
 from bot.settings import Settings
 from sandbox.telegram_api import RateLimits, TelegramEmulator
 from storage import MessageKind, OutboxMessage, SQLiteStorage
-from tests.admin.test_admin import ask
-from tests.conftest import ADMIN_ID
-from tests.helpers import rows
-from tests.storage.test_storage import new_order
+from tests.helpers import ADMIN_ID, ask, new_order, rows
 
 # Telegram's rates, with less room for bursts than Telegram gives: a sender that does not pace
 # itself is refused at once, one that keeps the pace never is.
