@@ -20,9 +20,17 @@ from sandbox.telegram_api import RateLimits, TelegramEmulator
 from storage import MessageKind, OutboxMessage, SQLiteStorage
 from tests.helpers import ADMIN_ID, ask, new_order, rows
 
+# The emulator records when each request arrives. On a loaded machine (tests in parallel, other
+# processes) the event loop can be held up: a send then arrives later than its turn in the
+# pace, while the one after it may not, and the sends held up together arrive together. The
+# timings asserted here leave this much room for it; the faults they catch are far larger
+# (sends that take turns which passed meanwhile: a chat's two messages 0.5 s apart, 38 in a
+# second).
+ARRIVAL_SLACK = 0.15
 # Telegram's rates, with less room for bursts than Telegram gives: a sender that does not pace
-# itself is refused at once, one that keeps the pace never is.
-STRICT = RateLimits(global_per_second=30, global_burst=3, per_chat_per_second=1, per_chat_burst=2)
+# itself is refused at once (a burst of six or more), one that keeps the pace never is, even
+# when the sends of ARRIVAL_SLACK seconds arrive together.
+STRICT = RateLimits(global_per_second=30, global_burst=5, per_chat_per_second=1, per_chat_burst=2)
 # Every test here is about Telegram's limits: the `telegram` fixture enforces them.
 pytestmark = pytest.mark.flood_limits(STRICT)
 BUYERS = [5001, 5002, 5003, 5004, 5005, 5006]
@@ -282,9 +290,11 @@ async def test_sends_held_up_before_their_turn_do_not_bunch_up_afterwards(
             await sender.stop()
     calls = telegram.calls_to("sendMessage")
     to_regular = [c.at for c in calls if c.params["chat_id"] == regular and c.status == 200]
-    assert len(to_regular) == 2 and to_regular[1] - to_regular[0] >= 0.95
+    assert len(to_regular) == 2 and to_regular[1] - to_regular[0] >= 1.0 - ARRIVAL_SLACK
     times = sorted(c.at for c in calls)
-    assert max(sum(1 for t in times if start <= t < start + 1.0) for start in times) <= 31
+    most_in_a_second = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
+    # 30 turns a second, one more on the second's edge, and those of ARRIVAL_SLACK.
+    assert most_in_a_second <= 30 + 1 + 30 * ARRIVAL_SLACK
     assert telegram.too_many_requests == 0
 
 
