@@ -11,7 +11,7 @@ from benchmarks.figures import BenchmarkFailure, Figure, at_most
 from benchmarks.processes import free_port, run_wrk, start_bot
 from benchmarks.webhook import generate_requests
 from sandbox.stripe_api import StripeEmulator
-from sandbox.telegram_api import TelegramEmulator
+from sandbox.telegram_api import TELEGRAM_LIMITS, TelegramEmulator
 
 NAME = "burst"
 TELEGRAM_RATE = 30  # messages per second, the emulator's (and Telegram's) overall limit
@@ -27,7 +27,10 @@ async def run(context: RunContext) -> list[Figure]:
     await database.create_with_pending_orders(db, orders)
     generate_requests(context.peers, orders, requests)
 
-    async with TelegramEmulator() as telegram, StripeEmulator() as stripe_api:
+    async with (
+        TelegramEmulator(rate_limits=TELEGRAM_LIMITS) as telegram,
+        StripeEmulator() as stripe_api,
+    ):
         for order_id in range(1, orders + 1):
             telegram.user(database.chat_of(order_id), "Bench")
         bot = await start_bot(bot_settings(telegram, stripe_api, db), folder, free_port())

@@ -9,7 +9,7 @@ from benchmarks.context import RunContext, bot_settings
 from benchmarks.figures import Figure, at_most
 from benchmarks.processes import free_port, memory_bytes, start_bot
 from sandbox.stripe_api import StripeEmulator
-from sandbox.telegram_api import TelegramEmulator
+from sandbox.telegram_api import TELEGRAM_LIMITS, TelegramEmulator
 
 NAME = "footprint"
 STARTS = 3
@@ -20,7 +20,10 @@ MB = 1024 * 1024
 async def run(context: RunContext) -> list[Figure]:
     seconds: list[float] = []
     idle: list[int] = []
-    async with TelegramEmulator() as telegram, StripeEmulator() as stripe_api:
+    async with (
+        TelegramEmulator(rate_limits=TELEGRAM_LIMITS) as telegram,
+        StripeEmulator() as stripe_api,
+    ):
         for attempt in range(STARTS):
             folder = context.folder(f"{NAME}/{attempt}")
             settings = bot_settings(telegram, stripe_api, folder / "shop.db")

@@ -21,7 +21,7 @@ from benchmarks.context import TELEGRAM_WEBHOOK_SECRET, RunContext, bot_settings
 from benchmarks.figures import BenchmarkFailure, Figure, at_least, at_most
 from benchmarks.processes import Server, free_port, start_bot
 from sandbox.stripe_api import StripeEmulator
-from sandbox.telegram_api import TelegramEmulator, TgUser
+from sandbox.telegram_api import TELEGRAM_LIMITS, TelegramEmulator, TgUser
 
 NAME = "taps"
 FIXED_RATE = 20.0
@@ -120,7 +120,10 @@ def _data(message: dict[str, Any]) -> list[str]:
 
 async def _fixed_rate(context: RunContext, taps: int) -> tuple[list[float], int]:
     """Latencies of taps at 20/s, and the 429s the bot caused meanwhile."""
-    async with TelegramEmulator() as telegram, StripeEmulator() as stripe_api:
+    async with (
+        TelegramEmulator(rate_limits=TELEGRAM_LIMITS) as telegram,
+        StripeEmulator() as stripe_api,
+    ):
         bot, db = await _webhook_bot(context, f"{NAME}/fixed", telegram, stripe_api)
         try:
             users = [telegram.user(FIRST_USER + i, "Tapper") for i in range(taps)]

@@ -27,7 +27,7 @@ from benchmarks.processes import (
     start_server,
 )
 from sandbox.stripe_api import StripeEmulator
-from sandbox.telegram_api import TelegramEmulator
+from sandbox.telegram_api import TELEGRAM_LIMITS, TelegramEmulator
 
 NAME = "webhook"
 CONNECTIONS = 64
@@ -126,7 +126,10 @@ async def measure_bot(folder: Path, requests: Path, events: int) -> Measured:
     db = folder / "shop.db"
     await database.create_with_pending_orders(db, events)
     total = len(requests.read_text().splitlines())
-    async with TelegramEmulator() as telegram, StripeEmulator() as stripe_api:
+    async with (
+        TelegramEmulator(rate_limits=TELEGRAM_LIMITS) as telegram,
+        StripeEmulator() as stripe_api,
+    ):
         for order_id in range(1, events + 1):
             telegram.user(database.chat_of(order_id), "Bench")
         bot = await start_bot(bot_settings(telegram, stripe_api, db), folder, free_port())

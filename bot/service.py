@@ -4,6 +4,7 @@ started and stopped together in one event loop."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from types import TracebackType
@@ -26,7 +27,8 @@ from bot.catalog.from_stripe import stripe_loader
 from bot.catalog.model import Catalog, CatalogError, LiveCatalog, file_loader
 from bot.menus import CommandMenus
 from bot.outbox.notices import Notices
-from bot.outbox.sender import OutboxSender
+from bot.outbox.pace import Pace
+from bot.outbox.sender import RETRY_DELAYS, OutboxSender, RetryDelays
 from bot.settings import CatalogSource, Settings, TelegramMode
 from bot.telegram_http import AiohttpRequest
 from storage import SQLiteStorage, Storage, StorageError
@@ -57,10 +59,23 @@ class StartupError(Exception):
 class Service:
     """Everything the process runs. `async with Service(settings, catalog)` runs it.
 
-    With CATALOG_SOURCE=stripe there is no catalog to pass: start-up reads it from Stripe."""
+    With CATALOG_SOURCE=stripe there is no catalog to pass: start-up reads it from Stripe.
 
-    def __init__(self, settings: Settings, catalog: Catalog | None = None) -> None:
+    `clock` (monotonic seconds, read by the outbox's pace and the buyers' tap guard) and
+    `outbox_delays` are the bot's own unless a test passes others: shorter retries, a clock it
+    moves itself."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        outbox_delays: RetryDelays = RETRY_DELAYS,
+    ) -> None:
         self.settings = settings
+        self._clock = clock
+        self._outbox_delays = outbox_delays
         self.storage: Storage = SQLiteStorage(settings.database_path)
         # Made here, as the catalog may be read through it before anything else starts; its
         # HTTP session opens on first use.
@@ -138,7 +153,14 @@ class Service:
         stack.push_async_callback(application.shutdown)
 
         stripe_client = self.stripe_client
-        sender = OutboxSender(self.storage, application.bot, Notices(self.storage).compose)
+        sender = OutboxSender(
+            self.storage,
+            application.bot,
+            Notices(self.storage).compose,
+            # The same cap as python-telegram-bot's rate limiter (build_application): one pace.
+            pace=Pace(settings.telegram_messages_per_second, clock=self._clock),
+            delays=self._outbox_delays,
+        )
         sender.start()
         stack.push_async_callback(sender.stop)
 
@@ -166,7 +188,7 @@ class Service:
             purchases=Purchases(self.storage, links, reconciler.check),
             expires_minutes=settings.checkout_expires_minutes,
             check_at_stripe=reconciler.check,
-            tap_guard=TapGuard(),
+            tap_guard=TapGuard(clock=self._clock),
             buyers=buyers,
             storefront=Storefront(catalog=self.live_catalog, storage=self.storage, buyers=buyers),
             support_contact=settings.support_contact,

@@ -50,7 +50,8 @@ class Settings(BaseSettings):
     public_base_url: str | None = None
     # The bot's own cap on messages to Telegram per second, all chats together (Telegram's
     # limit is about 30); 0 turns it off, for a self-hosted Bot API server or a load test.
-    # Fractions work: 0.5 is one message every 2 seconds.
+    # Fractions work: 0.5 is one message every 2 seconds. Answers and the outbox's messages
+    # alike: python-telegram-bot's rate limiter and the outbox's pace (bot/service.py).
     telegram_messages_per_second: float = Field(default=30, ge=0, le=1000)
 
     stripe_secret_key: SecretStr

@@ -7,6 +7,11 @@ result shapes and error texts, so that a bot that passes here behaves the same a
 
 Deliberate deviations from the real service:
 
+- Flood limits apply only when given: ``TelegramEmulator(rate_limits=TELEGRAM_LIMITS)`` answers
+  429 as Telegram does (30 messages a second in all, one a second per chat), or stricter
+  ``RateLimits`` for a test. Without them a chat takes any number of messages a second, so
+  that tests about anything else do not wait out Telegram's pace.
+
 - ``setWebhook`` also accepts ``http://`` URLs (any port) on 127.0.0.1, localhost and ::1,
   because tests serve the receiving end locally without TLS.
 - Webhook updates are delivered one at a time in ``update_id`` order (Telegram may use up to
@@ -43,7 +48,7 @@ import aiohttp
 from aiohttp import web
 
 from .telegram_emulator.common import JSON, ApiError, bad_request, present
-from .telegram_emulator.flood import DEFAULT_RATE_LIMITS, RateLimiter, RateLimits
+from .telegram_emulator.flood import TELEGRAM_LIMITS, RateLimiter, RateLimits
 from .telegram_emulator.formatting import (
     MAX_CAPTION_LENGTH,
     check_text_length,
@@ -64,6 +69,7 @@ from .telegram_emulator.validation import (
 )
 
 __all__ = [
+    "TELEGRAM_LIMITS",
     "ApiCall",
     "RateLimits",
     "TelegramEmulator",
@@ -200,7 +206,7 @@ class TelegramEmulator:
         token: str = "123456789:TEST-fake-token",
         *,
         bot_username: str = "checkout_test_bot",
-        rate_limits: RateLimits | None = DEFAULT_RATE_LIMITS,
+        rate_limits: RateLimits | None = None,
     ) -> None:
         if not _WELL_FORMED_TOKEN.fullmatch(token):
             raise ValueError(f"a bot token looks like '123456789:secret', not {token!r}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +13,18 @@ from bot.catalog.model import Catalog, load_catalog
 from bot.service import Service
 from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
-from sandbox.telegram_api import TelegramEmulator
-
-REPO = Path(__file__).resolve().parents[1]
-ADMIN_ID = 900_001
+from sandbox.telegram_api import TELEGRAM_LIMITS, TelegramEmulator
+from tests.helpers import ADMIN_ID, QUICK_RETRIES, REPO, free_port
 
 
 @pytest.fixture
-async def telegram() -> AsyncIterator[TelegramEmulator]:
-    async with TelegramEmulator() as emulator:
+async def telegram(request: pytest.FixtureRequest) -> AsyncIterator[TelegramEmulator]:
+    """The Bot API emulator, without flood limits: a test waits for the bot, not for Telegram's
+    pace. A test about pacing is marked `flood_limits`: Telegram's limits, or the RateLimits
+    given (`@pytest.mark.flood_limits(RateLimits(...))`)."""
+    marker = request.node.get_closest_marker("flood_limits")
+    limits = None if marker is None else (marker.args[0] if marker.args else TELEGRAM_LIMITS)
+    async with TelegramEmulator(rate_limits=limits) as emulator:
         yield emulator
 
 
@@ -70,8 +73,9 @@ def make_settings(
 async def shop(
     make_settings: Callable[..., Settings], catalog: Catalog, stripe_api: StripeEmulator
 ) -> AsyncIterator[Service]:
-    """The shop in polling mode, with Stripe's events sent to its webhook."""
-    async with Service(make_settings(), catalog) as service:
+    """The shop in polling mode, with Stripe's events sent to its webhook; the outbox retries
+    without a real backoff."""
+    async with Service(make_settings(), catalog, outbox_delays=QUICK_RETRIES) as service:
         stripe_api.webhook_url = f"{service.http_url}/stripe/webhook"
         yield service
 
@@ -90,13 +94,16 @@ async def webhook_shop(
         public_base_url=f"http://127.0.0.1:{port}",
         http_port=port,
     )
-    async with Service(settings, catalog) as service:
+    async with Service(settings, catalog, outbox_delays=QUICK_RETRIES) as service:
         stripe_api.webhook_url = f"{service.http_url}/stripe/webhook"
         yield service
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A port of 127.0.0.1 where nobody listens, for the whole test: it is held bound (without
+    listening), so connections to it are refused and no test running alongside can take it."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        port: int = held.getsockname()[1]
+        yield port

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import socket
 import sqlite3
 import struct
 import time
@@ -12,8 +13,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bot.outbox.sender import RetryDelays
+from bot.service import Service
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import ApiCall, TelegramEmulator, TgUser
+from storage import NewOrder
+
+REPO = Path(__file__).resolve().parents[1]
+# The shop's admin in the settings the fixtures make (tests/conftest.py).
+ADMIN_ID = 900_001
+
+# The outbox's retries at a hundredth of the bot's delays (10 ms, 20 ms, 40 ms… and 40 ms after
+# trouble): tests wait for the retry itself, never for a real backoff.
+QUICK_RETRIES = RetryDelays(first=0.01, most=3.0, trouble=0.04)
 
 
 def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
@@ -281,3 +293,44 @@ def paid_event(
         **changes,
     }
     return stripe_api.build_event("checkout.session.completed", paid)
+
+
+def free_port() -> int:
+    """A port of 127.0.0.1 free now, for a server that must know its port before it starts (a
+    child process, a webhook URL); a port where nobody listens is the `closed_port` fixture."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def new_order(user_id: int = 7, amount: int = 39700, quantity: int = 1) -> NewOrder:
+    """A Forest Hiker order of `user_id` in their private chat, as the storage takes it."""
+    return NewOrder(
+        telegram_user_id=user_id,
+        chat_id=user_id,
+        buyer_name="Ada Lovelace",
+        buyer_username="ada",
+        language="en",
+        product_id="forest-hiker",
+        product_title="The Forest Hiker",
+        quantity=quantity,
+        unit_amount=amount,
+        currency="usd",
+    )
+
+
+async def open_order(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator, user: TgUser
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A tap on The Forest Hiker, handled whole: its pay message and its session."""
+    pay_message = await tap_product(telegram, user, "The Forest Hiker")
+    await until(link_stored(shop.settings.database_path))
+    return pay_message, session_behind(stripe_api, pay_message)
+
+
+async def ask(telegram: TelegramEmulator, user: TgUser, text: str) -> dict[str, Any]:
+    """Send `text` as the user; the next message the bot sends them."""
+    after = from_now_on(telegram)
+    await telegram.send_text(user, text)
+    return await next_message(telegram, user, after=after)

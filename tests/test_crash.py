@@ -19,8 +19,7 @@ from bot.outbox.sender import CONCURRENCY as SENDS_IN_FLIGHT
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
 from storage import NewOrder, SQLiteStorage
-from tests.conftest import REPO, free_port
-from tests.helpers import rows, until
+from tests.helpers import REPO, free_port, rows, until
 from tests.stripe_sandbox import make_client, stripe_http
 
 ORDERS = 300

@@ -12,8 +12,8 @@ from bot.menus import ADMIN_COMMANDS
 from bot.service import Service
 from bot.settings import Settings
 from sandbox.telegram_api import ApiCall, TelegramEmulator, TgUser
-from tests.conftest import ADMIN_ID
 from tests.helpers import (
+    ADMIN_ID,
     choose_language,
     from_now_on,
     next_message,

@@ -2,51 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import signal
-import sys
 from pathlib import Path
 
 import pytest
 
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
-from tests.conftest import REPO, free_port
-
-
-def environment(tmp_path: Path, **values: str) -> dict[str, str]:
-    """The process's environment: the machine's PATH and nothing else of it."""
-    return {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO), **values}
-
-
-async def run_bot(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        cwd=cwd,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-
-
-async def finish(process: asyncio.subprocess.Process) -> tuple[int, str]:
-    _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
-    assert process.returncode is not None
-    return process.returncode, stderr.decode()
-
-
-def valid(tmp_path: Path, **values: str) -> dict[str, str]:
-    defaults = {
-        "TELEGRAM_BOT_TOKEN": "123456789:TEST-fake-token",
-        "STRIPE_SECRET_KEY": "sk_test_fake_key_for_tests",
-        "STRIPE_WEBHOOK_SECRET": "whsec_fake_secret_for_tests",
-        "CATALOG_FILE": str(REPO / "catalog.toml"),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'shop.db'}",
-    }
-    return environment(tmp_path, **{**defaults, **values})
+from tests.processes import finish, run_bot, valid
 
 
 @pytest.mark.parametrize(
@@ -104,7 +67,7 @@ async def test_a_token_telegram_refuses_stops_with_one_line(
         TELEGRAM_API_BASE_URL=telegram.base_url,
         STRIPE_API_BASE_URL=stripe_api.base_url,
         HTTP_HOST="127.0.0.1",
-        HTTP_PORT=str(free_port()),
+        HTTP_PORT="0",  # any free port: nobody connects to it
     )
     code, stderr = await finish(await run_bot(env, tmp_path))
     assert code == 1
@@ -115,7 +78,6 @@ async def test_a_token_telegram_refuses_stops_with_one_line(
 async def test_sigterm_stops_cleanly_and_no_secret_reaches_the_log(
     tmp_path: Path, telegram: TelegramEmulator, stripe_api: StripeEmulator
 ) -> None:
-    port = free_port()
     env = valid(
         tmp_path,
         TELEGRAM_BOT_TOKEN=telegram.token,
@@ -124,7 +86,7 @@ async def test_sigterm_stops_cleanly_and_no_secret_reaches_the_log(
         STRIPE_WEBHOOK_SECRET=stripe_api.webhook_secret,
         STRIPE_API_BASE_URL=stripe_api.base_url,
         HTTP_HOST="127.0.0.1",
-        HTTP_PORT=str(port),
+        HTTP_PORT="0",  # any free port: nobody connects to it
         LOG_LEVEL="DEBUG",
     )
     process = await run_bot(env, tmp_path)

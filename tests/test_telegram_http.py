@@ -10,7 +10,6 @@ from aiohttp import web
 from telegram.error import NetworkError, TimedOut
 
 from bot.telegram_http import AiohttpRequest
-from tests.conftest import free_port
 
 
 @pytest.fixture
@@ -21,9 +20,12 @@ async def transport() -> AsyncIterator[AiohttpRequest]:
     await request.shutdown()
 
 
-async def test_nobody_listening_is_a_network_error(transport: AiohttpRequest) -> None:
+async def test_nobody_listening_is_a_network_error(
+    transport: AiohttpRequest,
+    closed_port: int,
+) -> None:
     with pytest.raises(NetworkError, match=r"aiohttp\.ClientConnectorError"):
-        await transport.do_request(f"http://127.0.0.1:{free_port()}/botX/getMe", "POST")
+        await transport.do_request(f"http://127.0.0.1:{closed_port}/botX/getMe", "POST")
 
 
 async def test_a_server_that_never_answers_is_a_timeout(transport: AiohttpRequest) -> None:

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from functools import partial
 
 from telegram import Bot
@@ -29,6 +30,7 @@ CONCURRENCY = 8
 # Messages taken from the outbox and waiting for their slot, ten seconds of sends at Telegram's
 # rate: a flash sale's thousands of rows stay in the database, not in memory.
 MAX_WAITING = 300
+FIRST_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 300.0
 # Even with nothing due, look again now and then: rows may have been queued by another path
 # that did not call notify().
@@ -39,9 +41,23 @@ TROUBLE_RETRY_SECONDS = 4.0
 STOP_GRACE_SECONDS = 10.0
 
 
-def backoff_seconds(attempts: int) -> float:
-    """1 s, 2 s, 4 s… after each failed attempt, at most five minutes."""
-    return min(2.0 ** max(attempts, 0), MAX_BACKOFF_SECONDS)
+@dataclass(frozen=True)
+class RetryDelays:
+    """How long the sender waits before trying again. The defaults are the bot's; tests pass
+    shorter ones, through Service, so that none waits out a real backoff."""
+
+    # After a message's first failed attempt; doubled after each further one, up to `most`.
+    first: float = FIRST_BACKOFF_SECONDS
+    most: float = MAX_BACKOFF_SECONDS
+    # After the outbox could not be read, or what came of a send could not be recorded.
+    trouble: float = TROUBLE_RETRY_SECONDS
+
+    def backoff(self, attempts: int) -> float:
+        """1 s, 2 s, 4 s… after each failed attempt, at most five minutes (by default)."""
+        return min(self.first * 2.0 ** max(attempts, 0), self.most)
+
+
+RETRY_DELAYS = RetryDelays()
 
 
 class OutboxSender:
@@ -58,7 +74,15 @@ class OutboxSender:
     (the buyer blocked the bot, the chat is gone) are set aside at once instead of retried.
     """
 
-    def __init__(self, storage: Storage, bot: Bot, compose: Compose) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        bot: Bot,
+        compose: Compose,
+        *,
+        pace: Pace,
+        delays: RetryDelays = RETRY_DELAYS,
+    ) -> None:
         self._storage = storage
         self._bot = bot
         self._compose = compose
@@ -66,7 +90,9 @@ class OutboxSender:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._slots = asyncio.Semaphore(CONCURRENCY)
-        self._pace = Pace()
+        # The one pace of the bot's messages, built from TELEGRAM_MESSAGES_PER_SECOND.
+        self._pace = pace
+        self._delays = delays
         self._halt = asyncio.Event()  # set by stop(): sends still waiting for their slot give up
         self._sending: dict[int, asyncio.Task[None]] = {}  # by chat id
         self._unrecorded: dict[int, Record] = {}  # by message id
@@ -104,7 +130,7 @@ class OutboxSender:
                     delay = await self._step()
                 except Exception:  # a database error, a bug: the next look may go better
                     log.exception("the outbox sender failed; trying again shortly")
-                    delay = TROUBLE_RETRY_SECONDS
+                    delay = self._delays.trouble
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), delay)
             await asyncio.gather(*self._sending.values())
@@ -185,7 +211,7 @@ class OutboxSender:
                 # Forgotten, a message Telegram took would be sent again at every look.
                 log.exception("outbox message %s: cannot record what came of it", message.id)
                 self._unrecorded[message.id] = record
-                self._record_again_at = time.monotonic() + TROUBLE_RETRY_SECONDS
+                self._record_again_at = time.monotonic() + self._delays.trouble
 
     async def _composed(self, message: OutboxMessage) -> Outgoing | Record:
         """The message's text, or the write that records why there is none to send."""
@@ -193,9 +219,9 @@ class OutboxSender:
         try:
             outgoing = await self._compose(message)
         except Exception as exc:  # its order could not be read: it may be, later
-            delay = backoff_seconds(message.attempts)
+            delay = self._delays.backoff(message.attempts)
             log.exception(
-                "outbox message %s cannot be written; retrying in %.0f s", message_id, delay
+                "outbox message %s cannot be written; retrying in %.3g s", message_id, delay
             )
             return partial(storage.retry_later, message_id, time.time() + delay, repr(exc))
         if outgoing is None:
@@ -217,8 +243,8 @@ class OutboxSender:
             log.warning("outbox message %s undeliverable: %s", message_id, exc)
             return partial(storage.give_up, message_id, str(exc))
         except Exception as exc:  # network errors, 5xx: Telegram may take it later
-            delay = backoff_seconds(message.attempts)
-            log.warning("outbox message %s: %s; retrying in %.0f s", message_id, exc, delay)
+            delay = self._delays.backoff(message.attempts)
+            log.warning("outbox message %s: %s; retrying in %.3g s", message_id, exc, delay)
             return partial(storage.retry_later, message_id, time.time() + delay, str(exc))
         return partial(storage.mark_sent, [message_id])
 
@@ -229,7 +255,7 @@ class OutboxSender:
                 await record()
             except Exception:
                 log.exception("outbox message %s: still cannot record what came of it", message_id)
-                self._record_again_at = time.monotonic() + TROUBLE_RETRY_SECONDS
+                self._record_again_at = time.monotonic() + self._delays.trouble
                 return
             del self._unrecorded[message_id]
 

@@ -10,7 +10,8 @@ from typing import Final
 
 @dataclass(frozen=True)
 class RateLimits:
-    """Token buckets for the sending methods, after Telegram's published flood limits.
+    """Token buckets for the sending methods; the defaults are Telegram's published flood
+    limits (``TELEGRAM_LIMITS``).
 
     ``None`` as a rate disables that bucket.
     """
@@ -21,7 +22,8 @@ class RateLimits:
     per_chat_burst: int = 5
 
 
-DEFAULT_RATE_LIMITS: Final = RateLimits()
+# Telegram's limits for a bot: ~30 messages a second in all, one a second per chat.
+TELEGRAM_LIMITS: Final = RateLimits()
 
 
 class _TokenBucket:

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
 
 from bot.admin import texts as admin_texts
 from bot.buyer.texts import internal_error
 from bot.i18n import language
 from bot.service import Service
-from sandbox.telegram_api import TelegramEmulator, TgUser
-from tests.conftest import ADMIN_ID
-from tests.helpers import from_now_on, next_message
-
-
-async def say(telegram: TelegramEmulator, user: TgUser, text: str) -> dict[str, Any]:
-    after = from_now_on(telegram)
-    await telegram.send_text(user, text)
-    return await next_message(telegram, user, after=after)
+from sandbox.telegram_api import TelegramEmulator
+from tests.helpers import ADMIN_ID, ask
 
 
 async def test_a_failed_admin_command_is_answered_in_the_consoles_words(
@@ -28,9 +20,9 @@ async def test_a_failed_admin_command_is_answered_in_the_consoles_words(
     with sqlite3.connect(shop.settings.database_path) as other:
         other.execute("ALTER TABLE orders RENAME TO orders_gone")
 
-    assert (await say(telegram, owner, "/stats"))["text"] == admin_texts.command_failed()
-    assert (await say(telegram, owner, "/sales"))["text"] == admin_texts.command_failed()
-    assert (await say(telegram, ada, "/orders"))["text"] == internal_error(language("en"))
+    assert (await ask(telegram, owner, "/stats"))["text"] == admin_texts.command_failed()
+    assert (await ask(telegram, owner, "/sales"))["text"] == admin_texts.command_failed()
+    assert (await ask(telegram, ada, "/orders"))["text"] == internal_error(language("en"))
 
 
 async def test_reload_is_refused_to_others_as_every_admin_command_is(
@@ -38,4 +30,4 @@ async def test_reload_is_refused_to_others_as_every_admin_command_is(
 ) -> None:
     ada = telegram.user(4242, "Ada")
     for command in ("/reload", "/stats"):
-        assert (await say(telegram, ada, command))["text"] == admin_texts.admins_only()
+        assert (await ask(telegram, ada, command))["text"] == admin_texts.admins_only()

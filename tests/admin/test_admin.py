@@ -4,8 +4,6 @@ else learns from it (nothing)."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
-from typing import Any
 
 import pytest
 from babel import Locale
@@ -16,9 +14,11 @@ from bot.money import Money
 from bot.references import reference_for
 from bot.service import Service
 from sandbox.stripe_api import StripeEmulator
-from sandbox.telegram_api import TelegramEmulator, TgUser
-from tests.conftest import ADMIN_ID
+from sandbox.telegram_api import TelegramEmulator
+from tests.admin.steps import database, pay_for, stored, table_of
 from tests.helpers import (
+    ADMIN_ID,
+    ask,
     buttons,
     from_now_on,
     link_stored,
@@ -26,61 +26,11 @@ from tests.helpers import (
     paid_event,
     rows,
     session_behind,
-    snapshot,
     tap_product,
     until,
 )
 
 EN = Locale("en")
-
-
-async def pay_for(
-    telegram: TelegramEmulator, stripe_api: StripeEmulator, user_id: int, title: str
-) -> dict[str, Any]:
-    """A buyer taps a product and pays; returns the paid Checkout Session."""
-    buyer = telegram.user(user_id, f"Buyer {user_id}", username=f"buyer{user_id}")
-    session = session_behind(stripe_api, await tap_product(telegram, buyer, title))
-    after = from_now_on(telegram)
-    assert (await stripe_api.pay(session["id"])).status == 200
-    await next_message(telegram, buyer, text="Payment received", after=after)
-    return session
-
-
-async def ask(telegram: TelegramEmulator, user: TgUser, text: str) -> dict[str, Any]:
-    after = from_now_on(telegram)
-    await telegram.send_text(user, text)
-    return await next_message(telegram, user, after=after)
-
-
-def database(shop: Service) -> Path:
-    return shop.settings.database_path
-
-
-def stored(shop: Service) -> dict[str, list[dict[str, Any]]]:
-    """Every stored row, less the outbox's delivery bookkeeping (the buyer's confirmation may
-    be marked sent at any moment) and which chats have the admins' menu (the owner's first
-    message gives it, whatever that message asks)."""
-    tables = snapshot(database(shop))
-    del tables["admin_menus"]
-    tables["outbox"] = [
-        {k: v for k, v in row.items() if k not in ("sent_at", "attempts")}
-        for row in tables["outbox"]
-    ]
-    return tables
-
-
-def table_of(report: str) -> dict[tuple[str, str], list[str]]:
-    """The /stats table as {(currency or "", row label): [one value per period]}."""
-    table: dict[tuple[str, str], list[str]] = {}
-    section = ""
-    for line in report.splitlines()[2:]:
-        cells = re.split(r"\s{2,}", line.strip())
-        if len(cells) == 1 and re.fullmatch(r"[A-Z]{3}", cells[0]):
-            section = cells[0]
-        elif len(cells) > 1:
-            key = (section if line.startswith(" ") else "", cells[0])
-            table[key] = cells[1:]
-    return table
 
 
 async def test_stats_show_each_figure_per_currency_for_today_7_and_30_days(

@@ -14,9 +14,17 @@ from bot.service import Service
 from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
-from tests.admin.test_admin import ask, pay_for
-from tests.conftest import ADMIN_ID
-from tests.helpers import from_now_on, next_message, paid_event, rows, session_behind, tap_product
+from tests.admin.steps import pay_for
+from tests.helpers import (
+    ADMIN_ID,
+    ask,
+    from_now_on,
+    next_message,
+    paid_event,
+    rows,
+    session_behind,
+    tap_product,
+)
 
 OTHER_ADMIN = 900_002
 FORMER_ADMIN = 900_003

@@ -18,11 +18,17 @@ from bot.service import Service
 from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
-from tests.admin.test_admin import ask, table_of
-from tests.admin.test_admin_refunds import confirm, paid_order, refund_requests
-from tests.conftest import ADMIN_ID, free_port
-from tests.helpers import buttons, from_now_on, next_message, paid_event, rows
-from tests.webhooks.test_lifecycle import open_order
+from tests.admin.steps import confirm, paid_order, refund_requests, table_of
+from tests.helpers import (
+    ADMIN_ID,
+    ask,
+    buttons,
+    from_now_on,
+    next_message,
+    open_order,
+    paid_event,
+    rows,
+)
 
 EN = Locale("en")
 OTHER_ADMIN = 900_002
@@ -82,7 +88,10 @@ async def test_two_admins_refunding_the_same_amount_make_two_refunds(
 
 
 async def test_a_refund_beyond_what_was_asked_already_is_refused_before_its_event(
-    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+    shop: Service,
+    telegram: TelegramEmulator,
+    stripe_api: StripeEmulator,
+    closed_port: int,
 ) -> None:
     """Two questions of 300.00 on a 397.00 order, confirmed while Stripe's events are late:
     the bot, not Stripe, refuses the second."""
@@ -91,7 +100,7 @@ async def test_a_refund_beyond_what_was_asked_already_is_refused_before_its_even
     reference = reference_for(order["id"])
     first = await ask(telegram, owner, f"/refund {reference} 300")
     second = await ask(telegram, owner, f"/refund {reference} 300")
-    stripe_api.webhook_url = f"http://127.0.0.1:{free_port()}/stripe/webhook"  # events late
+    stripe_api.webhook_url = f"http://127.0.0.1:{closed_port}/stripe/webhook"  # events late
 
     await confirm(telegram, owner, first)
     ended = await confirm(telegram, owner, second)

@@ -20,9 +20,8 @@ from bot.service import Service
 from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
-from tests.admin.test_admin import ask, pay_for
-from tests.conftest import ADMIN_ID
-from tests.helpers import from_now_on, next_message, rows, tap_product
+from tests.admin.steps import pay_for
+from tests.helpers import ADMIN_ID, ask, from_now_on, next_message, rows, tap_product
 
 DECIMALS = {"usd": 2, "eur": 2, "jpy": 0}
 FORMULAS = ['=HYPERLINK("http://x")', "+1+2", "-2+3", "@SUM(A1)", "\tTAB"]

@@ -15,30 +15,19 @@ from bot.service import Service
 from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator, TgUser
-from tests.admin.test_admin import ask, pay_for, stored
-from tests.conftest import ADMIN_ID, free_port
-from tests.helpers import buttons, from_now_on, next_message, rows, stale_tap, tap_product
+from tests.admin.steps import confirm, confirm_button, paid_order, refund_requests, stored
+from tests.helpers import (
+    ADMIN_ID,
+    ask,
+    buttons,
+    from_now_on,
+    next_message,
+    rows,
+    stale_tap,
+    tap_product,
+)
 
 EN = Locale("en")
-
-
-async def paid_order(
-    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
-) -> tuple[dict[str, Any], TgUser]:
-    await pay_for(telegram, stripe_api, 1, "The Forest Hiker")
-    (order,) = rows(shop.settings.database_path, "SELECT * FROM orders")
-    return order, telegram.user(1, "Buyer 1", username="buyer1")
-
-
-def refund_requests(stripe_api: StripeEmulator) -> list[Any]:
-    return [r for r in stripe_api.requests if r.method == "POST" and r.path == "/v1/refunds"]
-
-
-def confirm_button(question: dict[str, Any]) -> str:
-    confirm, cancel = buttons(question)
-    assert confirm["text"].startswith("Refund ") and cancel["text"] == "Cancel"
-    data: str = confirm["callback_data"]
-    return data
 
 
 def cancel_button(question: dict[str, Any]) -> str:
@@ -65,20 +54,6 @@ async def tap_again(
     await telegram.forge_tap(owner, question, data)
     (answer,) = await telegram.wait_for("answerCallbackQuery", after)
     return str(answer.params.get("text", ""))
-
-
-async def confirm(
-    telegram: TelegramEmulator, owner: TgUser, question: dict[str, Any], taps: int = 1
-) -> dict[str, Any]:
-    """Tap Confirm (several times before the bot answers); the question as it ends."""
-    after = from_now_on(telegram)
-    for _ in range(taps):
-        await telegram.tap(owner, question, confirm_button(question))
-    await telegram.wait_for("editMessageText", after, timeout=10)
-    (ended,) = [
-        m for m in telegram.messages_to(ADMIN_ID) if m["message_id"] == question["message_id"]
-    ]
-    return ended
 
 
 async def test_a_confirmed_refund_is_asked_of_stripe_and_applied_when_its_event_arrives(
@@ -247,14 +222,17 @@ async def test_a_question_answered_before_a_restart_stays_closed(
 
 
 async def test_nothing_is_offered_once_everything_was_asked_of_stripe(
-    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+    shop: Service,
+    telegram: TelegramEmulator,
+    stripe_api: StripeEmulator,
+    closed_port: int,
 ) -> None:
     """Stripe's refund event is late: the order is still paid here, but a question would
     offer to refund $0.00."""
     order, _ = await paid_order(shop, telegram, stripe_api)
     owner = telegram.user(ADMIN_ID, "Owner")
     reference = reference_for(order["id"])
-    stripe_api.webhook_url = f"http://127.0.0.1:{free_port()}/stripe/webhook"  # events late
+    stripe_api.webhook_url = f"http://127.0.0.1:{closed_port}/stripe/webhook"  # events late
     await confirm(telegram, owner, await ask(telegram, owner, f"/refund {reference}"))
 
     for command in (f"/refund {reference}", f"/refund {reference} 1"):
@@ -268,13 +246,16 @@ async def test_nothing_is_offered_once_everything_was_asked_of_stripe(
 
 
 async def test_a_refusal_counts_the_refunds_asked_and_what_the_buyer_paid(
-    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+    shop: Service,
+    telegram: TelegramEmulator,
+    stripe_api: StripeEmulator,
+    closed_port: int,
 ) -> None:
     """300.00 of a 397.00 order was asked of Stripe, its event not in yet."""
     order, _ = await paid_order(shop, telegram, stripe_api)
     owner = telegram.user(ADMIN_ID, "Owner")
     reference = reference_for(order["id"])
-    stripe_api.webhook_url = f"http://127.0.0.1:{free_port()}/stripe/webhook"  # events late
+    stripe_api.webhook_url = f"http://127.0.0.1:{closed_port}/stripe/webhook"  # events late
     await confirm(telegram, owner, await ask(telegram, owner, f"/refund {reference} 300"))
 
     reply = await ask(telegram, owner, f"/refund {reference} 200")

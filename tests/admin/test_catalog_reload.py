@@ -12,9 +12,14 @@ from bot.service import Service
 from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
-from tests.conftest import ADMIN_ID, REPO, free_port
-from tests.helpers import buttons, from_now_on, next_message, open_catalog
-from tests.test_process import finish, run_bot, valid
+from tests.catalog.steps import reload_as
+from tests.helpers import (
+    ADMIN_ID,
+    REPO,
+    buttons,
+    open_catalog,
+)
+from tests.processes import finish, run_bot, valid
 
 NEW_CATEGORY = '\n[[categories]]\nid = "maps"\ntitle = "Maps"\n'
 NEW_PRODUCT = (
@@ -27,15 +32,6 @@ def copy_of_the_catalog(tmp_path: Path) -> Path:
     path = tmp_path / "catalog.toml"
     path.write_text((REPO / "catalog.toml").read_text(encoding="utf-8"), encoding="utf-8")
     return path
-
-
-async def reload_as(telegram: TelegramEmulator, user_id: int) -> str:
-    user = telegram.user(user_id, "Owner")
-    after = from_now_on(telegram)
-    await telegram.send_text(user, "/reload")
-    answer = await next_message(telegram, user, after=after)
-    text: str = answer["text"]
-    return text
 
 
 async def test_an_admin_reloads_an_edited_catalog(
@@ -106,7 +102,7 @@ async def test_sighup_to_the_process_reloads_the_catalog(
         STRIPE_API_BASE_URL=stripe_api.base_url,
         CATALOG_FILE=str(path),
         HTTP_HOST="127.0.0.1",
-        HTTP_PORT=str(free_port()),
+        HTTP_PORT="0",  # any free port: nobody connects to it
     )
     process = await run_bot(env, tmp_path)
     await telegram.wait_for("setMyCommands", timeout=20)

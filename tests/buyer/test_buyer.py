@@ -12,7 +12,6 @@ from bot.service import Service
 from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
-from tests.conftest import free_port
 from tests.helpers import (
     button_for,
     button_with,
@@ -117,9 +116,12 @@ async def test_stripe_refusing_fails_the_order_and_asks_the_buyer_to_retry(
 
 
 async def test_stripe_unreachable_fails_the_order_and_asks_the_buyer_to_retry(
-    make_settings: Callable[..., Settings], catalog: Catalog, telegram: TelegramEmulator
+    make_settings: Callable[..., Settings],
+    catalog: Catalog,
+    telegram: TelegramEmulator,
+    closed_port: int,
 ) -> None:
-    nobody_listens = f"http://127.0.0.1:{free_port()}"
+    nobody_listens = f"http://127.0.0.1:{closed_port}"
     async with Service(make_settings(stripe_api_base_url=nobody_listens), catalog) as shop:
         ada = telegram.user(4242, "Ada")
         card = await open_card(telegram, ada, "The Forest Hiker")

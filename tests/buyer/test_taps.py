@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from bot.buyer.tap_guard import TAPS_PER_WINDOW
+from bot.buyer.tap_guard import TAPS_PER_WINDOW, WINDOW_SECONDS
+from bot.catalog.model import Catalog
 from bot.service import Service
+from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import ApiCall, TelegramEmulator, TgUser
 from tests.helpers import (
+    QUICK_RETRIES,
+    answer_to,
     button_with,
     buttons,
     from_now_on,
@@ -30,15 +35,6 @@ from tests.helpers import (
     tap_product,
     until,
 )
-
-
-async def answer_to(telegram: TelegramEmulator, update: dict[str, Any]) -> dict[str, Any]:
-    """The bot's answerCallbackQuery for a tap."""
-    query_id = update["callback_query"]["id"]
-    (answer,) = await telegram.wait_for(
-        "answerCallbackQuery", lambda c: c.params["callback_query_id"] == query_id
-    )
-    return answer.params
 
 
 def links_sent(telegram: TelegramEmulator, user: TgUser) -> list[dict[str, Any]]:
@@ -124,6 +120,44 @@ async def test_a_buyer_tapping_dozens_of_times_is_slowed_down_politely(
     # Another buyer is not slowed down by Ada.
     await tap_product(telegram, bob, "The Forest Hiker")
     assert len(stripe_api.sessions) == len(titles) + 1
+
+
+class ManualClock:
+    """A monotonic clock that moves only when the test moves it (from a whole number of
+    seconds, so that the seconds left come out whole)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_slowed_down_buyer_is_told_the_seconds_left_and_may_tap_once_they_pass(
+    make_settings: Callable[..., Settings],
+    catalog: Catalog,
+    telegram: TelegramEmulator,
+    stripe_api: StripeEmulator,
+) -> None:
+    """The tap guard reads the service's clock: a minute passes without waiting for it."""
+    clock = ManualClock()
+    async with Service(make_settings(), catalog, clock=clock, outbox_delays=QUICK_RETRIES):
+        ada = telegram.user(4242, "Ada")
+        card = await open_card(telegram, ada, "The Forest Hiker")
+        data = button_with(card, "buy:")["callback_data"]
+
+        async def tap() -> str:
+            answer = await answer_to(telegram, await telegram.tap(ada, card, data))
+            return str(answer.get("text", ""))
+
+        for _ in range(TAPS_PER_WINDOW):
+            assert "Please wait" not in await tap()
+        assert "Please wait 60 s" in await tap()
+        clock.now += WINDOW_SECONDS / 2
+        assert "Please wait 30 s" in await tap()
+        clock.now += WINDOW_SECONDS / 2
+        assert "already in the chat" in await tap()
+    assert len(stripe_api.sessions) == 1
 
 
 @pytest.mark.parametrize(

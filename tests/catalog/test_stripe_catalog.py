@@ -17,9 +17,9 @@ from bot.service import Service, StartupError
 from bot.settings import CatalogSource, Settings, describe_validation_error
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
-from tests.admin.test_catalog_reload import reload_as
-from tests.conftest import ADMIN_ID, free_port
+from tests.catalog.steps import reload_as
 from tests.helpers import (
+    ADMIN_ID,
     button_for,
     button_with,
     buttons,
@@ -32,7 +32,7 @@ from tests.helpers import (
     tap_and_see,
     tap_product,
 )
-from tests.test_process import finish, run_bot, valid
+from tests.processes import finish, run_bot, valid
 
 SHOP_NAME = "Natours"
 
@@ -286,7 +286,7 @@ async def test_the_process_stops_with_one_line_when_stripe_refuses_the_key(
         CATALOG_SOURCE="stripe",
         SHOP_NAME=SHOP_NAME,
         HTTP_HOST="127.0.0.1",
-        HTTP_PORT=str(free_port()),
+        HTTP_PORT="0",  # any free port: nobody connects to it
     )
 
     code, stderr = await finish(await run_bot(env, tmp_path))

@@ -13,25 +13,26 @@ from telegram import Bot
 
 from bot.catalog.model import Catalog
 from bot.outbox.notices import Notices
-from bot.outbox.sender import OutboxSender, backoff_seconds
+from bot.outbox.pace import Pace
+from bot.outbox.sender import OutboxSender, RetryDelays
 from bot.service import Service
 from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
 from storage import MessageKind, SQLiteStorage
-from tests.conftest import ADMIN_ID
 from tests.helpers import (
+    ADMIN_ID,
     from_now_on,
     link_stored,
+    new_order,
     next_message,
+    open_order,
     paid_event,
     rows,
     session_behind,
     tap_product,
     until,
 )
-from tests.storage.test_storage import new_order
-from tests.webhooks.test_lifecycle import open_order
 
 
 async def test_a_confirmation_waits_out_an_outage_and_arrives_once(
@@ -86,8 +87,8 @@ async def test_a_buyer_who_blocked_the_bot_is_not_retried(
 
 
 def test_backoff_doubles_up_to_five_minutes() -> None:
-    assert [backoff_seconds(n) for n in range(4)] == [1, 2, 4, 8]
-    assert backoff_seconds(30) == 300
+    assert [RetryDelays().backoff(n) for n in range(4)] == [1, 2, 4, 8]
+    assert RetryDelays().backoff(30) == 300
 
 
 def outbox_errors(caplog: pytest.LogCaptureFixture) -> int:
@@ -152,10 +153,11 @@ async def test_a_stale_processing_notice_never_follows_the_payment_confirmation(
             ]
         )
 
-    # "Being processed" failed twice: its next try is 2 s away. Telegram is back at once.
+    # "Being processed" failed twice and waits for its next try; meanwhile the payment goes
+    # through (queued behind it), and then Telegram is back.
     await telegram.wait_until(lambda: failed_sends() >= 2, timeout=10)
-    telegram.outage = False
     await stripe_api.async_payment_succeeded(session["id"])
+    telegram.outage = False
     await telegram.wait_for(
         "sendMessage", lambda c: "Payment received" in c.params.get("text", ""), timeout=10
     )
@@ -175,6 +177,7 @@ async def test_a_stale_processing_notice_never_follows_the_payment_confirmation(
     assert [text for text in texts[received:] if "being processed" in text] == []
 
 
+@pytest.mark.flood_limits
 async def test_a_busy_chat_does_not_hold_back_other_buyers_confirmations(
     shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
 ) -> None:
@@ -217,6 +220,7 @@ async def test_a_busy_chat_does_not_hold_back_other_buyers_confirmations(
         timeout=15,
     )
     assert sent(late.id, "Payment received")[0] < sent(ADMIN_ID, "Sale:")[-1]
+    assert telegram.too_many_requests == 0  # the alerts were paced, not refused and retried
 
 
 async def test_the_sender_outlives_an_error_it_did_not_expect(
@@ -237,7 +241,7 @@ async def test_the_sender_outlives_an_error_it_did_not_expect(
                 " VALUES (?, 'gift_card', 0, 0)",
                 (ada.id,),
             )
-        sender = OutboxSender(store, bot, Notices(store).compose)
+        sender = OutboxSender(store, bot, Notices(store).compose, pace=Pace(per_second=30))
         sender.start()
         try:
             await until(lambda: outbox_errors(caplog) >= 1)

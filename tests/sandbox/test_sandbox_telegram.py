@@ -32,7 +32,13 @@ from telegram.ext import (
     ContextTypes,
 )
 
-from sandbox.telegram_api import ApiCall, RateLimits, TelegramEmulator, UploadedFile
+from sandbox.telegram_api import (
+    TELEGRAM_LIMITS,
+    ApiCall,
+    RateLimits,
+    TelegramEmulator,
+    UploadedFile,
+)
 from tests.helpers import png
 
 BUYER_ID = 42
@@ -317,6 +323,24 @@ async def test_flood_limits_surface_as_retry_after(monkeypatch: pytest.MonkeyPat
         "description": "Too Many Requests: retry after 2",
         "parameters": {"retry_after": 2},
     }
+
+
+async def test_telegrams_flood_limits_apply_when_asked_for_and_only_then(bot: Bot) -> None:
+    """Off by default, so that tests wait for the bot and not for Telegram's pace; with
+    TELEGRAM_LIMITS a chat takes a burst of five, then one message a second."""
+    for number in range(10):
+        await bot.send_message(BUYER_ID, f"unlimited {number}")
+    async with (
+        TelegramEmulator(rate_limits=TELEGRAM_LIMITS) as limited,
+        bot_for(limited) as limited_bot,
+    ):
+        limited.user(BUYER_ID)
+        for number in range(5):
+            await limited_bot.send_message(BUYER_ID, f"burst {number}")
+        with pytest.raises(RetryAfter) as caught:
+            await limited_bot.send_message(BUYER_ID, "one too many")
+    assert caught.value.retry_after == 1
+    assert limited.too_many_requests == 1
 
 
 async def test_a_user_who_blocked_the_bot_is_forbidden(

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from storage import MessageKind, OrderStatus, SQLiteStorage, StorageError
-from tests.helpers import rows
-from tests.storage.test_storage import new_order
+from tests.helpers import new_order, rows
 
 
 @pytest.fixture

@@ -5,23 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from storage import MessageKind, NewOrder, OrderFacts, OrderStatus, SQLiteStorage, StorageError
+from storage import MessageKind, OrderFacts, OrderStatus, SQLiteStorage, StorageError
 from storage.sqlite.migrate import available_migrations
-
-
-def new_order(user_id: int = 7, amount: int = 39700, quantity: int = 1) -> NewOrder:
-    return NewOrder(
-        telegram_user_id=user_id,
-        chat_id=user_id,
-        buyer_name="Ada Lovelace",
-        buyer_username="ada",
-        language="en",
-        product_id="forest-hiker",
-        product_title="The Forest Hiker",
-        quantity=quantity,
-        unit_amount=amount,
-        currency="usd",
-    )
+from tests.helpers import new_order
 
 
 @pytest.fixture

@@ -11,17 +11,15 @@ import pytest
 from bot.service import Service
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator, TgUser
-from tests.conftest import ADMIN_ID
 from tests.helpers import (
+    ADMIN_ID,
     buttons,
     from_now_on,
-    link_stored,
     next_message,
+    open_order,
     paid_event,
     rows,
     session_behind,
-    tap_product,
-    until,
 )
 from tests.stripe_sandbox import checkout_params, make_client, stripe_http
 
@@ -48,15 +46,6 @@ def texts_to(telegram: TelegramEmulator, user: TgUser, fragment: str) -> list[st
         and str(call.params.get("chat_id")) == str(user.id)
         and fragment in call.params.get("text", "")
     ]
-
-
-async def open_order(
-    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator, user: TgUser
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A tap on The Forest Hiker, handled whole: its pay message and its session."""
-    pay_message = await tap_product(telegram, user, "The Forest Hiker")
-    await until(link_stored(shop.settings.database_path))
-    return pay_message, session_behind(stripe_api, pay_message)
 
 
 async def test_an_expired_link_loses_its_button_and_offers_the_product_again(

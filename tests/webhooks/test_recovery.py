@@ -14,17 +14,17 @@ from bot.service import Service
 from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator, TgUser
-from tests.conftest import ADMIN_ID, free_port
 from tests.helpers import (
+    ADMIN_ID,
     buttons,
     from_now_on,
     next_message,
+    open_order,
     reference_in,
     rows,
     session_behind,
     tap_product,
 )
-from tests.webhooks.test_lifecycle import open_order
 
 
 def status_of(shop: Service) -> str:
@@ -33,9 +33,9 @@ def status_of(shop: Service) -> str:
     return status
 
 
-async def missed(stripe_api: StripeEmulator) -> None:
+async def missed(stripe_api: StripeEmulator, closed_port: int) -> None:
     """From now on Stripe's webhooks reach nobody (a wrong endpoint, our server down)."""
-    stripe_api.webhook_url = f"http://127.0.0.1:{free_port()}/stripe/webhook"
+    stripe_api.webhook_url = f"http://127.0.0.1:{closed_port}/stripe/webhook"
 
 
 def sent_texts(telegram: TelegramEmulator, user: TgUser, fragment: str) -> list[str]:
@@ -45,11 +45,11 @@ def sent_texts(telegram: TelegramEmulator, user: TgUser, fragment: str) -> list[
 
 
 async def test_the_buyers_return_fulfils_a_payment_whose_webhook_is_late(
-    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator, closed_port: int
 ) -> None:
     ada = telegram.user(4242, "Ada")
     _, session = await open_order(shop, telegram, stripe_api, ada)
-    await missed(stripe_api)
+    await missed(stripe_api, closed_port)
     delivery = await stripe_api.pay(session["id"])
     assert delivery.status == 0 and status_of(shop) == "pending"
 
@@ -77,7 +77,7 @@ async def test_the_buyers_return_fulfils_a_payment_whose_webhook_is_late(
 
 
 async def test_reconcile_finds_what_the_webhooks_missed(
-    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator, closed_port: int
 ) -> None:
     """Paid, expired and failed sessions, none of whose events arrived, and an orphan order."""
     owner = telegram.user(ADMIN_ID, "Owner")
@@ -96,7 +96,7 @@ async def test_reconcile_finds_what_the_webhooks_missed(
             " 1, 39700, 39700, 'usd', 'pending', ?, ?)",
             (int(time.time()) - 26 * 3600, int(time.time()) - 26 * 3600),
         )
-    await missed(stripe_api)
+    await missed(stripe_api, closed_port)
     await stripe_api.pay(sessions[0]["id"])
     await stripe_api.expire_session(sessions[1]["id"])
     await stripe_api.complete_unpaid(sessions[2]["id"])
@@ -150,13 +150,14 @@ async def test_start_up_reconciles_what_was_paid_while_the_bot_was_down(
     catalog: Catalog,
     telegram: TelegramEmulator,
     stripe_api: StripeEmulator,
+    closed_port: int,
 ) -> None:
     settings = make_settings()
     ada = telegram.user(4242, "Ada")
     async with Service(settings, catalog) as shop:
         stripe_api.webhook_url = f"{shop.http_url}/stripe/webhook"
         _, session = await open_order(shop, telegram, stripe_api, ada)
-    await missed(stripe_api)  # the bot is down: nobody answers
+    await missed(stripe_api, closed_port)  # the bot is down: nobody answers
     await stripe_api.pay(session["id"])
 
     after = from_now_on(telegram)
