@@ -26,11 +26,14 @@ from bot.buyer.tap_guard import TapGuard
 from bot.catalog.from_stripe import stripe_loader
 from bot.catalog.model import Catalog, CatalogError, LiveCatalog, file_loader
 from bot.menus import CommandMenus
+from bot.ops.api_clients import TimedStripeClient, TimedTelegramRequest
+from bot.ops.metrics import Metrics
+from bot.ops.metrics_http import MetricsEndpoint
+from bot.ops.watch import Watch
 from bot.outbox.notices import Notices
 from bot.outbox.pace import Pace
 from bot.outbox.sender import RETRY_DELAYS, OutboxSender, RetryDelays
 from bot.settings import CatalogSource, Settings, TelegramMode
-from bot.telegram_http import AiohttpRequest
 from storage import SQLiteStorage, Storage, StorageError
 from webhooks.app import create_web_app
 from webhooks.fulfilment import Fulfilment
@@ -77,9 +80,14 @@ class Service:
         self._clock = clock
         self._outbox_delays = outbox_delays
         self.storage: Storage = SQLiteStorage(settings.database_path)
+        # This service's own metrics, and the facts its guardian judges.
+        self.metrics = Metrics()
+        self.watch = Watch(self.metrics, clock=clock)
         # Made here, as the catalog may be read through it before anything else starts; its
         # HTTP session opens on first use.
-        self._stripe_http = stripe.AIOHTTPClient(timeout=STRIPE_TIMEOUT_SECONDS)
+        self._stripe_http = TimedStripeClient(
+            self.watch.stripe_call, timeout=STRIPE_TIMEOUT_SECONDS
+        )
         self.stripe_client = stripe.StripeClient(
             settings.stripe_secret_key.get_secret_value(),
             base_addresses={"api": settings.stripe_api_base_url},
@@ -89,7 +97,10 @@ class Service:
         self.live_catalog = LiveCatalog(catalog, self._catalog_loader(), self.storage)
         self.catalog_reload = CatalogReload(self.live_catalog, settings.admin_ids)
         # Kept here so that they are closed even when Telegram refuses to initialise.
-        self._telegram_requests = (AiohttpRequest(), AiohttpRequest(connections=1))
+        self._telegram_requests = (
+            TimedTelegramRequest(self.watch.telegram_call),
+            TimedTelegramRequest(self.watch.telegram_call, connections=1),
+        )
         self.application = build_application(settings, *self._telegram_requests)
         self._stack = AsyncExitStack()
         self.http_port = 0
@@ -160,6 +171,7 @@ class Service:
             # The same cap as python-telegram-bot's rate limiter (build_application): one pace.
             pace=Pace(settings.telegram_messages_per_second, clock=self._clock),
             delays=self._outbox_delays,
+            on_result=self.watch.outbox_send,
         )
         sender.start()
         stack.push_async_callback(sender.stop)
@@ -171,7 +183,7 @@ class Service:
             expires_minutes=settings.checkout_expires_minutes,
         )
         fulfilment = Fulfilment(self.storage, admin_ids=settings.admin_ids, on_queued=sender.notify)
-        reconciler = Reconciler(self.storage, stripe_client, fulfilment)
+        reconciler = Reconciler(self.storage, stripe_client, fulfilment, watch=self.watch)
         menus = CommandMenus(settings.admin_ids, self.storage)
         menus.register(application)
         AdminHandlers(
@@ -237,10 +249,14 @@ class Service:
         web_app = create_web_app(
             storage=self.storage,
             stripe_webhook=StripeWebhook(
-                settings.stripe_webhook_secret.get_secret_value(), fulfilment, refunds
+                settings.stripe_webhook_secret.get_secret_value(), fulfilment, refunds, self.watch
             ),
             telegram_webhook=telegram_webhook,
         )
+        if settings.metrics_token is not None:
+            token = settings.metrics_token.get_secret_value()
+            endpoint = MetricsEndpoint(self.metrics, self.storage, token)
+            web_app.router.add_get("/metrics", endpoint.handle)
         runner = web.AppRunner(web_app, shutdown_timeout=HTTP_SHUTDOWN_SECONDS, access_log=None)
         await runner.setup()
         self._stack.push_async_callback(runner.cleanup)

@@ -15,6 +15,8 @@ STRIPE_KEY_PATTERN = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9_]+$")
 # Telegram's rule for secret_token in setWebhook is 1 to 256 of these. Fewer than 8 would be
 # guessable, and the shortest could not be masked in the log without blanking ordinary words.
 WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,256}$")
+# Long enough not to be guessed, and to be masked in the log; characters a header carries as-is.
+METRICS_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_.~-]{16,256}$")
 BOT_TOKEN_PATTERN = re.compile(r"^[0-9]+:[A-Za-z0-9_-]+$")
 # Telegram's user ids have at most 52 significant bits (Bot API, User.id).
 MOST_USER_ID = 2**52 - 1
@@ -25,6 +27,11 @@ LEAST_MESSAGES_PER_SECOND = 0.01
 class TelegramMode(StrEnum):
     POLLING = "polling"
     WEBHOOK = "webhook"
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
 
 
 class CatalogSource(StrEnum):
@@ -73,6 +80,9 @@ class Settings(BaseSettings):
     checkout_expires_minutes: int = Field(default=30, ge=30, le=1440)
     shop_timezone: str = "UTC"
     log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.TEXT
+    # GET /metrics answers only with `Authorization: Bearer <this>`; unset, it is not served.
+    metrics_token: SecretStr | None = None
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -100,6 +110,13 @@ class Settings(BaseSettings):
     def _telegram_secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not WEBHOOK_SECRET_PATTERN.match(value.get_secret_value()):
             raise ValueError("8 to 256 characters of A-Z a-z 0-9 _ -")
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not METRICS_TOKEN_PATTERN.match(value.get_secret_value()):
+            raise ValueError("16 to 256 characters of A-Z a-z 0-9 _ - . ~")
         return value
 
     @field_validator("telegram_api_base_url", "stripe_api_base_url", "public_base_url")

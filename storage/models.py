@@ -82,6 +82,8 @@ class MessageKind(StrEnum):
     ALERT_REFUNDED = "alert_refunded"
     ALERT_FAILED = "alert_failed"
     ALERT_FLAGGED = "alert_flagged"
+    # To every admin: a condition the guardian found, or its end (the text is in `detail`)
+    HEALTH_ALERT = "health_alert"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,15 @@ class OutboxMessage:
     order_id: int | None
     attempts: int
     detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxBacklog:
+    """The messages still waiting to be sent (neither sent nor given up)."""
+
+    waiting: int
+    # Unix seconds; None when nothing waits.
+    oldest_queued_at: int | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from storage.models import (
     NewOrder,
     Order,
     OrderFacts,
+    OutboxBacklog,
     OutboxMessage,
     PeriodFigures,
     SpanSales,
@@ -295,4 +296,14 @@ class Storage(Protocol):
 
     async def give_up(self, message_id: int, error: str) -> None:
         """Stop trying to send a message that can never be delivered."""
+        ...
+
+    # Health figures
+
+    async def outbox_backlog(self) -> OutboxBacklog:
+        """How many messages wait to be sent, and since when the oldest does."""
+        ...
+
+    async def orders_by_status(self) -> dict[OrderStatus, int]:
+        """How many orders are in each status (0 for a status no order has)."""
         ...

@@ -22,6 +22,7 @@ ALLOWED: dict[str, set[str]] = {
     "bot.buyer": {SHARED, "storage", "bot.catalog", "bot.buyer"},
     "bot.admin": {SHARED, "storage", "bot.catalog", "bot.admin", "webhooks"},
     "bot.outbox": {SHARED, "storage", "bot.outbox"},
+    "bot.ops": {SHARED, "storage", "bot.catalog", "bot.ops", "webhooks"},
     "sandbox": {"sandbox"},
 }
 # Single modules a room may use beyond its rooms: the outbox renders the buyers' and the
@@ -29,6 +30,8 @@ ALLOWED: dict[str, set[str]] = {
 ALSO_ALLOWED: dict[str, set[str]] = {
     "bot.outbox": {"bot.buyer.texts", "bot.buyer.keyboards", "bot.admin.texts"},
     "bot.buyer": {"bot.outbox.notices"},
+    # /health is an admin command: the one admin check guards it.
+    "bot.ops": {"bot.admin.access"},
 }
 
 

@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import stripe
 
@@ -48,15 +48,32 @@ class Report:
     errors: int = 0
 
 
+class ReconciliationWatch(Protocol):
+    """Who is told what reading sessions back from Stripe found (the metrics, the guardian)."""
+
+    def paid_without_webhook(self, source: str) -> None:
+        """A session read back was paid and its order was not: its webhook never came."""
+        ...
+
+    def reconciled(self, report: Report) -> None:
+        """One reconciliation run ended."""
+        ...
+
+
 class Reconciler:
     """Reads pending and processing orders' sessions back from Stripe, paced, and applies them."""
 
     def __init__(
-        self, storage: Storage, client: stripe.StripeClient, fulfilment: Fulfilment
+        self,
+        storage: Storage,
+        client: stripe.StripeClient,
+        fulfilment: Fulfilment,
+        watch: ReconciliationWatch | None = None,
     ) -> None:
         self._storage = storage
         self._client = client
         self._fulfilment = fulfilment
+        self._watch = watch
         self._task: asyncio.Task[None] | None = None
         self._running = asyncio.Lock()
 
@@ -105,6 +122,8 @@ class Reconciler:
                 report.checked += 1
                 if outcome is not Outcome.UNCHANGED:
                     report.changed[outcome] += 1
+            if self._watch is not None:
+                self._watch.reconciled(report)
             return report
 
     async def check_access(self) -> None:
@@ -131,9 +150,12 @@ class Reconciler:
         data: dict[str, Any] = session.to_dict()
         intent = data.get("payment_intent")
         intent_status = intent.get("status") if isinstance(intent, Mapping) else None
-        return await self._fulfilment.apply_session(
+        outcome = await self._fulfilment.apply_session(
             data, source=source, payment_intent_status=intent_status
         )
+        if outcome is Outcome.PAID and self._watch is not None:
+            self._watch.paid_without_webhook(source)
+        return outcome
 
     async def payment_intent_metadata(self, payment_intent_id: str) -> Mapping[str, Any] | None:
         """A PaymentIntent's metadata, asked of Stripe; None if Stripe knows no such one."""

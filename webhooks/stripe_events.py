@@ -16,11 +16,17 @@ class InvalidEvent(ValueError):
     """A webhook request that is not a genuine Stripe event; the message says why."""
 
 
+class SignatureMismatch(InvalidEvent):
+    """The signature does not check out against the endpoint's secret (or is too old)."""
+
+
 @dataclass(frozen=True, slots=True)
 class StripeEvent:
     id: str
     type: str
     object: dict[str, Any]
+    # When Stripe created the event (Unix seconds), if it said.
+    created: int | None = None
 
 
 def verify_event(body: bytes, signature_header: str | None, secret: str) -> StripeEvent:
@@ -41,7 +47,7 @@ def verify_event(body: bytes, signature_header: str | None, secret: str) -> Stri
             text, signature_header, secret, SIGNATURE_TOLERANCE_SECONDS
         )
     except stripe.SignatureVerificationError as exc:
-        raise InvalidEvent(f"signature verification failed: {_reason(exc)}") from None
+        raise SignatureMismatch(f"signature verification failed: {_reason(exc)}") from None
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -57,7 +63,10 @@ def _event_from(payload: object) -> StripeEvent:
         raise InvalidEvent("event without an id or a type")
     if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
         raise InvalidEvent("event without data.object")
-    return StripeEvent(event_id, event_type, data["object"])
+    created = payload.get("created")
+    return StripeEvent(
+        event_id, event_type, data["object"], created if isinstance(created, int) else None
+    )
 
 
 def _reason(exc: stripe.SignatureVerificationError) -> str:

@@ -3,21 +3,41 @@
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
 from aiohttp import web
 
 from webhooks.fulfilment import SESSION_EVENTS, Fulfilment, Outcome
 from webhooks.refunds import CHARGE_EVENTS, REFUND_EVENTS, RefundLedger
-from webhooks.stripe_events import InvalidEvent, StripeEvent, verify_event
+from webhooks.stripe_events import InvalidEvent, SignatureMismatch, StripeEvent, verify_event
 
 log = logging.getLogger(__name__)
 
 
+class WebhookWatch(Protocol):
+    """Who is told what each webhook request came to (the metrics, the guardian)."""
+
+    def refused(self, *, bad_signature: bool) -> None:
+        """A request answered 400: not a genuine event, or one whose signature is wrong."""
+        ...
+
+    def answered(self, event_type: str, result: str, created: int | None) -> None:
+        """A verified event, and its `result` ("error" when it could not be stored)."""
+        ...
+
+
 class StripeWebhook:
-    def __init__(self, signing_secret: str, fulfilment: Fulfilment, refunds: RefundLedger) -> None:
+    def __init__(
+        self,
+        signing_secret: str,
+        fulfilment: Fulfilment,
+        refunds: RefundLedger,
+        watch: WebhookWatch | None = None,
+    ) -> None:
         self._secret = signing_secret
         self._fulfilment = fulfilment
         self._refunds = refunds
+        self._watch = watch
 
     async def handle(self, request: web.Request) -> web.Response:
         """Answer 400 to what is not a genuine event, 5xx when it could not be stored, else 200."""
@@ -26,13 +46,17 @@ class StripeWebhook:
             event = verify_event(body, request.headers.get("Stripe-Signature"), self._secret)
         except InvalidEvent as exc:
             log.warning("refused a Stripe webhook request: %s", exc)
+            if self._watch is not None:
+                self._watch.refused(bad_signature=isinstance(exc, SignatureMismatch))
             return web.json_response({"error": str(exc)}, status=400)
         try:
             outcome = await self._apply(event)
         except Exception:
             # Not stored, so not acknowledged: Stripe delivers it again later.
             log.exception("could not apply Stripe event %s (%s)", event.id, event.type)
+            self._tell(event, "error")
             return web.json_response({"error": "could not record the event"}, status=503)
+        self._tell(event, "ignored" if outcome is None else outcome.value)
         if outcome is None:
             return web.json_response({"received": True, "result": "ignored"})
         if outcome is Outcome.NOT_YET:
@@ -41,6 +65,10 @@ class StripeWebhook:
                 status=409,
             )
         return web.json_response({"received": True, "result": outcome.value})
+
+    def _tell(self, event: StripeEvent, result: str) -> None:
+        if self._watch is not None:
+            self._watch.answered(event.type, result, event.created)
 
     async def _apply(self, event: StripeEvent) -> Outcome | None:
         if event.type in SESSION_EVENTS:

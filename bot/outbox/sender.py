@@ -82,8 +82,11 @@ class OutboxSender:
         *,
         pace: Pace,
         delays: RetryDelays = RETRY_DELAYS,
+        on_result: Callable[[str], None] | None = None,
     ) -> None:
         self._storage = storage
+        # Told what came of each send: "sent", "429", "403" or "error" (the metrics).
+        self._on_result = on_result
         self._bot = bot
         self._compose = compose
         self._wake = asyncio.Event()
@@ -236,17 +239,25 @@ class OutboxSender:
         except RetryAfter as exc:
             wait = exc.retry_after
             seconds = wait if isinstance(wait, int | float) else wait.total_seconds()
+            self._tell("429")
             return partial(storage.retry_later, message_id, time.time() + seconds, str(exc))
         except (Forbidden, BadRequest) as exc:
             # Forbidden: the buyer blocked the bot. BadRequest: the chat is gone or the text
             # is refused. Retrying changes neither.
             log.warning("outbox message %s undeliverable: %s", message_id, exc)
+            self._tell("403" if isinstance(exc, Forbidden) else "error")
             return partial(storage.give_up, message_id, str(exc))
         except Exception as exc:  # network errors, 5xx: Telegram may take it later
             delay = self._delays.backoff(message.attempts)
             log.warning("outbox message %s: %s; retrying in %.3g s", message_id, exc, delay)
+            self._tell("error")
             return partial(storage.retry_later, message_id, time.time() + delay, str(exc))
+        self._tell("sent")
         return partial(storage.mark_sent, [message_id])
+
+    def _tell(self, result: str) -> None:
+        if self._on_result is not None:
+            self._on_result(result)
 
     async def _record_again(self) -> None:
         """Write what came of the sends whose record failed, while the database lets us."""

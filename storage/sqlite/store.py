@@ -9,10 +9,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Concatenate, ParamSpec, Self, TypeVar
 
-from storage.models import NewOrder, Order, OrderFacts, OutboxMessage, StatusChange
+from storage.models import (
+    NewOrder,
+    Order,
+    OrderFacts,
+    OutboxBacklog,
+    OutboxMessage,
+    StatusChange,
+)
 from storage.order_rules import OrderStatus
 from storage.protocol import Transaction
-from storage.sqlite import orders, outbox, preferences, refunds
+from storage.sqlite import health, orders, outbox, preferences, refunds
 from storage.sqlite.engine import Engine
 from storage.sqlite.reports import SQLiteReports
 from storage.sqlite.statements import Writes
@@ -214,3 +221,11 @@ class SQLiteStorage:
 
     async def give_up(self, message_id: int, error: str) -> None:
         await self._write(outbox.give_up, message_id, error)
+
+    # Health figures
+
+    async def outbox_backlog(self) -> OutboxBacklog:
+        return await health.outbox_backlog(self._engine)
+
+    async def orders_by_status(self) -> dict[OrderStatus, int]:
+        return await health.orders_by_status(self._engine)
