@@ -29,6 +29,7 @@ ADMIN_COMMANDS = [
     BotCommand("chart", "Daily revenue chart (admins)"),
     BotCommand("refund", "Refund an order (admins)"),
     BotCommand("alerts", "Sale alerts on or off (admins)"),
+    BotCommand("health", "Is the shop healthy? (admins)"),
 ]
 
 

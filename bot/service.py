@@ -27,6 +27,8 @@ from bot.catalog.from_stripe import stripe_loader
 from bot.catalog.model import Catalog, CatalogError, LiveCatalog, file_loader
 from bot.menus import CommandMenus
 from bot.ops.api_clients import TimedStripeClient, TimedTelegramRequest
+from bot.ops.guardian import GUARD_LIMITS, Guardian, GuardLimits
+from bot.ops.health_command import HealthCommand
 from bot.ops.metrics import Metrics
 from bot.ops.metrics_http import MetricsEndpoint
 from bot.ops.watch import Watch
@@ -64,8 +66,9 @@ class Service:
 
     With CATALOG_SOURCE=stripe there is no catalog to pass: start-up reads it from Stripe.
 
-    `clock` (monotonic seconds, read by the outbox's pace and the buyers' tap guard) and
-    `outbox_delays` are the bot's own unless a test passes others: shorter retries, a clock it
+    `clock` (monotonic seconds, read by the outbox's pace, the buyers' tap guard and the
+    guardian), `wall_clock` (Unix seconds, the guardian's), `outbox_delays` and
+    `guard_limits` are the bot's own unless a test passes others: shorter retries, a clock it
     moves itself."""
 
     def __init__(
@@ -75,9 +78,14 @@ class Service:
         *,
         clock: Callable[[], float] = time.monotonic,
         outbox_delays: RetryDelays = RETRY_DELAYS,
+        wall_clock: Callable[[], float] = time.time,
+        guard_limits: GuardLimits = GUARD_LIMITS,
     ) -> None:
         self.settings = settings
         self._clock = clock
+        self._wall_clock = wall_clock
+        self._guard_limits = guard_limits
+        self.guardian: Guardian | None = None
         self._outbox_delays = outbox_delays
         self.storage: Storage = SQLiteStorage(settings.database_path)
         # This service's own metrics, and the facts its guardian judges.
@@ -193,6 +201,17 @@ class Service:
             reconciler=reconciler,
         ).register(application)
         self.catalog_reload.register(application)
+        self.guardian = Guardian(
+            self.storage,
+            self.watch,
+            admin_ids=settings.admin_ids,
+            database_path=settings.database_path,
+            on_queued=sender.notify,
+            limits=self._guard_limits,
+            clock=self._clock,
+            wall_clock=self._wall_clock,
+        )
+        HealthCommand(self.guardian, settings.admin_ids).register(application)
         buyers = BuyerLanguages(self.storage, menus)
         shop = ShopHandlers(
             catalog=self.live_catalog,
@@ -223,6 +242,8 @@ class Service:
         await reconciler.check_access()
         reconciler.start()
         stack.push_async_callback(reconciler.stop)
+        self.guardian.start()
+        stack.push_async_callback(self.guardian.stop)
 
         if settings.telegram_mode is TelegramMode.POLLING:
             assert application.updater is not None

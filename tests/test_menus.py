@@ -19,7 +19,18 @@ from tests.helpers import (
     next_message,
 )
 
-ADMIN = {"stats", "reload", "reconcile", "sales", "order", "export", "chart", "refund", "alerts"}
+ADMIN = {
+    "stats",
+    "reload",
+    "reconcile",
+    "sales",
+    "order",
+    "export",
+    "chart",
+    "refund",
+    "alerts",
+    "health",
+}
 BUYER_EN = {
     "shop": "See the products",
     "orders": "Your orders",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, replace
 
 from telegram import InlineKeyboardMarkup
@@ -42,6 +43,8 @@ class Notices:
 
     async def compose(self, message: OutboxMessage) -> Outgoing | None:
         """The message to deliver for an outbox row."""
+        if message.kind is MessageKind.HEALTH_ALERT:
+            return Outgoing(html.escape(message.detail or "", quote=False))
         order = await self._storage.get_order(message.order_id) if message.order_id else None
         if order is None:
             return None

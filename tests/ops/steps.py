@@ -1,11 +1,16 @@
-"""What the ops tests share: reading /metrics as Prometheus would."""
+"""What the ops tests share: reading /metrics as Prometheus would, the guardian's clocks and
+the alerts it queued."""
 
 from __future__ import annotations
+
+import time
+from pathlib import Path
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.service import Service
+from tests.helpers import rows
 
 METRICS_TOKEN = "scrape-token-for-tests-0123"
 
@@ -35,3 +40,25 @@ def value(
 ) -> float:
     """One sample's value; 0 when the series does not exist yet (a counter never touched)."""
     return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+class Clocks:
+    """The guardian's clocks, each moved forward by the test on its own: the real time plus
+    `shift` seconds (the monotonic clock: the hour between two alerts) or `wall_shift` (the
+    Unix clock: the age of what waits in the outbox)."""
+
+    def __init__(self) -> None:
+        self.shift = 0.0
+        self.wall_shift = 0.0
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.shift
+
+    def wall(self) -> float:
+        return time.time() + self.wall_shift
+
+
+def health_alerts(database: Path) -> list[str]:
+    """The guardian's messages queued so far, to any admin, oldest first."""
+    found = rows(database, "SELECT detail FROM outbox WHERE kind = 'health_alert' ORDER BY id")
+    return [row["detail"] for row in found]
