@@ -10,6 +10,7 @@ import sys
 
 from bot.catalog.model import Catalog, CatalogError, load_catalog
 from bot.logs import configure_logging
+from bot.ops import doctor
 from bot.service import Service, StartupError
 from bot.settings import CatalogSource, ConfigurationError, Settings, load_settings
 
@@ -20,7 +21,10 @@ EXIT_STARTUP = 1
 
 
 def main() -> int:
-    """Run until SIGINT or SIGTERM; exit 0 after a clean stop, non-zero with one line if not."""
+    """Run until SIGINT or SIGTERM; exit 0 after a clean stop, non-zero with one line if not.
+    `checkout-bot doctor` checks the settings against Telegram and Stripe instead."""
+    if sys.argv[1:2] == ["doctor"]:
+        return doctor.main()
     try:
         settings = load_settings()
         # A catalog kept in Stripe is read once the service starts.

@@ -17,6 +17,7 @@ from storage.models import (
 from storage.order_rules import OrderStatus
 from storage.protocol import Reports, Storage, StorageError, Transaction
 from storage.sqlite import SQLiteStorage
+from storage.sqlite.inspect import database_problems
 
 __all__ = [
     "CurrencyFigures",
@@ -36,4 +37,5 @@ __all__ = [
     "Storage",
     "StorageError",
     "Transaction",
+    "database_problems",
 ]

@@ -163,6 +163,9 @@ class StripeEmulator:
         self.prices: dict[str, dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []
         self.requests: list[ApiRequest] = []
+        # The account's webhook endpoints as the dashboard shows them (GET /v1/webhook_endpoints);
+        # deliveries still go to ``webhook_url``, whatever is listed here.
+        self.webhook_endpoints: dict[str, dict[str, Any]] = {}
 
         self._webhooks = WebhookSender(
             webhook_secret,
@@ -199,6 +202,7 @@ class StripeEmulator:
                 lambda call: catalog.retrieve_price(call.params, *call.path_args),
             ),
             ("GET", re.compile(r"/v1/events"), self._list_events),
+            ("GET", re.compile(r"/v1/webhook_endpoints"), self._list_webhook_endpoints),
             ("GET", re.compile(r"/v1/events/([^/]+)"), self._retrieve_event),
         ]
 
@@ -479,6 +483,32 @@ class StripeEmulator:
         return copy.deepcopy(price)
 
     # -- events and webhooks -------------------------------------------------------
+
+    def add_webhook_endpoint(
+        self,
+        url: str,
+        enabled_events: Sequence[str] = ("*",),
+        *,
+        status: str = "enabled",
+        api_version: str | None = None,
+    ) -> dict[str, Any]:
+        """An endpoint made in the dashboard, in Stripe's shape (its secret is never listed)."""
+        endpoint_id = objects.new_id("we_")
+        endpoint: dict[str, Any] = {
+            "id": endpoint_id,
+            "object": "webhook_endpoint",
+            "api_version": api_version,
+            "application": None,
+            "created": self._now(),
+            "description": None,
+            "enabled_events": list(enabled_events),
+            "livemode": False,
+            "metadata": {},
+            "status": status,
+            "url": url,
+        }
+        self.webhook_endpoints[endpoint_id] = endpoint
+        return copy.deepcopy(endpoint)
 
     def build_event(self, type: str, obj: dict[str, Any]) -> dict[str, Any]:
         """An event envelope around a deep copy of ``obj``, with a fresh ``evt_`` id."""
@@ -1044,6 +1074,11 @@ class StripeEmulator:
         events = created_filter(events, params)
         page, has_more = paginate(events, params, "event")
         return objects.list_object(copy.deepcopy(page), "/v1/events", has_more=has_more)
+
+    def _list_webhook_endpoints(self, call: _Call) -> dict[str, Any]:
+        endpoints = list(reversed(self.webhook_endpoints.values()))  # newest first
+        page, has_more = paginate(endpoints, call.params, "webhook_endpoint")
+        return objects.list_object(copy.deepcopy(page), "/v1/webhook_endpoints", has_more=has_more)
 
     # -- helpers -----------------------------------------------------------------------
 
