@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from bot.log_json import JsonFormatter
+
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # These log each request URL at INFO; Telegram's URLs hold the bot token.
 CHATTY_LOGGERS = ("httpx", "httpcore", "aiohttp.access", "apscheduler")
@@ -56,9 +58,9 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def configure_logging(level: str, secrets: Iterable[str]) -> None:
+def configure_logging(level: str, secrets: Iterable[str], log_format: str = "text") -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(FORMAT))
     handler.addFilter(RedactSecrets(secrets))
     logging.basicConfig(level=level, handlers=[handler], force=True)
     # The format shows none of these: spare every record the work of gathering them.

@@ -47,7 +47,9 @@ def main() -> int:
                 if settings.telegram_webhook_secret
                 else []
             ),
+            *([settings.metrics_token.get_secret_value()] if settings.metrics_token else []),
         ],
+        log_format=settings.log_format.value,
     )
     try:
         asyncio.run(serve(settings, catalog))

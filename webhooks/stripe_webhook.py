@@ -53,7 +53,12 @@ class StripeWebhook:
             outcome = await self._apply(event)
         except Exception:
             # Not stored, so not acknowledged: Stripe delivers it again later.
-            log.exception("could not apply Stripe event %s (%s)", event.id, event.type)
+            log.exception(
+                "could not apply Stripe event %s (%s)",
+                event.id,
+                event.type,
+                extra={"event_id": event.id},
+            )
             self._tell(event, "error")
             return web.json_response({"error": "could not record the event"}, status=503)
         self._tell(event, "ignored" if outcome is None else outcome.value)

@@ -244,7 +244,12 @@ class OutboxSender:
         except (Forbidden, BadRequest) as exc:
             # Forbidden: the buyer blocked the bot. BadRequest: the chat is gone or the text
             # is refused. Retrying changes neither.
-            log.warning("outbox message %s undeliverable: %s", message_id, exc)
+            log.warning(
+                "outbox message %s undeliverable: %s",
+                message_id,
+                exc,
+                extra={"chat_id": message.chat_id},
+            )
             self._tell("403" if isinstance(exc, Forbidden) else "error")
             return partial(storage.give_up, message_id, str(exc))
         except Exception as exc:  # network errors, 5xx: Telegram may take it later
