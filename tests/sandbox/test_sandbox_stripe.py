@@ -730,3 +730,28 @@ async def test_requests_stripe_python_would_never_send(
     assert error["type"] == "invalid_request_error"
     assert error["message"].startswith(message)
     assert emulator.sessions == {}
+
+
+async def test_a_declined_card_leaves_the_session_open_and_sends_nothing(
+    emulator: StripeEmulator, client: Any, receiver: Receiver
+) -> None:
+    session = await client.v1.checkout.sessions.create_async(checkout_params())
+
+    error = emulator.decline_card(session.id)
+
+    assert (error["code"], error["message"]) == ("card_declined", "Your card was declined.")
+    assert receiver.received == [] and emulator.deliveries == []
+    still = await client.v1.checkout.sessions.retrieve_async(session.id)
+    assert (still.status, still.payment_status) == ("open", "unpaid")
+    delivery = await emulator.pay(session.id)
+    assert delivery.event["data"]["object"]["payment_status"] == "paid"
+
+
+async def test_a_card_cannot_be_declined_on_a_session_no_longer_open(
+    emulator: StripeEmulator, client: Any, receiver: Receiver
+) -> None:
+    session = await client.v1.checkout.sessions.create_async(checkout_params())
+    await emulator.expire_session(session.id)
+
+    with pytest.raises(ValueError, match="is expired, not open"):
+        emulator.decline_card(session.id)
