@@ -303,6 +303,12 @@ class StripeEmulator:
         event = self._emit("checkout.session.async_payment_failed", session)
         return await self._webhooks.send(event)
 
+    def line_items(self, session_id: str) -> list[dict[str, Any]]:
+        """A session's line items in Stripe's shape, as its hosted page lists them."""
+        if session_id not in self.sessions:
+            raise ValueError(f"no checkout session {session_id!r}")
+        return copy.deepcopy(self._state[session_id].line_items)
+
     def decline_card(self, session_id: str) -> dict[str, str]:
         """The buyer's card is declined on the hosted page (Stripe's test card 4000 0000 0000
         0002): the page shows Stripe's error and the session stays open for another try.

@@ -755,3 +755,21 @@ async def test_a_card_cannot_be_declined_on_a_session_no_longer_open(
 
     with pytest.raises(ValueError, match="is expired, not open"):
         emulator.decline_card(session.id)
+
+
+async def test_the_hosted_page_lists_the_line_items_the_api_returns(
+    emulator: StripeEmulator, client: Any
+) -> None:
+    session = await client.v1.checkout.sessions.create_async(checkout_params())
+
+    (item,) = emulator.line_items(session.id)
+
+    listed = await client.v1.checkout.sessions.line_items.list_async(session.id)
+    assert item["id"] == listed.data[0].id
+    assert (item["description"], item["quantity"], item["amount_total"]) == (
+        "The Forest Hiker",
+        2,
+        2 * 39700,
+    )
+    with pytest.raises(ValueError, match="no checkout session"):
+        emulator.line_items("cs_test_missing")
