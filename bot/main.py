@@ -9,6 +9,7 @@ import signal
 import sys
 
 from bot.catalog.model import Catalog, CatalogError, load_catalog
+from bot.demo.command import run as run_demo
 from bot.logs import configure_logging
 from bot.service import Service, StartupError
 from bot.settings import CatalogSource, ConfigurationError, Settings, load_settings
@@ -21,6 +22,8 @@ EXIT_STARTUP = 1
 
 def main() -> int:
     """Run until SIGINT or SIGTERM; exit 0 after a clean stop, non-zero with one line if not."""
+    if sys.argv[1:2] == ["demo"]:
+        return run_demo(sys.argv[2:])
     try:
         settings = load_settings()
         # A catalog kept in Stripe is read once the service starts.
