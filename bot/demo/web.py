@@ -8,7 +8,7 @@ import json
 from importlib import resources
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from bot.demo import checkout
 from bot.demo.people import PEOPLE
@@ -16,6 +16,7 @@ from bot.demo.shop import DemoError, DemoShop
 from bot.demo.views import chat_view, machinery_view
 
 SHOP_KEY = web.AppKey("shop", DemoShop)
+FEEDS_KEY = web.AppKey("feeds", set[web.WebSocketResponse])
 STATIC_FILES = {
     "index.html": "text/html",
     "checkout.html": "text/html",
@@ -31,6 +32,8 @@ FEED_REFRESH_SECONDS = 1.0
 def create_demo_app(shop: DemoShop) -> web.Application:
     app = web.Application(middlewares=[_errors_as_json])
     app[SHOP_KEY] = shop
+    app[FEEDS_KEY] = set()
+    app.on_shutdown.append(_close_feeds)
     app.router.add_get("/", _page("index.html"))
     app.router.add_get("/checkout/{session_id}", _page("checkout.html"))
     app.router.add_get("/static/{name}", _static)
@@ -149,6 +152,7 @@ async def _live(request: web.Request) -> web.WebSocketResponse:
     shop.chat(key)  # an unknown person is answered 400 before the upgrade
     socket = web.WebSocketResponse(heartbeat=30)
     await socket.prepare(request)
+    request.app[FEEDS_KEY].add(socket)
     reader = asyncio.create_task(_drain(socket))
     last = ""
     try:
@@ -164,9 +168,16 @@ async def _live(request: web.Request) -> web.WebSocketResponse:
     except ConnectionResetError:
         pass  # the page went away mid-send
     finally:
+        request.app[FEEDS_KEY].discard(socket)
         reader.cancel()
         await socket.close()
     return socket
+
+
+async def _close_feeds(app: web.Application) -> None:
+    """Open pages would hold the server's shutdown: tell them it is going away."""
+    for socket in list(app[FEEDS_KEY]):
+        await socket.close(code=WSCloseCode.GOING_AWAY, message=b"the demo is stopping")
 
 
 async def _next_change(shop: DemoShop, seen: int, reader: asyncio.Task[None]) -> None:
