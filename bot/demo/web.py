@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -16,7 +17,16 @@ from bot.demo.shop import DemoError, DemoShop
 from bot.demo.views import chat_view, machinery_view
 
 SHOP_KEY = web.AppKey("shop", DemoShop)
-FEEDS_KEY = web.AppKey("feeds", set[web.WebSocketResponse])
+
+
+@dataclass
+class Feeds:
+    """The live feeds open now, closed when the server stops."""
+
+    sockets: set[web.WebSocketResponse] = field(default_factory=set)
+
+
+FEEDS_KEY = web.AppKey("feeds", Feeds)
 STATIC_FILES = {
     "index.html": "text/html",
     "checkout.html": "text/html",
@@ -32,7 +42,7 @@ FEED_REFRESH_SECONDS = 1.0
 def create_demo_app(shop: DemoShop) -> web.Application:
     app = web.Application(middlewares=[_errors_as_json])
     app[SHOP_KEY] = shop
-    app[FEEDS_KEY] = set()
+    app[FEEDS_KEY] = Feeds()
     app.on_shutdown.append(_close_feeds)
     app.router.add_get("/", _page("index.html"))
     app.router.add_get("/checkout/{session_id}", _page("checkout.html"))
@@ -152,7 +162,7 @@ async def _live(request: web.Request) -> web.WebSocketResponse:
     shop.chat(key)  # an unknown person is answered 400 before the upgrade
     socket = web.WebSocketResponse(heartbeat=30)
     await socket.prepare(request)
-    request.app[FEEDS_KEY].add(socket)
+    request.app[FEEDS_KEY].sockets.add(socket)
     reader = asyncio.create_task(_drain(socket))
     last = ""
     try:
@@ -168,7 +178,7 @@ async def _live(request: web.Request) -> web.WebSocketResponse:
     except ConnectionResetError:
         pass  # the page went away mid-send
     finally:
-        request.app[FEEDS_KEY].discard(socket)
+        request.app[FEEDS_KEY].sockets.discard(socket)
         reader.cancel()
         await socket.close()
     return socket
@@ -176,7 +186,7 @@ async def _live(request: web.Request) -> web.WebSocketResponse:
 
 async def _close_feeds(app: web.Application) -> None:
     """Open pages would hold the server's shutdown: tell them it is going away."""
-    for socket in list(app[FEEDS_KEY]):
+    for socket in list(app[FEEDS_KEY].sockets):
         await socket.close(code=WSCloseCode.GOING_AWAY, message=b"the demo is stopping")
 
 

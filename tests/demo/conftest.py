@@ -1,5 +1,5 @@
-"""The browser for the demo's page tests: Debian's chromium driven by Playwright, one per
-worker, or the tests skip when this machine has none (CI installs it: .ci/run)."""
+"""The browser for the demo's page tests: Debian's chromium driven by Playwright, shared by the
+page tests a worker runs, or the tests skip when this machine has none (CI installs it)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync API runs, its event loop is the thread's
+# running loop, and the async tests a worker runs after these could not start their own.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if shutil.which(CHROMIUM) is None:
         pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium; CI installs it)")
