@@ -5,6 +5,8 @@ COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY webhooks ./webhooks
 COPY storage ./storage
+# The emulators: `checkout-bot demo` runs the shop against them.
+COPY sandbox ./sandbox
 RUN pip install --no-cache-dir --prefix=/install .
 
 FROM python:3.12-slim

@@ -9,6 +9,7 @@ import signal
 import sys
 
 from bot.catalog.model import Catalog, CatalogError, load_catalog
+from bot.demo.command import run as run_demo
 from bot.logs import configure_logging
 from bot.ops import doctor
 from bot.service import Service, StartupError
@@ -22,9 +23,12 @@ EXIT_STARTUP = 1
 
 def main() -> int:
     """Run until SIGINT or SIGTERM; exit 0 after a clean stop, non-zero with one line if not.
-    `checkout-bot doctor` checks the settings against Telegram and Stripe instead."""
+    `checkout-bot doctor` checks the settings against Telegram and Stripe instead, and
+    `checkout-bot demo` runs the shop on the bundled emulators."""
     if sys.argv[1:2] == ["doctor"]:
         return doctor.main()
+    if sys.argv[1:2] == ["demo"]:
+        return run_demo(sys.argv[2:])
     try:
         settings = load_settings()
         # A catalog kept in Stripe is read once the service starts.

@@ -231,6 +231,7 @@ class TelegramEmulator:
         self._outage = False
         self._closed = False
         self._changed = asyncio.Event()
+        self._revision = 0
         self._chats: dict[int, JSON] = {}
         self._last_message_ids: dict[int, int] = {}
         self._bot_messages: dict[int, dict[int, JSON]] = {}
@@ -427,6 +428,21 @@ class TelegramEmulator:
         """The image bytes of every photo the bot sent to that chat, in order."""
         return list(self._photos.get(chat_id, []))
 
+    def file_content(self, file_id: str) -> tuple[str, str, bytes] | None:
+        """A file the bot sent, as a client downloads it: name, MIME type and bytes. Any size of
+        a photo names the photo's file (the emulator keeps one image, not each scaled copy)."""
+        for stored in self._files.values():
+            if file_id == stored.file_id or file_id.startswith(stored.file_id + "-"):
+                return stored.file_name, stored.mime_type, stored.data
+        return None
+
+    @property
+    def revision(self) -> int:
+        """A number that grows whenever the emulator's state may have changed (a call arrived or
+        was answered, an update was queued, a message deleted): a viewer redraws when it moves,
+        waiting with ``wait_until(lambda: emulator.revision != seen)``."""
+        return self._revision
+
     def commands(self, scope: dict[str, Any] | None = None, language_code: str = "") -> list[JSON]:
         return copy.deepcopy(self._commands.get((scope_key(scope), language_code), []))
 
@@ -449,6 +465,7 @@ class TelegramEmulator:
 
     def _notify(self) -> None:
         """Wakes every waiter to re-check its condition (a broadcast, like notify_all)."""
+        self._revision += 1
         self._changed.set()
         self._changed = asyncio.Event()
 

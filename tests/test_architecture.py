@@ -24,6 +24,9 @@ ALLOWED: dict[str, set[str]] = {
     "bot.outbox": {SHARED, "storage", "bot.outbox"},
     "bot.ops": {SHARED, "storage", "bot.catalog", "bot.ops", "webhooks"},
     "sandbox": {"sandbox"},
+    # The demo runs the emulators and the wiring (bot.service, allowed to every room's
+    # importer below) and formats money and order references on its page.
+    "bot.demo": {SHARED, "storage", "bot.catalog", "bot.demo", "sandbox"},
 }
 # Single modules a room may use beyond its rooms: the outbox renders the buyers' and the
 # admins' messages, and a buyer returning from Stripe reads the same notice the outbox sends.

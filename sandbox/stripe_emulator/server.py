@@ -307,6 +307,25 @@ class StripeEmulator:
         event = self._emit("checkout.session.async_payment_failed", session)
         return await self._webhooks.send(event)
 
+    def line_items(self, session_id: str) -> list[dict[str, Any]]:
+        """A session's line items in Stripe's shape, as its hosted page lists them."""
+        if session_id not in self.sessions:
+            raise ValueError(f"no checkout session {session_id!r}")
+        return copy.deepcopy(self._state[session_id].line_items)
+
+    def decline_card(self, session_id: str) -> dict[str, str]:
+        """The buyer's card is declined on the hosted page (Stripe's test card 4000 0000 0000
+        0002): the page shows Stripe's error and the session stays open for another try.
+        Returns that error. No event follows: Stripe's ``payment_intent.payment_failed`` and
+        ``charge.failed`` are not among the events this emulator sends."""
+        self._open_session(session_id)
+        return {
+            "type": "card_error",
+            "code": "card_declined",
+            "decline_code": "generic_decline",
+            "message": "Your card was declined.",
+        }
+
     async def expire_session(self, session_id: str) -> Delivery:
         """The session reaches its ``expires_at`` unpaid: ``checkout.session.expired``."""
         self._webhooks.require_endpoint()

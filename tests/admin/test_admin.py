@@ -272,6 +272,9 @@ async def test_a_payment_in_another_currency_is_never_counted_as_the_orders_curr
     (order,) = rows(database(shop), "SELECT status, flag, amount_received FROM orders")
     assert order["status"] == "paid" and "30000 eur" in order["flag"]
     assert order["amount_received"] is None
+    # The flag also goes to every admin: once it is out, the owner's next message is the figures.
+    unsent = "SELECT id FROM outbox WHERE sent_at IS NULL AND given_up_at IS NULL"
+    await until(lambda: not rows(database(shop), unsent), timeout=30)
 
     report = (await ask(telegram, telegram.user(ADMIN_ID, "Owner"), "/stats today"))["text"]
 

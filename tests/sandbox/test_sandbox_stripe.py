@@ -730,3 +730,46 @@ async def test_requests_stripe_python_would_never_send(
     assert error["type"] == "invalid_request_error"
     assert error["message"].startswith(message)
     assert emulator.sessions == {}
+
+
+async def test_a_declined_card_leaves_the_session_open_and_sends_nothing(
+    emulator: StripeEmulator, client: Any, receiver: Receiver
+) -> None:
+    session = await client.v1.checkout.sessions.create_async(checkout_params())
+
+    error = emulator.decline_card(session.id)
+
+    assert (error["code"], error["message"]) == ("card_declined", "Your card was declined.")
+    assert receiver.received == [] and emulator.deliveries == []
+    still = await client.v1.checkout.sessions.retrieve_async(session.id)
+    assert (still.status, still.payment_status) == ("open", "unpaid")
+    delivery = await emulator.pay(session.id)
+    assert delivery.event["data"]["object"]["payment_status"] == "paid"
+
+
+async def test_a_card_cannot_be_declined_on_a_session_no_longer_open(
+    emulator: StripeEmulator, client: Any, receiver: Receiver
+) -> None:
+    session = await client.v1.checkout.sessions.create_async(checkout_params())
+    await emulator.expire_session(session.id)
+
+    with pytest.raises(ValueError, match="is expired, not open"):
+        emulator.decline_card(session.id)
+
+
+async def test_the_hosted_page_lists_the_line_items_the_api_returns(
+    emulator: StripeEmulator, client: Any
+) -> None:
+    session = await client.v1.checkout.sessions.create_async(checkout_params())
+
+    (item,) = emulator.line_items(session.id)
+
+    listed = await client.v1.checkout.sessions.line_items.list_async(session.id)
+    assert item["id"] == listed.data[0].id
+    assert (item["description"], item["quantity"], item["amount_total"]) == (
+        "The Forest Hiker",
+        2,
+        2 * 39700,
+    )
+    with pytest.raises(ValueError, match="no checkout session"):
+        emulator.line_items("cs_test_missing")

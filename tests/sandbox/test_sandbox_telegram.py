@@ -602,3 +602,30 @@ async def test_wait_for_explains_what_it_saw(bot: Bot, emulator: TelegramEmulato
     assert isinstance(call, ApiCall)
     with pytest.raises(TimeoutError, match=r"(?s)sendDocument.*sendMessage -> 200"):
         await emulator.wait_for("sendDocument", timeout=0.05)
+
+
+async def test_a_sent_file_can_be_read_back_by_its_file_id(
+    bot: Bot, emulator: TelegramEmulator
+) -> None:
+    image = png(1000, 500)
+    photo = await bot.send_photo(BUYER_ID, image)
+    document = await bot.send_document(BUYER_ID, b"id,total\n1,397\n", filename="sales.csv")
+
+    smallest, largest = (emulator.file_content(size.file_id) for size in photo.photo[::3])
+    assert smallest is not None and smallest[2] == image
+    assert largest == smallest
+    assert document.document is not None
+    name, _, data = emulator.file_content(document.document.file_id) or ("", "", b"")
+    assert (name, data) == ("sales.csv", b"id,total\n1,397\n")
+    assert emulator.file_content("AgACAgIAAxkBAAIC-unknown") is None
+
+
+async def test_the_revision_moves_with_every_change_a_viewer_would_draw(
+    bot: Bot, emulator: TelegramEmulator
+) -> None:
+    before = emulator.revision
+    await bot.send_message(BUYER_ID, "hello")
+    after_send = emulator.revision
+    await emulator.send_text(emulator.user(BUYER_ID, "Ada"), "/start")
+
+    assert before < after_send < emulator.revision

@@ -1,0 +1,1 @@
+"""`checkout-bot demo`: the shop wired to the bundled emulators, with a web page to use it."""
