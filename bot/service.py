@@ -36,6 +36,7 @@ from webhooks.app import create_web_app
 from webhooks.fulfilment import Fulfilment
 from webhooks.reconciliation import Reconciler
 from webhooks.refunds import RefundLedger
+from webhooks.server_limits import HTTP_LIMITS, CappedSite, HttpLimits
 from webhooks.stripe_webhook import StripeWebhook
 from webhooks.telegram_webhook import TelegramWebhook
 
@@ -62,8 +63,8 @@ class Service:
     With CATALOG_SOURCE=stripe there is no catalog to pass: start-up reads it from Stripe.
 
     `clock` (monotonic seconds, read by the outbox's pace and the buyers' tap guard) and
-    `outbox_delays` are the bot's own unless a test passes others: shorter retries, a clock it
-    moves itself."""
+    `outbox_delays` and `http_limits` are the bot's own unless a test passes others: shorter
+    retries, a clock it moves itself, deadlines it can wait out."""
 
     def __init__(
         self,
@@ -72,10 +73,12 @@ class Service:
         *,
         clock: Callable[[], float] = time.monotonic,
         outbox_delays: RetryDelays = RETRY_DELAYS,
+        http_limits: HttpLimits = HTTP_LIMITS,
     ) -> None:
         self.settings = settings
         self._clock = clock
         self._outbox_delays = outbox_delays
+        self._http_limits = http_limits
         self.storage: Storage = SQLiteStorage(settings.database_path)
         # Made here, as the catalog may be read through it before anything else starts; its
         # HTTP session opens on first use.
@@ -227,7 +230,7 @@ class Service:
         )
 
     async def _start_web_server(self, fulfilment: Fulfilment, refunds: RefundLedger) -> None:
-        settings = self.settings
+        settings, limits = self.settings, self._http_limits
         telegram_webhook = None
         if settings.telegram_mode is TelegramMode.WEBHOOK:
             assert settings.telegram_webhook_secret is not None
@@ -240,11 +243,19 @@ class Service:
                 settings.stripe_webhook_secret.get_secret_value(), fulfilment, refunds
             ),
             telegram_webhook=telegram_webhook,
+            body_seconds=limits.body_seconds,
         )
-        runner = web.AppRunner(web_app, shutdown_timeout=HTTP_SHUTDOWN_SECONDS, access_log=None)
+        runner = web.AppRunner(
+            web_app,
+            shutdown_timeout=HTTP_SHUTDOWN_SECONDS,
+            access_log=None,
+            # aiohttp's idle timer runs from a connection's start and from each response until
+            # the next request's headers are in, however slowly bytes trickle: a header deadline.
+            keepalive_timeout=limits.header_seconds,
+        )
         await runner.setup()
         self._stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, settings.http_host, settings.http_port)
+        site = CappedSite(runner, settings.http_host, settings.http_port, limits.connection_cap())
         try:
             await site.start()
         except OSError as exc:
