@@ -10,6 +10,7 @@ import sys
 
 from bot.catalog.model import Catalog, CatalogError, load_catalog
 from bot.logs import configure_logging
+from bot.masked_output import mask_standard_streams
 from bot.service import Service, StartupError
 from bot.settings import CatalogSource, ConfigurationError, Settings, load_settings
 
@@ -32,19 +33,20 @@ def main() -> int:
     except (ConfigurationError, CatalogError) as exc:
         print(f"checkout-bot: {exc}", file=sys.stderr)
         return EXIT_CONFIGURATION
-    configure_logging(
-        settings.log_level,
-        secrets=[
-            settings.telegram_bot_token.get_secret_value(),
-            settings.stripe_secret_key.get_secret_value(),
-            settings.stripe_webhook_secret.get_secret_value(),
-            *(
-                [settings.telegram_webhook_secret.get_secret_value()]
-                if settings.telegram_webhook_secret
-                else []
-            ),
-        ],
-    )
+    secrets = [
+        settings.telegram_bot_token.get_secret_value(),
+        settings.stripe_secret_key.get_secret_value(),
+        settings.stripe_webhook_secret.get_secret_value(),
+        *(
+            [settings.telegram_webhook_secret.get_secret_value()]
+            if settings.telegram_webhook_secret
+            else []
+        ),
+    ]
+    # Every line the process writes, on either stream, log or not (the start-up error below
+    # quotes aiohttp, whose message holds the URL, the token in it).
+    mask_standard_streams(secrets)
+    configure_logging(settings.log_level, secrets=secrets)
     try:
         asyncio.run(serve(settings, catalog))
     except StartupError as exc:
