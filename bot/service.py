@@ -177,12 +177,13 @@ class Service:
         reconciler = Reconciler(self.storage, stripe_client, fulfilment)
         menus = CommandMenus(settings.admin_ids, self.storage)
         menus.register(application)
-        AdminHandlers(
+        admin = AdminHandlers(
             storage=self.storage,
             settings=settings,
             stripe_client=stripe_client,
             reconciler=reconciler,
-        ).register(application)
+        )
+        admin.register(application)
         self.catalog_reload.register(application)
         buyers = BuyerLanguages(self.storage, menus)
         shop = ShopHandlers(
@@ -212,6 +213,8 @@ class Service:
         )
         await self._start_web_server(fulfilment, refunds)
         await reconciler.check_access()
+        # Refunds confirmed before the process stopped, whose answer from Stripe never came.
+        await admin.refunds.resume(application.bot)
         reconciler.start()
         stack.push_async_callback(reconciler.stop)
 

@@ -10,6 +10,7 @@ from storage.models import (
     OutboxMessage,
     PeriodFigures,
     ProductRevenue,
+    RefundAsk,
     SpanSales,
     StatusChange,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "OutboxMessage",
     "PeriodFigures",
     "ProductRevenue",
+    "RefundAsk",
     "Reports",
     "SQLiteStorage",
     "SpanSales",
