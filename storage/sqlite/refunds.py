@@ -10,11 +10,15 @@ async def record(db: Writes, refund_id: str, order_id: int, amount: int, status:
     """Store a refund as Stripe last reported it; returns the order's succeeded total.
 
     A failed or canceled refund stays so: an older event saying it succeeded may come after.
+    A succeeded one never goes back to pending: the answer to the request that created it
+    (pending) may be recorded after its `refund.updated` event (succeeded).
     """
     await db.execute(
         "INSERT INTO refunds (id, order_id, amount, status, created_at) VALUES (?, ?, ?, ?, ?)"
         " ON CONFLICT (id) DO UPDATE SET amount = excluded.amount, status = CASE"
         " WHEN refunds.status IN ('failed', 'canceled') THEN refunds.status"
+        " WHEN refunds.status = 'succeeded' AND excluded.status IN ('pending', 'requires_action')"
+        " THEN refunds.status"
         " ELSE excluded.status END",
         (refund_id, order_id, amount, status, now()),
     )

@@ -233,3 +233,17 @@ async def test_a_folder_that_exists_keeps_its_mode(tmp_path: Path) -> None:
 
 def mode(path: str | Path) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
+
+
+async def test_a_succeeded_refund_is_not_set_back_to_pending(store: SQLiteStorage) -> None:
+    """The refund-create answer (pending) recorded after its refund.updated (succeeded)."""
+    order = await store.create_order_within_stock(new_order(amount=5000), stock=None)
+    async with store.transaction() as tx:
+        succeeded_total = await tx.record_refund("re_1", order.id, 2000, "succeeded")
+    async with store.transaction() as tx:
+        after_late_answer = await tx.record_refund("re_1", order.id, 2000, "pending")
+        status = await tx.refund_status("re_1")
+    assert (succeeded_total, after_late_answer, status) == (2000, 2000, "succeeded")
+    async with store.transaction() as tx:
+        await tx.record_refund("re_1", order.id, 2000, "failed")  # a closed card, later
+        assert await tx.refund_status("re_1") == "failed"
