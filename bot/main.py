@@ -11,6 +11,7 @@ import sys
 from bot.catalog.model import Catalog, CatalogError, load_catalog
 from bot.demo.command import run as run_demo
 from bot.logs import configure_logging
+from bot.masked_output import mask_standard_streams
 from bot.ops import doctor
 from bot.service import Service, StartupError
 from bot.settings import CatalogSource, ConfigurationError, Settings, load_settings
@@ -40,21 +41,21 @@ def main() -> int:
     except (ConfigurationError, CatalogError) as exc:
         print(f"checkout-bot: {exc}", file=sys.stderr)
         return EXIT_CONFIGURATION
-    configure_logging(
-        settings.log_level,
-        secrets=[
-            settings.telegram_bot_token.get_secret_value(),
-            settings.stripe_secret_key.get_secret_value(),
-            settings.stripe_webhook_secret.get_secret_value(),
-            *(
-                [settings.telegram_webhook_secret.get_secret_value()]
-                if settings.telegram_webhook_secret
-                else []
-            ),
-            *([settings.metrics_token.get_secret_value()] if settings.metrics_token else []),
-        ],
-        log_format=settings.log_format.value,
-    )
+    secrets = [
+        settings.telegram_bot_token.get_secret_value(),
+        settings.stripe_secret_key.get_secret_value(),
+        settings.stripe_webhook_secret.get_secret_value(),
+        *(
+            [settings.telegram_webhook_secret.get_secret_value()]
+            if settings.telegram_webhook_secret
+            else []
+        ),
+        *([settings.metrics_token.get_secret_value()] if settings.metrics_token else []),
+    ]
+    # Every line the process writes, on either stream, log or not (the start-up error below
+    # quotes aiohttp, whose message holds the URL, the token in it).
+    mask_standard_streams(secrets)
+    configure_logging(settings.log_level, secrets=secrets, log_format=settings.log_format.value)
     try:
         asyncio.run(serve(settings, catalog))
     except StartupError as exc:

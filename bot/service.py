@@ -41,6 +41,7 @@ from webhooks.app import create_web_app
 from webhooks.fulfilment import Fulfilment
 from webhooks.reconciliation import Reconciler
 from webhooks.refunds import RefundLedger
+from webhooks.server_limits import HTTP_LIMITS, CappedSite, HttpLimits
 from webhooks.stripe_webhook import StripeWebhook
 from webhooks.telegram_webhook import TelegramWebhook
 
@@ -67,9 +68,9 @@ class Service:
     With CATALOG_SOURCE=stripe there is no catalog to pass: start-up reads it from Stripe.
 
     `clock` (monotonic seconds, read by the outbox's pace, the buyers' tap guard and the
-    guardian), `wall_clock` (Unix seconds, the guardian's), `outbox_delays` and
-    `guard_limits` are the bot's own unless a test passes others: shorter retries, a clock it
-    moves itself."""
+    guardian), `wall_clock` (Unix seconds, the guardian's), `outbox_delays`, `guard_limits`
+    and `http_limits` are the bot's own unless a test passes others: shorter retries, a clock
+    it moves itself, deadlines it can wait out."""
 
     def __init__(
         self,
@@ -80,6 +81,7 @@ class Service:
         outbox_delays: RetryDelays = RETRY_DELAYS,
         wall_clock: Callable[[], float] = time.time,
         guard_limits: GuardLimits = GUARD_LIMITS,
+        http_limits: HttpLimits = HTTP_LIMITS,
     ) -> None:
         self.settings = settings
         self._clock = clock
@@ -87,6 +89,7 @@ class Service:
         self._guard_limits = guard_limits
         self.guardian: Guardian | None = None
         self._outbox_delays = outbox_delays
+        self._http_limits = http_limits
         self.storage: Storage = SQLiteStorage(settings.database_path)
         # This service's own metrics, and the facts its guardian judges.
         self.metrics = Metrics()
@@ -194,12 +197,13 @@ class Service:
         reconciler = Reconciler(self.storage, stripe_client, fulfilment, watch=self.watch)
         menus = CommandMenus(settings.admin_ids, self.storage)
         menus.register(application)
-        AdminHandlers(
+        admin = AdminHandlers(
             storage=self.storage,
             settings=settings,
             stripe_client=stripe_client,
             reconciler=reconciler,
-        ).register(application)
+        )
+        admin.register(application)
         self.catalog_reload.register(application)
         self.guardian = Guardian(
             self.storage,
@@ -240,6 +244,8 @@ class Service:
         )
         await self._start_web_server(fulfilment, refunds)
         await reconciler.check_access()
+        # Refunds confirmed before the process stopped, whose answer from Stripe never came.
+        await admin.refunds.resume(application.bot)
         reconciler.start()
         stack.push_async_callback(reconciler.stop)
         self.guardian.start()
@@ -260,7 +266,7 @@ class Service:
         )
 
     async def _start_web_server(self, fulfilment: Fulfilment, refunds: RefundLedger) -> None:
-        settings = self.settings
+        settings, limits = self.settings, self._http_limits
         telegram_webhook = None
         if settings.telegram_mode is TelegramMode.WEBHOOK:
             assert settings.telegram_webhook_secret is not None
@@ -273,15 +279,23 @@ class Service:
                 settings.stripe_webhook_secret.get_secret_value(), fulfilment, refunds, self.watch
             ),
             telegram_webhook=telegram_webhook,
+            body_seconds=limits.body_seconds,
         )
         if settings.metrics_token is not None:
             token = settings.metrics_token.get_secret_value()
             endpoint = MetricsEndpoint(self.metrics, self.storage, token)
             web_app.router.add_get("/metrics", endpoint.handle)
-        runner = web.AppRunner(web_app, shutdown_timeout=HTTP_SHUTDOWN_SECONDS, access_log=None)
+        runner = web.AppRunner(
+            web_app,
+            shutdown_timeout=HTTP_SHUTDOWN_SECONDS,
+            access_log=None,
+            # aiohttp's idle timer runs from a connection's start and from each response until
+            # the next request's headers are in, however slowly bytes trickle: a header deadline.
+            keepalive_timeout=limits.header_seconds,
+        )
         await runner.setup()
         self._stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, settings.http_host, settings.http_port)
+        site = CappedSite(runner, settings.http_host, settings.http_port, limits.connection_cap())
         try:
             await site.start()
         except OSError as exc:

@@ -11,6 +11,7 @@ from storage.models import (
     OutboxMessage,
     PeriodFigures,
     ProductRevenue,
+    RefundAsk,
     SpanSales,
     StatusChange,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "OutboxMessage",
     "PeriodFigures",
     "ProductRevenue",
+    "RefundAsk",
     "Reports",
     "SQLiteStorage",
     "SpanSales",

@@ -176,3 +176,15 @@ class OrderFacts:
     # Why the owner should look at the order (a payment that does not match it).
     flag: str | None = None
     failure_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefundAsk:
+    """A confirmed refund question: what it asks of Stripe, with the key Stripe knows it by."""
+
+    chat_id: int
+    message_id: int
+    order_id: int
+    amount: int
+    idempotency_key: str
+    admin_id: int

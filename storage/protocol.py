@@ -18,6 +18,7 @@ from storage.models import (
     OutboxBacklog,
     OutboxMessage,
     PeriodFigures,
+    RefundAsk,
     SpanSales,
     StatusChange,
 )
@@ -67,6 +68,10 @@ class Transaction(Protocol):
 
     async def record_refund(self, refund_id: str, order_id: int, amount: int, status: str) -> int:
         """Store a refund as Stripe last reported it; returns the order's succeeded total."""
+        ...
+
+    async def settle_refund_ask(self, ask: RefundAsk, *, made: bool) -> None:
+        """Record that Stripe made a confirmed question's refund, or that it was not made."""
         ...
 
     async def undone_refunds(self, order_id: int) -> int:
@@ -228,9 +233,24 @@ class Storage(Protocol):
         ...
 
     async def answer_refund_question(
-        self, chat_id: int, message_id: int, *, confirmed: bool, admin_id: int
+        self,
+        chat_id: int,
+        message_id: int,
+        *,
+        confirmed: bool,
+        admin_id: int,
+        ask: RefundAsk | None = None,
     ) -> bool:
-        """Record the first answer to a refund question; False when it was answered before."""
+        """Record the first answer to a refund question, with a Confirm's refund (unsettled until
+        Stripe's answer is recorded); False when it was answered before."""
+        ...
+
+    async def unsettled_refund_asks(self) -> list[RefundAsk]:
+        """Confirmed refunds whose answer from Stripe was never recorded, oldest first."""
+        ...
+
+    async def unsettled_refund_ask(self, chat_id: int, message_id: int) -> RefundAsk | None:
+        """The question's confirmed refund, if Stripe's answer to it was never recorded."""
         ...
 
     # Buyers' and admins' preferences

@@ -334,3 +334,18 @@ async def ask(telegram: TelegramEmulator, user: TgUser, text: str) -> dict[str, 
     after = from_now_on(telegram)
     await telegram.send_text(user, text)
     return await next_message(telegram, user, after=after)
+
+
+async def raw_post(
+    service: Service, path: str, headers: list[bytes], body: bytes
+) -> tuple[int, str]:
+    """POST exactly these header lines (any bytes, which an HTTP client would refuse to send)
+    and body over a raw socket: the answer's status and body."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", service.http_port)
+    head = [f"POST {path} HTTP/1.1".encode(), b"Host: shop", b"Connection: close"]
+    head += [*headers, b"Content-Type: application/json", f"Content-Length: {len(body)}".encode()]
+    writer.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
+    answer = await asyncio.wait_for(reader.read(), timeout=20)
+    writer.close()
+    status_line, _, rest = answer.partition(b"\r\n")
+    return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2].decode()

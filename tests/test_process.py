@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
-from tests.processes import finish, run_bot, valid
+from tests.processes import environment, finish, run_bot, valid
 
 
 @pytest.mark.parametrize(
@@ -106,3 +108,32 @@ async def test_sigterm_stops_cleanly_and_no_secret_reaches_the_log(
     for secret in (telegram.token, stripe_api.api_key, stripe_api.webhook_secret):
         assert secret not in stderr
     assert (tmp_path / "shop.db").exists()
+
+
+async def test_a_start_up_error_quoting_the_token_url_prints_it_masked(tmp_path: Path) -> None:
+    """A port typo: aiohttp's error names the URL it refused, and the token is in the URL."""
+    env = valid(tmp_path, TELEGRAM_API_BASE_URL="http://127.0.0.1:99999/bot")
+    code, stderr = await finish(await run_bot(env, tmp_path))
+    assert code == 1
+    (line,) = stderr.strip().splitlines()
+    assert "cannot reach the Telegram Bot API" in line
+    assert env["TELEGRAM_BOT_TOKEN"] not in stderr
+    assert "/bot1234…[redacted]/getMe" in line
+
+
+def test_what_a_library_prints_is_masked_too(tmp_path: Path) -> None:
+    """Not only the log and the start-up line: anything written to stdout or stderr."""
+    script = (
+        "import sys\n"
+        "from bot.masked_output import mask_standard_streams\n"
+        "mask_standard_streams(['123456789:TEST-fake-token'])\n"
+        "print('url /bot123456789:TEST-fake-token/getMe')\n"
+        "sys.stderr.write('err 123456789:TEST-fake-token\\n')\n"
+        "raise RuntimeError('in a traceback 123456789:TEST-fake-token')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=environment(tmp_path), capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    assert "TEST-fake-token" not in done.stdout + done.stderr
+    assert done.stdout.count("[redacted]") == 1 and done.stderr.count("[redacted]") == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from storage import Storage, StorageError
+from webhooks.server_limits import HTTP_LIMITS, body_deadline
 from webhooks.stripe_webhook import StripeWebhook
 from webhooks.telegram_webhook import TelegramWebhook
 
@@ -16,9 +17,11 @@ def create_web_app(
     storage: Storage,
     stripe_webhook: StripeWebhook,
     telegram_webhook: TelegramWebhook | None = None,
+    body_seconds: float = HTTP_LIMITS.body_seconds,
 ) -> web.Application:
-    """The routes of the README's endpoint table; Telegram's only in webhook mode."""
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    """The routes of the README's endpoint table; Telegram's only in webhook mode. A body not
+    in within `body_seconds` is answered 408."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[body_deadline(body_seconds)])
 
     async def healthz(request: web.Request) -> web.Response:
         """200 while the database answers, 503 when it does not."""

@@ -38,6 +38,9 @@ def verify_event(body: bytes, signature_header: str | None, secret: str) -> Stri
     """
     if not signature_header:
         raise InvalidEvent("missing Stripe-Signature header")
+    if not signature_header.isascii():
+        # Stripe's signatures are hex; hmac.compare_digest raises TypeError on other text.
+        raise InvalidEvent("Stripe-Signature header is not ASCII")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:

@@ -23,8 +23,11 @@ class TelegramWebhook:
 
     async def handle(self, request: web.Request) -> web.Response:
         """403 without the secret Telegram was given, 400 for a body that is not an update."""
-        offered = request.headers.get(SECRET_HEADER, "").encode()
-        if not hmac.compare_digest(offered, self._secret):
+        offered = request.headers.get(SECRET_HEADER, "")
+        # A header's bytes that are not text reach here as surrogates, which encode() refuses;
+        # the secret is ASCII, so such a header is wrong anyway.
+        if not offered.isascii() or not hmac.compare_digest(offered.encode(), self._secret):
+            log.warning("refused a Telegram webhook request: wrong or missing secret token")
             return web.json_response({"error": "wrong or missing secret token"}, status=403)
         try:
             payload = json.loads(await request.read())

@@ -59,6 +59,14 @@ def refund_question(
     )
 
 
+def refund_ask_again(order_id: int, amount: int) -> InlineKeyboardMarkup:
+    """Under a refund Stripe did not answer: the Confirm button's data, so a tap asks again."""
+    data = f"{PREFIX}refund:{order_id}:{amount}"
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(admin_texts.refund_ask_again_button(), callback_data=data)]]
+    )
+
+
 def _numbers(data: str, kind: str, count: int) -> list[int] | None:
     head = f"{PREFIX}{kind}:"
     if not data.startswith(head):

@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 
 import stripe
-from telegram import CallbackQuery, Message, Update
-from telegram.error import BadRequest
+from babel import Locale
+from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.admin import keyboards as admin_keyboards
@@ -20,7 +22,7 @@ from bot.admin import texts as admin_texts
 from bot.answers import answer_tap
 from bot.money import Money, MoneyError, locale_for
 from bot.references import order_id_for
-from storage import Order, Storage
+from storage import Order, RefundAsk, Storage
 from storage.order_rules import MONEY_KEPT, paid_by_buyer
 
 log = logging.getLogger(__name__)
@@ -119,16 +121,17 @@ class RefundDesk:
         question = admin_texts.refund_question(order, choice.amount, locale)
         chat_id, question_id = query.message.chat.id, query.message.message_id
         key = self.idempotency_key(order, choice.amount, chat_id, question_id)
-        # Recorded before anything else happens, in one INSERT that only one tap can win.
+        ask = RefundAsk(chat_id, question_id, order.id, choice.amount, key, query.from_user.id)
+        # Recorded before anything else happens, in one INSERT that only one tap can win; a
+        # Confirm's refund stays unsettled until Stripe's answer is recorded.
         if not await self._storage.answer_refund_question(
-            chat_id, question_id, confirmed=choice.confirm, admin_id=query.from_user.id
+            chat_id,
+            question_id,
+            confirmed=choice.confirm,
+            admin_id=query.from_user.id,
+            ask=ask if choice.confirm else None,
         ):
-            await answer_tap(
-                query,
-                admin_texts.refund_in_progress()
-                if key in self._in_flight
-                else admin_texts.refund_question_closed(),
-            )
+            await self._answer_again(query, ask if choice.confirm else None)
             return
         # Recorded as answered: a tap Telegram no longer lets us answer (it came late, across a
         # restart) must still do what it asked, or the question would be closed undone.
@@ -148,44 +151,128 @@ class RefundDesk:
                         fresh, choice.amount, paid_by_buyer(fresh), left, locale
                     )
                 else:
-                    text = await self._request(
-                        fresh, choice.amount, key, query.from_user.id, question
-                    )
+                    await _show(query, await self._request(fresh, ask, question))
+                    return
+                async with self._storage.transaction() as tx:
+                    await tx.settle_refund_ask(ask, made=False)
         finally:
             self._in_flight.discard(key)
         await _edit(query, text)
 
-    async def _request(
-        self, order: Order, amount: int, key: str, admin_id: int, question: str
-    ) -> str:
-        """Ask Stripe for the refund; the text that replaces the question."""
+    async def _answer_again(self, query: CallbackQuery, tapped: RefundAsk | None) -> None:
+        """A later tap: a refund still on its way is said so; a Confirm of one whose answer from
+        Stripe was never recorded (Stripe unreachable, the process killed) asks again, with
+        the same key. `tapped` is what a Confirm asks, None for a Cancel."""
+        if tapped is not None and tapped.idempotency_key in self._in_flight:
+            await answer_tap(query, admin_texts.refund_in_progress())
+            return
+        ask = (
+            await self._storage.unsettled_refund_ask(tapped.chat_id, tapped.message_id)
+            if tapped is not None
+            else None
+        )
+        if ask is None:
+            await answer_tap(query, admin_texts.refund_question_closed())
+            return
+        await answer_tap(query)
+        await _show(query, await self._finish(ask, locale_for(query.from_user.language_code)))
+
+    async def resume(self, bot: Bot) -> None:
+        """At start-up: finish each refund confirmed but never answered by Stripe, with the
+        key it was first asked with, and put the outcome in place of its question."""
+        for ask in await self._storage.unsettled_refund_asks():
+            outcome = await self._finish(ask, locale_for(None))
+            try:
+                await bot.edit_message_text(
+                    outcome.text,
+                    chat_id=ask.chat_id,
+                    message_id=ask.message_id,
+                    parse_mode="HTML",
+                    reply_markup=outcome.buttons,
+                )
+            except TelegramError as exc:
+                log.warning("could not show admin %s a resumed refund: %s", ask.chat_id, exc)
+
+    async def _finish(self, ask: RefundAsk, locale: Locale) -> Outcome:
+        """Ask Stripe again with the same key. No check of what is left here: the first request
+        may have been made, and its event applied; Stripe answers a repeat with what it did
+        then, and refuses a refund over what the payment has left."""
+        order = await self._storage.get_order(ask.order_id)
+        if order is None or order.payment_intent_id is None:
+            # Unreachable for a question this bot asked: it offers refunds of paid orders only.
+            return Outcome(admin_texts.refund_question_closed())
+        question = admin_texts.refund_question(order, ask.amount, locale)
+        self._in_flight.add(ask.idempotency_key)
+        try:
+            async with self._orders[order.id]:
+                return await self._request(order, ask, question)
+        finally:
+            self._in_flight.discard(ask.idempotency_key)
+
+    async def _request(self, order: Order, ask: RefundAsk, question: str) -> Outcome:
+        """Ask Stripe for the refund and record its answer; the text that replaces the question.
+        Stripe out of reach leaves the refund unsettled, to be asked again."""
         assert order.payment_intent_id is not None
         try:
             refund = await self._client.v1.refunds.create_async(
                 {
                     "payment_intent": order.payment_intent_id,
-                    "amount": amount,
-                    "metadata": {"order_id": str(order.id), "requested_by": str(admin_id)},
+                    "amount": ask.amount,
+                    "metadata": {"order_id": str(order.id), "requested_by": str(ask.admin_id)},
                 },
-                {"idempotency_key": key},
+                {"idempotency_key": ask.idempotency_key},
+            )
+        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
+            # stripe-python has retried already; whether Stripe made it is unknown until a
+            # request with the same key is answered.
+            log.warning("order %s: Stripe did not answer a refund request: %s", order.id, exc)
+            return Outcome(
+                admin_texts.refund_unanswered(question),
+                admin_keyboards.refund_ask_again(order.id, ask.amount),
             )
         except stripe.StripeError as exc:
             log.warning(
-                "order %s: Stripe refused a refund of %s: %s", order.id, amount, exc.user_message
+                "order %s: Stripe refused a refund of %s: %s",
+                order.id,
+                ask.amount,
+                exc.user_message,
             )
-            return admin_texts.refund_refused(question, exc.user_message or str(exc))
+            async with self._storage.transaction() as tx:
+                await tx.settle_refund_ask(ask, made=False)
+            return Outcome(admin_texts.refund_refused(question, exc.user_message or str(exc)))
         log.info(
-            "order %s: refund %s of %s asked by admin %s", order.id, refund.id, amount, admin_id
+            "order %s: refund %s of %s asked by admin %s",
+            order.id,
+            refund.id,
+            ask.amount,
+            ask.admin_id,
         )
         async with self._storage.transaction() as tx:
             await tx.record_refund(refund.id, order.id, refund.amount, refund.status or "pending")
-        return admin_texts.refund_requested(question, refund.id, refund.status or "pending")
+            await tx.settle_refund_ask(ask, made=True)
+        return Outcome(
+            admin_texts.refund_requested(question, refund.id, refund.status or "pending")
+        )
 
 
-async def _edit(query: CallbackQuery, text: str) -> None:
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What replaces a confirmed question: the text, and a button when it may be tapped again."""
+
+    text: str
+    buttons: InlineKeyboardMarkup | None = None
+
+
+async def _show(query: CallbackQuery, outcome: Outcome) -> None:
+    await _edit(query, outcome.text, outcome.buttons)
+
+
+async def _edit(
+    query: CallbackQuery, text: str, buttons: InlineKeyboardMarkup | None = None
+) -> None:
     """Replace the question (and its buttons) with how it ended."""
     try:
-        await query.edit_message_text(text, parse_mode="HTML")
+        await query.edit_message_text(text, parse_mode="HTML", reply_markup=buttons)
     except BadRequest as exc:
         # A second tap on the same button ends the same way as the first: nothing to change.
         if "not modified" not in str(exc):

@@ -380,6 +380,10 @@ def refund_confirm_button(amount: int, currency: str, locale: Locale) -> str:
     return f"Refund {Money(amount, currency).format(locale)}"
 
 
+def refund_ask_again_button() -> str:
+    return "Ask Stripe again"
+
+
 def refund_cancel_button() -> str:
     return "Cancel"
 
@@ -397,6 +401,13 @@ def refund_requested(question: str, refund_id: str, status: str) -> str:
 
 def refund_refused(question: str, reason: str) -> str:
     return f"{question}\n\nStripe refused the refund: {escape(reason)}"
+
+
+def refund_unanswered(question: str) -> str:
+    return (
+        f"{question}\n\nStripe did not answer: the refund is <b>not made yet</b>. The bot asks"
+        " again at its next start, or now with the button below."
+    )
 
 
 def refund_in_progress() -> str:

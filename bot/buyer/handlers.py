@@ -309,8 +309,13 @@ class ShopHandlers:
         order = await self.storage.get_order(order_id) if order_id is not None else None
         if order is None or order.telegram_user_id != user.id:
             return False
-        if kind == "paid" and order.status in AWAITING_PAYMENT:
-            # Fulfil on return: the buyer need not wait for the webhook.
+        # Fulfil on return: the buyer need not wait for the webhook. Each check is a request
+        # to Stripe, counted with the buyer's taps: past their pace the stored state answers.
+        if (
+            kind == "paid"
+            and order.status in AWAITING_PAYMENT
+            and not self.tap_guard.wait_needed(user.id)
+        ):
             try:
                 await self.check_at_stripe(order, source="buyer's return")
             except stripe.StripeError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -93,7 +94,7 @@ class Engine:
     async def open(self) -> None:
         """Open the file (creating it and its folder), apply pending migrations."""
         try:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
+            _create_private(self._path)
             self._db = await self._connect()
             self._db.row_factory = sqlite3.Row
             # WAL lets readers work during a write; FULL syncs the log at every commit, so a
@@ -272,3 +273,19 @@ class Engine:
                 batch.committed.exception()  # members who raised themselves never look
             self._lock.release()
             self._turn.release()
+
+
+# Buyers' names and payment ids are in the file: only the bot's own user may read it. SQLite
+# gives its -wal and -shm files the database file's permissions.
+FOLDER_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def _create_private(path: Path) -> None:
+    """Create the database's folder (0700) and file (0600) if they are missing. A folder that
+    exists is left as its owner set it (a volume, a home folder)."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=FOLDER_MODE)
+        path.parent.chmod(FOLDER_MODE)  # mkdir's mode is filtered by the umask
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from storage.models import RefundAsk
 from storage.sqlite.statements import Reads, Writes, now
 
 
@@ -9,11 +10,15 @@ async def record(db: Writes, refund_id: str, order_id: int, amount: int, status:
     """Store a refund as Stripe last reported it; returns the order's succeeded total.
 
     A failed or canceled refund stays so: an older event saying it succeeded may come after.
+    A succeeded one never goes back to pending: the answer to the request that created it
+    (pending) may be recorded after its `refund.updated` event (succeeded).
     """
     await db.execute(
         "INSERT INTO refunds (id, order_id, amount, status, created_at) VALUES (?, ?, ?, ?, ?)"
         " ON CONFLICT (id) DO UPDATE SET amount = excluded.amount, status = CASE"
         " WHEN refunds.status IN ('failed', 'canceled') THEN refunds.status"
+        " WHEN refunds.status = 'succeeded' AND excluded.status IN ('pending', 'requires_action')"
+        " THEN refunds.status"
         " ELSE excluded.status END",
         (refund_id, order_id, amount, status, now()),
     )
@@ -62,14 +67,57 @@ async def tell_requester_once(db: Writes, refund_id: str, admin_id: int) -> bool
 
 
 async def answer_question(
-    db: Writes, chat_id: int, message_id: int, *, confirmed: bool, admin_id: int
+    db: Writes,
+    chat_id: int,
+    message_id: int,
+    *,
+    confirmed: bool,
+    admin_id: int,
+    ask: RefundAsk | None = None,
 ) -> bool:
-    """Record the first answer to the refund question in message `message_id` of the chat;
-    False when it was answered before (a stale button on a second device, a Cancel after a
-    Confirm), durably: a restart does not open it again."""
+    """Record the first answer to the refund question in message `message_id` of the chat, and
+    for a Confirm what it asks of Stripe (unsettled until `settle_ask`); False when it was
+    answered before (a stale button on a second device, a Cancel after a Confirm), durably: a
+    restart does not open it again."""
     changed = await db.execute(
-        "INSERT INTO refund_questions (chat_id, message_id, answer, answered_by, answered_at)"
-        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (chat_id, message_id) DO NOTHING",
-        (chat_id, message_id, "confirmed" if confirmed else "cancelled", admin_id, now()),
+        "INSERT INTO refund_questions (chat_id, message_id, answer, answered_by, answered_at,"
+        " order_id, amount, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (chat_id, message_id) DO NOTHING",
+        (
+            chat_id,
+            message_id,
+            "confirmed" if confirmed else "cancelled",
+            admin_id,
+            now(),
+            ask.order_id if ask else None,
+            ask.amount if ask else None,
+            ask.idempotency_key if ask else None,
+        ),
     )
     return changed.rowcount == 1
+
+
+UNSETTLED = (
+    "SELECT chat_id, message_id, order_id, amount, idempotency_key, answered_by"
+    " FROM refund_questions WHERE idempotency_key IS NOT NULL AND settled IS NULL"
+)
+
+
+async def unsettled(db: Reads) -> list[RefundAsk]:
+    """Confirmed refunds whose answer from Stripe was never recorded, oldest first."""
+    rows = await db.rows(UNSETTLED + " ORDER BY answered_at", ())
+    return [RefundAsk(*row) for row in rows]
+
+
+async def unsettled_ask(db: Reads, chat_id: int, message_id: int) -> RefundAsk | None:
+    """The question's refund, if it was confirmed and Stripe's answer was never recorded."""
+    rows = await db.rows(UNSETTLED + " AND chat_id = ? AND message_id = ?", (chat_id, message_id))
+    return RefundAsk(*rows[0]) if rows else None
+
+
+async def settle_ask(db: Writes, ask: RefundAsk, *, made: bool) -> None:
+    """Record that Stripe made the question's refund, or that it was not made."""
+    await db.execute(
+        "UPDATE refund_questions SET settled = ? WHERE chat_id = ? AND message_id = ?",
+        ("made" if made else "not_made", ask.chat_id, ask.message_id),
+    )

@@ -15,6 +15,7 @@ from storage.models import (
     OrderFacts,
     OutboxBacklog,
     OutboxMessage,
+    RefundAsk,
     StatusChange,
 )
 from storage.order_rules import OrderStatus
@@ -162,11 +163,28 @@ class SQLiteStorage:
         return await refunds.asked(self._engine, order_id)
 
     async def answer_refund_question(
-        self, chat_id: int, message_id: int, *, confirmed: bool, admin_id: int
+        self,
+        chat_id: int,
+        message_id: int,
+        *,
+        confirmed: bool,
+        admin_id: int,
+        ask: RefundAsk | None = None,
     ) -> bool:
         return await self._write(
-            refunds.answer_question, chat_id, message_id, confirmed=confirmed, admin_id=admin_id
+            refunds.answer_question,
+            chat_id,
+            message_id,
+            confirmed=confirmed,
+            admin_id=admin_id,
+            ask=ask,
         )
+
+    async def unsettled_refund_asks(self) -> list[RefundAsk]:
+        return await refunds.unsettled(self._engine)
+
+    async def unsettled_refund_ask(self, chat_id: int, message_id: int) -> RefundAsk | None:
+        return await refunds.unsettled_ask(self._engine, chat_id, message_id)
 
     # Buyers' and admins' preferences
 

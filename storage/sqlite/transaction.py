@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from storage.models import MessageKind, Order, OrderFacts
+from storage.models import MessageKind, Order, OrderFacts, RefundAsk
 from storage.order_rules import OrderStatus
 from storage.sqlite import events, orders, outbox, preferences, refunds
 from storage.sqlite.statements import Writes
@@ -41,6 +41,9 @@ class SQLiteTransaction:
 
     async def record_refund(self, refund_id: str, order_id: int, amount: int, status: str) -> int:
         return await refunds.record(self._db, refund_id, order_id, amount, status)
+
+    async def settle_refund_ask(self, ask: RefundAsk, *, made: bool) -> None:
+        await refunds.settle_ask(self._db, ask, made=made)
 
     async def undone_refunds(self, order_id: int) -> int:
         return await refunds.undone(self._db, order_id)

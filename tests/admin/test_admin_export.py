@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import sqlite3
 import struct
 import sys
@@ -25,6 +26,14 @@ from tests.helpers import ADMIN_ID, ask, from_now_on, next_message, rows, tap_pr
 
 DECIMALS = {"usd": 2, "eur": 2, "jpy": 0}
 FORMULAS = ['=HYPERLINK("http://x")', "+1+2", "-2+3", "@SUM(A1)", "\tTAB"]
+# Pieces a spreadsheet splitting on `;`, `,`, `|` or tabs would run, and what the export shows.
+SPLIT_FORMULAS = {
+    "x;=1+2;@SUM(1)": "x;'=1+2;'@SUM(1)",
+    "Ada, +33 1 23|-4": "Ada, '+33 1 23|'-4",
+    "a\tb\t=cmd()": "a\tb\t'=cmd()",
+    "line\n @x": "line\n '@x",
+}
+SEPARATORS = re.compile(r"[,;|\t\r\n]")
 
 
 @pytest.fixture
@@ -34,6 +43,14 @@ async def paris_shop(
     async with Service(make_settings(shop_timezone="Europe/Paris"), catalog) as service:
         stripe_api.webhook_url = f"{service.http_url}/stripe/webhook"
         yield service
+
+
+async def export_raw(telegram: TelegramEmulator, text: str) -> str:
+    owner = telegram.user(ADMIN_ID, "Owner")
+    after = from_now_on(telegram)
+    await telegram.send_text(owner, text)
+    await telegram.wait_for("sendDocument", after)
+    return telegram.documents_to(ADMIN_ID)[-1][1].decode("utf-8-sig")
 
 
 async def export(telegram: TelegramEmulator, text: str) -> tuple[str, list[dict[str, str]]]:
@@ -84,6 +101,22 @@ async def test_export_sends_every_order_of_the_period_as_csv(
     assert names == ["'" + formula for formula in FORMULAS]
     for row in exported:
         assert not any(cell.startswith(("=", "+", "-", "@", "\t")) for cell in row.values())
+
+
+async def test_no_piece_a_spreadsheet_splits_off_runs_as_a_formula(
+    shop: Service, telegram: TelegramEmulator
+) -> None:
+    for number, name in enumerate(SPLIT_FORMULAS, 10):
+        await tap_product(telegram, telegram.user(number, name), "Trail map")
+    text = await export_raw(telegram, "/export today")
+    exported = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert [row["buyer_name"] for row in exported] == list(SPLIT_FORMULAS.values())
+    # Read with `;` (or any other separator), every field is still whole: each is quoted.
+    for separator in ";,|\t":
+        for row in csv.reader(io.StringIO(text, newline=""), delimiter=separator):
+            for cell in row:
+                for piece in SEPARATORS.split(cell):
+                    assert not piece.lstrip(" ").startswith(("=", "+", "-", "@")), piece
 
 
 async def test_export_of_an_empty_period_and_of_a_wrong_one_says_so(

@@ -1,5 +1,7 @@
 import asyncio
+import os
 import sqlite3
+import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -209,3 +211,39 @@ async def test_a_failing_read_of_an_order_is_a_storage_error(tmp_path: Path) -> 
             await storage.get_order(1)
         with pytest.raises(StorageError, match="no such table"):
             await storage.open_link_for(1, "lamp", 0)
+
+
+async def test_a_new_database_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """Buyers' names and payment ids: 0600 in a 0700 folder, whatever the umask."""
+    path = tmp_path / "data" / "shop.db"
+    async with SQLiteStorage(path) as storage:
+        async with storage.transaction() as tx:
+            await tx.remember_event("evt_1", "checkout.session.completed")
+        wal_mode = mode(f"{path}-wal")
+    assert mode(path.parent) == 0o700
+    assert mode(path) == 0o600 and wal_mode == 0o600
+
+
+async def test_a_folder_that_exists_keeps_its_mode(tmp_path: Path) -> None:
+    os.chmod(tmp_path, 0o755)
+    async with SQLiteStorage(tmp_path / "shop.db"):
+        pass
+    assert mode(tmp_path) == 0o755 and mode(tmp_path / "shop.db") == 0o600
+
+
+def mode(path: str | Path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+async def test_a_succeeded_refund_is_not_set_back_to_pending(store: SQLiteStorage) -> None:
+    """The refund-create answer (pending) recorded after its refund.updated (succeeded)."""
+    order = await store.create_order_within_stock(new_order(amount=5000), stock=None)
+    async with store.transaction() as tx:
+        succeeded_total = await tx.record_refund("re_1", order.id, 2000, "succeeded")
+    async with store.transaction() as tx:
+        after_late_answer = await tx.record_refund("re_1", order.id, 2000, "pending")
+        status = await tx.refund_status("re_1")
+    assert (succeeded_total, after_late_answer, status) == (2000, 2000, "succeeded")
+    async with store.transaction() as tx:
+        await tx.record_refund("re_1", order.id, 2000, "failed")  # a closed card, later
+        assert await tx.refund_status("re_1") == "failed"

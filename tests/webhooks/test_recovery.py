@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
+from bot.buyer.tap_guard import TAPS_PER_WINDOW
 from bot.catalog.model import Catalog
 from bot.service import Service
 from bot.settings import Settings
@@ -228,3 +229,28 @@ async def test_returning_through_the_success_link_of_a_failed_payment_does_not_p
     await telegram.send_text(ada, f"/start paid-{reference_in(pay_message)}")
     told = await next_message(telegram, ada, after=after)
     assert "waiting for Stripe to confirm" not in told["text"], told["text"]
+
+
+async def test_returning_again_and_again_is_paced_like_taps(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    """Each return asks Stripe about the order; a buyer sending it in a loop must not use up
+    the account's request rate that every buyer's link needs."""
+    ada = telegram.user(4242, "Ada")
+    pay_message = await tap_product(telegram, ada, "The Forest Hiker")
+    session = session_behind(stripe_api, pay_message)
+    returns = TAPS_PER_WINDOW * 2
+    for _ in range(returns):
+        after = from_now_on(telegram)
+        await telegram.send_text(ada, f"/start paid-{reference_in(pay_message)}")
+        told = await next_message(telegram, ada, after=after)
+        assert "waiting for Stripe to confirm" in told["text"], told["text"]
+    reads = [
+        r
+        for r in stripe_api.requests
+        if r.method == "GET" and r.path == f"/v1/checkout/sessions/{session['id']}"
+    ]
+    # The Buy tap counted too: the returns had the rest of the buyer's window.
+    assert 0 < len(reads) <= TAPS_PER_WINDOW - 1
+    (order,) = rows(shop.settings.database_path, "SELECT status FROM orders")
+    assert order["status"] == "pending"

@@ -16,6 +16,7 @@ from sandbox.telegram_api import TelegramEmulator
 from tests.helpers import (
     link_stored,
     paid_event,
+    raw_post,
     rows,
     session_behind,
     snapshot,
@@ -209,3 +210,21 @@ async def test_a_failing_database_answers_5xx_so_stripe_retries(
     (order,) = rows(database, "SELECT status FROM orders")
     assert order["status"] == "paid"
     assert len(rows(database, "SELECT * FROM outbox WHERE kind = 'payment_received'")) == 1
+
+
+@pytest.mark.parametrize("signature", ["v1=éé".encode(), b"v1=\xff\xfe"], ids=["utf-8", "bytes"])
+async def test_a_signature_header_that_is_not_ascii_is_refused(
+    shop: Service,
+    stripe_api: StripeEmulator,
+    open_session: dict[str, Any],
+    signature: bytes,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    body = compact(paid_event(stripe_api, open_session))
+    header = f"Stripe-Signature: t={int(time.time())},".encode() + signature
+    before = snapshot(shop.settings.database_path)
+    status, text = await raw_post(shop, "/stripe/webhook", [header], body)
+    assert (status, json.loads(text)["error"]) == (400, "Stripe-Signature header is not ASCII")
+    assert snapshot(shop.settings.database_path) == before
+    assert [r.levelname for r in caplog.records if r.name.startswith("webhooks")] == ["WARNING"]
+    assert not any(r.exc_info for r in caplog.records)

@@ -10,7 +10,7 @@ import pytest
 
 from bot.service import Service
 from sandbox.telegram_api import TelegramEmulator
-from tests.helpers import snapshot
+from tests.helpers import raw_post, snapshot
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
@@ -87,3 +87,15 @@ async def test_telegram_webhook_refuses_what_is_not_an_update(
     )
     assert status == 400 and "error" in json.loads(answer)
     assert snapshot(webhook_shop.settings.database_path) == before
+
+
+@pytest.mark.parametrize("secret", [b"\xff", "test-webhook-secret_12é".encode()])
+async def test_a_secret_header_that_is_not_ascii_is_refused(
+    webhook_shop: Service, secret: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    before = snapshot(webhook_shop.settings.database_path)
+    header = SECRET_HEADER.encode() + b": " + secret
+    status, answer = await raw_post(webhook_shop, "/telegram/webhook", [header], b'{"update_id":1}')
+    assert status == 403 and "secret token" in json.loads(answer)["error"]
+    assert snapshot(webhook_shop.settings.database_path) == before
+    assert not any(r.exc_info for r in caplog.records)

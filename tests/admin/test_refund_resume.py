@@ -1,0 +1,117 @@
+"""A confirmed refund whose request never got Stripe's answer (Stripe out of reach, the process
+killed): it is finished with the same idempotency key at the next start or the next tap, or the
+admin is told plainly that it was not made."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bot.catalog.model import Catalog
+from bot.references import reference_for
+from bot.service import Service
+from bot.settings import Settings
+from sandbox.stripe_api import StripeEmulator
+from sandbox.telegram_api import TelegramEmulator, TgUser
+from tests.admin.steps import confirm, paid_order, refund_requests
+from tests.helpers import ADMIN_ID, QUICK_RETRIES, ask, buttons, from_now_on, rows
+
+
+def question_now(telegram: TelegramEmulator, question: dict[str, Any]) -> dict[str, Any]:
+    (now,) = [
+        m for m in telegram.messages_to(ADMIN_ID) if m["message_id"] == question["message_id"]
+    ]
+    return now
+
+
+def settled(settings: Settings) -> list[Any]:
+    return [
+        row["settled"]
+        for row in rows(settings.database_path, "SELECT settled FROM refund_questions")
+    ]
+
+
+def keys_asked(stripe_api: StripeEmulator) -> set[str]:
+    return {request.headers["Idempotency-Key"] for request in refund_requests(stripe_api)}
+
+
+async def unanswered_refund(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator, owner: TgUser
+) -> dict[str, Any]:
+    """A paid order, and a refund of 50 confirmed while Stripe cannot be reached."""
+    order, _ = await paid_order(shop, telegram, stripe_api)
+    question = await ask(telegram, owner, f"/refund {reference_for(order['id'])} 50")
+    async with stripe_api.outage("unreachable"):
+        ended = await confirm(telegram, owner, question)
+    assert "not made yet" in ended["text"]
+    assert [b["text"] for b in buttons(ended)] == ["Ask Stripe again"]
+    assert stripe_api.refunds == {} and settled(shop.settings) == [None]
+    return question
+
+
+async def test_a_refund_stripe_never_answered_is_made_at_the_next_start(
+    make_settings: Callable[..., Settings],
+    catalog: Catalog,
+    telegram: TelegramEmulator,
+    stripe_api: StripeEmulator,
+) -> None:
+    settings, owner = make_settings(), telegram.user(ADMIN_ID, "Owner")
+    async with Service(settings, catalog, outbox_delays=QUICK_RETRIES) as shop:
+        stripe_api.webhook_url = f"{shop.http_url}/stripe/webhook"
+        question = await unanswered_refund(shop, telegram, stripe_api, owner)
+    (key,) = keys_asked(stripe_api)
+    after = from_now_on(telegram)
+    async with Service(settings, catalog, outbox_delays=QUICK_RETRIES):
+        await telegram.wait_for("editMessageText", after, timeout=10)
+        ended = question_now(telegram, question)
+    assert "Requested at Stripe" in ended["text"] and buttons(ended) == []
+    (refund,) = stripe_api.refunds.values()
+    assert refund["amount"] == 5000
+    assert keys_asked(stripe_api) == {key}
+    assert settled(settings) == ["made"]
+
+
+async def test_a_tap_asks_again_with_the_same_key_then_the_question_is_closed(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    owner = telegram.user(ADMIN_ID, "Owner")
+    question = await unanswered_refund(shop, telegram, stripe_api, owner)
+    (key,) = keys_asked(stripe_api)
+    (again,) = buttons(question_now(telegram, question))
+    after = from_now_on(telegram)
+    await telegram.tap(owner, question_now(telegram, question), again["callback_data"])
+    await telegram.wait_for("editMessageText", after, timeout=10)
+    assert "Requested at Stripe" in question_now(telegram, question)["text"]
+    assert len(stripe_api.refunds) == 1 and keys_asked(stripe_api) == {key}
+    assert settled(shop.settings) == ["made"]
+
+    after = from_now_on(telegram)
+    await telegram.forge_tap(owner, question, again["callback_data"])
+    (answer,) = await telegram.wait_for("answerCallbackQuery", after)
+    assert answer.params["text"] == "This question is closed."
+    assert len(stripe_api.refunds) == 1
+
+
+async def test_a_refund_stripe_refuses_when_asked_again_is_said_not_made(
+    make_settings: Callable[..., Settings],
+    catalog: Catalog,
+    telegram: TelegramEmulator,
+    stripe_api: StripeEmulator,
+    closed_port: int,
+) -> None:
+    """While the bot was down, the owner refunded the whole payment from Stripe's Dashboard."""
+    settings, owner = make_settings(), telegram.user(ADMIN_ID, "Owner")
+    async with Service(settings, catalog, outbox_delays=QUICK_RETRIES) as shop:
+        stripe_api.webhook_url = f"{shop.http_url}/stripe/webhook"
+        question = await unanswered_refund(shop, telegram, stripe_api, owner)
+        (order,) = rows(settings.database_path, "SELECT payment_intent_id FROM orders")
+    stripe_api.webhook_url = f"http://127.0.0.1:{closed_port}/stripe/webhook"
+    await stripe_api.refund(order["payment_intent_id"])
+    after = from_now_on(telegram)
+    async with Service(settings, catalog, outbox_delays=QUICK_RETRIES):
+        await telegram.wait_for("editMessageText", after, timeout=10)
+        ended = question_now(telegram, question)
+    assert "Stripe refused the refund: Charge " in ended["text"]
+    assert "has already been refunded" in ended["text"]
+    assert [r["amount"] for r in stripe_api.refunds.values()] == [39700]
+    assert settled(settings) == ["not_made"]
