@@ -7,6 +7,7 @@ import gc
 import logging
 import signal
 import sys
+from collections.abc import Callable
 
 from bot.catalog.model import Catalog, CatalogError, load_catalog
 from bot.logs import configure_logging
@@ -52,11 +53,21 @@ def main() -> int:
         log_format=settings.log_format.value,
     )
     try:
-        asyncio.run(serve(settings, catalog))
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            runner.run(serve(settings, catalog))
     except StartupError as exc:
         print(f"checkout-bot: {exc}", file=sys.stderr)
         return EXIT_STARTUP
     return 0
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop where it is installed (Linux, macOS); None, asyncio's own, elsewhere."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 async def serve(settings: Settings, catalog: Catalog | None) -> None:
