@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Callable
 
+from bot import copy_db
 from bot.catalog.model import Catalog, CatalogError, load_catalog
 from bot.logs import configure_logging
 from bot.ops import doctor
@@ -23,9 +24,12 @@ EXIT_STARTUP = 1
 
 def main() -> int:
     """Run until SIGINT or SIGTERM; exit 0 after a clean stop, non-zero with one line if not.
-    `checkout-bot doctor` checks the settings against Telegram and Stripe instead."""
+    `checkout-bot doctor` checks the settings against Telegram and Stripe instead;
+    `checkout-bot copy-db --to URL` copies the shop's database to PostgreSQL."""
     if sys.argv[1:2] == ["doctor"]:
         return doctor.main()
+    if sys.argv[1:2] == ["copy-db"]:
+        return copy_db.main(sys.argv[2:])
     try:
         settings = load_settings()
         # A catalog kept in Stripe is read once the service starts.
