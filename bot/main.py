@@ -7,7 +7,9 @@ import gc
 import logging
 import signal
 import sys
+from collections.abc import Callable
 
+from bot import copy_db
 from bot.catalog.model import Catalog, CatalogError, load_catalog
 from bot.demo.command import run as run_demo
 from bot.logs import configure_logging
@@ -24,12 +26,15 @@ EXIT_STARTUP = 1
 
 def main() -> int:
     """Run until SIGINT or SIGTERM; exit 0 after a clean stop, non-zero with one line if not.
-    `checkout-bot doctor` checks the settings against Telegram and Stripe instead, and
-    `checkout-bot demo` runs the shop on the bundled emulators."""
+    `checkout-bot doctor` checks the settings against Telegram and Stripe instead,
+    `checkout-bot demo` runs the shop on the bundled emulators, and
+    `checkout-bot copy-db --to URL` copies the shop's database to PostgreSQL."""
     if sys.argv[1:2] == ["doctor"]:
         return doctor.main()
     if sys.argv[1:2] == ["demo"]:
         return run_demo(sys.argv[2:])
+    if sys.argv[1:2] == ["copy-db"]:
+        return copy_db.main(sys.argv[2:])
     try:
         settings = load_settings()
         # A catalog kept in Stripe is read once the service starts.
@@ -57,11 +62,21 @@ def main() -> int:
     mask_standard_streams(secrets)
     configure_logging(settings.log_level, secrets=secrets, log_format=settings.log_format.value)
     try:
-        asyncio.run(serve(settings, catalog))
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            runner.run(serve(settings, catalog))
     except StartupError as exc:
         print(f"checkout-bot: {exc}", file=sys.stderr)
         return EXIT_STARTUP
     return 0
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop where it is installed (Linux, macOS); None, asyncio's own, elsewhere."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 async def serve(settings: Settings, catalog: Catalog | None) -> None:

@@ -36,7 +36,7 @@ from bot.outbox.notices import Notices
 from bot.outbox.pace import Pace
 from bot.outbox.sender import RETRY_DELAYS, OutboxSender, RetryDelays
 from bot.settings import CatalogSource, Settings, TelegramMode
-from storage import SQLiteStorage, Storage, StorageError
+from storage import Storage, StorageError, open_storage
 from webhooks.app import create_web_app
 from webhooks.fulfilment import Fulfilment
 from webhooks.reconciliation import Reconciler
@@ -90,7 +90,7 @@ class Service:
         self.guardian: Guardian | None = None
         self._outbox_delays = outbox_delays
         self._http_limits = http_limits
-        self.storage: Storage = SQLiteStorage(settings.database_path)
+        self.storage: Storage = open_storage(settings.database_url)
         # This service's own metrics, and the facts its guardian judges.
         self.metrics = Metrics()
         self.watch = Watch(self.metrics, clock=clock)

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from storage import sqlite_path, url_problem
+
 STRIPE_KEY_PATTERN = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9_]+$")
 # Telegram's rule for secret_token in setWebhook is 1 to 256 of these. Fewer than 8 would be
 # guessable, and the shortest could not be masked in the log without blanking ordinary words.
@@ -128,9 +130,10 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _sqlite_url(cls, value: str) -> str:
-        if not value.startswith("sqlite:///") or value == "sqlite:///":
-            raise ValueError("expected sqlite:///PATH (PostgreSQL is not supported yet)")
+    def _database_url(cls, value: str) -> str:
+        problem = url_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @field_validator("admin_ids", mode="before")
@@ -198,8 +201,9 @@ class Settings(BaseSettings):
         return ZoneInfo(self.shop_timezone)
 
     @property
-    def database_path(self) -> Path:
-        return Path(self.database_url.removeprefix("sqlite:///"))
+    def database_path(self) -> Path | None:
+        """The SQLite file; None when the database is PostgreSQL."""
+        return sqlite_path(self.database_url)
 
 
 class ConfigurationError(Exception):

@@ -1,5 +1,6 @@
 """Persistence: orders, Stripe event ids and the outbox, behind one small async interface (the
-Storage protocol), implemented over SQLite by SQLiteStorage."""
+Storage protocol), implemented over SQLite by SQLiteStorage and over PostgreSQL by
+PostgresStorage; open_storage picks one from the DATABASE_URL."""
 
 from storage.models import (
     CurrencyFigures,
@@ -16,9 +17,12 @@ from storage.models import (
     StatusChange,
 )
 from storage.order_rules import OrderStatus
+from storage.postgres import PostgresStorage
+from storage.postgres.inspect import postgres_problems
 from storage.protocol import Reports, Storage, StorageError, Transaction
 from storage.sqlite import SQLiteStorage
 from storage.sqlite.inspect import database_problems
+from storage.urls import is_postgres, open_storage, sqlite_path, url_problem
 
 __all__ = [
     "CurrencyFigures",
@@ -30,6 +34,7 @@ __all__ = [
     "OutboxBacklog",
     "OutboxMessage",
     "PeriodFigures",
+    "PostgresStorage",
     "ProductRevenue",
     "RefundAsk",
     "Reports",
@@ -40,4 +45,9 @@ __all__ = [
     "StorageError",
     "Transaction",
     "database_problems",
+    "is_postgres",
+    "open_storage",
+    "postgres_problems",
+    "sqlite_path",
+    "url_problem",
 ]

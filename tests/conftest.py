@@ -14,6 +14,7 @@ from bot.service import Service
 from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TELEGRAM_LIMITS, TelegramEmulator
+from tests.databases import scratch_database
 from tests.helpers import ADMIN_ID, QUICK_RETRIES, REPO, free_port
 
 
@@ -107,3 +108,20 @@ def closed_port() -> Iterator[int]:
         held.bind(("127.0.0.1", 0))
         port: int = held.getsockname()[1]
         yield port
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A scratch PostgreSQL database for this test alone (skipped where there is none)."""
+    async with scratch_database() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """The DATABASE_URL of an empty store, once for each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'data' / 'shop.db'}"
+        return
+    async with scratch_database() as url:
+        yield url

@@ -135,3 +135,26 @@ def test_secrets_do_not_show_in_the_settings_repr(monkeypatch: pytest.MonkeyPatc
     use(monkeypatch)
     text = repr(load_settings())
     assert all(secret not in text for secret in VALID.values())
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://shop:pw@db.internal:5432/shop", "postgres://shop:pw@db:5432/shop"]
+)
+def test_a_postgresql_url_selects_postgresql(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    use(monkeypatch, DATABASE_URL=url)
+    settings = load_settings()
+    assert settings.database_url == url
+    assert settings.database_path is None
+
+
+@pytest.mark.parametrize("url", ["mysql://shop@db/shop", "sqlite:///", "postgresql://", "shop.db"])
+def test_a_database_url_of_no_known_kind_stops_start_up(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    use(monkeypatch, DATABASE_URL=url)
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings()
+    assert str(raised.value) == (
+        "configuration error: DATABASE_URL: expected sqlite:///PATH or"
+        " postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+    )

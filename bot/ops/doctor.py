@@ -18,7 +18,7 @@ from bot.catalog.model import CatalogError, load_catalog
 from bot.logs import RedactSecrets
 from bot.settings import CatalogSource, ConfigurationError, Settings, TelegramMode, load_settings
 from bot.telegram_http import AiohttpRequest
-from storage import database_problems
+from storage import database_problems, postgres_problems
 from webhooks.fulfilment import SESSION_EVENTS
 from webhooks.refunds import CHARGE_EVENTS, REFUND_EVENTS
 
@@ -47,7 +47,12 @@ async def diagnose(settings: Settings) -> list[Check]:
     checks = await _telegram(settings)
     checks += await _stripe(settings)
     checks.append(await _catalog(settings))
-    problems = database_problems(settings.database_path)
+    path = settings.database_path
+    problems = (
+        database_problems(path)
+        if path is not None
+        else await postgres_problems(settings.database_url)
+    )
     checks.append(Check(not problems, "; ".join(problems) or "the database opens and is migrated"))
     checks.append(await _healthz(settings))
     return checks

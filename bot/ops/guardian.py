@@ -47,7 +47,7 @@ class Guardian:
         watch: Watch,
         *,
         admin_ids: frozenset[int],
-        database_path: Path,
+        database_path: Path | None,
         on_queued: Callable[[], None],
         limits: GuardLimits = GUARD_LIMITS,
         clock: Callable[[], float] = time.monotonic,
@@ -140,6 +140,9 @@ class Guardian:
         return Finding(condition, True, f"for {_duration(self._clock() - since)}")
 
     def _disk(self) -> Finding:
+        if self._database_path is None:
+            # PostgreSQL keeps its files on its own server, which watches its own disk.
+            return Finding(Condition.DISK_NEARLY_FULL, False, "the database is not on this disk")
         usage = shutil.disk_usage(self._database_path.parent)
         limits = self._limits
         low = usage.free < max(limits.disk_free_bytes, usage.total * limits.disk_free_share)

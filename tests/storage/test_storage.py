@@ -1,38 +1,87 @@
+"""The Storage protocol's promises, held by both backends: every test runs on SQLite and on
+PostgreSQL (the `database_url` fixture)."""
+
 import asyncio
 import os
-import sqlite3
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from storage import MessageKind, OrderFacts, OrderStatus, SQLiteStorage, StorageError
-from storage.sqlite.migrate import available_migrations
+from storage import (
+    MessageKind,
+    OrderFacts,
+    OrderStatus,
+    PostgresStorage,
+    SQLiteStorage,
+    Storage,
+    StorageError,
+    open_storage,
+)
+from storage.postgres.migrate import available_migrations as postgres_migrations
+from storage.sqlite.migrate import available_migrations as sqlite_migrations
+from tests.databases import execute, fetch
 from tests.helpers import new_order
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStorage]:
-    async with SQLiteStorage(tmp_path / "data" / "shop.db") as storage:
+async def store(database_url: str) -> AsyncIterator[Storage]:
+    storage = open_storage(database_url)
+    await storage.open()
+    try:
         yield storage
+    finally:
+        await storage.close()
 
 
-async def test_migrations_run_once_and_are_recorded(tmp_path: Path) -> None:
-    path = tmp_path / "shop.db"
-    async with SQLiteStorage(path) as first:
-        instance_id = first.instance_id
-    async with SQLiteStorage(path) as again:
-        assert again.instance_id == instance_id
-    with sqlite3.connect(path) as db:
-        versions = [row[0] for row in db.execute("SELECT version FROM schema_migrations")]
-    assert versions == [migration.version for migration in available_migrations()]
+def shipped_migrations(url: str) -> list[int]:
+    found = postgres_migrations() if url.startswith("postgres") else sqlite_migrations()
+    return [migration.version for migration in found]
 
 
-async def test_each_database_has_its_own_instance_id(tmp_path: Path) -> None:
-    async with SQLiteStorage(tmp_path / "a.db") as a, SQLiteStorage(tmp_path / "b.db") as b:
-        assert a.instance_id != b.instance_id
-        assert len(a.instance_id) == 16
+async def test_migrations_run_once_and_are_recorded(database_url: str) -> None:
+    first = open_storage(database_url)
+    await first.open()
+    instance_id = first.instance_id
+    await first.close()
+    again = open_storage(database_url)
+    await again.open()
+    assert again.instance_id == instance_id
+    await again.close()
+    stored = await fetch(database_url, "SELECT version FROM schema_migrations ORDER BY version")
+    assert [row["version"] for row in stored] == shipped_migrations(database_url)
+
+
+async def test_replicas_starting_together_migrate_once(postgres_url: str) -> None:
+    """The advisory lock: the stores wait for each other, and each migration is recorded once
+    (a second run of 0001 would fail on its CREATE TABLE and stop that store's start)."""
+    stores = [PostgresStorage(postgres_url) for _ in range(3)]
+    await asyncio.gather(*(store.open() for store in stores))
+    assert len({store.instance_id for store in stores}) == 1
+    for store in stores:
+        await store.close()
+    stored = await fetch(postgres_url, "SELECT version FROM schema_migrations")
+    assert sorted(row["version"] for row in stored) == shipped_migrations(postgres_url)
+
+
+def test_every_sqlite_migration_after_0009_has_a_postgres_one_of_its_number() -> None:
+    """The two sets grow together: PostgreSQL's 0001 is SQLite's 0001 to 0009, and a later
+    migration gets the same number in both (docs/ARCHITECTURE.md, "A migration")."""
+    sqlite_versions = [m.version for m in sqlite_migrations()]
+    postgres_versions = [m.version for m in postgres_migrations()]
+    assert postgres_versions == [1, *(v for v in sqlite_versions if v > 9)]
+
+
+async def test_each_database_has_its_own_instance_id(tmp_path: Path, postgres_url: str) -> None:
+    async with (
+        SQLiteStorage(tmp_path / "a.db") as a,
+        SQLiteStorage(tmp_path / "b.db") as b,
+        PostgresStorage(postgres_url) as c,
+    ):
+        assert len({a.instance_id, b.instance_id, c.instance_id}) == 3
+        assert all(len(store.instance_id) == 16 for store in (a, b, c))
+        assert all(int(store.instance_id, 16) >= 0 for store in (a, b, c))
 
 
 async def test_an_unusable_path_is_a_storage_error(tmp_path: Path) -> None:
@@ -41,14 +90,24 @@ async def test_an_unusable_path_is_a_storage_error(tmp_path: Path) -> None:
         await SQLiteStorage(tmp_path / "file" / "shop.db").open()
 
 
-async def test_a_new_order_is_pending_with_its_total(store: SQLiteStorage) -> None:
+async def test_an_unreachable_server_is_a_storage_error_without_the_password(
+    closed_port: int,
+) -> None:
+    url = f"postgresql://shop:s3cret-pw@127.0.0.1:{closed_port}/shop"
+    with pytest.raises(StorageError, match="cannot open the database") as raised:
+        await PostgresStorage(url).open()
+    assert "s3cret-pw" not in str(raised.value)
+    assert f"shop@127.0.0.1:{closed_port}/shop" in str(raised.value)
+
+
+async def test_a_new_order_is_pending_with_its_total(store: Storage) -> None:
     order = await store.create_order_within_stock(new_order(quantity=3, amount=1250), stock=None)
     assert order.status is OrderStatus.PENDING
     assert order.amount_total == 3750
     assert await store.get_order(order.id) == order
 
 
-async def test_a_transaction_that_raises_leaves_nothing(store: SQLiteStorage) -> None:
+async def test_a_transaction_that_raises_leaves_nothing(store: Storage) -> None:
     order = await store.create_order_within_stock(new_order(), stock=None)
     with pytest.raises(RuntimeError):
         async with store.transaction() as tx:
@@ -63,13 +122,13 @@ async def test_a_transaction_that_raises_leaves_nothing(store: SQLiteStorage) ->
         assert await tx.remember_event("evt_1", "checkout.session.completed")
 
 
-async def test_an_event_id_is_remembered_once(store: SQLiteStorage) -> None:
+async def test_an_event_id_is_remembered_once(store: Storage) -> None:
     async with store.transaction() as tx:
         assert await tx.remember_event("evt_1", "checkout.session.completed")
         assert not await tx.remember_event("evt_1", "checkout.session.completed")
 
 
-async def test_statuses_only_move_along_the_diagram(store: SQLiteStorage) -> None:
+async def test_statuses_only_move_along_the_diagram(store: Storage) -> None:
     order = await store.create_order_within_stock(new_order(), stock=None)
     async with store.transaction() as tx:
         facts = OrderFacts(payment_intent_id="pi_1")
@@ -88,7 +147,7 @@ async def test_statuses_only_move_along_the_diagram(store: SQLiteStorage) -> Non
     ]
 
 
-async def test_alerts_reach_only_the_admins_who_asked(store: SQLiteStorage) -> None:
+async def test_alerts_reach_only_the_admins_who_asked(store: Storage) -> None:
     order = await store.create_order_within_stock(new_order(), stock=None)
     await store.set_alerts(111, True)
     await store.set_alerts(444, True)  # no longer an admin
@@ -104,7 +163,7 @@ async def test_alerts_reach_only_the_admins_who_asked(store: SQLiteStorage) -> N
     ]
 
 
-async def test_a_stale_copy_cannot_move_an_order_twice(store: SQLiteStorage) -> None:
+async def test_a_stale_copy_cannot_move_an_order_twice(store: Storage) -> None:
     """Two fulfilments holding the same pending copy: only the first one moves it."""
     order = await store.create_order_within_stock(new_order(), stock=None)
     results = []
@@ -114,7 +173,7 @@ async def test_a_stale_copy_cannot_move_an_order_twice(store: SQLiteStorage) -> 
     assert results == [True, False]
 
 
-async def test_concurrent_transactions_do_not_interleave(store: SQLiteStorage) -> None:
+async def test_concurrent_transactions_do_not_interleave(store: Storage) -> None:
     orders = [
         await store.create_order_within_stock(new_order(user_id=i), stock=None)
         for i in range(1, 21)
@@ -134,7 +193,7 @@ async def test_concurrent_transactions_do_not_interleave(store: SQLiteStorage) -
     assert all(order is not None and order.status is OrderStatus.PAID for order in paid)
 
 
-async def test_outbox_retries_and_gives_up(store: SQLiteStorage) -> None:
+async def test_outbox_retries_and_gives_up(store: Storage) -> None:
     order = await store.create_order_within_stock(new_order(), stock=None)
     async with store.transaction() as tx:
         await tx.enqueue(order.chat_id, MessageKind.PAYMENT_RECEIVED, order.id)
@@ -151,7 +210,7 @@ async def test_outbox_retries_and_gives_up(store: SQLiteStorage) -> None:
 
 
 async def test_a_chats_messages_are_due_one_at_a_time_in_the_order_queued(
-    store: SQLiteStorage,
+    store: Storage,
 ) -> None:
     """A message retried later holds back the ones queued after it to the same chat."""
     order = await store.create_order_within_stock(new_order(user_id=7), stock=None)
@@ -170,7 +229,7 @@ async def test_a_chats_messages_are_due_one_at_a_time_in_the_order_queued(
 
 
 async def test_the_outbox_leaves_out_the_messages_and_chats_the_sender_is_busy_with(
-    store: SQLiteStorage,
+    store: Storage,
 ) -> None:
     """The sender holds messages in flight or unrecorded; reading them again would resend them."""
     ada, bob = new_order(user_id=7), new_order(user_id=8)
@@ -193,24 +252,50 @@ async def test_the_outbox_leaves_out_the_messages_and_chats_the_sender_is_busy_w
     assert await store.next_attempt_at(skip_chats=[8]) is not None
 
 
-async def test_a_closed_store_answers_with_storage_errors(tmp_path: Path) -> None:
-    storage = SQLiteStorage(tmp_path / "shop.db")
+async def test_a_closed_store_answers_with_storage_errors(database_url: str) -> None:
+    storage = open_storage(database_url)
     await storage.open()
     await storage.close()
     with pytest.raises(StorageError):
         await storage.ping()
+    with pytest.raises(StorageError):
+        async with storage.transaction() as tx:
+            await tx.remember_event("evt_1", "checkout.session.completed")
 
 
-async def test_a_failing_read_of_an_order_is_a_storage_error(tmp_path: Path) -> None:
-    """Callers catch StorageError (the outbox backs off, the webhook answers 503), not sqlite3's."""
-    path = tmp_path / "shop.db"
-    async with SQLiteStorage(path) as storage:
-        with sqlite3.connect(path) as other:
-            other.execute("ALTER TABLE orders RENAME TO orders_gone")
-        with pytest.raises(StorageError, match="no such table"):
-            await storage.get_order(1)
-        with pytest.raises(StorageError, match="no such table"):
-            await storage.open_link_for(1, "lamp", 0)
+async def test_a_failing_read_of_an_order_is_a_storage_error(
+    store: Storage, database_url: str
+) -> None:
+    """Callers catch StorageError (the outbox backs off, the webhook answers 503), not the
+    driver's own errors."""
+    await execute(database_url, "ALTER TABLE orders RENAME TO orders_gone")
+    with pytest.raises(StorageError, match="orders"):
+        await store.get_order(1)
+    with pytest.raises(StorageError, match="orders"):
+        await store.open_link_for(1, "lamp", 0)
+    with pytest.raises(StorageError, match="orders"):
+        async with store.transaction() as tx:
+            await tx.get_order(1)
+
+
+async def test_only_as_many_orders_as_units_left_when_buyers_race(store: Storage) -> None:
+    """Ten buyers tap at once for the last two units: two orders, eight refusals."""
+    results = await asyncio.gather(
+        *(store.create_order_within_stock(new_order(user_id=i), stock=2) for i in range(1, 11))
+    )
+    made = [order for order in results if order is not None]
+    assert len(made) == 2
+    assert await store.stock_left([made[0].product_id]) == {made[0].product_id: 0}
+
+
+async def test_a_committed_block_is_seen_by_another_connection(
+    store: Storage, database_url: str
+) -> None:
+    """The durability contract's order: the block returns after the COMMIT, never before."""
+    async with store.transaction() as tx:
+        assert await tx.remember_event("evt_1", "checkout.session.completed")
+    stored = await fetch(database_url, "SELECT id, type FROM stripe_events")
+    assert stored == [{"id": "evt_1", "type": "checkout.session.completed"}]
 
 
 async def test_a_new_database_is_readable_by_its_owner_only(tmp_path: Path) -> None:
@@ -235,7 +320,7 @@ def mode(path: str | Path) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
-async def test_a_succeeded_refund_is_not_set_back_to_pending(store: SQLiteStorage) -> None:
+async def test_a_succeeded_refund_is_not_set_back_to_pending(store: Storage) -> None:
     """The refund-create answer (pending) recorded after its refund.updated (succeeded)."""
     order = await store.create_order_within_stock(new_order(amount=5000), stock=None)
     async with store.transaction() as tx:

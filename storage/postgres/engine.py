@@ -1,0 +1,160 @@
+"""The PostgreSQL database itself: its connection pool, migrations, reads on any pooled
+connection, and transactions on a connection of their own, through asyncpg.
+
+Durability: a transaction block returns only after PostgreSQL answered its COMMIT, and the pool's
+sessions run with `synchronous_commit = on` whatever the server's default, so that answer comes
+after the WAL record is flushed. Group commit is the server's: commits of concurrent
+transactions on different connections share WAL flushes (PostgreSQL's own group commit), so the
+engine does not batch them itself the way the SQLite engine must.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+
+from storage.postgres.migrate import apply_migrations
+from storage.postgres.statements import Record
+from storage.protocol import StorageError
+
+log = logging.getLogger(__name__)
+
+# Connections the pool keeps at most: each transaction block holds one until its COMMIT.
+POOL_SIZE = 10
+# What asyncpg and the server raise for a failed statement or a lost connection.
+DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+
+
+def _rowcount(status: str) -> int:
+    """The row count at the end of asyncpg's command tag ("UPDATE 1", "INSERT 0 1")."""
+    last = status.rpartition(" ")[2]
+    return int(last) if last.isdecimal() else 0
+
+
+class _Connection:
+    """A transaction's statements on its one connection, errors turned into StorageError."""
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self.connection = connection
+
+    async def rows(self, sql: str, *parameters: Any) -> list[Record]:
+        try:
+            return list(await self.connection.fetch(sql, *parameters))
+        except DATABASE_ERRORS as exc:
+            raise StorageError(str(exc)) from exc
+
+    async def execute(self, sql: str, *parameters: Any) -> int:
+        try:
+            return _rowcount(await self.connection.execute(sql, *parameters))
+        except DATABASE_ERRORS as exc:
+            raise StorageError(str(exc)) from exc
+
+    async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> None:
+        try:
+            await self.connection.executemany(sql, list(parameters))
+        except DATABASE_ERRORS as exc:
+            raise StorageError(str(exc)) from exc
+
+
+class Engine:
+    """One PostgreSQL database behind a pool of asyncpg connections."""
+
+    def __init__(self, url: str, *, pool_size: int = POOL_SIZE) -> None:
+        self._url = url
+        self._pool_size = pool_size
+        self._pool: asyncpg.Pool | None = None
+        self.instance_id = ""
+
+    async def open(self) -> None:
+        """Open the pool and apply pending migrations (under an advisory lock)."""
+        try:
+            self._pool = await asyncpg.create_pool(
+                self._url,
+                min_size=1,
+                max_size=self._pool_size,
+                server_settings={"synchronous_commit": "on", "application_name": "checkout-bot"},
+            )
+            async with self._pool.acquire() as connection:
+                await apply_migrations(connection)
+                instance_id = await connection.fetchval(
+                    "SELECT value FROM meta WHERE key = 'instance_id'"
+                )
+        except (*DATABASE_ERRORS, ValueError) as exc:
+            # ValueError: asyncpg's word for a URL it cannot parse.
+            await self.close()
+            where = _without_password(self._url)
+            raise StorageError(f"cannot open the database {where}: {exc}") from exc
+        self.instance_id = str(instance_id)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            try:
+                await pool.close()
+            except DATABASE_ERRORS:
+                log.exception("could not close the database's connections cleanly")
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise StorageError("the database is not open")
+        return self._pool
+
+    async def rows(self, sql: str, *parameters: Any) -> list[Record]:
+        """A read outside any transaction, on whichever pooled connection is free."""
+        try:
+            return list(await self.pool.fetch(sql, *parameters))
+        except DATABASE_ERRORS as exc:
+            raise StorageError(str(exc)) from exc
+
+    async def ping(self) -> None:
+        """Raise StorageError unless the database answers a query."""
+        await self.rows("SELECT 1")
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[_Connection]:
+        """All or nothing on one connection: COMMIT when the block ends (and the block returns
+        only once the COMMIT did), ROLLBACK when it raises."""
+        try:
+            connection = await self.pool.acquire()
+        except DATABASE_ERRORS as exc:
+            raise StorageError(f"cannot start a transaction: {exc}") from exc
+        try:
+            transaction = connection.transaction()
+            try:
+                await transaction.start()
+            except DATABASE_ERRORS as exc:
+                raise StorageError(f"cannot start a transaction: {exc}") from exc
+            try:
+                yield _Connection(connection)
+            except BaseException:
+                await self._roll_back(transaction)
+                raise
+            try:
+                await transaction.commit()
+            except DATABASE_ERRORS as exc:
+                await self._roll_back(transaction)
+                raise StorageError(f"cannot commit: {exc}") from exc
+        finally:
+            await self.pool.release(connection)
+
+    @staticmethod
+    async def _roll_back(transaction: asyncpg.transaction.Transaction) -> None:
+        try:
+            await transaction.rollback()
+        except DATABASE_ERRORS:
+            # The connection is broken; the server rolls back what it held when it goes.
+            log.warning("could not roll back a failed transaction", exc_info=True)
+
+
+def _without_password(url: str) -> str:
+    """The URL as a log line may show it: user and host, never the password."""
+    scheme, separator, rest = url.partition("://")
+    credentials, at, place = rest.rpartition("@")
+    if not at:
+        return url
+    return f"{scheme}{separator}{credentials.partition(':')[0]}@{place}"

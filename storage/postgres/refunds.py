@@ -1,0 +1,130 @@
+"""Refunds as Stripe reports them, and the answers to the admins' refund questions."""
+
+from __future__ import annotations
+
+from storage.models import RefundAsk
+from storage.postgres.statements import Reads, Writes, now
+
+
+async def record(db: Writes, refund_id: str, order_id: int, amount: int, status: str) -> int:
+    """Store a refund as Stripe last reported it; returns the order's succeeded total.
+
+    A failed or canceled refund stays so: an older event saying it succeeded may come after.
+    A succeeded one never goes back to pending: the answer to the request that created it
+    (pending) may be recorded after its `refund.updated` event (succeeded).
+    """
+    await db.execute(
+        "INSERT INTO refunds (id, order_id, amount, status, created_at)"
+        " VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (id) DO UPDATE SET amount = excluded.amount, status = CASE"
+        " WHEN refunds.status IN ('failed', 'canceled') THEN refunds.status"
+        " WHEN refunds.status = 'succeeded' AND excluded.status IN ('pending', 'requires_action')"
+        " THEN refunds.status"
+        " ELSE excluded.status END",
+        refund_id,
+        order_id,
+        amount,
+        status,
+        now(),
+    )
+    rows = await db.rows(
+        "SELECT coalesce(sum(amount), 0)::bigint FROM refunds WHERE order_id = $1 AND status = $2",
+        order_id,
+        "succeeded",
+    )
+    return int(rows[0][0])
+
+
+async def undone(db: Reads, order_id: int) -> int:
+    """What the order's failed and canceled refunds came to: money that went back to the
+    shop's balance, which an older charge figure may still count as refunded."""
+    rows = await db.rows(
+        "SELECT coalesce(sum(amount), 0)::bigint FROM refunds"
+        " WHERE order_id = $1 AND status IN ('failed', 'canceled')",
+        order_id,
+    )
+    return int(rows[0][0])
+
+
+async def asked(db: Reads, order_id: int) -> int:
+    """The refunds of an order Stripe made or is making (failed and canceled ones aside)."""
+    rows = await db.rows(
+        "SELECT coalesce(sum(amount), 0)::bigint FROM refunds WHERE order_id = $1"
+        " AND status NOT IN ('failed', 'canceled')",
+        order_id,
+    )
+    return int(rows[0][0])
+
+
+async def status(db: Reads, refund_id: str) -> str | None:
+    """The status last stored for a refund; None before any event about it."""
+    rows = await db.rows("SELECT status FROM refunds WHERE id = $1", refund_id)
+    return str(rows[0][0]) if rows else None
+
+
+async def tell_requester_once(db: Writes, refund_id: str, admin_id: int) -> bool:
+    """Note that the admin who asked for a refund is being told of it; False if they were."""
+    changed = await db.execute(
+        "UPDATE refunds SET requested_by = $1, requester_told = 1"
+        " WHERE id = $2 AND requester_told = 0",
+        admin_id,
+        refund_id,
+    )
+    return changed == 1
+
+
+async def answer_question(
+    db: Writes,
+    chat_id: int,
+    message_id: int,
+    *,
+    confirmed: bool,
+    admin_id: int,
+    ask: RefundAsk | None = None,
+) -> bool:
+    """Record the first answer to the refund question in message `message_id` of the chat, and
+    for a Confirm what it asks of Stripe (unsettled until `settle_ask`); False when it was
+    answered before (a stale button on a second device, a Cancel after a Confirm), durably: a
+    restart does not open it again."""
+    changed = await db.execute(
+        "INSERT INTO refund_questions (chat_id, message_id, answer, answered_by, answered_at,"
+        " order_id, amount, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        " ON CONFLICT (chat_id, message_id) DO NOTHING",
+        chat_id,
+        message_id,
+        "confirmed" if confirmed else "cancelled",
+        admin_id,
+        now(),
+        ask.order_id if ask else None,
+        ask.amount if ask else None,
+        ask.idempotency_key if ask else None,
+    )
+    return changed == 1
+
+
+UNSETTLED = (
+    "SELECT chat_id, message_id, order_id, amount, idempotency_key, answered_by"
+    " FROM refund_questions WHERE idempotency_key IS NOT NULL AND settled IS NULL"
+)
+
+
+async def unsettled(db: Reads) -> list[RefundAsk]:
+    """Confirmed refunds whose answer from Stripe was never recorded, oldest first."""
+    rows = await db.rows(UNSETTLED + " ORDER BY answered_at")
+    return [RefundAsk(*row) for row in rows]
+
+
+async def unsettled_ask(db: Reads, chat_id: int, message_id: int) -> RefundAsk | None:
+    """The question's refund, if it was confirmed and Stripe's answer was never recorded."""
+    rows = await db.rows(UNSETTLED + " AND chat_id = $1 AND message_id = $2", chat_id, message_id)
+    return RefundAsk(*rows[0]) if rows else None
+
+
+async def settle_ask(db: Writes, ask: RefundAsk, *, made: bool) -> None:
+    """Record that Stripe made the question's refund, or that it was not made."""
+    await db.execute(
+        "UPDATE refund_questions SET settled = $1 WHERE chat_id = $2 AND message_id = $3",
+        "made" if made else "not_made",
+        ask.chat_id,
+        ask.message_id,
+    )

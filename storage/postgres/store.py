@@ -1,0 +1,251 @@
+"""PostgresStorage: the Storage protocol over one PostgreSQL database, composing the engine and
+the queries of each concept."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Concatenate, ParamSpec, Self, TypeVar
+
+from storage.models import (
+    NewOrder,
+    Order,
+    OrderFacts,
+    OutboxBacklog,
+    OutboxMessage,
+    RefundAsk,
+    StatusChange,
+)
+from storage.order_rules import OrderStatus
+from storage.postgres import health, orders, outbox, preferences, refunds
+from storage.postgres.engine import Engine
+from storage.postgres.reports import PostgresReports
+from storage.postgres.statements import Writes
+from storage.postgres.stock import lock_level, record_catalog, record_levels, units_left
+from storage.postgres.transaction import PostgresTransaction
+from storage.protocol import Transaction
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class PostgresStorage:
+    """Orders, Stripe event ids, refunds, stock, preferences and the outbox in one PostgreSQL
+    database (`url`: postgresql://user:password@host:port/database).
+
+    Reads run on any pooled connection; every write is a transaction of its own, on a
+    connection of its own, committed before the call returns.
+    """
+
+    def __init__(self, url: str) -> None:
+        self._engine = Engine(url)
+        self.reports = PostgresReports(self._engine)
+
+    @property
+    def instance_id(self) -> str:
+        return self._engine.instance_id
+
+    async def open(self) -> None:
+        """Open the connection pool, apply pending migrations."""
+        await self._engine.open()
+
+    async def close(self) -> None:
+        await self._engine.close()
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def ping(self) -> None:
+        await self._engine.ping()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        async with self._engine.transaction() as db:
+            yield PostgresTransaction(db)
+
+    async def _write(
+        self,
+        write: Callable[Concatenate[Writes, P], Awaitable[T]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """One write in a transaction of its own."""
+        async with self._engine.transaction() as db:
+            return await write(db, *args, **kwargs)
+
+    # Orders
+
+    async def get_order(self, order_id: int) -> Order | None:
+        return await orders.get(self._engine, order_id)
+
+    async def create_order_within_stock(
+        self, new: NewOrder, stock: int | None, *, replacing: int | None = None
+    ) -> Order | None:
+        """Store a pending order unless fewer than its quantity are left; None if so.
+
+        The product's stock row is locked (FOR UPDATE) before counting and until the order is
+        committed, so two buyers racing for the last unit cannot both get it. `stock` is the
+        catalog's number (None: unlimited); `replacing` is the buyer's open order this one
+        replaces, whose units are not counted.
+        """
+        async with self._engine.transaction() as db:
+            if stock is not None:
+                # Only start-up and reloads change a recorded number: a tap still holding the
+                # catalog from before a reload must not write its old number back.
+                await record_levels(db, {new.product_id: stock}, replace=False)
+                await lock_level(db, new.product_id)
+                left = await units_left(db, [new.product_id], replacing)
+                if left[new.product_id] < new.quantity:
+                    return None
+            order = await orders.get(db, await orders.insert(db, new))
+        assert order is not None
+        return order
+
+    async def attach_checkout(
+        self, order_id: int, session_id: str, url: str, expires_at: int
+    ) -> None:
+        await self._write(orders.attach_checkout, order_id, session_id, url, expires_at)
+
+    async def set_pay_message(self, order_id: int, message_id: int) -> None:
+        await self._write(orders.set_pay_message, order_id, message_id)
+
+    async def fail_order(self, order: Order, reason: str) -> bool:
+        return await self._write(
+            orders.advance,
+            order,
+            OrderStatus.FAILED,
+            source="no checkout session",
+            facts=OrderFacts(failure_reason=reason),
+        )
+
+    async def open_link_for(
+        self, telegram_user_id: int, product_id: str, valid_after: int
+    ) -> Order | None:
+        return await orders.open_link_for(self._engine, telegram_user_id, product_id, valid_after)
+
+    async def orders_of_buyer(self, telegram_user_id: int, limit: int) -> list[Order]:
+        return await orders.of_buyer(self._engine, telegram_user_id, limit)
+
+    async def history_of(self, order_id: int) -> list[StatusChange]:
+        return await orders.history(self._engine, order_id)
+
+    async def waiting_orders(self, updated_before: int, limit: int) -> list[Order]:
+        return await orders.waiting(self._engine, updated_before, limit)
+
+    async def fail_orphans(self, created_before: int) -> int:
+        """Fail pending orders that never got a Checkout Session and now never can."""
+        failed = 0
+        for order in await orders.without_session(self._engine, created_before):
+            failed += await self.fail_order(order, "no checkout session was made")
+        return failed
+
+    # Stock
+
+    async def record_stock_levels(self, levels: Mapping[str, int]) -> None:
+        await self._write(record_catalog, levels)
+
+    async def stock_left(
+        self, product_ids: Iterable[str], *, replacing: int | None = None
+    ) -> dict[str, int]:
+        return await units_left(self._engine, list(product_ids), replacing)
+
+    # Refunds
+
+    async def refunds_asked(self, order_id: int) -> int:
+        return await refunds.asked(self._engine, order_id)
+
+    async def answer_refund_question(
+        self,
+        chat_id: int,
+        message_id: int,
+        *,
+        confirmed: bool,
+        admin_id: int,
+        ask: RefundAsk | None = None,
+    ) -> bool:
+        return await self._write(
+            refunds.answer_question,
+            chat_id,
+            message_id,
+            confirmed=confirmed,
+            admin_id=admin_id,
+            ask=ask,
+        )
+
+    async def unsettled_refund_asks(self) -> list[RefundAsk]:
+        return await refunds.unsettled(self._engine)
+
+    async def unsettled_refund_ask(self, chat_id: int, message_id: int) -> RefundAsk | None:
+        return await refunds.unsettled_ask(self._engine, chat_id, message_id)
+
+    # Buyers' and admins' preferences
+
+    async def buyer_language(self, telegram_user_id: int) -> str | None:
+        return await preferences.buyer_language(self._engine, telegram_user_id)
+
+    async def set_buyer_language(self, telegram_user_id: int, language: str) -> None:
+        await self._write(preferences.set_buyer_language, telegram_user_id, language)
+
+    async def alerts_enabled(self, admin_id: int) -> bool:
+        return await preferences.alerts_enabled(self._engine, admin_id)
+
+    async def set_alerts(self, admin_id: int, enabled: bool) -> None:
+        await self._write(preferences.set_alerts, admin_id, enabled)
+
+    async def admin_language(self, admin_id: int) -> str | None:
+        return await preferences.admin_language(self._engine, admin_id)
+
+    async def set_admin_language(self, admin_id: int, language: str | None) -> None:
+        await self._write(preferences.set_admin_language, admin_id, language)
+
+    async def admin_menu_chats(self) -> set[int]:
+        return await preferences.admin_menu_chats(self._engine)
+
+    async def set_admin_menu(self, chat_id: int, shown: bool) -> None:
+        await self._write(preferences.set_admin_menu, chat_id, shown)
+
+    # The outbox
+
+    async def due_messages(
+        self,
+        now: float,
+        limit: int,
+        *,
+        skip_ids: Collection[int] = (),
+        skip_chats: Collection[int] = (),
+    ) -> list[OutboxMessage]:
+        return await outbox.due(self._engine, now, limit, skip_ids=skip_ids, skip_chats=skip_chats)
+
+    async def next_attempt_at(
+        self, *, skip_ids: Collection[int] = (), skip_chats: Collection[int] = ()
+    ) -> float | None:
+        return await outbox.next_attempt_at(self._engine, skip_ids=skip_ids, skip_chats=skip_chats)
+
+    async def mark_sent(self, message_ids: Iterable[int]) -> None:
+        ids = list(message_ids)
+        if ids:
+            await self._write(outbox.mark_sent, ids)
+
+    async def retry_later(self, message_id: int, at: float, error: str) -> None:
+        await self._write(outbox.retry_later, message_id, at, error)
+
+    async def give_up(self, message_id: int, error: str) -> None:
+        await self._write(outbox.give_up, message_id, error)
+
+    # Health figures
+
+    async def outbox_backlog(self) -> OutboxBacklog:
+        return await health.outbox_backlog(self._engine)
+
+    async def orders_by_status(self) -> dict[OrderStatus, int]:
+        return await health.orders_by_status(self._engine)

@@ -1,0 +1,43 @@
+"""Which backend a DATABASE_URL names, and the store it opens: sqlite:///PATH (the default) or
+postgresql://… (postgres:// too, as hosting platforms write it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from storage.postgres import PostgresStorage
+from storage.protocol import Storage
+from storage.sqlite import SQLiteStorage
+
+SQLITE_PREFIX = "sqlite:///"
+POSTGRES_PREFIXES = ("postgresql://", "postgres://")
+
+
+def is_postgres(url: str) -> bool:
+    return url.startswith(POSTGRES_PREFIXES)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file a sqlite:/// URL names; None for any other URL."""
+    if url.startswith(SQLITE_PREFIX) and url != SQLITE_PREFIX:
+        return Path(url.removeprefix(SQLITE_PREFIX))
+    return None
+
+
+def url_problem(url: str) -> str | None:
+    """Why the URL names no store this bot can open; None when it does."""
+    if sqlite_path(url) is not None:
+        return None
+    if is_postgres(url) and url.partition("://")[2].strip("/"):
+        return None
+    return "expected sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+
+
+def open_storage(url: str) -> Storage:
+    """The store the URL names, not opened yet (its open() connects and migrates)."""
+    path = sqlite_path(url)
+    if path is not None:
+        return SQLiteStorage(path)
+    if is_postgres(url):
+        return PostgresStorage(url)
+    raise ValueError(url_problem(url))

@@ -1,0 +1,72 @@
+"""The two backends for the tests: a scratch PostgreSQL database of its own for each test (on
+127.0.0.1:5432, user postgres, trust auth), created and dropped here, and reading what a
+database holds through another connection, whichever backend it is."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import pytest
+
+from storage import is_postgres, sqlite_path
+
+SERVER = "postgresql://postgres@127.0.0.1:5432"
+# Where CREATE DATABASE and DROP DATABASE are sent from: the machine's own test database.
+MAINTENANCE = f"{SERVER}/test"
+
+
+@asynccontextmanager
+async def scratch_database() -> AsyncIterator[str]:
+    """A new, empty database with a unique name (xdist's workers run side by side), dropped
+    after the test with whatever connections are left to it; skips without PostgreSQL."""
+    try:
+        admin = await asyncpg.connect(MAINTENANCE, timeout=10)
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.skip(f"PostgreSQL is not reachable at {MAINTENANCE} ({exc}): .ci/run starts it")
+    name = f"checkout_test_{uuid.uuid4().hex}"
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"{SERVER}/{name}"
+        finally:
+            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def fetch(url: str, sql: str, *parameters: Any) -> list[dict[str, Any]]:
+    """The rows of a query, read through a connection of its own (what was committed). The
+    SQL is written once for both: $1, $2… for PostgreSQL become ? for SQLite."""
+    if is_postgres(url):
+        connection = await asyncpg.connect(url)
+        try:
+            return [dict(row) for row in await connection.fetch(sql, *parameters)]
+        finally:
+            await connection.close()
+    path = sqlite_path(url)
+    assert path is not None
+    for index in range(len(parameters), 0, -1):
+        sql = sql.replace(f"${index}", "?")
+    with sqlite3.connect(path) as db:
+        db.row_factory = sqlite3.Row
+        return [dict(row) for row in db.execute(sql, parameters)]
+
+
+async def execute(url: str, sql: str) -> None:
+    """Run one statement through a connection of its own (a test breaking the schema)."""
+    if is_postgres(url):
+        connection = await asyncpg.connect(url)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+        return
+    path = sqlite_path(url)
+    assert path is not None
+    with sqlite3.connect(path) as db:
+        db.execute(sql)
