@@ -25,7 +25,7 @@ LINK_MAKING_SECONDS = 600
 _AGAINST_THE_NUMBER = "(o.id > s.after_order_id OR o.paid_at IS NULL OR o.paid_at >= s.recorded_at)"
 _HOLDING = ", ".join(sorted(f"'{status.value}'" for status in HOLDS_STOCK))
 _HOLDS_STOCK = (
-    f"(o.status IN ({_HOLDING}) OR (o.status = 'pending' AND"
+    f"(o.status IN ({_HOLDING}) OR (o.status = 'pending' AND o.retired_at IS NULL AND"
     " (o.checkout_session_id IS NOT NULL OR o.created_at > :now - :making)))"
 )
 

@@ -363,3 +363,28 @@ async def test_an_order_left_without_a_link_stops_holding_after_a_while(
     long_ago = int(time.time()) - LINK_MAKING_SECONDS - 60
     await execute(database_url, f"UPDATE orders SET created_at = {long_ago} WHERE id = {stuck.id}")
     assert await store.create_order_within_stock(new_order(user_id=2), stock=1) is not None
+
+
+async def test_waiting_orders_take_turns_and_a_retired_one_leaves_them(store: Storage) -> None:
+    """Reconciliation reads those it looked at longest ago first, so none is left behind for
+    good; an order retired (Stripe does not know its session) is flagged once and waits no
+    more."""
+    later = int(time.time()) + 3600
+    made = []
+    for user_id in range(1, 6):
+        order = await store.create_order_within_stock(new_order(user_id=user_id), stock=None)
+        await store.attach_checkout(order.id, f"cs_{user_id}", "https://pay", later)
+        made.append(order.id)
+    batches = []
+    for _ in range(3):
+        batch = [order.id for order in await store.waiting_orders(later, 2)]
+        await store.take_turns(batch)
+        batches.append(batch)
+    assert batches == [made[0:2], made[2:4], [made[4], made[0]]]
+
+    async with store.transaction() as tx:
+        assert await tx.retire_order(made[1], "unknown to Stripe")
+        assert not await tx.retire_order(made[1], "told twice")
+    assert made[1] not in [order.id for order in await store.waiting_orders(later, 10)]
+    retired = await store.get_order(made[1])
+    assert retired is not None and retired.flag == "unknown to Stripe"
