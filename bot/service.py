@@ -194,7 +194,14 @@ class Service:
             expires_minutes=settings.checkout_expires_minutes,
         )
         fulfilment = Fulfilment(self.storage, admin_ids=settings.admin_ids, on_queued=sender.notify)
-        reconciler = Reconciler(self.storage, stripe_client, fulfilment, watch=self.watch)
+        reconciler = Reconciler(
+            self.storage,
+            stripe_client,
+            fulfilment,
+            watch=self.watch,
+            admin_ids=settings.admin_ids,
+            on_queued=sender.notify,
+        )
         menus = CommandMenus(settings.admin_ids, self.storage)
         menus.register(application)
         admin = AdminHandlers(

@@ -80,6 +80,18 @@ def reported_amount(value: object) -> int:
     return value if isinstance(value, int) else 0
 
 
+# The largest amount a store keeps: both backends store amounts as signed 64-bit integers.
+MAX_AMOUNT = 2**63 - 1
+
+
+def storable_amount(value: object) -> int | None:
+    """An amount a Stripe object reports, if it is one an order can hold: a whole number of
+    minor units from 0 to MAX_AMOUNT (not a float, not a bool); None otherwise."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_AMOUNT:
+        return value
+    return None
+
+
 def paid_by_buyer(order: Order) -> int:
     """What the buyer paid (less than the order's total when a promotion code took some off)."""
     return order.amount_received if order.amount_received is not None else order.amount_total

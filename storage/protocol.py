@@ -58,6 +58,11 @@ class Transaction(Protocol):
         """Store the order's Checkout Session, when the process stopped before it could."""
         ...
 
+    async def retire_order(self, order_id: int, reason: str) -> bool:
+        """Take a waiting order out of reconciliation for good (Stripe does not know its
+        session), flagged with `reason`; False if it was retired before."""
+        ...
+
     async def set_amount_refunded(self, order_id: int, amount: int) -> None:
         """Store the order's refunded total."""
         ...
@@ -207,7 +212,12 @@ class Storage(Protocol):
         ...
 
     async def waiting_orders(self, updated_before: int, limit: int) -> list[Order]:
-        """Pending and processing orders with a session, untouched after `updated_before`."""
+        """Pending and processing orders with a session, untouched after `updated_before`,
+        but retired ones; those whose turn came longest ago (take_turns) first."""
+        ...
+
+    async def take_turns(self, order_ids: Sequence[int]) -> None:
+        """Note that reconciliation looked at these orders now: the others come first next."""
         ...
 
     async def fail_orphans(self, created_before: int) -> int:

@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from storage import MessageKind, Order, OrderFacts, Storage, Transaction
-from storage.order_rules import OrderStatus, parse_order_id, reported_amount
+from storage.order_rules import OrderStatus, parse_order_id, reported_amount, storable_amount
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,10 @@ class Fulfilment:
             same_currency = session.get("currency") == order.currency
             facts = OrderFacts(
                 payment_intent_id=_payment_intent_id(session),
-                amount_received=session.get("amount_total") if same_currency else None,
+                # An amount no order can hold (a float, beyond 64 bits) is flagged, not stored.
+                amount_received=storable_amount(session.get("amount_total"))
+                if same_currency
+                else None,
                 amount_discount=_discount(session) if same_currency else None,
                 flag=flag,
             )
@@ -241,7 +244,13 @@ def _mismatch(order: Order, session: Mapping[str, Any]) -> str | None:
         details = details if isinstance(details, Mapping) else {}
         added = sum(reported_amount(details.get(key)) for key in ("amount_tax", "amount_shipping"))
         expected_total = subtotal - reported_amount(details.get("amount_discount")) + added
-    if currency == order.currency and subtotal == order.amount_total and total == expected_total:
+    storable = None not in (storable_amount(total), storable_amount(subtotal))
+    if (
+        storable
+        and currency == order.currency
+        and subtotal == order.amount_total
+        and total == expected_total
+    ):
         return None
     return (
         f"paid {total} {currency} (items {subtotal}, minor units)"
@@ -252,5 +261,4 @@ def _mismatch(order: Order, session: Mapping[str, Any]) -> str | None:
 def _discount(session: Mapping[str, Any]) -> int | None:
     """What promotion codes took off, in minor units; None when Stripe did not say."""
     details = session.get("total_details")
-    value = details.get("amount_discount") if isinstance(details, Mapping) else None
-    return value if isinstance(value, int) else None
+    return storable_amount(details.get("amount_discount") if isinstance(details, Mapping) else None)

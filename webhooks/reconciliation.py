@@ -13,13 +13,13 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import stripe
 
-from storage import Order, Storage
+from storage import MessageKind, Order, Storage
 from webhooks.fulfilment import Fulfilment, Outcome
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,9 @@ ACCESS_CHECK_SECONDS = 5.0
 QUIET_SECONDS = 60
 # Stripe allows 25 read requests/s in test mode for the whole account, shared with buyers' taps.
 REQUESTS_PER_SECOND = 5.0
-# Orders looked at per run; the oldest first, the rest wait for the next run.
+# Orders looked at per run, those looked at longest ago first: each run takes its batch to the
+# back of the queue, so every waiting order is read within ceil(waiting / BATCH_SIZE) runs,
+# however many ahead of it Stripe keeps answering the same for.
 BATCH_SIZE = 500
 # A pending order that never got a session cannot be paid once the longest link would have
 # expired: Stripe expires every session within 24 hours.
@@ -45,6 +47,7 @@ class Report:
     checked: int = 0
     changed: Counter[Outcome] = field(default_factory=Counter)
     abandoned: int = 0  # orders that never got a session, marked failed
+    retired: int = 0  # orders whose session Stripe does not know, taken out of the waiting set
     errors: int = 0
 
 
@@ -69,11 +72,20 @@ class Reconciler:
         client: stripe.StripeClient,
         fulfilment: Fulfilment,
         watch: ReconciliationWatch | None = None,
+        *,
+        admin_ids: frozenset[int] = frozenset(),
+        on_queued: Callable[[], None] = lambda: None,
+        batch_size: int = BATCH_SIZE,
+        requests_per_second: float = REQUESTS_PER_SECOND,
     ) -> None:
         self._storage = storage
         self._client = client
         self._fulfilment = fulfilment
         self._watch = watch
+        self._admin_ids = admin_ids
+        self._on_queued = on_queued
+        self._batch_size = batch_size
+        self._pause = 1 / requests_per_second
         self._task: asyncio.Task[None] | None = None
         self._running = asyncio.Lock()
 
@@ -109,12 +121,22 @@ class Reconciler:
             now = int(time.time())
             report = Report()
             report.abandoned = await self._storage.fail_orphans(now - ORPHAN_SECONDS)
-            orders = await self._storage.waiting_orders(now - quiet_seconds, BATCH_SIZE)
+            orders = await self._storage.waiting_orders(now - quiet_seconds, self._batch_size)
+            # Their turn is taken before they are read: one that fails every time goes to the
+            # back of the queue like the rest.
+            await self._storage.take_turns([order.id for order in orders])
             for number, order in enumerate(orders):
                 if number:
-                    await asyncio.sleep(1 / REQUESTS_PER_SECOND)
+                    await asyncio.sleep(self._pause)
                 try:
                     outcome = await self.check(order, source="reconciliation")
+                except stripe.InvalidRequestError as exc:
+                    if exc.http_status == 404 and exc.code == "resource_missing":
+                        report.retired += await self._retire(order)
+                    else:
+                        log.warning("reconciliation: order %s: Stripe said %s", order.id, exc)
+                        report.errors += 1
+                    continue
                 except stripe.StripeError as exc:
                     log.warning("reconciliation: order %s: Stripe said %s", order.id, exc)
                     report.errors += 1
@@ -125,6 +147,23 @@ class Reconciler:
             if self._watch is not None:
                 self._watch.reconciled(report)
             return report
+
+    async def _retire(self, order: Order) -> bool:
+        """Stripe does not know the order's session (it was made with other keys: a database
+        moved from test keys to live ones): it can never be read back, so it leaves the
+        waiting set, flagged, and every admin is told once. False if it was retired before."""
+        reason = (
+            f"Stripe does not know its Checkout Session {order.checkout_session_id}"
+            " (made with other Stripe keys?): no longer checked"
+        )
+        async with self._storage.transaction() as tx:
+            if not await tx.retire_order(order.id, reason):
+                return False
+            for admin_id in sorted(self._admin_ids):
+                await tx.enqueue(admin_id, MessageKind.ALERT_FLAGGED, order.id, detail=reason)
+        self._on_queued()
+        log.error("order %s: %s", order.id, reason)
+        return True
 
     async def check_access(self) -> None:
         """One cheap request at start-up. It tells the owner at once when Stripe refuses the
@@ -173,5 +212,6 @@ def describe(report: Report) -> str:
     return (
         f"{report.checked} checked, {changes or 'nothing changed'}"
         f"{f', {report.abandoned} abandoned without a link' if report.abandoned else ''}"
+        f"{f', {report.retired} unknown to Stripe, flagged' if report.retired else ''}"
         f"{f', {report.errors} Stripe errors' if report.errors else ''}"
     )

@@ -3,6 +3,7 @@ one in its history), and the queries that find orders."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from storage.models import NewOrder, Order, OrderFacts, StatusChange
@@ -35,7 +36,8 @@ async def open_link_for(
     return await _one(
         db,
         "telegram_user_id = $1 AND product_id = $2 AND status = $3 AND checkout_url"
-        " IS NOT NULL AND checkout_expires_at > $4 ORDER BY id DESC LIMIT 1",
+        " IS NOT NULL AND checkout_expires_at > $4 AND retired_at IS NULL"
+        " ORDER BY id DESC LIMIT 1",
         telegram_user_id,
         product_id,
         OrderStatus.PENDING.value,
@@ -44,16 +46,38 @@ async def open_link_for(
 
 
 async def waiting(db: Reads, updated_before: int, limit: int) -> list[Order]:
-    """Pending and processing orders with a session, untouched after `updated_before`."""
+    """Pending and processing orders with a session, untouched after `updated_before`, not
+    retired; those reconciliation looked at longest ago first."""
     rows = await db.rows(
         f"SELECT {ORDER_COLUMNS} FROM orders WHERE status IN ($1, $2)"
-        " AND checkout_session_id IS NOT NULL AND updated_at <= $3 ORDER BY id LIMIT $4",
+        " AND checkout_session_id IS NOT NULL AND retired_at IS NULL AND updated_at <= $3"
+        " ORDER BY check_turn, id LIMIT $4",
         OrderStatus.PENDING.value,
         OrderStatus.PROCESSING.value,
         updated_before,
         limit,
     )
     return [order_from(row) for row in rows]
+
+
+async def take_turn(db: Writes, order_ids: Sequence[int]) -> None:
+    """Send these orders to the back of reconciliation's queue: they were looked at last."""
+    await db.execute(
+        "UPDATE orders SET check_turn = (SELECT max(check_turn) + 1 FROM orders)"
+        " WHERE id = ANY($1::bigint[])",
+        list(order_ids),
+    )
+
+
+async def retire(db: Writes, order_id: int, reason: str) -> bool:
+    """Take a waiting order out of the waiting set, flagged with why; False if it was."""
+    changed = await db.execute(
+        "UPDATE orders SET retired_at = $1, flag = $2 WHERE id = $3 AND retired_at IS NULL",
+        now(),
+        reason,
+        order_id,
+    )
+    return changed == 1
 
 
 async def without_session(db: Reads, created_before: int) -> list[Order]:

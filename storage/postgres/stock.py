@@ -18,9 +18,8 @@ _AGAINST_THE_NUMBER = "(o.id > s.after_order_id OR o.paid_at IS NULL OR o.paid_a
 _HOLDING = ", ".join(sorted(f"'{status.value}'" for status in HOLDS_STOCK))
 # $1: now, $2: LINK_MAKING_SECONDS.
 _HOLDS_STOCK = (
-    f"(o.status IN ({_HOLDING}) OR (o.status = 'pending' AND"
-    " (o.checkout_expires_at > $1"
-    "  OR (o.checkout_expires_at IS NULL AND o.created_at > $1 - $2))))"
+    f"(o.status IN ({_HOLDING}) OR (o.status = 'pending' AND o.retired_at IS NULL AND"
+    " (o.checkout_session_id IS NOT NULL OR o.created_at > $1::bigint - $2::bigint)))"
 )
 
 

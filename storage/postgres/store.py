@@ -3,7 +3,15 @@ the queries of each concept."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Concatenate, ParamSpec, Self, TypeVar
@@ -141,6 +149,9 @@ class PostgresStorage:
 
     async def waiting_orders(self, updated_before: int, limit: int) -> list[Order]:
         return await orders.waiting(self._engine, updated_before, limit)
+
+    async def take_turns(self, order_ids: Sequence[int]) -> None:
+        await self._write(orders.take_turn, order_ids)
 
     async def fail_orphans(self, created_before: int) -> int:
         """Fail pending orders that never got a Checkout Session and now never can."""

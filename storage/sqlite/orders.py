@@ -26,19 +26,42 @@ async def open_link_for(
     return await _one(
         db,
         "telegram_user_id = ? AND product_id = ? AND status = ? AND checkout_url"
-        " IS NOT NULL AND checkout_expires_at > ? ORDER BY id DESC LIMIT 1",
+        " IS NOT NULL AND checkout_expires_at > ? AND retired_at IS NULL ORDER BY id DESC LIMIT 1",
         (telegram_user_id, product_id, OrderStatus.PENDING.value, valid_after),
     )
 
 
 async def waiting(db: Reads, updated_before: int, limit: int) -> list[Order]:
-    """Pending and processing orders with a session, untouched after `updated_before`."""
+    """Pending and processing orders with a session, untouched after `updated_before`, not
+    retired; those reconciliation looked at longest ago first."""
     rows = await db.rows(
         f"SELECT {ORDER_COLUMNS} FROM orders WHERE status IN (?, ?)"
-        " AND checkout_session_id IS NOT NULL AND updated_at <= ? ORDER BY id LIMIT ?",
+        " AND checkout_session_id IS NOT NULL AND retired_at IS NULL AND updated_at <= ?"
+        " ORDER BY check_turn, id LIMIT ?",
         (OrderStatus.PENDING.value, OrderStatus.PROCESSING.value, updated_before, limit),
     )
     return [order_from(row) for row in rows]
+
+
+async def take_turn(db: Writes, order_ids: Sequence[int]) -> None:
+    """Send these orders to the back of reconciliation's queue: they were looked at last."""
+    if not order_ids:
+        return
+    placeholders = ", ".join("?" for _ in order_ids)
+    await db.execute(
+        "UPDATE orders SET check_turn = (SELECT max(check_turn) + 1 FROM orders)"
+        f" WHERE id IN ({placeholders})",
+        tuple(order_ids),
+    )
+
+
+async def retire(db: Writes, order_id: int, reason: str) -> bool:
+    """Take a waiting order out of the waiting set, flagged with why; False if it was."""
+    changed = await db.execute(
+        "UPDATE orders SET retired_at = ?, flag = ? WHERE id = ? AND retired_at IS NULL",
+        (now(), reason, order_id),
+    )
+    return changed.rowcount == 1
 
 
 async def without_session(db: Reads, created_before: int) -> list[Order]:

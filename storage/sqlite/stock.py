@@ -12,19 +12,21 @@ from collections.abc import Mapping
 from storage.order_rules import HOLDS_STOCK
 from storage.sqlite.statements import Reads, Writes, now
 
-# An order holds its units while it can still be paid, and once it is: a pending order whose
-# link is open (or still being made: its link is attached within seconds, and one left behind
-# by a crash stops holding after LINK_MAKING_SECONDS), a processing one, and a paid one until it
-# is fully refunded. Expired and failed orders hold nothing, which is how stock comes back.
+# An order holds its units while it can still be paid, and once it is: a pending order with a
+# link (or one still being made: its link is attached within seconds, and one left behind by a
+# crash stops holding after LINK_MAKING_SECONDS), a processing one, and a paid one until it is
+# fully refunded. Expired and failed orders hold nothing, which is how stock comes back.
+# A pending order's link holds its units past its expiry time, until Stripe says the session
+# expired (the order moves to expired): a payment made just before that time may have its
+# webhook arrive after it, and the unit must still be there for it.
 LINK_MAKING_SECONDS = 600
 # The owner counted what was on the shelf when they wrote the number: what was paid before then
 # had left it, while an order still waiting for its payment was on it and is taken from it.
 _AGAINST_THE_NUMBER = "(o.id > s.after_order_id OR o.paid_at IS NULL OR o.paid_at >= s.recorded_at)"
 _HOLDING = ", ".join(sorted(f"'{status.value}'" for status in HOLDS_STOCK))
 _HOLDS_STOCK = (
-    f"(o.status IN ({_HOLDING}) OR (o.status = 'pending' AND"
-    " (o.checkout_expires_at > :now"
-    "  OR (o.checkout_expires_at IS NULL AND o.created_at > :now - :making))))"
+    f"(o.status IN ({_HOLDING}) OR (o.status = 'pending' AND o.retired_at IS NULL AND"
+    " (o.checkout_session_id IS NOT NULL OR o.created_at > :now - :making)))"
 )
 
 

@@ -33,6 +33,9 @@ class SQLiteTransaction:
     async def set_checkout_session(self, order_id: int, session_id: str) -> None:
         await orders.set_checkout_session(self._db, order_id, session_id)
 
+    async def retire_order(self, order_id: int, reason: str) -> bool:
+        return await orders.retire(self._db, order_id, reason)
+
     async def set_amount_refunded(self, order_id: int, amount: int) -> None:
         await orders.set_amount_refunded(self._db, order_id, amount)
 

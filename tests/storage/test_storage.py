@@ -4,6 +4,7 @@ PostgreSQL (the `database_url` fixture)."""
 import asyncio
 import os
 import stat
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from storage import (
 )
 from storage.postgres.migrate import available_migrations as postgres_migrations
 from storage.sqlite.migrate import available_migrations as sqlite_migrations
+from storage.sqlite.stock import LINK_MAKING_SECONDS
 from tests.databases import execute, fetch
 from tests.helpers import new_order
 
@@ -332,3 +334,57 @@ async def test_a_succeeded_refund_is_not_set_back_to_pending(store: Storage) -> 
     async with store.transaction() as tx:
         await tx.record_refund("re_1", order.id, 2000, "failed")  # a closed card, later
         assert await tx.refund_status("re_1") == "failed"
+
+
+async def test_a_link_past_its_expiry_time_holds_its_unit_until_stripe_expires_it(
+    store: Storage,
+) -> None:
+    """Ada paid just before her link's expiry time and her webhook is late: Bob gets nothing
+    until Stripe says her session expired, which gives the unit back."""
+    ada = await store.create_order_within_stock(new_order(user_id=1), stock=1)
+    assert ada is not None
+    await store.attach_checkout(ada.id, "cs_ada", "https://pay/ada", int(time.time()) - 60)
+    assert await store.create_order_within_stock(new_order(user_id=2), stock=1) is None
+    assert await store.stock_left(["forest-hiker"]) == {"forest-hiker": 0}
+    async with store.transaction() as tx:
+        assert await tx.advance(ada, OrderStatus.EXPIRED, source="checkout.session.expired")
+    assert await store.stock_left(["forest-hiker"]) == {"forest-hiker": 1}
+    assert await store.create_order_within_stock(new_order(user_id=2), stock=1) is not None
+
+
+async def test_an_order_left_without_a_link_stops_holding_after_a_while(
+    store: Storage, database_url: str
+) -> None:
+    """A crash while asking Stripe for the link: the order holds its unit while a link could
+    still come, then lets it go (fail_orphans fails it later)."""
+    stuck = await store.create_order_within_stock(new_order(user_id=1), stock=1)
+    assert stuck is not None
+    assert await store.create_order_within_stock(new_order(user_id=2), stock=1) is None
+    long_ago = int(time.time()) - LINK_MAKING_SECONDS - 60
+    await execute(database_url, f"UPDATE orders SET created_at = {long_ago} WHERE id = {stuck.id}")
+    assert await store.create_order_within_stock(new_order(user_id=2), stock=1) is not None
+
+
+async def test_waiting_orders_take_turns_and_a_retired_one_leaves_them(store: Storage) -> None:
+    """Reconciliation reads those it looked at longest ago first, so none is left behind for
+    good; an order retired (Stripe does not know its session) is flagged once and waits no
+    more."""
+    later = int(time.time()) + 3600
+    made = []
+    for user_id in range(1, 6):
+        order = await store.create_order_within_stock(new_order(user_id=user_id), stock=None)
+        await store.attach_checkout(order.id, f"cs_{user_id}", "https://pay", later)
+        made.append(order.id)
+    batches = []
+    for _ in range(3):
+        batch = [order.id for order in await store.waiting_orders(later, 2)]
+        await store.take_turns(batch)
+        batches.append(batch)
+    assert batches == [made[0:2], made[2:4], [made[4], made[0]]]
+
+    async with store.transaction() as tx:
+        assert await tx.retire_order(made[1], "unknown to Stripe")
+        assert not await tx.retire_order(made[1], "told twice")
+    assert made[1] not in [order.id for order in await store.waiting_orders(later, 10)]
+    retired = await store.get_order(made[1])
+    assert retired is not None and retired.flag == "unknown to Stripe"

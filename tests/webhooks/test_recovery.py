@@ -19,6 +19,7 @@ from tests.helpers import (
     ADMIN_ID,
     buttons,
     from_now_on,
+    new_order,
     next_message,
     open_order,
     reference_in,
@@ -26,6 +27,9 @@ from tests.helpers import (
     session_behind,
     tap_product,
 )
+from tests.stripe_sandbox import make_client, stripe_http
+from webhooks.fulfilment import Fulfilment
+from webhooks.reconciliation import Reconciler
 
 
 def status_of(shop: Service) -> str:
@@ -254,3 +258,46 @@ async def test_returning_again_and_again_is_paced_like_taps(
     assert 0 < len(reads) <= TAPS_PER_WINDOW - 1
     (order,) = rows(shop.settings.database_path, "SELECT status FROM orders")
     assert order["status"] == "pending"
+
+
+async def test_a_lost_webhook_is_found_behind_orders_stripe_does_not_know(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator, closed_port: int
+) -> None:
+    """Orders made with other Stripe keys come first, more than a run reads: the paid one
+    behind them is found within ceil(waiting / batch) runs, and each unknown one is retired
+    and its admins told once."""
+    admins = frozenset({ADMIN_ID})
+    later = int(time.time()) + 3600
+    for user_id in range(1, 5):
+        order = await shop.storage.create_order_within_stock(new_order(user_id), stock=None)
+        assert order is not None
+        await shop.storage.attach_checkout(order.id, f"cs_test_other_{user_id}", "https://", later)
+        await shop.storage.set_pay_message(order.id, 1)
+    ada = telegram.user(4242, "Ada")
+    _, session = await open_order(shop, telegram, stripe_api, ada)
+    await missed(stripe_api, closed_port)
+    await stripe_api.pay(session["id"])
+
+    async with stripe_http() as http:
+        fulfilment = Fulfilment(shop.storage, admin_ids=admins, on_queued=lambda: None)
+        reconciler = Reconciler(
+            shop.storage,
+            make_client(stripe_api, http),
+            fulfilment,
+            admin_ids=admins,
+            batch_size=2,
+            requests_per_second=1000,
+        )
+        reports = [await reconciler.run() for _ in range(3)]  # 5 waiting, 2 a run
+        again = await reconciler.run()
+
+    database = shop.settings.database_path
+    ada_order = rows(database, "SELECT status FROM orders WHERE telegram_user_id = 4242")
+    assert ada_order == [{"status": "paid"}]
+    assert [report.retired for report in reports] == [2, 2, 0]
+    assert (again.checked, again.retired) == (0, 0)
+    told = rows(database, "SELECT chat_id, order_id FROM outbox WHERE kind = 'alert_flagged'")
+    flagged = rows(database, "SELECT id, flag FROM orders WHERE retired_at IS NOT NULL")
+    assert sorted(row["order_id"] for row in told) == [row["id"] for row in flagged]
+    assert {row["chat_id"] for row in told} == {ADMIN_ID} and len(flagged) == 4
+    assert all("Stripe does not know" in row["flag"] for row in flagged)

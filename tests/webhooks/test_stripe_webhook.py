@@ -228,3 +228,21 @@ async def test_a_signature_header_that_is_not_ascii_is_refused(
     assert snapshot(shop.settings.database_path) == before
     assert [r.levelname for r in caplog.records if r.name.startswith("webhooks")] == ["WARNING"]
     assert not any(r.exc_info for r in caplog.records)
+
+
+@pytest.mark.parametrize("amount", [2**63, 10**30, 1e30, 39700.0, -1], ids=str)
+async def test_an_amount_no_order_can_have_is_flagged_not_stored(
+    shop: Service, stripe_api: StripeEmulator, open_session: dict[str, Any], amount: object
+) -> None:
+    """A signed event whose amount is beyond 64 bits, a float or negative: the money was taken
+    (the order is paid) but the amount is not one to store; the owner is told, Stripe gets 200
+    and does not retry."""
+    event = paid_event(stripe_api, open_session, amount_total=amount, amount_subtotal=amount)
+    delivery = await stripe_api.deliver(event)
+    assert delivery.status == 200
+    (order,) = rows(
+        shop.settings.database_path,
+        "SELECT status, amount_received, typeof(amount_received) AS kind, flag FROM orders",
+    )
+    assert (order["status"], order["amount_received"], order["kind"]) == ("paid", None, "null")
+    assert "for an order of 39700 usd" in order["flag"]
