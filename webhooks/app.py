@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from storage import Storage, StorageError
@@ -10,6 +12,9 @@ from webhooks.stripe_webhook import StripeWebhook
 from webhooks.telegram_webhook import TelegramWebhook
 
 MAX_BODY_BYTES = 1024 * 1024
+# A balancer's health check must hear back fast: a database that takes longer is as good as
+# down for it, and /healthz must not queue for seconds behind writes waiting on a lock.
+HEALTH_SECONDS = 1.0
 
 
 def create_web_app(
@@ -24,9 +29,12 @@ def create_web_app(
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[body_deadline(body_seconds)])
 
     async def healthz(request: web.Request) -> web.Response:
-        """200 while the database answers, 503 when it does not."""
+        """200 while the database answers within HEALTH_SECONDS, 503 saying why when not."""
         try:
-            await storage.ping()
+            await asyncio.wait_for(storage.ping(), HEALTH_SECONDS)
+        except TimeoutError:
+            slow = f"no answer within {HEALTH_SECONDS:g} s (busy or locked)"
+            return web.json_response({"status": "unavailable", "database": slow}, status=503)
         except StorageError:
             return web.json_response({"status": "unavailable", "database": "error"}, status=503)
         return web.json_response({"status": "ok", "database": "ok"})

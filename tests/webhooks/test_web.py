@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from bot.service import Service
 from sandbox.telegram_api import TelegramEmulator
 from tests.helpers import raw_post, snapshot
+from webhooks.app import HEALTH_SECONDS
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
@@ -21,6 +23,19 @@ async def request(method: str, url: str, **kwargs: Any) -> tuple[int, str]:
 
 
 async def test_health_is_ok_while_the_database_answers(shop: Service) -> None:
+    status, body = await request("GET", f"{shop.http_url}/healthz")
+    assert (status, json.loads(body)["database"]) == (200, "ok")
+
+
+async def test_health_answers_503_at_once_while_the_database_is_busy(shop: Service) -> None:
+    """A transaction holding the store (as writes waiting on another process's lock do, 5 s
+    each) used to hold /healthz behind it: a balancer saw a hung check, not a busy database."""
+    async with shop.storage.transaction() as tx:
+        await tx.remember_event("evt_holding_the_store", "checkout.session.completed")
+        checked = request("GET", f"{shop.http_url}/healthz")
+        status, body = await asyncio.wait_for(checked, timeout=30)
+    assert status == 503
+    assert json.loads(body)["database"] == f"no answer within {HEALTH_SECONDS:g} s (busy or locked)"
     status, body = await request("GET", f"{shop.http_url}/healthz")
     assert (status, json.loads(body)["database"]) == (200, "ok")
 
