@@ -52,6 +52,8 @@ STRIPE_NETWORK_RETRIES = 2
 # A buyer is waiting on each request; stripe-python's default is 80 s.
 STRIPE_TIMEOUT_SECONDS = 15
 HTTP_SHUTDOWN_SECONDS = 10.0
+# Long enough for a client that is still sending to read our early answer before the close.
+LINGER_SECONDS = 1.0
 # Updates handled at once: one buyer's wait on Stripe must not hold up the others.
 CONCURRENT_UPDATES = 64
 
@@ -299,6 +301,10 @@ class Service:
             # aiohttp's idle timer runs from a connection's start and from each response until
             # the next request's headers are in, however slowly bytes trickle: a header deadline.
             keepalive_timeout=limits.header_seconds,
+            # After an answer sent before the whole body came (a 408, a 413), aiohttp reads and
+            # drops what the client still sends for up to 10 s by default: a slow client's
+            # connection would outlive its deadline by that much.
+            lingering_time=LINGER_SECONDS,
         )
         await runner.setup()
         self._stack.push_async_callback(runner.cleanup)
