@@ -229,6 +229,7 @@ class TelegramEmulator:
         self.too_many_requests = 0
         self._rate_limiter = RateLimiter(rate_limits) if rate_limits else None
         self._outage = False
+        self._token_refused = False
         self._closed = False
         self._changed = asyncio.Event()
         self._revision = 0
@@ -374,6 +375,17 @@ class TelegramEmulator:
     def outage(self, value: bool) -> None:
         self._outage = value
         self._notify()  # webhook delivery pauses during an outage and resumes after it
+
+    @property
+    def token_refused(self) -> bool:
+        """Whether the bot's own token is refused as a revoked one is: 401 `Unauthorized` on
+        every method (and on file downloads) until it is set back to False."""
+        return self._token_refused
+
+    @token_refused.setter
+    def token_refused(self, value: bool) -> None:
+        self._token_refused = value
+        self._notify()
 
     # -- inspecting what the bot did --
 
@@ -541,7 +553,7 @@ class TelegramEmulator:
         self._notify()
 
     def _check_token(self, token: str) -> None:
-        if token == self.token:
+        if token == self.token and not self._token_refused:
             return
         if _WELL_FORMED_TOKEN.fullmatch(token):
             raise ApiError(401, "Unauthorized")
@@ -550,6 +562,8 @@ class TelegramEmulator:
     async def _handle_file(self, request: web.Request) -> web.Response:
         path = request.match_info["path"]
         stored = next((f for f in self._files.values() if f.file_path == path), None)
+        if request.match_info["token"] == self.token and self._token_refused:
+            return web.json_response(ApiError(401, "Unauthorized").body(), status=401)
         if request.match_info["token"] != self.token or stored is None:
             return web.json_response(ApiError(404, "Not Found").body(), status=404)
         return web.Response(body=stored.data, content_type=stored.mime_type)

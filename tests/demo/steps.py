@@ -24,6 +24,8 @@ from bot.demo.web import create_demo_app
 from tests.helpers import REPO
 
 ADDRESS = re.compile(r"open (http://127\.0\.0\.1:\d+/)")
+# An order's reference as the chat shows it, "#K7Q2" (Crockford's base 32, bot/references.py).
+REFERENCE = re.compile(r"#([0-9A-HJKMNP-TV-Z]{4,12})\b")
 # Bounds on waits for events, so that a feature that broke fails the test instead of hanging.
 WAIT_SECONDS = 10.0
 
@@ -118,3 +120,33 @@ def demo_command(tmp_path: Path, *arguments: str) -> Iterator[str]:
         code = process.wait(timeout=30)
         log.close()
         assert code == 0, (tmp_path / "demo.log").read_text()
+
+
+async def tap_as(
+    http: aiohttp.ClientSession, url: str, person: str, snapshot: dict[str, Any], label: str
+) -> None:
+    """As `person`, tap the latest button of their chat whose label starts with `label`."""
+    message_id, button = last_with_button(snapshot, label)
+    body = {"as": person, "message_id": message_id, "data": button["callback_data"]}
+    async with http.post(f"{url}/api/tap", json=body) as response:
+        assert response.status == 200, await response.text()
+
+
+def refund_answered(snapshot: dict[str, Any]) -> bool:
+    """Whether the panel shows a refunded order and Stripe's refund events, each answered."""
+    machinery = snapshot["machinery"]
+    answered = {e["type"] for e in machinery["events"] if e["status"] == 200}
+    return answered >= REFUND_EVENTS and any(o["status"] == "refunded" for o in machinery["orders"])
+
+
+# What Stripe sends for a refund that succeeds at once (sandbox/stripe_emulator/refunds.py).
+REFUND_EVENTS = {"charge.refunded", "refund.created"}
+
+
+def refund_questions(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
+    """The bot's messages in the admin's chat that ask about a refund, as they are now."""
+    return [
+        m
+        for m in snapshot["chat"]["messages"]
+        if not m["outgoing"] and m.get("text", "").startswith("Refund ")
+    ]

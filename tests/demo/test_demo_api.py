@@ -16,11 +16,17 @@ from bot.demo.people import ADMIN_ID
 from bot.demo.shop import DemoShop
 from storage import OrderStatus
 from tests.demo.steps import (
+    REFERENCE,
+    REFUND_EVENTS,
     demo_in_process,
     has_button,
     has_text,
     last_with_button,
     next_snapshot,
+    refund_answered,
+    refund_questions,
+    tap_as,
+    texts,
 )
 from tests.helpers import REPO
 
@@ -244,3 +250,51 @@ async def test_the_settings_come_from_the_emulators_never_the_environment(
 
 def test_the_packaged_example_catalog_is_the_repository_s() -> None:
     assert example_catalog().read_bytes() == (REPO / "catalog.toml").read_bytes()
+
+
+async def test_the_admin_refunds_a_paid_order_with_refund_and_its_confirm_button(
+    demo: tuple[DemoShop, str], http: aiohttp.ClientSession
+) -> None:
+    _, url = demo
+    async with (
+        http.ws_connect(f"{url}/api/live?as=buyer-en") as feed,
+        http.ws_connect(f"{url}/api/live?as=admin") as desk,
+    ):
+        path, _ = await open_checkout(demo, http, feed)
+        assert (await post(http, f"{url}/api{path}", {"outcome": "pay"}))[0] == 200
+        paid = await next_snapshot(feed, has_text("Payment received"))
+        (confirmation,) = [t for t in texts(paid) if "Payment received" in t]
+        reference = REFERENCE.search(confirmation)
+        assert reference is not None, confirmation
+        ref = reference.group(1)
+
+        said = {"as": "admin", "text": f"/refund {ref}"}
+        assert (await post(http, f"{url}/api/say", said))[0] == 200
+        question = await next_snapshot(desk, has_button("Refund $"))
+        message_id, _ = last_with_button(question, "Refund $")
+        await tap_as(http, url, "admin", question, "Refund $")
+
+        answered = await next_snapshot(
+            desk,
+            lambda s: any("Requested at Stripe" in m.get("text", "") for m in refund_questions(s)),
+        )
+        (edited,) = [m for m in refund_questions(answered) if m["message_id"] == message_id]
+        assert f"#{ref}" in edited["text"] and "(succeeded)" in edited["text"]
+        assert not (edited.get("reply_markup") or {}).get("inline_keyboard")
+        told = await next_snapshot(feed, has_text("was refunded"))
+        assert any(f"#{ref}" in t and "was refunded" in t for t in texts(told))
+        await next_snapshot(desk, refund_answered)
+
+        async with http.get(f"{url}/api/machinery") as response:
+            machinery = await response.json()
+        (order,) = [o for o in machinery["orders"] if o["reference"] == ref]
+        assert order["status"] == "refunded"
+        refund_events = [e for e in machinery["events"] if e["type"] in REFUND_EVENTS]
+        assert {e["type"] for e in refund_events} == REFUND_EVENTS
+        assert all(e["status"] == 200 for e in refund_events)
+
+        said = {"as": "admin", "text": f"/order {ref}"}
+        assert (await post(http, f"{url}/api/say", said))[0] == 200
+        details = await next_snapshot(desk, has_text(f"Order #{ref} · refunded"))
+    (shown,) = [t for t in texts(details) if t.startswith(f"Order #{ref}")]
+    assert f"Refunded {order['total']}" in shown

@@ -62,3 +62,24 @@ def health_alerts(database: Path) -> list[str]:
     """The guardian's messages queued so far, to any admin, oldest first."""
     found = rows(database, "SELECT detail FROM outbox WHERE kind = 'health_alert' ORDER BY id")
     return [row["detail"] for row in found]
+
+
+# The series each metric type exposes, after its family's name (prometheus-client's format).
+SERIES_SUFFIXES = {
+    "counter": ("_total", "_created"),
+    "gauge": ("",),
+    "histogram": ("_bucket", "_sum", "_count", "_created"),
+    "summary": ("", "_sum", "_count", "_created"),
+}
+
+
+async def exported_series(shop: Service) -> dict[str, set[str]]:
+    """Every family /metrics declares, with the series names it exposes, touched yet or not (a
+    labelled family with no child has no samples, only its # TYPE line), parsed by
+    prometheus-client's own parser."""
+    status, text = await get_metrics(shop)
+    assert status == 200, text
+    return {
+        family.name: {family.name + suffix for suffix in SERIES_SUFFIXES.get(family.type, ("",))}
+        for family in text_string_to_metric_families(text)
+    }

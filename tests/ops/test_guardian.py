@@ -26,7 +26,7 @@ from tests.helpers import (
     rows,
     until,
 )
-from tests.ops.steps import Clocks, health_alerts
+from tests.ops.steps import METRICS_TOKEN, Clocks, health_alerts, scrape
 
 HOUR = 3600.0
 WAITING = "SELECT id FROM outbox WHERE sent_at IS NULL AND given_up_at IS NULL"
@@ -48,7 +48,7 @@ async def guarded(
     """The shop with clocks the test moves; limits from the test's `limits` parameter."""
     limits = getattr(request, "param", GuardLimits())
     async with Service(
-        make_settings(),
+        make_settings(metrics_token=METRICS_TOKEN),
         catalog,
         outbox_delays=QUICK_RETRIES,
         clock=clocks.monotonic,
@@ -168,6 +168,60 @@ async def test_a_refused_stripe_key_and_failing_links_are_told(
     health = await ask(telegram, owner, "/health")
     assert health["text"].startswith("2 problems")
     assert "3 failed in a row" in health["text"]
+
+
+async def test_a_refused_telegram_token_is_queued_and_told_once_the_token_works_again(
+    guarded: Service,
+    telegram: TelegramEmulator,
+    stripe_api: StripeEmulator,
+    clocks: Clocks,
+) -> None:
+    """While Telegram refuses the token the outbox cannot send, so the admins cannot be told
+    then: the test sees the condition queued for them (once, again after the hour) and counted
+    in /metrics as 401s, and the queued warnings delivered once the token works again, then
+    the condition resolved, once."""
+    shop, database = guarded, guarded.settings.database_path
+    owner = telegram.user(ADMIN_ID, "Owner")
+    ada = telegram.user(4242, "Ada")
+    _, session = await open_order(shop, telegram, stripe_api, ada)
+    telegram.token_refused = True
+    assert (await stripe_api.pay(session["id"])).status == 200
+    # The bot learns of the 401 after the emulator has answered it: wait for the bot's count.
+    await until(lambda: shop.watch.facts.telegram_refused_since is not None)
+    refused = [
+        count
+        for (name, labels), count in (await scrape(shop)).items()
+        if name == "checkout_bot_telegram_api_errors_total" and ("status", "401") in labels
+    ]
+    assert sum(refused) >= 1
+
+    (warning,) = await guardian_of(shop).check()
+    assert warning.startswith("⚠️ Telegram refuses the bot's token: for ")
+    assert "TELEGRAM_BOT_TOKEN" in warning
+    assert health_alerts(database) == [warning]
+    clocks.shift += HOUR - 60
+    assert await guardian_of(shop).check() == []
+    clocks.shift += 60
+    assert len(await guardian_of(shop).check()) == 1
+    assert len(health_alerts(database)) == 2
+
+    after = from_now_on(telegram)
+    telegram.token_refused = False
+    await next_message(telegram, ada, text="Payment received", after=after)
+    await until(lambda: not rows(database, WAITING))
+    told = [
+        c
+        for c in telegram.calls_to("sendMessage")
+        if after(c) and c.status == 200 and c.params.get("chat_id") in (ADMIN_ID, str(ADMIN_ID))
+    ]
+    assert len(told) == 2 and all("Telegram refuses" in c.params["text"] for c in told)
+    after = from_now_on(telegram)
+    assert len(await guardian_of(shop).check()) == 1
+    await next_message(
+        telegram, owner, text="Resolved: Telegram refuses the bot's token", after=after
+    )
+    assert await guardian_of(shop).check() == []
+    assert len(health_alerts(database)) == 3
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,8 @@ happened: a purchase, a duplicate delivery, a refused request."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -14,6 +16,7 @@ from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
 from tests.helpers import (
     QUICK_RETRIES,
+    REPO,
     button_with,
     from_now_on,
     next_message,
@@ -21,7 +24,7 @@ from tests.helpers import (
     open_order,
     paid_event,
 )
-from tests.ops.steps import METRICS_TOKEN, get_metrics, scrape, value
+from tests.ops.steps import METRICS_TOKEN, exported_series, get_metrics, scrape, value
 
 
 @pytest.fixture
@@ -110,3 +113,21 @@ async def test_a_link_stripe_refuses_is_counted_as_failed(
     assert (
         value(samples, "checkout_bot_stripe_api_errors_total", operation=create, status="401") == 1
     )
+
+
+async def test_the_sample_grafana_dashboard_queries_only_metrics_the_bot_exports(
+    measured_shop: Service,
+) -> None:
+    dashboard = json.loads((REPO / "docs" / "grafana-dashboard.json").read_text())
+    (source,) = dashboard["__inputs"]
+    assert (source["name"], source["pluginId"]) == ("DS_PROMETHEUS", "prometheus")
+    targets = [target for panel in dashboard["panels"] for target in panel["targets"]]
+    assert all(
+        part["datasource"]["uid"] == "${DS_PROMETHEUS}" for part in [*dashboard["panels"], *targets]
+    )
+    used = {name for t in targets for name in re.findall(r"\bcheckout_bot_\w+", t["expr"])}
+    families = await exported_series(measured_shop)
+    assert used - set().union(*families.values()) == set()
+    # Every family has a panel (the text format also declares each `_created` as a gauge).
+    shown = {family for family, series in families.items() if series & used}
+    assert set(families) - shown == {f for f in families if f.endswith("_created")}

@@ -23,7 +23,14 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter
+from telegram.error import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+)
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -363,6 +370,24 @@ async def test_an_outage_is_a_network_error(bot: Bot, emulator: TelegramEmulator
     emulator.outage = False
     await bot.send_message(BUYER_ID, "hello")
     assert [call.status for call in emulator.calls_to("sendMessage")] == [502, 200]
+
+
+async def test_a_refused_token_is_unauthorized_on_every_method_until_accepted_again(
+    bot: Bot, emulator: TelegramEmulator
+) -> None:
+    emulator.token_refused = True
+    for call in (bot.get_me(), bot.send_message(BUYER_ID, "hello"), bot.get_updates(timeout=0)):
+        with pytest.raises(InvalidToken, match="Unauthorized"):
+            await call
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{emulator.base_url}{emulator.token}/sendInvoices") as response,
+    ):
+        assert (response.status, (await response.json())["description"]) == (401, "Unauthorized")
+
+    emulator.token_refused = False
+    await bot.send_message(BUYER_ID, "hello")
+    assert [call.status for call in emulator.calls_to("sendMessage")] == [401, 200]
 
 
 # -- editing and callback queries --------------------------------------------------------------
