@@ -117,6 +117,8 @@ class Service:
         self.application = build_application(settings, *self._telegram_requests)
         self._stack = AsyncExitStack()
         self.http_port = 0
+        # Every part started (GET /readyz); false again from the moment stop() begins.
+        self.ready = False
 
     def _catalog_loader(self) -> Callable[[], Awaitable[Catalog]]:
         settings = self.settings
@@ -156,6 +158,7 @@ class Service:
 
     async def stop(self) -> None:
         """Stop taking updates and events, finish what is in flight, close the store."""
+        self.ready = False  # balancers send no more work while it winds down
         await self._stack.aclose()
 
     async def _start_parts(self) -> None:
@@ -267,6 +270,7 @@ class Service:
         else:
             await self._set_webhook()
         await menus.publish(application.bot)
+        self.ready = True
         log.info(
             "checkout-bot is up as @%s: %s mode, web server on port %s",
             application.bot.username,
@@ -289,6 +293,7 @@ class Service:
             ),
             telegram_webhook=telegram_webhook,
             body_seconds=limits.body_seconds,
+            is_ready=lambda: self.ready,
         )
         if settings.metrics_token is not None:
             token = settings.metrics_token.get_secret_value()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -23,6 +24,7 @@ def create_web_app(
     stripe_webhook: StripeWebhook,
     telegram_webhook: TelegramWebhook | None = None,
     body_seconds: float = HTTP_LIMITS.body_seconds,
+    is_ready: Callable[[], bool] = lambda: True,
 ) -> web.Application:
     """The routes of the README's endpoint table; Telegram's only in webhook mode. A body not
     in within `body_seconds` is answered 408."""
@@ -42,5 +44,15 @@ def create_web_app(
     app.router.add_post("/stripe/webhook", stripe_webhook.handle)
     if telegram_webhook is not None:
         app.router.add_post("/telegram/webhook", telegram_webhook.handle)
+
+    async def readyz(request: web.Request) -> web.Response:
+        """200 once the bot has started on a migrated database that answers; 503 while it is
+        still starting or already stopping (a balancer sends it nothing then), or as /healthz."""
+        if not is_ready():
+            starting = {"status": "unavailable", "bot": "starting or stopping"}
+            return web.json_response(starting, status=503)
+        return await healthz(request)
+
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     return app

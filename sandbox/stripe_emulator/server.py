@@ -31,6 +31,7 @@ Where it knowingly differs from Stripe:
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import hmac
@@ -174,6 +175,10 @@ class StripeEmulator:
             on_acknowledged=self._acknowledged,
         )
         self._faults = Faults(rate_limit_per_second)
+        # While set (hold_requests), API requests wait for it before they are answered.
+        self._gate: asyncio.Event | None = None
+        self._held = asyncio.Condition()
+        self.held_requests = 0
         self._state: dict[str, _SessionState] = {}
         self._idempotent: dict[tuple[str, str], _StoredResult] = {}
         self._runner: web.AppRunner | None = None
@@ -705,9 +710,32 @@ class StripeEmulator:
         finally:
             self.end_outage()
 
+    def hold_requests(self) -> None:
+        """API requests wait, unanswered, until ``release_requests``: a slow Stripe, held still
+        so that a test can look at what the bot does meanwhile."""
+        self._gate = asyncio.Event()
+
+    def release_requests(self) -> None:
+        """Answer the held requests and stop holding new ones."""
+        if self._gate is not None:
+            self._gate.set()
+            self._gate = None
+
+    async def wait_until_held(self, count: int = 1, *, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Wait until ``count`` requests have been held since the emulator started."""
+        async with self._held:
+            await asyncio.wait_for(
+                self._held.wait_for(lambda: self.held_requests >= count), timeout
+            )
+
     # -- HTTP --------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.Response:
+        if (gate := self._gate) is not None:
+            async with self._held:
+                self.held_requests += 1
+                self._held.notify_all()
+            await gate.wait()
         request_id = objects.new_id("req_", 14)
         raw = await request.read()
         headers = {str(name): value for name, value in request.headers.items()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -102,3 +103,16 @@ async def test_an_unreachable_api_drops_the_connection(
     assert (await client.v1.checkout.sessions.create_async(checkout_params())).status == "open"
     with pytest.raises(ValueError):
         emulator.start_outage("meteor")
+
+
+async def test_held_requests_wait_unanswered_until_released(
+    emulator: StripeEmulator, http: stripe.AIOHTTPClient
+) -> None:
+    client = make_client(emulator, http)
+    emulator.hold_requests()
+    listing = asyncio.ensure_future(client.v1.checkout.sessions.list_async({"limit": 1}))
+    await emulator.wait_until_held()
+    assert not listing.done() and emulator.requests == []
+    emulator.release_requests()
+    assert (await listing).data == []
+    assert [r.path for r in emulator.requests] == ["/v1/checkout/sessions"]

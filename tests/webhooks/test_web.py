@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import pytest
 
+from bot.catalog.model import Catalog
 from bot.service import Service
+from bot.settings import Settings
+from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
-from tests.helpers import raw_post, snapshot
+from tests.helpers import QUICK_RETRIES, raw_post, snapshot
 from webhooks.app import HEALTH_SECONDS
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -25,6 +29,29 @@ async def request(method: str, url: str, **kwargs: Any) -> tuple[int, str]:
 async def test_health_is_ok_while_the_database_answers(shop: Service) -> None:
     status, body = await request("GET", f"{shop.http_url}/healthz")
     assert (status, json.loads(body)["database"]) == (200, "ok")
+
+
+async def test_ready_only_once_every_part_has_started(
+    make_settings: Callable[..., Settings], catalog: Catalog, stripe_api: StripeEmulator
+) -> None:
+    """The web server is up before the rest (here Stripe is slow to answer the start-up
+    check): a balancer must not send webhooks to a replica still starting."""
+    stripe_api.hold_requests()
+    service = Service(make_settings(), catalog, outbox_delays=QUICK_RETRIES)
+    starting = asyncio.ensure_future(service.start())
+    try:
+        await stripe_api.wait_until_held()
+        status, body = await request("GET", f"{service.http_url}/readyz")
+        assert (status, json.loads(body)["bot"]) == (503, "starting or stopping")
+        assert (await request("GET", f"{service.http_url}/healthz"))[0] == 200
+        stripe_api.release_requests()
+        await starting
+        status, body = await request("GET", f"{service.http_url}/readyz")
+        assert (status, json.loads(body)["database"]) == (200, "ok")
+    finally:
+        stripe_api.release_requests()
+        await asyncio.gather(starting, return_exceptions=True)
+        await service.stop()
 
 
 async def test_health_answers_503_at_once_while_the_database_is_busy(shop: Service) -> None:
