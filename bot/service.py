@@ -69,8 +69,7 @@ class Service:
 
     With CATALOG_SOURCE=stripe there is no catalog to pass: start-up reads it from Stripe.
 
-    `clock` (monotonic seconds, read by the outbox's pace, the buyers' tap guard and the
-    guardian), `wall_clock` (Unix seconds, the guardian's), `outbox_delays`, `guard_limits`
+    `clock` (monotonic seconds, read by the buyers' tap guard and the guardian), `wall_clock` (Unix seconds, the guardian's), `outbox_delays`, `guard_limits`
     and `http_limits` are the bot's own unless a test passes others: shorter retries, a clock
     it moves itself, deadlines it can wait out."""
 
@@ -184,8 +183,9 @@ class Service:
             self.storage,
             application.bot,
             Notices(self.storage).compose,
-            # The same cap as python-telegram-bot's rate limiter (build_application): one pace.
-            pace=Pace(settings.telegram_messages_per_second, clock=self._clock),
+            # The same cap as python-telegram-bot's rate limiter (build_application), kept in
+            # the store: on PostgreSQL, one pace for every replica.
+            pace=Pace(self.storage, settings.telegram_messages_per_second),
             delays=self._outbox_delays,
             on_result=self.watch.outbox_send,
         )
