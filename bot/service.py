@@ -69,8 +69,9 @@ class Service:
 
     With CATALOG_SOURCE=stripe there is no catalog to pass: start-up reads it from Stripe.
 
-    `clock` (monotonic seconds, read by the buyers' tap guard and the guardian), `wall_clock` (Unix seconds, the guardian's), `outbox_delays`, `guard_limits`
-    and `http_limits` are the bot's own unless a test passes others: shorter retries, a clock
+    `clock` (monotonic seconds, read by the buyers' tap guard and the guardian), `wall_clock`
+    (Unix seconds, the guardian's), `outbox_delays`, `guard_limits` and `http_limits` are the
+    bot's own unless a test passes others: shorter retries, a clock
     it moves itself, deadlines it can wait out."""
 
     def __init__(
@@ -188,6 +189,7 @@ class Service:
             pace=Pace(self.storage, settings.telegram_messages_per_second),
             delays=self._outbox_delays,
             on_result=self.watch.outbox_send,
+            lease=settings.outbox_lease_seconds,
         )
         sender.start()
         stack.push_async_callback(sender.stop)

@@ -31,7 +31,8 @@ Record = Callable[[], Awaitable[None]]
 # round trips; Pace keeps the rate.
 CONCURRENCY = 8
 # Messages taken from the outbox and waiting for their slot, ten seconds of sends at Telegram's
-# rate: a flash sale's thousands of rows stay in the database, not in memory.
+# rate: a flash sale's thousands of rows stay in the database, not in memory (nor in the
+# claims of one replica).
 MAX_WAITING = 300
 FIRST_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 300.0
@@ -42,9 +43,10 @@ IDLE_CHECK_SECONDS = 30.0
 TROUBLE_RETRY_SECONDS = 4.0
 # How long stop() lets the sends in flight finish (and their outcome be recorded).
 STOP_GRACE_SECONDS = 10.0
-# How long a sender's claim on a message lasts unless renewed (a third of it before it ends):
-# a replica killed with messages in hand has them taken over this long after its last renewal.
-# Far longer than a send takes, so that a live sender's claim is never taken over.
+# How long a sender's claim on a message lasts unless renewed (OUTBOX_LEASE_SECONDS's
+# default): a replica killed with messages in hand has them taken over this long after its
+# last renewal. The sender renews two thirds of it before it ends, so that a live sender's
+# claim is never taken over.
 LEASE_SECONDS = 30.0
 
 
@@ -97,13 +99,16 @@ class OutboxSender:
         delays: RetryDelays = RETRY_DELAYS,
         on_result: Callable[[str], None] | None = None,
         lease: float = LEASE_SECONDS,
+        max_waiting: int = MAX_WAITING,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._storage = storage
         # Who holds a claim: unique to this sender, and telling which process it is.
         self.claimant = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._lease = lease
-        # Unix seconds, as the outbox's times are (several machines must agree on them).
+        # At most this many messages in hand, waiting for their place or their slot.
+        self._max_waiting = max_waiting
+        # Unix seconds, as the outbox's times and leases are (replicas must agree on them).
         self._wall_clock = wall_clock
         self._held: set[int] = set()  # claimed and not yet recorded nor given back
         self._given_back: set[int] = set()  # claimed, left unsent by a stop
@@ -177,9 +182,9 @@ class OutboxSender:
         look (a send that ends wakes the sender sooner)."""
         if self._unrecorded and time.monotonic() >= self._record_again_at:
             await self._record_again()
-        if time.monotonic() >= self._renew_at:
+        if self._wall_clock() >= self._renew_at:
             await self._renew()
-        while (room := MAX_WAITING - len(self._sending)) > 0:
+        while (room := self._max_waiting - len(self._sending)) > 0:
             now = self._wall_clock()
             claimed = await self._storage.claim_messages(
                 self.claimant,
@@ -205,12 +210,12 @@ class OutboxSender:
         if self._unrecorded:
             delay = min(delay, self._record_again_at - time.monotonic())
         if self._held:
-            delay = min(delay, self._renew_at - time.monotonic())
+            delay = min(delay, self._renew_at - self._wall_clock())
         return min(max(delay, 0.0), IDLE_CHECK_SECONDS)
 
     async def _renew(self) -> None:
         """Extend the claims on the messages in hand, a third of the lease before they end."""
-        self._renew_at = time.monotonic() + self._lease / 3
+        self._renew_at = self._wall_clock() + self._lease / 3
         await self._storage.renew_claims(
             self.claimant, list(self._held), self._wall_clock() + self._lease
         )
