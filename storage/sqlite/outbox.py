@@ -117,6 +117,15 @@ async def release_claims(db: Writes, claimant: str, message_ids: Collection[int]
     )
 
 
+async def forget_claims(db: Writes) -> None:
+    """Free every claim: one process owns a SQLite file, so at its start any claim is that of
+    a process that died, and its messages need not wait for the lease to end."""
+    await db.execute(
+        f"UPDATE outbox SET {_UNCLAIMED} WHERE claimed_by IS NOT NULL"
+        " AND sent_at IS NULL AND given_up_at IS NULL"
+    )
+
+
 def _message(row: sqlite3.Row) -> OutboxMessage:
     return OutboxMessage(
         row["id"],

@@ -27,7 +27,7 @@ from storage.models import (
     StatusChange,
 )
 from storage.order_rules import OrderStatus
-from storage.protocol import Transaction
+from storage.protocol import StorageError, Transaction
 from storage.send_slots import SlotBook, SlotGrid
 from storage.sqlite import health, orders, outbox, preferences, refunds
 from storage.sqlite.engine import Engine
@@ -57,8 +57,14 @@ class SQLiteStorage:
         return self._engine.instance_id
 
     async def open(self) -> None:
-        """Open the file (creating it and its folder), apply pending migrations."""
+        """Open the file (creating it and its folder), apply pending migrations, and free the
+        outbox claims a process that died left."""
         await self._engine.open()
+        try:
+            await self._write(outbox.forget_claims)
+        except StorageError:
+            await self._engine.close()
+            raise
 
     async def close(self) -> None:
         await self._engine.close()

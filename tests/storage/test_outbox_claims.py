@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -139,3 +140,27 @@ async def test_replicas_on_one_database_share_the_send_slots(postgres_url: str) 
     assert len(set(slots)) == len(slots)  # one message per slot, whichever replica took it
     to_chat_7 = sorted(starts[20:])
     assert all(later - earlier >= 1.0 - 1e-9 for earlier, later in itertools.pairwise(to_chat_7))
+
+
+async def test_a_restart_frees_a_sqlite_files_claims_but_not_other_replicas(
+    database_url: str,
+) -> None:
+    """One process owns a SQLite file: whatever it claimed before it died is free when it
+    starts again. On PostgreSQL the claims may be live replicas': they stand until the lease."""
+    store = open_storage(database_url)
+    await store.open()
+    now = time.time()
+    try:
+        await queue(store, [7])
+        (held,) = await store.claim_messages("died", now, now + LEASE, limit=1)
+    finally:
+        await store.close()
+    await store.open()
+    try:
+        again = await store.claim_messages("restarted", now, now + LEASE, limit=1)
+    finally:
+        await store.close()
+    if is_postgres(database_url):
+        assert again == []
+    else:
+        assert [m.id for m in again] == [held.id]
