@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from storage import is_postgres, sqlite_path
+from storage import Storage, is_postgres, open_storage, sqlite_path
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
 # Where CREATE DATABASE and DROP DATABASE are sent from: the machine's own test database.
@@ -70,3 +70,14 @@ async def execute(url: str, sql: str) -> None:
     assert path is not None
     with sqlite3.connect(path) as db:
         db.execute(sql)
+
+
+@asynccontextmanager
+async def opened_storage(url: str) -> AsyncIterator[Storage]:
+    """The store at `url`, opened (and migrated) for the block, closed after it."""
+    storage = open_storage(url)
+    await storage.open()
+    try:
+        yield storage
+    finally:
+        await storage.close()

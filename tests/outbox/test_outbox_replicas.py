@@ -17,8 +17,8 @@ from bot.outbox.notices import Outgoing
 from bot.outbox.pace import Pace
 from bot.outbox.sender import OutboxSender
 from sandbox.telegram_api import RateLimits, TelegramEmulator
-from storage import MessageKind, OutboxMessage, Storage, open_storage
-from tests.databases import fetch
+from storage import MessageKind, OutboxMessage, Storage
+from tests.databases import fetch, opened_storage
 from tests.helpers import new_order, until
 
 # Telegram's rates, with little room for bursts (as in test_outbox_pacing.py): three senders
@@ -69,12 +69,8 @@ async def claim_of(url: str, message_id: int) -> dict[str, object]:
 
 @pytest.fixture
 async def store(database_url: str) -> AsyncIterator[Storage]:
-    storage = open_storage(database_url)
-    await storage.open()
-    try:
+    async with opened_storage(database_url) as storage:
         yield storage
-    finally:
-        await storage.close()
 
 
 @pytest.fixture
@@ -92,12 +88,7 @@ async def test_three_replicas_send_each_message_once_in_order_without_a_429(
         telegram.user(chat_id)
     sent_by: dict[int, list[str]] = defaultdict(list)
     async with AsyncExitStack() as stack:
-        stores = []
-        for _ in range(3):
-            one = open_storage(postgres_url)
-            await one.open()
-            stack.push_async_callback(one.close)
-            stores.append(one)
+        stores = [await stack.enter_async_context(opened_storage(postgres_url)) for _ in range(3)]
         expected: dict[int, list[int]] = defaultdict(list)
         for _ in range(3):  # three messages to each chat, queued round by round
             order = await stores[0].create_order_within_stock(new_order(), stock=None)

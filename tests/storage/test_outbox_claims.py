@@ -8,12 +8,13 @@ import asyncio
 import itertools
 import time
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 
 import pytest
 
-from storage import MessageKind, Storage, is_postgres, open_storage
+from storage import MessageKind, Storage, is_postgres
 from storage.send_slots import SlotGrid
-from tests.databases import fetch
+from tests.databases import fetch, opened_storage
 from tests.helpers import new_order
 
 # Later than any message's next attempt: everything queued is due (and a Unix time, whose
@@ -24,12 +25,8 @@ LEASE = 30.0
 
 @pytest.fixture
 async def store(database_url: str) -> AsyncIterator[Storage]:
-    storage = open_storage(database_url)
-    await storage.open()
-    try:
+    async with opened_storage(database_url) as storage:
         yield storage
-    finally:
-        await storage.close()
 
 
 async def queue(store: Storage, chat_ids: list[int]) -> None:
@@ -92,10 +89,8 @@ async def test_a_chats_next_message_waits_while_another_sender_holds_its_first(
 
 async def test_claims_made_at_once_never_share_a_message(database_url: str) -> None:
     """Several stores on one database (replicas), claiming together."""
-    stores = [open_storage(database_url) for _ in range(3)]
-    for one in stores:
-        await one.open()
-    try:
+    async with AsyncExitStack() as stack:
+        stores = [await stack.enter_async_context(opened_storage(database_url)) for _ in range(3)]
         chats = list(range(100, 160))
         await queue(stores[0], chats)
         claims = await asyncio.gather(
@@ -105,11 +100,8 @@ async def test_claims_made_at_once_never_share_a_message(database_url: str) -> N
                 for _ in range(2)
             )
         )
-        ids = [message.id for claim in claims for message in claim]
-        assert len(ids) == len(set(ids)) == len(chats)
-    finally:
-        for one in stores:
-            await one.close()
+    ids = [message.id for claim in claims for message in claim]
+    assert len(ids) == len(set(ids)) == len(chats)
 
 
 async def test_send_slots_keep_the_cap_and_each_chats_second(store: Storage) -> None:
@@ -125,17 +117,12 @@ async def test_replicas_on_one_database_share_the_send_slots(postgres_url: str) 
     same slot, nor a chat's second twice."""
     assert is_postgres(postgres_url)
     grid = SlotGrid(per_second=30, seconds_per_chat=1)
-    stores = [open_storage(postgres_url) for _ in range(2)]
-    for one in stores:
-        await one.open()
-    try:
+    async with opened_storage(postgres_url) as one, opened_storage(postgres_url) as two:
+        stores = [one, two]
         starts = await asyncio.gather(
             *(stores[n % 2].reserve_send_slot(1000 + n, T, grid) for n in range(20)),
             *(stores[n % 2].reserve_send_slot(7, T, grid) for n in range(3)),
         )
-    finally:
-        for one in stores:
-            await one.close()
     slots = sorted(round((start - T) * 30) for start in starts)
     assert len(set(slots)) == len(slots)  # one message per slot, whichever replica took it
     to_chat_7 = sorted(starts[20:])
@@ -147,19 +134,12 @@ async def test_a_restart_frees_a_sqlite_files_claims_but_not_other_replicas(
 ) -> None:
     """One process owns a SQLite file: whatever it claimed before it died is free when it
     starts again. On PostgreSQL the claims may be live replicas': they stand until the lease."""
-    store = open_storage(database_url)
-    await store.open()
-    now = time.time()
-    try:
+    async with opened_storage(database_url) as store:
         await queue(store, [7])
+        now = time.time()
         (held,) = await store.claim_messages("died", now, now + LEASE, limit=1)
-    finally:
-        await store.close()
-    await store.open()
-    try:
+    async with opened_storage(database_url) as store:
         again = await store.claim_messages("restarted", now, now + LEASE, limit=1)
-    finally:
-        await store.close()
     if is_postgres(database_url):
         assert again == []
     else:
