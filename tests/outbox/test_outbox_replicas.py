@@ -9,13 +9,14 @@ import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from typing import Any
 
 import pytest
 from telegram import Bot
 
 from bot.outbox.notices import Outgoing
 from bot.outbox.pace import Pace
-from bot.outbox.sender import OutboxSender
+from bot.outbox.sender import Compose, OutboxSender
 from sandbox.telegram_api import RateLimits, TelegramEmulator
 from storage import MessageKind, OutboxMessage, Storage
 from tests.databases import fetch, opened_storage
@@ -60,6 +61,22 @@ async def queue(store: Storage, chat_ids: list[int]) -> list[int]:
     return [message.id for message in rows]
 
 
+def sender_on(
+    store: Storage, bot: Bot, compose: Compose = numbered, **options: Any
+) -> OutboxSender:
+    """A sender as a replica runs it, at Telegram's 30 messages a second."""
+    return OutboxSender(store, bot, compose, pace=Pace(store, per_second=30), **options)
+
+
+async def run_until_sent(sender: OutboxSender, telegram: TelegramEmulator, chat_id: int) -> None:
+    """Run the sender until it has sent something to the chat."""
+    sender.start()
+    try:
+        await telegram.wait_for("sendMessage", lambda c: c.params["chat_id"] == chat_id)
+    finally:
+        await sender.stop()
+
+
 async def claim_of(url: str, message_id: int) -> dict[str, object]:
     (row,) = await fetch(
         url, "SELECT claimed_by, claimed_until, sent_at FROM outbox WHERE id = $1", message_id
@@ -100,16 +117,8 @@ async def test_three_replicas_send_each_message_once_in_order_without_a_429(
         senders = []
         for number, one in enumerate(stores):
             bot = await stack.enter_async_context(Bot(telegram.token, base_url=telegram.base_url))
-            sender = OutboxSender(
-                one,
-                bot,
-                numbered,
-                pace=Pace(one, per_second=30),
-                on_result=sent_by[number].append,
-                # Each holds four at most: all three must take part.
-                max_waiting=4,
-            )
-            senders.append(sender)
+            # Each holds four at most: all three must take part.
+            senders.append(sender_on(one, bot, on_result=sent_by[number].append, max_waiting=4))
         for sender in senders:
             sender.start()
         try:
@@ -139,12 +148,7 @@ async def test_a_dead_senders_claim_is_taken_over_once_its_lease_ends(
     (claimed,) = await store.claim_messages("killed-replica", now, now + LEASE, limit=1)
     assert claimed.id == held_id
 
-    live = OutboxSender(store, bot, numbered, pace=Pace(store, per_second=30), lease=LEASE)
-    live.start()
-    try:
-        await telegram.wait_for("sendMessage", lambda c: c.params["chat_id"] == other)
-    finally:
-        await live.stop()
+    await run_until_sent(sender_on(store, bot, lease=LEASE), telegram, other)
     # It looked at the outbox and sent what was free; the dead replica's message is still its.
     assert message_ids(telegram, other) == [other_id]
     assert message_ids(telegram, held) == []
@@ -152,14 +156,7 @@ async def test_a_dead_senders_claim_is_taken_over_once_its_lease_ends(
 
     after_the_lease = Clock()
     after_the_lease.now += LEASE
-    later = OutboxSender(
-        store, bot, numbered, pace=Pace(store, per_second=30), wall_clock=after_the_lease
-    )
-    later.start()
-    try:
-        await telegram.wait_for("sendMessage", lambda c: c.params["chat_id"] == held)
-    finally:
-        await later.stop()
+    await run_until_sent(sender_on(store, bot, wall_clock=after_the_lease), telegram, held)
     assert message_ids(telegram, held) == [held_id]
     assert (await claim_of(database_url, held_id))["sent_at"] is not None
 
@@ -181,19 +178,9 @@ async def test_a_live_senders_claim_is_renewed_and_never_taken_over(
         return await numbered(message)
 
     (held_id,) = await queue(store, [held])
-    slow = OutboxSender(
-        store, bot, slow_compose, pace=Pace(store, per_second=30), lease=LEASE, wall_clock=clock
-    )
+    slow = sender_on(store, bot, slow_compose, lease=LEASE, wall_clock=clock)
     results: list[str] = []
-    other_replica = OutboxSender(
-        store,
-        bot,
-        numbered,
-        pace=Pace(store, per_second=30),
-        lease=LEASE,
-        wall_clock=clock,
-        on_result=results.append,
-    )
+    other_replica = sender_on(store, bot, lease=LEASE, wall_clock=clock, on_result=results.append)
     slow.start()
     try:
         await composing.wait()
