@@ -176,6 +176,9 @@ class OutboxSender:
         finally:
             for send in self._sending.values():
                 send.cancel()
+            # Kept: the claims on what Telegram took (renewed, so that no one sends it again).
+            # A send cancelled may have gone out: its claim is left to run out, as at a crash.
+            self._held.intersection_update(self._unrecorded)
 
     async def _step(self) -> float:
         """Start a send for each message due, as far as there is room; seconds until the next
