@@ -50,8 +50,7 @@ def stored(shop: Service) -> dict[str, list[dict[str, Any]]]:
     tables = snapshot(database(shop))
     del tables["admin_menus"]
     tables["outbox"] = [
-        {k: v for k, v in row.items() if k not in DELIVERY_BOOKKEEPING}
-        for row in tables["outbox"]
+        {k: v for k, v in row.items() if k not in DELIVERY_BOOKKEEPING} for row in tables["outbox"]
     ]
     return tables
 

@@ -177,8 +177,9 @@ async def test_a_live_senders_claim_is_renewed_and_never_taken_over(
             await release.wait()
         return await numbered(message)
 
-    (held_id,) = await queue(store, [held])
-    slow = sender_on(store, bot, slow_compose, lease=LEASE, wall_clock=clock)
+    held_id, other_id = await queue(store, [held, other])
+    # It holds one message at most: the held chat's, queued first.
+    slow = sender_on(store, bot, slow_compose, lease=LEASE, wall_clock=clock, max_waiting=1)
     results: list[str] = []
     other_replica = sender_on(store, bot, lease=LEASE, wall_clock=clock, on_result=results.append)
     slow.start()
@@ -197,7 +198,6 @@ async def test_a_live_senders_claim_is_renewed_and_never_taken_over(
             await asyncio.sleep(0.005)
         # The first lease has ended: another replica looks, and sends only what is free.
         clock.now += LEASE / 3
-        (other_id,) = await queue(store, [other])
         other_replica.start()
         await telegram.wait_for("sendMessage", lambda c: c.params["chat_id"] == other)
         await until(lambda: bool(results))  # told once Telegram's answer is back
