@@ -217,11 +217,11 @@ class OutboxSender:
         return min(max(delay, 0.0), IDLE_CHECK_SECONDS)
 
     async def _renew(self) -> None:
-        """Extend the claims on the messages in hand, a third of the lease before they end."""
-        self._renew_at = self._wall_clock() + self._lease / 3
-        await self._storage.renew_claims(
-            self.claimant, list(self._held), self._wall_clock() + self._lease
-        )
+        """Extend the claims on the messages in hand, every third of a lease: long before they
+        end, and again at the next look when the store could not be reached."""
+        now = self._wall_clock()
+        await self._storage.renew_claims(self.claimant, list(self._held), now + self._lease)
+        self._renew_at = now + self._lease / 3
 
     async def _give_back(self) -> None:
         """Let the other senders take at once the messages a stop left unsent."""
