@@ -9,7 +9,8 @@ not hold back the messages queued behind it. With a cap of 0 there is none for a
 together: any number of messages may share a slot, and only each chat's spacing is kept.
 
 Slots are numbered from the Unix epoch (slot n starts at n × interval seconds), so processes
-that read the same clock number them alike.
+that read the same clock number them alike; the store keeps them as microseconds, so that a
+change of the cap (a restart with another TELEGRAM_MESSAGES_PER_SECOND) reads them rightly.
 """
 
 from __future__ import annotations
@@ -61,6 +62,14 @@ class SlotGrid:
     def starts(self, slot: int) -> float:
         return slot * self.interval
 
+    def micros(self, slot: int) -> int:
+        """When the slot starts, in whole microseconds of the Unix clock (as stored)."""
+        return round(slot * 1_000_000 / self.slots_per_second)
+
+    def slot_at(self, micros: int) -> int:
+        """The slot that starts at `micros` (the nearest, for one of another grid)."""
+        return round(micros * self.slots_per_second / 1_000_000)
+
 
 def place(grid: SlotGrid, first: int, taken: Collection[int], chat_free_from: int | None) -> int:
     """The slot for a message: from `first` on, not before its chat's `chat_free_from`, and
@@ -76,11 +85,14 @@ class SlotBook:
     """The slots taken, in one process's memory."""
 
     def __init__(self) -> None:
+        self._grid: SlotGrid | None = None
         self._taken: set[int] = set()
         self._chat_free_from: dict[int, int] = {}
 
     def reserve(self, chat_id: int, now: float, grid: SlotGrid) -> float:
         """Take the slot for a message to `chat_id`; when it starts (on `now`'s clock)."""
+        if grid != self._grid:
+            self._regrid(grid)
         first = grid.first(now)
         slot = place(grid, first, self._taken, self._chat_free_from.get(chat_id))
         if grid.exclusive:
@@ -91,3 +103,12 @@ class SlotBook:
         if len(self._chat_free_from) > _REMEMBERED:
             self._chat_free_from = {c: s for c, s in self._chat_free_from.items() if s > first}
         return grid.starts(slot)
+
+    def _regrid(self, grid: SlotGrid) -> None:
+        """Number the slots taken on the grid of another cap: the same times, other numbers."""
+        old, self._grid = self._grid, grid
+        if old is not None:
+            self._taken = {grid.slot_at(old.micros(slot)) for slot in self._taken}
+            self._chat_free_from = {
+                chat: grid.slot_at(old.micros(slot)) for chat, slot in self._chat_free_from.items()
+            }

@@ -167,7 +167,6 @@ async def test_a_live_senders_claim_is_renewed_and_never_taken_over(
     held, other = 6301, 6302
     for chat_id in (held, other):
         telegram.user(chat_id)
-    clock = Clock()
     composing, release = asyncio.Event(), asyncio.Event()
 
     async def slow_compose(message: OutboxMessage) -> Outgoing:
@@ -178,13 +177,14 @@ async def test_a_live_senders_claim_is_renewed_and_never_taken_over(
         return await numbered(message)
 
     held_id, other_id = await queue(store, [held, other])
+    clock = Clock()  # read after queueing, so that the messages are due
     # It holds one message at most: the held chat's, queued first.
     slow = sender_on(store, bot, slow_compose, lease=LEASE, wall_clock=clock, max_waiting=1)
     results: list[str] = []
     other_replica = sender_on(store, bot, lease=LEASE, wall_clock=clock, on_result=results.append)
     slow.start()
     try:
-        await composing.wait()
+        await asyncio.wait_for(composing.wait(), 5)
         first_lease = await claim_of(database_url, held_id)
         assert first_lease["claimed_by"] == slow.claimant
         # Most of the lease passes; the sender looks again and renews what it holds.

@@ -110,6 +110,11 @@ async def test_send_slots_keep_the_cap_and_each_chats_second(store: Storage) -> 
     assert [start - T for start in starts] == pytest.approx([0.0, 0.1, 0.2, 1.0], abs=1e-6)
     # Chat 7 waits for its second; the slots before it are left to the others.
     assert await store.reserve_send_slot(10, T, grid) - T == pytest.approx(0.3, abs=1e-6)
+    # Restarted with another cap, the slots taken before mean the same times: chat 7 waits
+    # at most its second, not for a slot number of the other grid.
+    no_cap = SlotGrid(per_second=0, seconds_per_chat=1)
+    assert await store.reserve_send_slot(11, T, no_cap) == pytest.approx(T, abs=1e-6)
+    assert 1.0 - 1e-6 <= await store.reserve_send_slot(11, T, grid) - T < 2.0
 
 
 async def test_replicas_on_one_database_share_the_send_slots(postgres_url: str) -> None:

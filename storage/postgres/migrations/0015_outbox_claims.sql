@@ -3,11 +3,12 @@
 ALTER TABLE outbox ADD COLUMN claimed_by TEXT, ADD COLUMN claimed_until DOUBLE PRECISION;
 
 -- Telegram's flood limits are the bot's, not a replica's: every replica takes its send slots
--- here. A slot is a step of the grid set by TELEGRAM_MESSAGES_PER_SECOND (Unix time divided by
--- its interval), taken by one message; a chat's next message may not take a slot before
--- `free_from`. Both tables hold only the slots and chats of the last seconds.
+-- here. A slot is a step of the grid set by TELEGRAM_MESSAGES_PER_SECOND, taken by one message
+-- and kept as when it starts (`at`, microseconds of the Unix clock); a chat's next message may
+-- not take a slot before `free_from` (the same unit). Both tables hold only the slots and
+-- chats of the coming seconds.
 CREATE TABLE outbox_pace_slots (
-    slot BIGINT PRIMARY KEY
+    at BIGINT PRIMARY KEY
 );
 CREATE TABLE outbox_pace_chats (
     chat_id   BIGINT PRIMARY KEY,
