@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,6 +105,29 @@ async def start_fleet(replicas: int, settings: dict[str, str], folder: Path) -> 
     return fleet
 
 
+@asynccontextmanager
+async def fleet_on_postgres(
+    replicas: int, orders: int, folder: Path
+) -> AsyncIterator[tuple[str, TelegramEmulator, Fleet]]:
+    """A scratch database with `orders` pending orders, both emulators (Telegram's limits on,
+    the orders' buyers known) and the fleet on them. The database is dropped when the block
+    ends: check the outcome inside it, after `fleet.stop()` (stopping twice is harmless)."""
+    async with postgres.scratch_database() as url:
+        await postgres.create_with_pending_orders(url, orders)
+        async with (
+            TelegramEmulator(rate_limits=TELEGRAM_LIMITS) as telegram,
+            StripeEmulator() as stripe_api,
+        ):
+            for order_id in range(1, orders + 1):
+                telegram.user(database.chat_of(order_id), "Bench")
+            settings = bot_settings(telegram, stripe_api, folder / "unused.db")
+            fleet = await start_fleet(replicas, settings | {"DATABASE_URL": url}, folder)
+            try:
+                yield url, telegram, fleet
+            finally:
+                await fleet.stop()
+
+
 async def run_webhook(context: RunContext) -> list[Figure]:
     """Webhook throughput and latency on PostgreSQL, for each replica count."""
     if context.peers is None:
@@ -135,33 +160,20 @@ async def _webhook_load(
     assert context.peers is not None
     folder = context.folder(f"{WEBHOOK}-{replicas}")
     requests = folder / "requests.tsv"
-    async with postgres.scratch_database() as url:
-        await postgres.create_with_pending_orders(url, events)
-        async with (
-            TelegramEmulator(rate_limits=TELEGRAM_LIMITS) as telegram,
-            StripeEmulator() as stripe_api,
-        ):
-            for order_id in range(1, events + 1):
-                telegram.user(database.chat_of(order_id), "Bench")
-            settings = bot_settings(telegram, stripe_api, folder / "unused.db")
-            fleet = await start_fleet(replicas, settings | {"DATABASE_URL": url}, folder)
-            try:
-                # Signed now: Stripe's signatures are good for five minutes.
-                generate_requests(context.peers, events, requests)
-                before = fleet.cpu_seconds()
-                load = await run_wrk(fleet.url, requests, events, CONNECTIONS)
-                cpu = fleet.cpu_seconds() - before
-            finally:
-                await fleet.stop()
+    async with fleet_on_postgres(replicas, events, folder) as (url, _, fleet):
+        # Signed now: Stripe's signatures are good for five minutes.
+        generate_requests(context.peers, events, requests)
+        before = fleet.cpu_seconds()
+        load = await run_wrk(fleet.url, requests, events, CONNECTIONS)
+        cpu = fleet.cpu_seconds() - before
+        await fleet.stop()
         if load.non_2xx or load.socket_errors:
             raise BenchmarkFailure(
                 f"{replicas} replicas: {load.non_2xx} non-2xx answers and {load.socket_errors}"
                 f" socket errors in {load.requests} requests"
             )
-        await postgres.expect_counts(
-            url,
-            {database.PAID_ORDERS: events, database.OUTBOX_ROWS: events, database.EVENTS: events},
-        )
+        wanted = {database.PAID_ORDERS: events, database.OUTBOX_ROWS: events}
+        await postgres.expect_counts(url, wanted | {database.EVENTS: events})
     return load, cpu
 
 
@@ -181,21 +193,10 @@ async def burst_with(context: RunContext, replicas: int) -> list[Figure]:
     folder = context.folder(f"{BURST}-{replicas}")
     requests = folder / "requests.tsv"
     try:
-        async with postgres.scratch_database() as url:
-            await postgres.create_with_pending_orders(url, orders)
-            async with (
-                TelegramEmulator(rate_limits=TELEGRAM_LIMITS) as telegram,
-                StripeEmulator() as stripe_api,
-            ):
-                for order_id in range(1, orders + 1):
-                    telegram.user(database.chat_of(order_id), "Bench")
-                settings = bot_settings(telegram, stripe_api, folder / "unused.db")
-                fleet = await start_fleet(replicas, settings | {"DATABASE_URL": url}, folder)
-                try:
-                    generate_requests(context.peers, orders, requests)
-                    last, refused = await burst.confirm_all(telegram, fleet.url, requests, orders)
-                finally:
-                    await fleet.stop()
+        async with fleet_on_postgres(replicas, orders, folder) as (url, telegram, fleet):
+            generate_requests(context.peers, orders, requests)
+            last, refused = await burst.confirm_all(telegram, fleet.url, requests, orders)
+            await fleet.stop()
             await postgres.expect_counts(
                 url, {database.PAID_ORDERS: orders, database.SENT_MESSAGES: orders}
             )
