@@ -17,7 +17,7 @@ from bot.outbox.sender import RetryDelays
 from bot.service import Service
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import ApiCall, TelegramEmulator, TgUser
-from storage import NewOrder
+from storage import NewOrder, OrderLine
 
 REPO = Path(__file__).resolve().parents[1]
 # The shop's admin in the settings the fixtures make (tests/conftest.py).
@@ -312,11 +312,8 @@ def new_order(user_id: int = 7, amount: int = 39700, quantity: int = 1) -> NewOr
         buyer_name="Ada Lovelace",
         buyer_username="ada",
         language="en",
-        product_id="forest-hiker",
-        product_title="The Forest Hiker",
-        quantity=quantity,
-        unit_amount=amount,
         currency="usd",
+        lines=(OrderLine("forest-hiker", "The Forest Hiker", amount, quantity),),
     )
 
 

@@ -103,14 +103,14 @@ async def test_an_unreachable_server_is_a_storage_error_without_the_password(
 
 
 async def test_a_new_order_is_pending_with_its_total(store: Storage) -> None:
-    order = await store.create_order_within_stock(new_order(quantity=3, amount=1250), stock=None)
+    order = await store.create_order_within_stock(new_order(quantity=3, amount=1250), stock={})
     assert order.status is OrderStatus.PENDING
     assert order.amount_total == 3750
     assert await store.get_order(order.id) == order
 
 
 async def test_a_transaction_that_raises_leaves_nothing(store: Storage) -> None:
-    order = await store.create_order_within_stock(new_order(), stock=None)
+    order = await store.create_order_within_stock(new_order(), stock={})
     with pytest.raises(RuntimeError):
         async with store.transaction() as tx:
             assert await tx.remember_event("evt_1", "checkout.session.completed")
@@ -131,7 +131,7 @@ async def test_an_event_id_is_remembered_once(store: Storage) -> None:
 
 
 async def test_statuses_only_move_along_the_diagram(store: Storage) -> None:
-    order = await store.create_order_within_stock(new_order(), stock=None)
+    order = await store.create_order_within_stock(new_order(), stock={})
     async with store.transaction() as tx:
         facts = OrderFacts(payment_intent_id="pi_1")
         assert await tx.advance(order, OrderStatus.PAID, source="test", facts=facts)
@@ -150,7 +150,7 @@ async def test_statuses_only_move_along_the_diagram(store: Storage) -> None:
 
 
 async def test_alerts_reach_only_the_admins_who_asked(store: Storage) -> None:
-    order = await store.create_order_within_stock(new_order(), stock=None)
+    order = await store.create_order_within_stock(new_order(), stock={})
     await store.set_alerts(111, True)
     await store.set_alerts(444, True)  # no longer an admin
     await store.set_alerts(222, True)
@@ -167,7 +167,7 @@ async def test_alerts_reach_only_the_admins_who_asked(store: Storage) -> None:
 
 async def test_a_stale_copy_cannot_move_an_order_twice(store: Storage) -> None:
     """Two fulfilments holding the same pending copy: only the first one moves it."""
-    order = await store.create_order_within_stock(new_order(), stock=None)
+    order = await store.create_order_within_stock(new_order(), stock={})
     results = []
     for _ in range(2):
         async with store.transaction() as tx:
@@ -177,8 +177,7 @@ async def test_a_stale_copy_cannot_move_an_order_twice(store: Storage) -> None:
 
 async def test_concurrent_transactions_do_not_interleave(store: Storage) -> None:
     orders = [
-        await store.create_order_within_stock(new_order(user_id=i), stock=None)
-        for i in range(1, 21)
+        await store.create_order_within_stock(new_order(user_id=i), stock={}) for i in range(1, 21)
     ]
 
     async def pay(index: int) -> None:
@@ -196,7 +195,7 @@ async def test_concurrent_transactions_do_not_interleave(store: Storage) -> None
 
 
 async def test_outbox_retries_and_gives_up(store: Storage) -> None:
-    order = await store.create_order_within_stock(new_order(), stock=None)
+    order = await store.create_order_within_stock(new_order(), stock={})
     async with store.transaction() as tx:
         await tx.enqueue(order.chat_id, MessageKind.PAYMENT_RECEIVED, order.id)
         await tx.enqueue(order.chat_id + 1, MessageKind.ALERT_PAID, order.id)
@@ -215,7 +214,7 @@ async def test_a_chats_messages_are_due_one_at_a_time_in_the_order_queued(
     store: Storage,
 ) -> None:
     """A message retried later holds back the ones queued after it to the same chat."""
-    order = await store.create_order_within_stock(new_order(user_id=7), stock=None)
+    order = await store.create_order_within_stock(new_order(user_id=7), stock={})
     async with store.transaction() as tx:
         for kind in (MessageKind.PAYMENT_PROCESSING, MessageKind.PAYMENT_RECEIVED):
             await tx.enqueue(7, kind, order.id)
@@ -236,8 +235,8 @@ async def test_the_outbox_leaves_out_the_messages_and_chats_the_sender_is_busy_w
     """The sender holds messages in flight or unrecorded; reading them again would resend them."""
     ada, bob = new_order(user_id=7), new_order(user_id=8)
     for order in (
-        await store.create_order_within_stock(ada, stock=None),
-        await store.create_order_within_stock(bob, stock=None),
+        await store.create_order_within_stock(ada, stock={}),
+        await store.create_order_within_stock(bob, stock={}),
     ):
         async with store.transaction() as tx:
             await tx.enqueue(order.chat_id, MessageKind.PAYMENT_RECEIVED, order.id)
@@ -324,7 +323,7 @@ def mode(path: str | Path) -> int:
 
 async def test_a_succeeded_refund_is_not_set_back_to_pending(store: Storage) -> None:
     """The refund-create answer (pending) recorded after its refund.updated (succeeded)."""
-    order = await store.create_order_within_stock(new_order(amount=5000), stock=None)
+    order = await store.create_order_within_stock(new_order(amount=5000), stock={})
     async with store.transaction() as tx:
         succeeded_total = await tx.record_refund("re_1", order.id, 2000, "succeeded")
     async with store.transaction() as tx:
@@ -372,7 +371,7 @@ async def test_waiting_orders_take_turns_and_a_retired_one_leaves_them(store: St
     later = int(time.time()) + 3600
     made = []
     for user_id in range(1, 6):
-        order = await store.create_order_within_stock(new_order(user_id=user_id), stock=None)
+        order = await store.create_order_within_stock(new_order(user_id=user_id), stock={})
         await store.attach_checkout(order.id, f"cs_{user_id}", "https://pay", later)
         made.append(order.id)
     batches = []

@@ -269,7 +269,7 @@ async def test_a_lost_webhook_is_found_behind_orders_stripe_does_not_know(
     admins = frozenset({ADMIN_ID})
     later = int(time.time()) + 3600
     for user_id in range(1, 5):
-        order = await shop.storage.create_order_within_stock(new_order(user_id), stock=None)
+        order = await shop.storage.create_order_within_stock(new_order(user_id), stock={})
         assert order is not None
         await shop.storage.attach_checkout(order.id, f"cs_test_other_{user_id}", "https://", later)
         await shop.storage.set_pay_message(order.id, 1)
