@@ -304,6 +304,15 @@ def free_port() -> int:
         return port
 
 
+# Orders a test writes straight into the orders table become one-line orders, as migration 0012
+# made of the orders stored before it.
+ONE_LINE_EACH = (
+    "INSERT INTO order_lines (order_id, line_no, product_id, title, unit_amount, quantity)"
+    " SELECT id, 1, product_id, product_title, unit_amount, quantity FROM orders"
+    " WHERE id NOT IN (SELECT order_id FROM order_lines)"
+)
+
+
 def new_order(user_id: int = 7, amount: int = 39700, quantity: int = 1) -> NewOrder:
     """A Forest Hiker order of `user_id` in their private chat, as the storage takes it."""
     return NewOrder(

@@ -26,6 +26,10 @@ from storage.sqlite.stock import LINK_MAKING_SECONDS
 from tests.databases import execute, fetch
 from tests.helpers import new_order
 
+# The catalog's stock of the Forest Hiker, as a Buy tap passes it.
+ONE_LEFT = {"forest-hiker": 1}
+TWO_LEFT = {"forest-hiker": 2}
+
 
 @pytest.fixture
 async def store(database_url: str) -> AsyncIterator[Storage]:
@@ -282,11 +286,14 @@ async def test_a_failing_read_of_an_order_is_a_storage_error(
 async def test_only_as_many_orders_as_units_left_when_buyers_race(store: Storage) -> None:
     """Ten buyers tap at once for the last two units: two orders, eight refusals."""
     results = await asyncio.gather(
-        *(store.create_order_within_stock(new_order(user_id=i), stock=2) for i in range(1, 11))
+        *(
+            store.create_order_within_stock(new_order(user_id=i), stock=TWO_LEFT)
+            for i in range(1, 11)
+        )
     )
     made = [order for order in results if order is not None]
     assert len(made) == 2
-    assert await store.stock_left([made[0].product_id]) == {made[0].product_id: 0}
+    assert await store.stock_left([made[0].lines[0].product_id]) == {made[0].lines[0].product_id: 0}
 
 
 async def test_a_committed_block_is_seen_by_another_connection(
@@ -340,15 +347,15 @@ async def test_a_link_past_its_expiry_time_holds_its_unit_until_stripe_expires_i
 ) -> None:
     """Ada paid just before her link's expiry time and her webhook is late: Bob gets nothing
     until Stripe says her session expired, which gives the unit back."""
-    ada = await store.create_order_within_stock(new_order(user_id=1), stock=1)
+    ada = await store.create_order_within_stock(new_order(user_id=1), stock=ONE_LEFT)
     assert ada is not None
     await store.attach_checkout(ada.id, "cs_ada", "https://pay/ada", int(time.time()) - 60)
-    assert await store.create_order_within_stock(new_order(user_id=2), stock=1) is None
+    assert await store.create_order_within_stock(new_order(user_id=2), stock=ONE_LEFT) is None
     assert await store.stock_left(["forest-hiker"]) == {"forest-hiker": 0}
     async with store.transaction() as tx:
         assert await tx.advance(ada, OrderStatus.EXPIRED, source="checkout.session.expired")
     assert await store.stock_left(["forest-hiker"]) == {"forest-hiker": 1}
-    assert await store.create_order_within_stock(new_order(user_id=2), stock=1) is not None
+    assert await store.create_order_within_stock(new_order(user_id=2), stock=ONE_LEFT) is not None
 
 
 async def test_an_order_left_without_a_link_stops_holding_after_a_while(
@@ -356,12 +363,12 @@ async def test_an_order_left_without_a_link_stops_holding_after_a_while(
 ) -> None:
     """A crash while asking Stripe for the link: the order holds its unit while a link could
     still come, then lets it go (fail_orphans fails it later)."""
-    stuck = await store.create_order_within_stock(new_order(user_id=1), stock=1)
+    stuck = await store.create_order_within_stock(new_order(user_id=1), stock=ONE_LEFT)
     assert stuck is not None
-    assert await store.create_order_within_stock(new_order(user_id=2), stock=1) is None
+    assert await store.create_order_within_stock(new_order(user_id=2), stock=ONE_LEFT) is None
     long_ago = int(time.time()) - LINK_MAKING_SECONDS - 60
     await execute(database_url, f"UPDATE orders SET created_at = {long_ago} WHERE id = {stuck.id}")
-    assert await store.create_order_within_stock(new_order(user_id=2), stock=1) is not None
+    assert await store.create_order_within_stock(new_order(user_id=2), stock=ONE_LEFT) is not None
 
 
 async def test_waiting_orders_take_turns_and_a_retired_one_leaves_them(store: Storage) -> None:

@@ -17,6 +17,7 @@ from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator, TgUser
 from tests.helpers import (
     ADMIN_ID,
+    ONE_LINE_EACH,
     buttons,
     from_now_on,
     new_order,
@@ -101,6 +102,7 @@ async def test_reconcile_finds_what_the_webhooks_missed(
             " 1, 39700, 39700, 'usd', 'pending', ?, ?)",
             (int(time.time()) - 26 * 3600, int(time.time()) - 26 * 3600),
         )
+        db.execute(ONE_LINE_EACH)
     await missed(stripe_api, closed_port)
     await stripe_api.pay(sessions[0]["id"])
     await stripe_api.expire_session(sessions[1]["id"])

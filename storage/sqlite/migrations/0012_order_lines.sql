@@ -11,7 +11,7 @@ CREATE TABLE order_lines (
     unit_amount INTEGER NOT NULL CHECK (unit_amount > 0),
     quantity    INTEGER NOT NULL CHECK (quantity > 0),
     PRIMARY KEY (order_id, line_no)
-) WITHOUT ROWID;
+);
 
 -- Stock counts a product's units across the lines of the orders holding them.
 CREATE INDEX order_lines_by_product ON order_lines (product_id, order_id);
