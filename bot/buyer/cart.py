@@ -17,8 +17,10 @@ from bot.catalog.model import LiveCatalog, Product
 from bot.money import Money
 from storage import CartLine, Storage
 
-# Stripe Checkout takes at most this many line items in one session.
-MOST_LINES = 100
+# Lines a cart holds. Stripe Checkout takes up to 100 line items in one session, but the cart is
+# shown in one message: four buttons a line within Telegram's 100 buttons a keyboard, and the
+# lines' text within its 4,096 characters.
+MOST_LINES = 20
 
 
 @dataclass(frozen=True, slots=True)

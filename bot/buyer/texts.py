@@ -490,8 +490,8 @@ def checkout_first_button(lang: Language) -> str:
 
 def cart_full(lang: Language) -> str:
     return lang.ngettext(
-        "Your cart holds {count} product, the most one payment takes.",
-        "Your cart holds {count} products, the most one payment takes.",
+        "Your cart holds {count} product, as many as it takes: check it out or remove one first.",
+        "Your cart holds {count} products, as many as it takes: check it out or remove one first.",
         MOST_LINES,
     ).format(count=MOST_LINES)
 

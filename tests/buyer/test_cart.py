@@ -10,12 +10,15 @@ import io
 from collections.abc import Callable
 from pathlib import Path
 
+from bot.buyer.cart import MOST_LINES
+from bot.catalog.model import parse_catalog
 from bot.outbox.notices import unpaid_notice
 from bot.references import reference_for
 from bot.service import Service
 from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
+from storage import CartLine
 from tests.buyer.steps import (
     add_to_cart,
     add_to_cart_refused,
@@ -103,6 +106,38 @@ async def test_forged_cart_taps_are_refused_and_change_nothing(
             answer = await answer_to(telegram, update)
             assert answer["show_alert"] and said in answer["text"], (data, answer)
         assert snapshot(database) == before
+
+
+async def test_a_full_cart_fits_one_message_and_refuses_one_more_product(
+    make_settings: Callable[..., Settings], telegram: TelegramEmulator
+) -> None:
+    """Twenty lines, each with a long title and a changed price, within Telegram's 100 buttons
+    and 4,096 characters; the twenty-first product is refused."""
+    title = "A product whose title is long enough to be cut in the cart view, number {n:02}"
+    products = [
+        {"id": f"p{n:02}", "title": title.format(n=n), "price": "1100.00", "currency": "eur"}
+        for n in range(MOST_LINES + 1)
+    ]
+    catalog = parse_catalog({"shop": {"name": "Big"}, "products": products}, source="big.toml")
+    async with Service(make_settings(), catalog) as shop:
+        ada = telegram.user(4242, "Ada")
+        for product in products[:MOST_LINES]:
+            await shop.storage.put_in_cart(ada.id, CartLine(product["id"], 10, 100_000, "eur"))
+
+        cart = await open_cart(telegram, ada)
+
+        assert len(buttons(cart)) == 4 * MOST_LINES + 3
+        assert cart["text"].count("Price changed since you added it") == MOST_LINES
+        assert "Total: €220,000.00" in cart["text"]
+        # The last product's card is pages away: its Add to cart tap, as it would arrive.
+        answer = await answer_to(
+            telegram, await telegram.forge_tap(ada, cart, f"add:p{MOST_LINES}:1")
+        )
+        refused = answer["text"]
+        assert answer["show_alert"] and refused.startswith(
+            f"Your cart holds {MOST_LINES} products, as many as it takes"
+        )
+        assert len(cart_rows(shop.settings.database_path, ada.id)) == MOST_LINES
 
 
 async def test_a_product_in_another_currency_asks_and_never_mixes(
