@@ -251,7 +251,7 @@ class Service:
             purchases=purchases,
             buyers=buyers,
             tap_guard=tap_guard,
-            send_link=shop.send_link,
+            carry_out=shop.carry_out,
         ).register(application)
         # Admin commands answer their own failures (bot/admin/access.py); whatever else fails
         # was a buyer's update, and the buyer hears of it in their language.

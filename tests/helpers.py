@@ -146,14 +146,22 @@ async def open_card(telegram: TelegramEmulator, user: TgUser, title: str) -> dic
     raise AssertionError(f"no product {title!r} in the shop")
 
 
-async def tap_product(
-    telegram: TelegramEmulator, user: TgUser, title: str, quantity: int = 1
+async def card_with_quantity(
+    telegram: TelegramEmulator, user: TgUser, title: str, quantity: int
 ) -> dict[str, Any]:
-    """Open the product's card, pick the quantity, tap Buy; return the message with Pay."""
+    """Open the product's card and pick the quantity with its +."""
     card = await open_card(telegram, user, title)
     for _ in range(quantity - 1):
         more = [b for b in buttons(card) if b["text"] == "+"]
         card = await tap_and_see(telegram, user, card, more[0]["callback_data"])
+    return card
+
+
+async def tap_product(
+    telegram: TelegramEmulator, user: TgUser, title: str, quantity: int = 1
+) -> dict[str, Any]:
+    """Open the product's card, pick the quantity, tap Buy; return the message with Pay."""
+    card = await card_with_quantity(telegram, user, title, quantity)
     after = from_now_on(telegram)
     await telegram.tap(user, card, button_with(card, "buy:")["callback_data"])
     return await next_message(telegram, user, with_buttons="url", after=after)

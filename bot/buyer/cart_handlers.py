@@ -4,10 +4,9 @@ checkout, bot/buyer/purchase.py."""
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
@@ -31,24 +30,30 @@ from bot.buyer.keyboards import (
     view_cart_keyboard,
 )
 from bot.buyer.language import BuyerLanguages
-from bot.buyer.purchase import (
-    Buyer,
-    CannotReplace,
-    GiveAgain,
-    LineShort,
-    MakeLink,
-    NotEnoughLeft,
-    PointToLink,
-    Purchases,
-)
+from bot.buyer.purchase import Buyer, CartDecision, Purchases
 from bot.buyer.tap_guard import TapGuard
 from bot.catalog.model import LiveCatalog, Product
 from bot.handler_groups import ROOMS
-from bot.i18n import Language, language
-from storage import Order
+from bot.i18n import Language
 
 Context = ContextTypes.DEFAULT_TYPE
-SendLink = Callable[[Order, Language, Context], Awaitable[None]]
+
+
+class CarryOut(Protocol):
+    """Answers a Checkout tap as decided, sending the link when there is one (the shop's own
+    way for Buy: bot/buyer/handlers.py)."""
+
+    async def __call__(
+        self,
+        decision: CartDecision,
+        query: CallbackQuery,
+        products: Mapping[str, Product],
+        lang: Language,
+        context: Context,
+        *,
+        link_above: str,
+    ) -> None: ...
+
 
 # The tap guard's key for a buyer's cart: no product id is empty.
 CART_TURN = ""
@@ -65,14 +70,14 @@ class CartHandlers:
         purchases: Purchases,
         buyers: BuyerLanguages,
         tap_guard: TapGuard,
-        send_link: SendLink,
+        carry_out: CarryOut,
     ) -> None:
         self.live = catalog
         self.carts = carts
         self.purchases = purchases
         self.buyers = buyers
         self.tap_guard = tap_guard
-        self.send_link = send_link
+        self.carry_out = carry_out
 
     def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         application.add_handlers(
@@ -224,31 +229,9 @@ class CartHandlers:
                 return
             picks = contents.picks()
             decision = await self.purchases.decide_cart(buyer, picks, now=int(time.time()))
-            match decision:
-                case PointToLink():
-                    await answer_tap(query, texts.cart_link_below(lang))
-                case LineShort(product, left):
-                    text = texts.line_short(product.title_in(lang.code), left, lang)
-                    await answer_tap(query, text, alert=True)
-                case NotEnoughLeft():
-                    await answer_tap(query, texts.sold_out(lang), alert=True)
-                case CannotReplace():
-                    await answer_tap(query, texts.link_failed(lang), alert=True)
-                case GiveAgain(order):
-                    await answer_tap(query)
-                    await self.send_link(order, lang, context)
-                case MakeLink(order):
-                    answering = asyncio.ensure_future(answer_tap(query))
-                    try:
-                        products = {pick.product.id: pick.product for pick in picks}
-                        made = await self.purchases.make_link(order, products)
-                    finally:
-                        await answering
-                    if made is not None:
-                        await self.send_link(made, lang, context)
-                    else:
-                        text = texts.link_failed(language(order.language))
-                        await context.bot.send_message(order.chat_id, text)
+            products = {pick.product.id: pick.product for pick in picks}
+            link_above = texts.cart_link_below(lang)
+            await self.carry_out(decision, query, products, lang, context, link_above=link_above)
 
     async def _show(self, query: CallbackQuery, context: Context) -> None:
         """Turn the tapped message into the buyer's cart (a photo card cannot become text: the

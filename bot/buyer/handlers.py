@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -34,9 +35,11 @@ from bot.buyer.language import BuyerLanguages
 from bot.buyer.purchase import (
     Buyer,
     CannotReplace,
+    CartDecision,
     CheckAtStripe,
     Decision,
     GiveAgain,
+    LineShort,
     MakeLink,
     NotEnoughLeft,
     PointToLink,
@@ -209,22 +212,31 @@ class ShopHandlers:
         buyer = Buyer(user.id, chat_id, name=user.full_name, username=user.username, language=code)
         async with self.tap_guard.one_at_a_time(user.id, product.id):
             decision = await self.purchases.decide(buyer, product, quantity, now=int(time.time()))
-            await self._carry_out(decision, query, product, lang, context)
+            products = {product.id: product}
+            link_above = texts.link_below(lang)
+            await self.carry_out(decision, query, products, lang, context, link_above=link_above)
 
-    async def _carry_out(
+    async def carry_out(
         self,
-        decision: Decision,
+        decision: Decision | CartDecision,
         query: CallbackQuery,
-        product: Product,
+        products: Mapping[str, Product],
         lang: Language,
         context: Context,
+        *,
+        link_above: str,
     ) -> None:
-        """Answer the tap as decided, sending the link when there is one."""
+        """Answer a Buy or Checkout tap as decided, sending the link when there is one
+        (`products`: the catalog's, by id, for the order's lines; `link_above`: what a double
+        tap is told)."""
         match decision:
             case PointToLink():
-                await answer_tap(query, texts.link_below(lang))
+                await answer_tap(query, link_above)
             case NotEnoughLeft(left):
                 text = texts.not_enough_left(left, lang) if left else texts.sold_out(lang)
+                await answer_tap(query, text, alert=True)
+            case LineShort(product, left):
+                text = texts.line_short(product.title_in(lang.code), left, lang)
                 await answer_tap(query, text, alert=True)
             case CannotReplace():
                 await answer_tap(query, texts.link_failed(lang), alert=True)
@@ -236,7 +248,7 @@ class ShopHandlers:
                 # answer travels while the link is being made, and arrives before the link.
                 answering = asyncio.ensure_future(answer_tap(query))
                 try:
-                    made = await self.purchases.make_link(order, {product.id: product})
+                    made = await self.purchases.make_link(order, products)
                 finally:
                     await answering
                 if made is not None:

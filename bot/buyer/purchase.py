@@ -98,7 +98,7 @@ class Pick:
 
 
 Decision = PointToLink | GiveAgain | MakeLink | NotEnoughLeft | CannotReplace
-CartDecision = PointToLink | GiveAgain | MakeLink | LineShort | CannotReplace
+CartDecision = PointToLink | GiveAgain | MakeLink | LineShort | NotEnoughLeft | CannotReplace
 
 
 class Purchases:
@@ -132,9 +132,7 @@ class Purchases:
             return replacing
         return await self._reserve_one(buyer, product, quantity, replacing=replacing)
 
-    async def decide_cart(
-        self, buyer: Buyer, picks: Sequence[Pick], *, now: int
-    ) -> CartDecision | NotEnoughLeft:
+    async def decide_cart(self, buyer: Buyer, picks: Sequence[Pick], *, now: int) -> CartDecision:
         """The buyer's open cart link again when it sells just these picks at these prices, or
         a new one in its place holding every line's units, or a refusal naming a short line."""
         order = await self._storage.open_cart_link_for(buyer.telegram_user_id, now)

@@ -13,11 +13,11 @@ from tests.helpers import (
     answer_to,
     button_with,
     buttons,
+    card_with_quantity,
     from_now_on,
     next_message,
     open_card,
     rows,
-    tap_and_see,
 )
 
 LAMPS = {
@@ -53,10 +53,7 @@ async def add_to_cart(
     telegram: TelegramEmulator, user: TgUser, title: str, quantity: int = 1
 ) -> dict[str, Any]:
     """Open the product's card, pick the quantity, tap Add to cart; the bot's answer."""
-    card = await open_card(telegram, user, title)
-    for _ in range(quantity - 1):
-        more = [b for b in buttons(card) if b["text"] == "+"]
-        card = await tap_and_see(telegram, user, card, more[0]["callback_data"])
+    card = await card_with_quantity(telegram, user, title, quantity)
     after = from_now_on(telegram)
     await telegram.tap(user, card, button_with(card, "add:")["callback_data"])
     return await next_message(telegram, user, after=after)

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import AsyncIterator
 
 import asyncpg
-import pytest
 
 from storage import CartLine, NewOrder, OrderFacts, OrderLine, OrderStatus, Storage, open_storage
 from storage.postgres.migrate import available_migrations as postgres_migrations
@@ -26,16 +24,6 @@ BULB = OrderLine("bulb", "Bulb", 250, 3)
 
 def order_of(buyer: int, *lines: OrderLine, currency: str = "eur") -> NewOrder:
     return NewOrder(buyer, buyer, f"Buyer {buyer}", None, "en", currency, lines, from_cart=True)
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Storage]:
-    storage = open_storage(database_url)
-    await storage.open()
-    try:
-        yield storage
-    finally:
-        await storage.close()
 
 
 async def write_todays_schema(url: str) -> None:

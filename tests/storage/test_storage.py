@@ -5,7 +5,6 @@ import asyncio
 import os
 import stat
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -29,16 +28,6 @@ from tests.helpers import new_order
 # The catalog's stock of the Forest Hiker, as a Buy tap passes it.
 ONE_LEFT = {"forest-hiker": 1}
 TWO_LEFT = {"forest-hiker": 2}
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Storage]:
-    storage = open_storage(database_url)
-    await storage.open()
-    try:
-        yield storage
-    finally:
-        await storage.close()
 
 
 def shipped_migrations(url: str) -> list[int]:
