@@ -115,20 +115,17 @@ async def test_an_order_holds_every_line_or_none(store: Storage) -> None:
     )
     assert again is not None
 
-
-async def test_an_open_cart_link_is_not_a_products_open_link(store: Storage) -> None:
-    order = await store.create_order_within_stock(order_of(1, LAMP), {})
-    assert order is not None
-    expires = int(time.time()) + 1800
-    await store.attach_checkout(order.id, "cs_cart", "https://pay/cart", expires)
-
+    # The buyer's open cart link is theirs alone, and not an open link for its products.
+    await store.attach_checkout(again.id, "cs_cart", "https://pay/cart", int(time.time()) + 1800)
     cart_link = await store.open_cart_link_for(1, int(time.time()))
-    assert cart_link is not None and cart_link.id == order.id
+    assert cart_link is not None and cart_link.id == again.id
     assert await store.open_link_for(1, "lamp", int(time.time())) is None
     assert await store.open_cart_link_for(2, int(time.time())) is None
 
 
-async def test_a_cart_keeps_its_lines_in_one_currency(store: Storage) -> None:
+async def test_a_cart_keeps_one_currency_loses_what_was_paid_and_is_dropped_untouched(
+    store: Storage, database_url: str
+) -> None:
     assert await store.put_in_cart(1, CartLine("lamp", 2, 3000, "eur"))
     assert await store.put_in_cart(1, CartLine("bulb", 1, 250, "eur"))
     # Another currency is refused and changes nothing; a new cart takes it.
@@ -144,10 +141,6 @@ async def test_a_cart_keeps_its_lines_in_one_currency(store: Storage) -> None:
     await store.empty_cart(1)
     assert await store.cart(1) == []
 
-
-async def test_a_paid_order_leaves_the_cart_and_an_untouched_cart_is_dropped(
-    store: Storage, database_url: str
-) -> None:
     await store.put_in_cart(1, CartLine("lamp", 3, 3000, "eur"))
     await store.put_in_cart(1, CartLine("bulb", 1, 250, "eur"))
     await store.put_in_cart(1, CartLine("shade", 1, 900, "eur"))
