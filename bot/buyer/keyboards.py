@@ -230,16 +230,20 @@ def pay_keyboard(url: str, amount: Money, lang: Language) -> InlineKeyboardMarku
 
 
 def orders_keyboard(orders: Sequence[Order], lang: Language) -> InlineKeyboardMarkup | None:
-    """A "new link" button for each unpaid order of the list; None when there is none."""
+    """A "new link" button for each unpaid order of the list, and the cart for an unpaid one
+    made from it (its Checkout makes the new link); None when there is none."""
+    unpaid = [order for order in orders if order.status in UNPAID]
     rows = [
         [
             InlineKeyboardButton(
                 texts.new_link_button(order, lang), callback_data=again_data(order.id)
             )
         ]
-        for order in orders
-        if order.status in UNPAID
+        for order in unpaid
+        if not order.from_cart
     ]
+    if any(order.from_cart for order in unpaid):
+        rows.append([InlineKeyboardButton(texts.view_cart_button(lang), callback_data=CART)])
     return InlineKeyboardMarkup(rows) if rows else None
 
 

@@ -301,6 +301,15 @@ async def test_a_cart_order_replaced_expired_failed_paid_and_refunded_in_part(
         ]
         assert await shop.storage.stock_left(["lamp"]) == {"lamp": 3}
         assert cart_rows(database, ada.id) == [("lamp", 1), ("bulb", 1)]
+        # /orders leads an unpaid cart order back to the cart; a "New link" for it from an
+        # older message says where its new link comes from, and makes none.
+        listed = await ask(telegram, ada, "/orders")
+        assert buttons(listed) == [{"text": "🛒 View cart", "callback_data": "cart"}]
+        answer = await answer_to(telegram, await telegram.forge_tap(ada, listed, "again:2"))
+        assert answer["text"] == (
+            "This order came from your cart: open /cart and tap Checkout for a new link."
+        )
+        assert len(stripe_api.sessions) == 2
 
         # Failed: a delayed payment that did not go through keeps the cart too. (Each step
         # waits for the store, not for the buyer's message: Telegram's pace for one chat would
