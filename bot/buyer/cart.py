@@ -117,7 +117,7 @@ class OtherCurrency:
 
 @dataclass(frozen=True, slots=True)
 class CartFull:
-    """The cart has as many lines as one Checkout Session takes."""
+    """The cart has MOST_LINES lines already, and this product is not one of them."""
 
 
 AddResult = Added | AtBound | OtherCurrency | CartFull
@@ -137,8 +137,8 @@ class Carts:
         products = {line.product_id: catalog.get(line.product_id) for line in lines}
         left = await self._left(buyer_id, [p for p in products.values() if p])
         rows = tuple(
-            CartRow(line, product, _upper(product, left))
-            for line, product in ((line, products[line.product_id]) for line in lines)
+            CartRow(line, products[line.product_id], _upper(products[line.product_id], left))
+            for line in lines
         )
         return CartContents(rows)
 
