@@ -53,7 +53,7 @@ def message_ids(telegram: TelegramEmulator, chat_id: int) -> list[int]:
 
 async def queue(store: Storage, chat_ids: list[int]) -> list[int]:
     """One message to each chat, in this order; their outbox ids."""
-    order = await store.create_order_within_stock(new_order(), stock=None)
+    order = await store.create_order_within_stock(new_order(), {})
     async with store.transaction() as tx:
         for chat_id in chat_ids:
             await tx.enqueue(chat_id, MessageKind.PAYMENT_RECEIVED, order.id)
@@ -108,7 +108,7 @@ async def test_three_replicas_send_each_message_once_in_order_without_a_429(
         stores = [await stack.enter_async_context(opened_storage(postgres_url)) for _ in range(3)]
         expected: dict[int, list[int]] = defaultdict(list)
         for _ in range(3):  # three messages to each chat, queued round by round
-            order = await stores[0].create_order_within_stock(new_order(), stock=None)
+            order = await stores[0].create_order_within_stock(new_order(), {})
             async with stores[0].transaction() as tx:
                 for chat_id in chats:
                     await tx.enqueue(chat_id, MessageKind.PAYMENT_RECEIVED, order.id)

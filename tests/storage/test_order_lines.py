@@ -93,7 +93,7 @@ async def test_orders_stored_before_lines_read_as_one_line_orders(database_url: 
     finally:
         await storage.close()
     versions = await fetch(database_url, "SELECT version FROM schema_migrations ORDER BY version")
-    assert [row["version"] for row in versions][-3:] == [11, 12, 13]
+    assert {11, 12, 13} <= {row["version"] for row in versions}  # later ones may follow
 
 
 async def test_an_order_holds_every_line_or_none(store: Storage) -> None:

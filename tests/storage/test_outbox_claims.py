@@ -31,7 +31,7 @@ async def store(database_url: str) -> AsyncIterator[Storage]:
 
 async def queue(store: Storage, chat_ids: list[int]) -> None:
     """One message to each chat, in this order."""
-    order = await store.create_order_within_stock(new_order(), stock=None)
+    order = await store.create_order_within_stock(new_order(), {})
     async with store.transaction() as tx:
         for chat_id in chat_ids:
             await tx.enqueue(chat_id, MessageKind.PAYMENT_RECEIVED, order.id)
