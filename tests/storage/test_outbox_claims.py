@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
 import pytest
@@ -21,12 +20,6 @@ from tests.helpers import new_order
 # fractions a float holds to the microsecond).
 T = 2_000_000_000.0
 LEASE = 30.0
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Storage]:
-    async with opened_storage(database_url) as storage:
-        yield storage
 
 
 async def queue(store: Storage, chat_ids: list[int]) -> None:
