@@ -4,6 +4,7 @@ PostgresStorage; open_storage picks one from the DATABASE_URL."""
 
 from storage.models import (
     CurrencyFigures,
+    InviteLink,
     MessageKind,
     NewOrder,
     Order,
@@ -14,6 +15,7 @@ from storage.models import (
     ProductRevenue,
     RefundAsk,
     SpanSales,
+    StarPayment,
     StatusChange,
 )
 from storage.order_rules import OrderStatus
@@ -26,6 +28,7 @@ from storage.urls import is_postgres, open_storage, sqlite_path, url_problem
 
 __all__ = [
     "CurrencyFigures",
+    "InviteLink",
     "MessageKind",
     "NewOrder",
     "Order",
@@ -40,6 +43,7 @@ __all__ = [
     "Reports",
     "SQLiteStorage",
     "SpanSales",
+    "StarPayment",
     "StatusChange",
     "Storage",
     "StorageError",

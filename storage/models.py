@@ -77,6 +77,8 @@ class MessageKind(StrEnum):
     PAYMENT_FAILED = "payment_failed"
     LINK_EXPIRED = "link_expired"  # edits the message that held the pay button
     REFUNDED = "refunded"
+    DELIVERY = "delivery"  # what a digital product gives, once paid; again from /orders
+    ACCESS_REVOKED = "access_revoked"  # a refund took back an invite link (and the member)
     # To admins who turned alerts on, and to all admins for a flagged order
     ALERT_PAID = "alert_paid"
     ALERT_REFUNDED = "alert_refunded"
@@ -188,3 +190,25 @@ class RefundAsk:
     amount: int
     idempotency_key: str
     admin_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class StarPayment:
+    """A payment in Telegram Stars, recorded once by Telegram's charge id."""
+
+    charge_id: str
+    order_id: int
+    telegram_user_id: int
+    amount: int
+    paid_at: int
+    refunded_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class InviteLink:
+    """The one-person invite link made for an order, and whether a refund revoked it."""
+
+    order_id: int
+    chat_id: int
+    invite_link: str
+    revoked_at: int | None

@@ -11,6 +11,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from storage.models import (
+    InviteLink,
     MessageKind,
     NewOrder,
     Order,
@@ -20,6 +21,7 @@ from storage.models import (
     PeriodFigures,
     RefundAsk,
     SpanSales,
+    StarPayment,
     StatusChange,
 )
 from storage.order_rules import OrderStatus
@@ -109,6 +111,35 @@ class Transaction(Protocol):
         detail: str | None = None,
     ) -> None:
         """Queue one message per admin in `admin_ids` who turned sale alerts on."""
+        ...
+
+    # Digital goods
+
+    async def digital_kind(self, product_id: str) -> str | None:
+        """What the product delivers once paid (file, keys, invite, text); None: nothing."""
+        ...
+
+    async def take_keys(self, order_id: int, product_id: str, count: int) -> list[str]:
+        """The order's codes from the product's pool: those it took before, else up to
+        `count` free ones, taken for good (never by another order, on any replica)."""
+        ...
+
+    async def record_star_payment(
+        self, charge_id: str, order_id: int, telegram_user_id: int, amount: int
+    ) -> bool:
+        """Record a payment in Telegram Stars; False when its charge was recorded before."""
+        ...
+
+    async def star_payment_of(self, order_id: int) -> StarPayment | None:
+        """The order's payment in Stars, if it was paid so."""
+        ...
+
+    async def mark_star_refunded(self, charge_id: str) -> bool:
+        """Record that a Star payment was refunded; False when it was before."""
+        ...
+
+    async def invite_link_of(self, order_id: int) -> InviteLink | None:
+        """The invite link made for the order, if one was."""
         ...
 
 
@@ -234,6 +265,54 @@ class Storage(Protocol):
         self, product_ids: Iterable[str], *, replacing: int | None = None
     ) -> dict[str, int]:
         """Units left of each product with a stock, not counting the order `replacing`."""
+        ...
+
+    # Digital goods
+
+    async def record_digital_products(self, kinds: Mapping[str, str]) -> None:
+        """Remember what each digital product of the catalog delivers (file, keys, invite,
+        text); the others deliver nothing."""
+        ...
+
+    async def add_keys(self, pools: Mapping[str, Sequence[str]]) -> dict[str, int]:
+        """Add the codes of each product's key pool (codes seen before stay as they are), and
+        record its stock as its codes not taken yet; returns that stock."""
+        ...
+
+    async def free_keys(self, product_id: str) -> int:
+        """The codes of the product's pool not taken yet."""
+        ...
+
+    async def keys_of(self, order_id: int) -> list[str]:
+        """The codes an order took."""
+        ...
+
+    async def invite_link_of(self, order_id: int) -> InviteLink | None:
+        """The invite link made for the order, if one was."""
+        ...
+
+    async def save_invite_link(self, order_id: int, chat_id: int, link: str) -> str:
+        """Keep the invite link made for an order; the first one kept stays, and is returned."""
+        ...
+
+    async def mark_invite_revoked(self, order_id: int) -> None:
+        """Record that the order's invite link was revoked."""
+        ...
+
+    async def file_id_for(self, path: str) -> str | None:
+        """Telegram's file id for a file the bot uploaded before."""
+        ...
+
+    async def remember_file_id(self, path: str, file_id: str) -> None:
+        """Keep Telegram's file id for an uploaded file, to send it again without uploading."""
+        ...
+
+    async def star_payment_of(self, order_id: int) -> StarPayment | None:
+        """The order's payment in Stars, if it was paid so."""
+        ...
+
+    async def star_payments_of_buyer(self, telegram_user_id: int, limit: int) -> list[StarPayment]:
+        """The buyer's latest payments in Stars, newest first."""
         ...
 
     # Refunds
