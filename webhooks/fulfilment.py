@@ -9,6 +9,7 @@ from typing import Any
 
 from storage import MessageKind, Order, OrderFacts, Storage, Transaction
 from storage.order_rules import OrderStatus, parse_order_id, reported_amount, storable_amount
+from webhooks.delivery import queue_delivery
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +203,8 @@ class Fulfilment:
             return False
         if (kind := _BUYER_MESSAGES.get(target)) is not None:
             await tx.enqueue(order.chat_id, kind, order.id)
+        if target is OrderStatus.PAID:
+            await queue_delivery(tx, order, self._admin_ids)
         if target is OrderStatus.EXPIRED and order.pay_message_id is not None:
             await tx.enqueue(order.chat_id, MessageKind.LINK_EXPIRED, order.id)
         if (alert := _ALERTS.get(target)) is not None:

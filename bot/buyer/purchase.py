@@ -135,20 +135,7 @@ class Purchases:
     ) -> MakeLink | NotEnoughLeft:
         """A pending order holding its units (not counting those of the order it replaces)."""
         order = await self._storage.create_order_within_stock(
-            NewOrder(
-                telegram_user_id=buyer.telegram_user_id,
-                chat_id=buyer.chat_id,
-                buyer_name=buyer.name,
-                buyer_username=buyer.username,
-                language=buyer.language,
-                product_id=product.id,
-                product_title=product.title_in(language(buyer.language).code),
-                quantity=quantity,
-                unit_amount=product.price.minor,
-                currency=product.price.currency,
-            ),
-            product.stock,
-            replacing=replacing,
+            new_order(buyer, product, quantity), product.stock, replacing=replacing
         )
         if order is None:
             return NotEnoughLeft(await self._left(product, replacing=None) or 0)
@@ -176,6 +163,22 @@ class Purchases:
         except stripe.StripeError as exc:  # its expiry event will tell us anyway
             log.warning("order %s: could not check it at Stripe: %s", replaced.id, exc)
         return True
+
+
+def new_order(buyer: Buyer, product: Product, quantity: int) -> NewOrder:
+    """The pending order a tap on Buy asks for, priced from the server-side catalog."""
+    return NewOrder(
+        telegram_user_id=buyer.telegram_user_id,
+        chat_id=buyer.chat_id,
+        buyer_name=buyer.name,
+        buyer_username=buyer.username,
+        language=buyer.language,
+        product_id=product.id,
+        product_title=product.title_in(language(buyer.language).code),
+        quantity=quantity,
+        unit_amount=product.price.minor,
+        currency=product.price.currency,
+    )
 
 
 def _describe(exc: stripe.StripeError) -> str:

@@ -190,8 +190,13 @@ class Catalog:
 
     def stock_levels(self) -> dict[str, int]:
         """The `stock` the owner wrote for each product that has one (a key pool's product
-        gets its stock from the pool, in the store)."""
-        return {p.id: p.stock for p in self.products if p.stock is not None}
+        gets its stock from the pool's codes not taken yet, which the store counts)."""
+        pools = self.key_pools()
+        return {p.id: p.stock for p in self.products if p.stock is not None and p.id not in pools}
+
+    def digital_kinds(self) -> dict[str, str]:
+        """What each digital product delivers."""
+        return {p.id: p.deliver.kind for p in self.products if p.deliver is not None}
 
     def key_pools(self) -> dict[str, tuple[str, ...]]:
         """The codes of each product that delivers from a key pool, as its file holds them."""
@@ -252,7 +257,8 @@ def parse_catalog(data: dict[str, Any], *, source: str, base: Path | None = None
                 description=item.description,
                 category=item.category,
                 photo=item.photo,
-                stock=item.stock,
+                # A key pool's codes are its units: limited, and counted in the store.
+                stock=len(deliver.codes) if deliver and deliver.kind == "keys" else item.stock,
                 max_per_order=item.max_per_order,
                 active=item.active,
                 sort=item.sort,
@@ -426,14 +432,20 @@ class LiveCatalog:
         """Load the first catalog if there is none yet; record its stock numbers."""
         if self._current is None:
             self._current = await self._load()
-        await self._storage.record_stock_levels(self._current.stock_levels())
+        await self._record(self._current)
 
     async def reload(self) -> Catalog:
         """Load the catalog again and use it; raises CatalogError (keeping the old one)."""
         catalog = await self._load()
-        await self._storage.record_stock_levels(catalog.stock_levels())
+        await self._record(catalog)
         self._current = catalog
         return catalog
+
+    async def _record(self, catalog: Catalog) -> None:
+        """What the store keeps of the catalog: stock numbers, key pools, digital products."""
+        await self._storage.record_digital_products(catalog.digital_kinds())
+        free = await self._storage.add_keys(catalog.key_pools())
+        await self._storage.record_stock_levels(catalog.stock_levels() | free)
 
 
 def file_loader(path: Path) -> Callable[[], Awaitable[Catalog]]:
