@@ -210,6 +210,9 @@ class Service:
             admin_ids=settings.admin_ids,
             on_queued=sender.notify,
         )
+        star_payments = StarPayments(
+            self.storage, admin_ids=settings.admin_ids, on_queued=sender.notify
+        )
         menus = CommandMenus(settings.admin_ids, self.storage)
         menus.register(application)
         admin = AdminHandlers(
@@ -217,6 +220,7 @@ class Service:
             settings=settings,
             stripe_client=stripe_client,
             reconciler=reconciler,
+            star_payments=star_payments,
         )
         admin.register(application)
         self.catalog_reload.register(application)
@@ -246,9 +250,7 @@ class Service:
             stars=StarsCounter(
                 catalog=self.live_catalog,
                 storage=self.storage,
-                ledger=StarPayments(
-                    self.storage, admin_ids=settings.admin_ids, on_queued=sender.notify
-                ),
+                ledger=star_payments,
                 buyers=buyers,
                 tap_guard=tap_guard,
                 support_contact=settings.support_contact,
