@@ -3,6 +3,7 @@ Storage protocol), implemented over SQLite by SQLiteStorage and over PostgreSQL 
 PostgresStorage; open_storage picks one from the DATABASE_URL."""
 
 from storage.models import (
+    DELIVERY_ON_PAYMENT,
     CurrencyFigures,
     InviteLink,
     MessageKind,
@@ -27,6 +28,7 @@ from storage.sqlite.inspect import database_problems
 from storage.urls import is_postgres, open_storage, sqlite_path, url_problem
 
 __all__ = [
+    "DELIVERY_ON_PAYMENT",
     "CurrencyFigures",
     "InviteLink",
     "MessageKind",

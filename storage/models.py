@@ -88,6 +88,11 @@ class MessageKind(StrEnum):
     HEALTH_ALERT = "health_alert"
 
 
+# The `detail` of a DELIVERY row queued with the payment: its message also confirms the
+# payment (a "Send again" row has none).
+DELIVERY_ON_PAYMENT = "paid"
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxMessage:
     id: int

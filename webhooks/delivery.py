@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import logging
 
-from storage import MessageKind, Order, Transaction
+from storage import DELIVERY_ON_PAYMENT, MessageKind, Order, Transaction
 
 log = logging.getLogger(__name__)
 
 
 async def queue_delivery(tx: Transaction, order: Order, admin_ids: frozenset[int]) -> bool:
-    """Queue what the order's product delivers, if it delivers anything; False if not."""
+    """Queue what the order's product delivers with the payment's confirmation (one message,
+    the moment the buyer paid), if it delivers anything; False if not (the confirmation is
+    the caller's to queue then)."""
     kind = await tx.digital_kind(order.product_id)
     if kind is None:
         return False
@@ -32,7 +34,7 @@ async def queue_delivery(tx: Transaction, order: Order, admin_ids: frozenset[int
                 await tx.enqueue(admin_id, MessageKind.ALERT_FLAGGED, order.id, detail=flag)
             if not codes:
                 return False
-    await tx.enqueue(order.chat_id, MessageKind.DELIVERY, order.id)
+    await tx.enqueue(order.chat_id, MessageKind.DELIVERY, order.id, detail=DELIVERY_ON_PAYMENT)
     return True
 
 

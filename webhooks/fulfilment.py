@@ -201,10 +201,9 @@ class Fulfilment:
             facts = OrderFacts(failure_reason="the delayed payment failed")
         if not await tx.advance(order, target, source=source, facts=facts):
             return False
-        if (kind := _BUYER_MESSAGES.get(target)) is not None:
+        delivered = target is OrderStatus.PAID and await queue_delivery(tx, order, self._admin_ids)
+        if (kind := _BUYER_MESSAGES.get(target)) is not None and not delivered:
             await tx.enqueue(order.chat_id, kind, order.id)
-        if target is OrderStatus.PAID:
-            await queue_delivery(tx, order, self._admin_ids)
         if target is OrderStatus.EXPIRED and order.pay_message_id is not None:
             await tx.enqueue(order.chat_id, MessageKind.LINK_EXPIRED, order.id)
         if (alert := _ALERTS.get(target)) is not None:

@@ -91,8 +91,8 @@ class StarPayments:
                 await tx.flag_order(order.id, flag)
                 await self._alert(tx, order, flag)
                 return Outcome.UNCHANGED
-            await tx.enqueue(order.chat_id, MessageKind.PAYMENT_RECEIVED, order.id)
-            await queue_delivery(tx, order, self._admin_ids)
+            if not await queue_delivery(tx, order, self._admin_ids):
+                await tx.enqueue(order.chat_id, MessageKind.PAYMENT_RECEIVED, order.id)
             await tx.enqueue_alerts(MessageKind.ALERT_PAID, order.id, self._admin_ids)
             if flag is not None:
                 await self._alert(tx, order, flag)

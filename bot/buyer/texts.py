@@ -334,34 +334,41 @@ def _duration(minutes: int, lang: Language) -> str:
 # Digital goods
 
 
-def delivery_heading(order: Order, lang: Language) -> str:
+def delivery_heading(order: Order, lang: Language, *, on_payment: bool) -> str:
+    """The first line of a delivery: the payment's confirmation when it comes with it."""
+    if on_payment:
+        return "✅ " + lang._("Payment received — order {order}").format(
+            order=order_line(order, lang)
+        )
     return "📦 " + lang._("Your order {order}:").format(order=order_line(order, lang))
 
 
-def delivery_text(order: Order, text: str) -> str:
+def delivery_text(order: Order, text: str, *, on_payment: bool) -> str:
     lang = language(order.language)
-    return delivery_heading(order, lang) + "\n\n" + escape(text)
+    return delivery_heading(order, lang, on_payment=on_payment) + "\n\n" + escape(text)
 
 
-def delivery_codes(order: Order, codes: Sequence[str]) -> str:
+def delivery_codes(order: Order, codes: Sequence[str], *, on_payment: bool) -> str:
     lang = language(order.language)
     intro = lang.ngettext("Your code:", "Your codes:", len(codes))
     shown = "\n".join(f"<code>{escape(code)}</code>" for code in codes)
-    return delivery_heading(order, lang) + "\n\n🔑 " + intro + "\n" + shown
+    heading = delivery_heading(order, lang, on_payment=on_payment)
+    return heading + "\n\n🔑 " + intro + "\n" + shown
 
 
-def delivery_invite(order: Order, link: str) -> str:
+def delivery_invite(order: Order, link: str, *, on_payment: bool) -> str:
     lang = language(order.language)
     return (
-        delivery_heading(order, lang)
+        delivery_heading(order, lang, on_payment=on_payment)
         + "\n\n🔗 "
         + lang._("Your invite link lets one person in, once: {link}").format(link=escape(link))
     )
 
 
-def delivery_file(order: Order) -> str:
+def delivery_file(order: Order, *, on_payment: bool) -> str:
     lang = language(order.language)
-    return delivery_heading(order, lang) + "\n\n📄 " + lang._("Your file is attached.")
+    heading = delivery_heading(order, lang, on_payment=on_payment)
+    return heading + "\n\n📄 " + lang._("Your file is attached.")
 
 
 def access_revoked(order: Order) -> str:

@@ -33,13 +33,14 @@ class Goods:
         self._bot = bot
         self._catalog = catalog
 
-    async def delivery(self, order: Order) -> Outgoing | None:
-        """The goods of a paid order; None once it is refunded (or delivers nothing)."""
+    async def delivery(self, order: Order, *, on_payment: bool) -> Outgoing | None:
+        """The goods of a paid order (`on_payment`: with the payment's confirmation); None
+        once it is refunded (or delivers nothing)."""
         if order.status not in MONEY_KEPT:
             return None
         codes = await self._storage.keys_of(order.id)
         if codes:  # kept with the order, whatever the catalog says now
-            return Outgoing(texts.delivery_codes(order, codes))
+            return Outgoing(texts.delivery_codes(order, codes, on_payment=on_payment))
         product = self._catalog.current.get(order.product_id)
         deliver = product.deliver if product is not None else None
         if deliver is None or deliver.kind == "keys":
@@ -47,12 +48,14 @@ class Goods:
             return None
         if deliver.kind == "text":
             assert deliver.text is not None
-            return Outgoing(texts.delivery_text(order, localized(deliver.text, order.language)))
+            text = localized(deliver.text, order.language)
+            return Outgoing(texts.delivery_text(order, text, on_payment=on_payment))
         if deliver.kind == "invite":
             assert deliver.invite_chat_id is not None
             link = await self._invite(order, deliver.invite_chat_id)
-            return Outgoing(texts.delivery_invite(order, link))
-        return await self._document(order, deliver)
+            return Outgoing(texts.delivery_invite(order, link, on_payment=on_payment))
+        caption = texts.delivery_file(order, on_payment=on_payment)
+        return await self._document(caption, deliver)
 
     async def access_revoked(self, order: Order) -> Outgoing | None:
         """After a full refund: the order's invite link revoked and the buyer removed from the
@@ -82,9 +85,8 @@ class Goods:
         # The first link kept for the order stays, should two sends have raced.
         return await self._storage.save_invite_link(order.id, chat_id, made.invite_link)
 
-    async def _document(self, order: Order, deliver: Delivery) -> Outgoing:
+    async def _document(self, caption: str, deliver: Delivery) -> Outgoing:
         assert deliver.file is not None
-        caption = texts.delivery_file(order)
         if not deliver.file_is_path:
             return Outgoing(caption, document=deliver.file)
         path = Path(deliver.file)

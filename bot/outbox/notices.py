@@ -14,7 +14,14 @@ from bot.buyer import texts
 from bot.buyer.keyboards import again_keyboard
 from bot.i18n import language
 from bot.money import Money, locale_for
-from storage import MessageKind, Order, OrderStatus, OutboxMessage, Storage
+from storage import (
+    DELIVERY_ON_PAYMENT,
+    MessageKind,
+    Order,
+    OrderStatus,
+    OutboxMessage,
+    Storage,
+)
 
 if TYPE_CHECKING:
     from bot.outbox.goods import Goods
@@ -79,7 +86,11 @@ class Notices:
             # In place of the dead link's message, so that its button goes.
             return replace(told, edit_message_id=order.pay_message_id)
         if kind is MessageKind.DELIVERY:
-            return await self._goods.delivery(order) if self._goods else None
+            if self._goods is None:
+                return None
+            return await self._goods.delivery(
+                order, on_payment=message.detail == DELIVERY_ON_PAYMENT
+            )
         if kind is MessageKind.ACCESS_REVOKED:
             return await self._goods.access_revoked(order) if self._goods else None
         if kind is MessageKind.REFUNDED:

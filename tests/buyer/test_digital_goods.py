@@ -1,0 +1,255 @@
+"""Digital goods end to end: sold in Telegram Stars or, with rail = "stripe", through Stripe;
+delivered once through the outbox; sent again from /orders; taken back by a full refund."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.catalog.model import load_catalog
+from bot.references import reference_for
+from bot.service import Service
+from bot.settings import Settings
+from sandbox.stripe_api import StripeEmulator
+from sandbox.telegram_api import ApiCall, TelegramEmulator, TgUser
+from tests.helpers import (
+    ADMIN_ID,
+    QUICK_RETRIES,
+    button_with,
+    buttons,
+    from_now_on,
+    next_message,
+    open_card,
+    rows,
+    session_behind,
+)
+
+GROUP_ID = -1001234567890
+CODES = ("KEY-AAAA-1111", "KEY-BBBB-2222")
+PDF = b"%PDF-1.4 the guide"
+
+CATALOG = """
+[shop]
+name = "Pixels"
+support = "@pixels_help"
+
+[[categories]]
+id = "stars"
+title = "In Stars"
+
+[[categories]]
+id = "card"
+title = "By card"
+
+[[products]]
+id = "key"
+title = "Licence key"
+price = "90"
+currency = "xtr"
+category = "stars"
+deliver = { keys = "keys.txt" }
+
+[[products]]
+id = "club"
+title = "Members club"
+price = "200"
+currency = "xtr"
+category = "stars"
+deliver = { invite = -1001234567890 }
+
+[[products]]
+id = "guide"
+title = "Guide"
+price = "150"
+currency = "xtr"
+category = "stars"
+deliver = { file = "guide.pdf" }
+
+[[products]]
+id = "notes"
+title = "Notes"
+price = "40"
+currency = "xtr"
+category = "stars"
+deliver = { text = "Download at https://example.com/notes" }
+
+[[products]]
+id = "key-card"
+title = "Card key"
+price = "5.00"
+currency = "usd"
+rail = "stripe"
+category = "card"
+deliver = { keys = "card-keys.txt" }
+
+[[products]]
+id = "club-card"
+title = "Card club"
+price = "9.00"
+currency = "usd"
+rail = "stripe"
+category = "card"
+deliver = { invite = -1001234567890 }
+
+[[products]]
+id = "guide-card"
+title = "Card guide"
+price = "7.00"
+currency = "usd"
+rail = "stripe"
+category = "card"
+deliver = { file = "guide.pdf" }
+
+[[products]]
+id = "notes-card"
+title = "Card notes"
+price = "3.00"
+currency = "usd"
+rail = "stripe"
+category = "card"
+deliver = { text = "Booking at https://example.com/book" }
+"""
+
+
+@pytest.fixture
+def catalog_file(tmp_path: Path) -> Path:
+    (tmp_path / "keys.txt").write_text("\n".join(CODES) + "\n")
+    (tmp_path / "card-keys.txt").write_text("CARD-CCCC-3333\n")
+    (tmp_path / "guide.pdf").write_bytes(PDF)
+    path = tmp_path / "catalog.toml"
+    path.write_text(CATALOG)
+    return path
+
+
+@pytest.fixture
+async def goods_shop(
+    make_settings: Callable[..., Settings],
+    catalog_file: Path,
+    telegram: TelegramEmulator,
+    stripe_api: StripeEmulator,
+) -> AsyncIterator[Service]:
+    telegram.groups.add(GROUP_ID, "Members")
+    settings = make_settings(catalog_file=catalog_file)
+    async with Service(settings, load_catalog(catalog_file), outbox_delays=QUICK_RETRIES) as shop:
+        stripe_api.webhook_url = f"{shop.http_url}/stripe/webhook"
+        yield shop
+
+
+def to(user: TgUser) -> Callable[[ApiCall], bool]:
+    return lambda call: call.params.get("chat_id") in (user.id, str(user.id))
+
+
+async def invoice_for(telegram: TelegramEmulator, user: TgUser, title: str) -> dict[str, Any]:
+    """Open the product's card and tap Buy: the invoice the bot sends."""
+    card = await open_card(telegram, user, title)
+    after = from_now_on(telegram)
+    await telegram.tap(user, card, button_with(card, "buy:")["callback_data"])
+    (call,) = await telegram.wait_for("sendInvoice", lambda c: after(c) and to(user)(c))
+    invoice: dict[str, Any] = call.response["result"]
+    return invoice
+
+
+async def pay_in_stars(telegram: TelegramEmulator, user: TgUser, title: str) -> Any:
+    """Buy a product priced in Stars and pay its invoice: the payment as Telegram made it."""
+    payment = await telegram.pay(user, await invoice_for(telegram, user, title))
+    assert payment.outcome == "paid", payment
+    return payment
+
+
+async def delivered(
+    telegram: TelegramEmulator, user: TgUser, after: Callable[[ApiCall], bool], method: str
+) -> dict[str, Any]:
+    """The message that delivers the goods (a text with "Your order", or a document)."""
+    (call,) = await telegram.wait_for(
+        method,
+        lambda c: (
+            after(c)
+            and to(user)(c)
+            and "order #" in c.response["result"].get("text", c.params.get("caption", ""))
+        ),
+    )
+    message: dict[str, Any] = call.response["result"]
+    return message
+
+
+def database(shop: Service) -> Path:
+    path = shop.settings.database_path
+    assert path is not None
+    return path
+
+
+async def test_each_kind_is_delivered_after_a_stars_payment(
+    goods_shop: Service, telegram: TelegramEmulator
+) -> None:
+    # Each purchase by a buyer of its own: the outbox keeps Telegram's one message a second
+    # per chat.
+    ada, bea, cy, dee, eve = (telegram.user(5001 + n, name) for n, name in enumerate("ABCDE"))
+
+    after = from_now_on(telegram)
+    payment = await pay_in_stars(telegram, ada, "Licence key")
+    keyed = await delivered(telegram, ada, after, "sendMessage")
+    assert "Payment received" in keyed["text"] and CODES[0] in keyed["text"]
+    invoice_call = telegram.calls_to("sendInvoice")[-1].params
+    assert invoice_call["currency"] == "XTR" and "provider_token" not in invoice_call
+    assert [price["amount"] for price in invoice_call["prices"]] == [90]
+
+    # The same successful_payment again (Telegram repeating it): applied once, sent once.
+    assert payment.message is not None
+    await telegram.push_update({"message": payment.message})
+    after = from_now_on(telegram)
+    await pay_in_stars(telegram, bea, "Notes")  # handled after the repeat
+    noted = await delivered(telegram, bea, after, "sendMessage")
+    assert "https://example.com/notes" in noted["text"]
+    sent_codes = [
+        call for call in telegram.calls_to("sendMessage") if CODES[0] in call.params["text"]
+    ]
+    assert len(sent_codes) == 1
+    charges = rows(database(goods_shop), "SELECT amount FROM star_payments ORDER BY amount")
+    assert [row["amount"] for row in charges] == [40, 90]
+
+    after = from_now_on(telegram)
+    await pay_in_stars(telegram, cy, "Members club")
+    invited = await delivered(telegram, cy, after, "sendMessage")
+    (made,) = telegram.calls_to("createChatInviteLink")
+    assert made.params["member_limit"] == 1 and made.params["chat_id"] == GROUP_ID
+    link = made.response["result"]["invite_link"]
+    assert link in invited["text"]
+    telegram.groups.join(cy, link)
+    assert telegram.groups.members(GROUP_ID) == {cy.id}
+
+    after = from_now_on(telegram)
+    await pay_in_stars(telegram, dee, "Guide")
+    document = await delivered(telegram, dee, after, "sendDocument")
+    assert telegram.file_content(document["document"]["file_id"]) == (
+        "guide.pdf",
+        "application/pdf",
+        PDF,
+    )
+    # Another buyer's copy is sent by Telegram's file id, not uploaded again.
+    after = from_now_on(telegram)
+    await pay_in_stars(telegram, eve, "Guide")
+    await delivered(telegram, eve, after, "sendDocument")
+    (second,) = [call for call in telegram.calls_to("sendDocument") if to(eve)(call)]
+    assert second.params["document"] == document["document"]["file_id"]
+
+    # /orders: "Send again" gives the same code, and the same link.
+    for buyer, same in ((ada, CODES[0]), (cy, link)):
+        after = from_now_on(telegram)
+        await telegram.send_text(buyer, "/orders")
+        listing = await next_message(telegram, buyer, with_buttons="callback_data", after=after)
+        await telegram.tap(buyer, listing, button_with(listing, "resend:")["callback_data"])
+        again = await delivered(telegram, buyer, after, "sendMessage")
+        assert same in again["text"] and "Payment received" not in again["text"]
+    assert len(telegram.calls_to("createChatInviteLink")) == 1
+
+    # The owner sees the code's last four characters, never the whole code.
+    (order,) = rows(database(goods_shop), "SELECT id FROM orders WHERE product_id = 'key'")
+    owner = telegram.user(ADMIN_ID, "Owner")
+    after = from_now_on(telegram)
+    await telegram.send_text(owner, f"/order {reference_for(order['id'])}")
+    details = await next_message(telegram, owner, text="Order #", after=after)
+    assert "…1111" in details["text"] and CODES[0] not in details["text"]
