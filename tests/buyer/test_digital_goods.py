@@ -19,6 +19,7 @@ from sandbox.telegram_api import ApiCall, TelegramEmulator, TgUser
 from tests.helpers import (
     ADMIN_ID,
     QUICK_RETRIES,
+    answer_to,
     button_with,
     buttons,
     from_now_on,
@@ -26,6 +27,7 @@ from tests.helpers import (
     open_card,
     rows,
     session_behind,
+    tap_and_see,
 )
 
 GROUP_ID = -1001234567890
@@ -253,3 +255,114 @@ async def test_each_kind_is_delivered_after_a_stars_payment(
     await telegram.send_text(owner, f"/order {reference_for(order['id'])}")
     details = await next_message(telegram, owner, text="Order #", after=after)
     assert "…1111" in details["text"] and CODES[0] not in details["text"]
+
+
+async def pay_by_card(
+    telegram: TelegramEmulator, stripe_api: StripeEmulator, user: TgUser, title: str
+) -> dict[str, Any]:
+    """Buy a product sold through Stripe and pay its Checkout Session; returns the session."""
+    card = await open_card(telegram, user, title)
+    after = from_now_on(telegram)
+    await telegram.tap(user, card, button_with(card, "buy:")["callback_data"])
+    session = session_behind(
+        stripe_api, await next_message(telegram, user, with_buttons="url", after=after)
+    )
+    assert (await stripe_api.pay(session["id"])).status == 200
+    return session
+
+
+async def test_each_kind_is_delivered_after_a_stripe_payment(
+    goods_shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    ada, bea, cy, dee = (telegram.user(5101 + n, name) for n, name in enumerate("ABCD"))
+    after = from_now_on(telegram)
+    await pay_by_card(telegram, stripe_api, ada, "Card key")
+    assert "CARD-CCCC-3333" in (await delivered(telegram, ada, after, "sendMessage"))["text"]
+    await pay_by_card(telegram, stripe_api, bea, "Card notes")
+    noted = await delivered(telegram, bea, after, "sendMessage")
+    assert "https://example.com/book" in noted["text"] and "Payment received" in noted["text"]
+    await pay_by_card(telegram, stripe_api, cy, "Card club")
+    invited = await delivered(telegram, cy, after, "sendMessage")
+    (made,) = telegram.calls_to("createChatInviteLink")
+    assert made.response["result"]["invite_link"] in invited["text"]
+    await pay_by_card(telegram, stripe_api, dee, "Card guide")
+    document = await delivered(telegram, dee, after, "sendDocument")
+    assert telegram.file_content(document["document"]["file_id"]) == (
+        "guide.pdf",
+        "application/pdf",
+        PDF,
+    )
+    # Each buyer got one message about the order: the goods with the payment's confirmation.
+    for buyer in (ada, bea, cy):
+        about = [
+            call
+            for call in telegram.calls_to("sendMessage")
+            if after(call) and to(buyer)(call) and "order #" in call.params["text"]
+        ]
+        assert len(about) == 1
+    # The card key is sold out now: its one code went to the one order.
+    taken = rows(database(goods_shop), "SELECT order_id FROM key_codes WHERE code LIKE 'CARD%'")
+    assert len(taken) == 1 and taken[0]["order_id"] is not None
+
+
+async def test_buyers_racing_for_the_last_code_one_gets_it(
+    goods_shop: Service, telegram: TelegramEmulator
+) -> None:
+    first = telegram.user(5201, "First")
+    await pay_in_stars(telegram, first, "Licence key")
+    ada, bea = telegram.user(5202, "Ada"), telegram.user(5203, "Bea")
+    cards = [await open_card(telegram, buyer, "Licence key") for buyer in (ada, bea)]
+    after = from_now_on(telegram)
+    taps = [
+        await telegram.tap(buyer, card, button_with(card, "buy:")["callback_data"])
+        for buyer, card in zip((ada, bea), cards, strict=True)
+    ]
+    answers = await asyncio.gather(*(answer_to(telegram, tap) for tap in taps))
+    invoices = await telegram.wait_for("sendInvoice", after)
+    refused = [answer for answer in answers if "sold out" in answer.get("text", "")]
+    assert len(invoices) == 1 and len(refused) == 1
+    (winner,) = [buyer for buyer in (ada, bea) if to(buyer)(invoices[0])]
+    after = from_now_on(telegram)
+    await telegram.pay(winner, invoices[0].response["result"])
+    assert CODES[1] in (await delivered(telegram, winner, after, "sendMessage"))["text"]
+    codes = rows(database(goods_shop), "SELECT order_id FROM key_codes WHERE code LIKE 'KEY%'")
+    assert len({row["order_id"] for row in codes}) == 2  # two orders, one code each
+
+
+async def test_a_refused_or_late_pre_checkout_takes_no_payment(
+    goods_shop: Service, telegram: TelegramEmulator
+) -> None:
+    ada = telegram.user(5301, "Ada")
+    first = await invoice_for(telegram, ada, "Notes")
+    # A new tap for two replaces the open invoice: the first can no longer be paid.
+    card = await open_card(telegram, ada, "Notes")
+    more = next(b for b in buttons(card) if b["text"] == "+")["callback_data"]
+    card = await tap_and_see(telegram, ada, card, more)
+    after = from_now_on(telegram)
+    await telegram.tap(ada, card, button_with(card, "buy:")["callback_data"])
+    await telegram.wait_for("sendInvoice", after)
+    await telegram.wait_for("deleteMessage", after)
+    refused = await telegram.pay(ada, first)
+    assert refused.outcome == "refused"
+    assert refused.error_message is not None and "closed" in refused.error_message
+    orders = rows(database(goods_shop), "SELECT status, quantity FROM orders ORDER BY id")
+    assert orders == [
+        {"status": "expired", "quantity": 1},
+        {"status": "pending", "quantity": 2},
+    ]
+
+    # An answer later than Telegram waits: the payment is cancelled, nothing is recorded.
+    telegram.payments.pre_checkout_seconds = 0.0
+    (second,) = [c for c in telegram.calls_to("sendInvoice") if after(c)]
+    late = await telegram.pay(ada, second.response["result"])
+    assert late.outcome == "expired"
+
+    def answered_late() -> list[ApiCall]:
+        return [c for c in telegram.calls_to("answerPreCheckoutQuery") if c.status == 400]
+
+    await telegram.wait_until(lambda: bool(answered_late()))
+    assert "query is too old" in answered_late()[0].response["description"]
+    assert rows(database(goods_shop), "SELECT * FROM star_payments") == []
+    assert rows(database(goods_shop), "SELECT status FROM orders ORDER BY id")[1] == {
+        "status": "pending"
+    }
