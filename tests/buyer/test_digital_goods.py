@@ -16,10 +16,12 @@ from bot.service import Service
 from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import ApiCall, TelegramEmulator, TgUser
+from tests.admin.steps import confirm
 from tests.helpers import (
     ADMIN_ID,
     QUICK_RETRIES,
     answer_to,
+    ask,
     button_with,
     buttons,
     from_now_on,
@@ -28,6 +30,7 @@ from tests.helpers import (
     rows,
     session_behind,
     tap_and_see,
+    until,
 )
 
 GROUP_ID = -1001234567890
@@ -366,3 +369,96 @@ async def test_a_refused_or_late_pre_checkout_takes_no_payment(
     assert rows(database(goods_shop), "SELECT status FROM orders ORDER BY id")[1] == {
         "status": "pending"
     }
+
+
+async def test_full_refunds_of_both_rails_take_the_access_back(
+    goods_shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    owner = telegram.user(ADMIN_ID, "Owner")
+    starry, carded = telegram.user(5401, "Starry"), telegram.user(5402, "Carded")
+    after = from_now_on(telegram)
+    payment = await pay_in_stars(telegram, starry, "Members club")
+    await pay_by_card(telegram, stripe_api, carded, "Card club")
+    for buyer in (starry, carded):
+        invite = await delivered(telegram, buyer, after, "sendMessage")
+        link = next(word for word in invite["text"].split() if word.startswith("https://t.me/+"))
+        telegram.groups.join(buyer, link)
+    assert telegram.groups.members(GROUP_ID) == {starry.id, carded.id}
+    db = database(goods_shop)
+    by_product = {
+        row["product_id"]: row["id"] for row in rows(db, "SELECT id, product_id FROM orders")
+    }
+
+    # Stars are refunded whole only, through Telegram.
+    stars_ref = reference_for(by_product["club"])
+    part = await ask(telegram, owner, f"/refund {stars_ref} 50")
+    assert "whole only" in part["text"] and buttons(part) == []
+    ended = await confirm(telegram, owner, await ask(telegram, owner, f"/refund {stars_ref}"))
+    assert "Refunded in Telegram Stars" in ended["text"]
+    (refund,) = telegram.calls_to("refundStarPayment")
+    assert refund.params["user_id"] == starry.id
+    assert payment.charge.refunded
+
+    # By card, through Stripe, whose refund event applies it.
+    card_ref = reference_for(by_product["club-card"])
+    await confirm(telegram, owner, await ask(telegram, owner, f"/refund {card_ref}"))
+
+    for buyer, back in ((starry, "Telegram Stars balance"), (carded, "on its way back")):
+        told = await telegram.wait_for(
+            "sendMessage", lambda c, b=buyer: to(b)(c) and "access" in c.params["text"]
+        )
+        assert "no longer works" in told[0].params["text"]
+        refunded = await telegram.wait_for(
+            "sendMessage", lambda c, b=buyer, t=back: to(b)(c) and t in c.params["text"]
+        )
+        assert refunded
+    assert telegram.groups.members(GROUP_ID) == set()
+    assert all(link.is_revoked for link in telegram.groups.links(GROUP_ID))
+    assert len(telegram.calls_to("banChatMember")) == 2
+    statuses = rows(db, "SELECT status FROM orders ORDER BY id")
+    assert statuses == [{"status": "refunded"}, {"status": "refunded"}]
+    (star_row,) = rows(db, "SELECT refunded_at FROM star_payments")
+    assert star_row["refunded_at"] is not None
+    # Refunded once: a second /refund has nothing left to refund.
+    again = await ask(telegram, owner, f"/refund {stars_ref}")
+    assert "nothing to refund" in again["text"]
+    assert len(telegram.calls_to("refundStarPayment")) == 1
+
+
+async def test_a_delivery_that_never_went_out_is_sent_once_after_a_restart(
+    make_settings: Callable[..., Settings],
+    catalog_file: Path,
+    telegram: TelegramEmulator,
+    stripe_api: StripeEmulator,
+) -> None:
+    """The payment's transaction queued the code; Telegram was down until the process
+    stopped. The next start sends it, once, with the code taken once."""
+    settings = make_settings(catalog_file=catalog_file)
+    ada = telegram.user(5501, "Ada")
+    async with Service(settings, load_catalog(catalog_file), outbox_delays=QUICK_RETRIES) as shop:
+        stripe_api.webhook_url = f"{shop.http_url}/stripe/webhook"
+        card = await open_card(telegram, ada, "Card key")
+        after = from_now_on(telegram)
+        await telegram.tap(ada, card, button_with(card, "buy:")["callback_data"])
+        session = session_behind(
+            stripe_api, await next_message(telegram, ada, with_buttons="url", after=after)
+        )
+        telegram.outage = True
+        assert (await stripe_api.pay(session["id"])).status == 200
+        # Paid, and its delivery queued with it; the sender has tried and failed.
+        await until(lambda: bool(rows(database(shop), "SELECT id FROM outbox WHERE attempts > 0")))
+    telegram.outage = False
+    assert rows(database(shop), "SELECT status FROM orders") == [{"status": "paid"}]
+    async with Service(settings, load_catalog(catalog_file), outbox_delays=QUICK_RETRIES) as again:
+        stripe_api.webhook_url = f"{again.http_url}/stripe/webhook"
+        await telegram.wait_for(
+            "sendMessage", lambda c: to(ada)(c) and "CARD-CCCC-3333" in c.params["text"], timeout=10
+        )
+    sent = [
+        call
+        for call in telegram.calls_to("sendMessage")
+        if call.status == 200 and "CARD-CCCC-3333" in call.params.get("text", "")
+    ]
+    assert len(sent) == 1
+    taken = rows(database(shop), "SELECT order_id FROM key_codes WHERE order_id IS NOT NULL")
+    assert len(taken) == 1
