@@ -20,7 +20,9 @@ Deliberate deviations from the real service:
 - A method call returned in a webhook answer is not executed.
 - Files cannot be fetched from URLs (no internet): ``sendDocument`` with a URL answers
   "failed to get HTTP URL content".
-- Only private chats exist; a chat exists once ``user()`` has created its user.
+- Messages go to private chats only; a chat exists once ``user()`` has created its user.
+  Supergroups the bot administers (``groups.add()``) exist for invite links and bans only.
+- Payments are in Telegram Stars only (``payments``): no payment provider is emulated.
 - Message length is counted in characters; entity offsets are in UTF-16 code units, as real.
 - An inline button with more than one action field is refused (Telegram would use one).
 
