@@ -290,11 +290,11 @@ class RefundDesk:
                 log.warning("order %s: Telegram refused a Stars refund: %s", order.id, exc)
                 async with self._storage.transaction() as tx:
                     await tx.settle_refund_ask(ask, made=False)
-                return Outcome(admin_texts.refund_refused_by_telegram(question, str(exc)))
+                return Outcome(admin_texts.refund_refused(question, str(exc), by="Telegram"))
         except TelegramError as exc:
             log.warning("order %s: Telegram did not answer a Stars refund: %s", order.id, exc)
             return Outcome(
-                admin_texts.refund_unanswered_by_telegram(question),
+                admin_texts.refund_unanswered(question, by="Telegram"),
                 admin_keyboards.refund_ask_again(order.id, ask.amount),
             )
         await self._star_payments.apply_refund(order)

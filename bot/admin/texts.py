@@ -453,24 +453,14 @@ def refund_made_in_stars(question: str, charge_id: str) -> str:
     )
 
 
-def refund_refused_by_telegram(question: str, reason: str) -> str:
-    return f"{question}\n\nTelegram refused the refund: {escape(reason)}"
+def refund_refused(question: str, reason: str, by: str = "Stripe") -> str:
+    """`by`: who refused, Stripe or (for an order paid in Stars) Telegram."""
+    return f"{question}\n\n{by} refused the refund: {escape(reason)}"
 
 
-def refund_unanswered_by_telegram(question: str) -> str:
+def refund_unanswered(question: str, by: str = "Stripe") -> str:
     return (
-        f"{question}\n\nTelegram did not answer: the refund is <b>not made yet</b>. The bot asks"
-        " again at its next start, or now with the button below."
-    )
-
-
-def refund_refused(question: str, reason: str) -> str:
-    return f"{question}\n\nStripe refused the refund: {escape(reason)}"
-
-
-def refund_unanswered(question: str) -> str:
-    return (
-        f"{question}\n\nStripe did not answer: the refund is <b>not made yet</b>. The bot asks"
+        f"{question}\n\n{by} did not answer: the refund is <b>not made yet</b>. The bot asks"
         " again at its next start, or now with the button below."
     )
 
