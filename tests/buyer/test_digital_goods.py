@@ -4,6 +4,7 @@ delivered once through the outbox; sent again from /orders; taken back by a full
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -258,6 +259,17 @@ async def test_each_kind_is_delivered_after_a_stars_payment(
     await telegram.send_text(owner, f"/order {reference_for(order['id'])}")
     details = await next_message(telegram, owner, text="Order #", after=after)
     assert "…1111" in details["text"] and CODES[0] not in details["text"]
+    # The figures count Stars as a currency of their own; the export holds no code.
+    paid = sum(
+        row["amount"] for row in rows(database(goods_shop), "SELECT amount FROM star_payments")
+    )
+    stats = await ask(telegram, owner, "/stats all")
+    assert re.search(rf"^XTR$\n.*\n Gross +⭐\u00a0{paid}$", stats["text"], re.MULTILINE)
+    after = from_now_on(telegram)
+    await telegram.send_text(owner, "/export all")
+    await telegram.wait_for("sendDocument", lambda c: after(c) and to(owner)(c))
+    exported = telegram.documents_to(ADMIN_ID)[-1][1].decode("utf-8-sig")
+    assert "XTR" in exported.upper() and not any(code in exported for code in CODES)
 
 
 async def pay_by_card(
