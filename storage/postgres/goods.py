@@ -16,10 +16,15 @@ from storage.postgres.stock import record_levels
 
 
 async def record_kinds(db: Writes, kinds: Mapping[str, str]) -> None:
-    """The catalog's digital products and what each delivers; the others deliver nothing."""
-    await db.execute("DELETE FROM digital_products")
+    """The catalog's digital products and what each delivers; the others deliver nothing.
+    Replicas starting together write the same rows: an upsert, never a duplicate key."""
+    await db.execute(
+        "DELETE FROM digital_products WHERE product_id <> ALL($1::text[])", list(kinds)
+    )
     await db.executemany(
-        "INSERT INTO digital_products (product_id, kind) VALUES ($1, $2)", list(kinds.items())
+        "INSERT INTO digital_products (product_id, kind) VALUES ($1, $2)"
+        " ON CONFLICT (product_id) DO UPDATE SET kind = excluded.kind",
+        list(kinds.items()),
     )
 
 

@@ -18,9 +18,14 @@ from storage.sqlite.stock import record_levels
 
 async def record_kinds(db: Writes, kinds: Mapping[str, str]) -> None:
     """The catalog's digital products and what each delivers; the others deliver nothing."""
-    await db.execute("DELETE FROM digital_products")
+    await db.execute(
+        "DELETE FROM digital_products WHERE product_id NOT IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(kinds)),),
+    )
     await db.executemany(
-        "INSERT INTO digital_products (product_id, kind) VALUES (?, ?)", list(kinds.items())
+        "INSERT INTO digital_products (product_id, kind) VALUES (?, ?)"
+        " ON CONFLICT (product_id) DO UPDATE SET kind = excluded.kind",
+        list(kinds.items()),
     )
 
 

@@ -65,13 +65,21 @@ async def test_a_key_pool_is_the_stock_and_grows_when_the_owner_appends(store: S
     assert await store.keys_of(late) == []
 
 
-async def test_orders_racing_for_the_last_code_one_gets_it(database_url: str) -> None:
-    """Two stores on one database (replicas, on PostgreSQL) take the last code at once."""
+async def test_replicas_racing_for_the_last_code_one_gets_it(database_url: str) -> None:
+    """Two stores on one database (replicas, on PostgreSQL) load the pool and take its last
+    code at once."""
     first, second = open_storage(database_url), open_storage(database_url)
     await first.open()
     await second.open()
     try:
-        await first.add_keys({"key": ["LAST-CODE"]})
+        # Replicas starting together record the catalog's goods at once, without a clash.
+        kinds = {"key": "keys", "club": "invite"}
+        await asyncio.gather(
+            first.record_digital_products(kinds), second.record_digital_products(kinds)
+        )
+        await asyncio.gather(
+            first.add_keys({"key": ["LAST-CODE"]}), second.add_keys({"key": ["LAST-CODE"]})
+        )
         orders = [await new_key_order(first, user_id) for user_id in (7, 8)]
 
         async def take(store: Storage, order_id: int) -> list[str]:
