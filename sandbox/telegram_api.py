@@ -507,6 +507,10 @@ class TelegramEmulator:
         }
         return self._enqueue({"message": message})
 
+    def has_message(self, chat_id: int, message_id: int) -> bool:
+        """Whether the bot's message is in the chat (sent, and not deleted)."""
+        return message_id in self._bot_messages.get(chat_id, {})
+
     def bot_as_user(self) -> JSON:
         return {key: self.bot_user[key] for key in ("id", "is_bot", "first_name", "username")}
 

@@ -74,6 +74,18 @@ class Payment:
     message: JSON | None = None
 
 
+@dataclass(frozen=True)
+class PaymentForm:
+    """A payment form the buyer opened from an invoice: `confirm()` pays."""
+
+    payments: Payments
+    user: TgUser
+    invoice: Invoice
+
+    async def confirm(self) -> Payment:
+        return await self.payments._confirm(self.user, self.invoice)
+
+
 class Payments:
     """The payments part of one emulated bot; `pre_checkout_seconds` is Telegram's 10 s,
     shortened by tests that are about the deadline."""
@@ -116,12 +128,21 @@ class Payments:
         return message
 
     async def pay(self, user: TgUser, message: JSON) -> Payment:
-        """The buyer taps Pay on an invoice the bot sent them and confirms: the bot is asked
-        (pre_checkout_query) and, if it says yes in time, the payment is made."""
+        """The buyer taps Pay on an invoice the bot sent them and confirms at once."""
+        return await self.open_form(user, message).confirm()
+
+    def open_form(self, user: TgUser, message: JSON) -> PaymentForm:
+        """The buyer taps Pay on an invoice in their chat: the payment form opens, and stays
+        open (and payable) even if the bot deletes the message meanwhile."""
         where = (message.get("chat", {}).get("id", 0), message.get("message_id", 0))
         invoice = self.invoices.get(where)
-        if invoice is None or invoice.chat_id != user.id:
-            raise ValueError("pay() needs an invoice message the bot sent to this user's chat")
+        if invoice is None or invoice.chat_id != user.id or not self._host.has_message(*where):
+            raise ValueError("a payment form opens from an invoice in the user's chat only")
+        return PaymentForm(self, user, invoice)
+
+    async def _confirm(self, user: TgUser, invoice: Invoice) -> Payment:
+        """The bot is asked (pre_checkout_query) and, if it says yes in time, the payment is
+        made and reported (successful_payment)."""
         query_id = str(next(self._query_ids))
         answer: asyncio.Future[tuple[bool, str | None]] = asyncio.get_running_loop().create_future()
         self._answers[query_id] = answer

@@ -349,7 +349,9 @@ async def test_a_refused_or_late_pre_checkout_takes_no_payment(
 ) -> None:
     ada = telegram.user(5301, "Ada")
     first = await invoice_for(telegram, ada, "Notes")
-    # A new tap for two replaces the open invoice: the first can no longer be paid.
+    # The buyer opens the first invoice's payment form; meanwhile a new tap for two replaces
+    # that invoice: confirming the form is refused.
+    form = telegram.payments.open_form(ada, first)
     card = await open_card(telegram, ada, "Notes")
     more = next(b for b in buttons(card) if b["text"] == "+")["callback_data"]
     card = await tap_and_see(telegram, ada, card, more)
@@ -357,7 +359,7 @@ async def test_a_refused_or_late_pre_checkout_takes_no_payment(
     await telegram.tap(ada, card, button_with(card, "buy:")["callback_data"])
     await telegram.wait_for("sendInvoice", after)
     await telegram.wait_for("deleteMessage", after)
-    refused = await telegram.pay(ada, first)
+    refused = await form.confirm()
     assert refused.outcome == "refused"
     assert refused.error_message is not None and "closed" in refused.error_message
     orders = rows(database(goods_shop), "SELECT status, quantity FROM orders ORDER BY id")

@@ -202,3 +202,19 @@ async def test_a_document_is_uploaded_once_and_sent_again_by_file_id(
     assert [name for name, _ in emulator.documents_to(BUYER_ID)] == ["guide.pdf", "guide.pdf"]
     with pytest.raises(BadRequest, match=r"(?i)wrong file identifier"):
         await bot.send_document(BUYER_ID, "BQACAgIAAxkBAAIBnotAfile")
+
+
+async def test_a_form_opened_before_the_invoice_is_deleted_can_still_be_paid(
+    bot: Bot, emulator: TelegramEmulator
+) -> None:
+    message = (await invoice(bot)).to_dict()  # type: ignore[attr-defined]
+    buyer = emulator.user(BUYER_ID, "Ada")
+    form = emulator.payments.open_form(buyer, message)
+    await bot.delete_message(BUYER_ID, message["message_id"])
+    with pytest.raises(ValueError, match="invoice in the user's chat"):
+        emulator.payments.open_form(buyer, message)
+    paying = asyncio.create_task(form.confirm())
+    query = (await next_update(bot)).pre_checkout_query
+    assert query is not None and query.invoice_payload == "order-K7Q2"
+    await bot.answer_pre_checkout_query(query.id, ok=True)
+    assert (await paying).outcome == "paid"
