@@ -252,6 +252,11 @@ async def test_each_kind_is_delivered_after_a_stars_payment(
         assert same in again["text"] and "Payment received" not in again["text"]
     assert len(telegram.calls_to("createChatInviteLink")) == 1
 
+    # /paysupport: whom to ask, and the buyer's recent payments.
+    support = await ask(telegram, ada, "/paysupport")
+    assert "@pixels_help" in support["text"]
+    assert "Licence key" in support["text"] and "Notes" not in support["text"]
+
     # The owner sees the code's last four characters, never the whole code.
     (order,) = rows(database(goods_shop), "SELECT id FROM orders WHERE product_id = 'key'")
     owner = telegram.user(ADMIN_ID, "Owner")
@@ -342,6 +347,19 @@ async def test_buyers_racing_for_the_last_code_one_gets_it(
     assert CODES[1] in (await delivered(telegram, winner, after, "sendMessage"))["text"]
     codes = rows(database(goods_shop), "SELECT order_id FROM key_codes WHERE code LIKE 'KEY%'")
     assert len({row["order_id"] for row in codes}) == 2  # two orders, one code each
+
+    # Sold out now; the owner appends a code and reloads: the loser buys it.
+    (loser,) = [buyer for buyer in (ada, bea) if buyer is not winner]
+    card = await open_card(telegram, loser, "Licence key")
+    assert "Sold out" in card["text"]
+    catalog_file = goods_shop.settings.catalog_file
+    with (catalog_file.parent / "keys.txt").open("a") as pool:
+        pool.write("KEY-DDDD-4444\n")
+    reloaded = await ask(telegram, telegram.user(ADMIN_ID, "Owner"), "/reload")
+    assert reloaded["text"].startswith("Catalog reloaded")
+    after = from_now_on(telegram)
+    await pay_in_stars(telegram, loser, "Licence key")
+    assert "KEY-DDDD-4444" in (await delivered(telegram, loser, after, "sendMessage"))["text"]
 
 
 async def test_a_refused_or_late_pre_checkout_takes_no_payment(
