@@ -276,7 +276,7 @@ class Storage(Protocol):
 
     async def add_keys(self, pools: Mapping[str, Sequence[str]]) -> dict[str, int]:
         """Add the codes of each product's key pool (codes seen before stay as they are), and
-        record its stock as its codes not taken yet; returns that stock."""
+        record its stock from its codes not taken yet; returns the stock numbers recorded."""
         ...
 
     async def free_keys(self, product_id: str) -> int:

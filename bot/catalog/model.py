@@ -444,8 +444,8 @@ class LiveCatalog:
     async def _record(self, catalog: Catalog) -> None:
         """What the store keeps of the catalog: stock numbers, key pools, digital products."""
         await self._storage.record_digital_products(catalog.digital_kinds())
-        free = await self._storage.add_keys(catalog.key_pools())
-        await self._storage.record_stock_levels(catalog.stock_levels() | free)
+        pools = await self._storage.add_keys(catalog.key_pools())
+        await self._storage.record_stock_levels(catalog.stock_levels() | pools)
 
 
 def file_loader(path: Path) -> Callable[[], Awaitable[Catalog]]:

@@ -12,8 +12,10 @@ import json
 from collections.abc import Mapping, Sequence
 
 from storage.models import InviteLink, StarPayment
+from storage.order_rules import HOLDS_STOCK
 from storage.sqlite.statements import Reads, Writes, now
-from storage.sqlite.stock import record_levels
+
+_HOLDING = ", ".join(sorted(f"'{status.value}'" for status in HOLDS_STOCK))
 
 
 async def record_kinds(db: Writes, kinds: Mapping[str, str]) -> None:
@@ -36,7 +38,7 @@ async def kind_of(db: Reads, product_id: str) -> str | None:
 
 async def add_keys(db: Writes, pools: Mapping[str, Sequence[str]]) -> dict[str, int]:
     """Add the codes each pool's file holds (those seen before stay as they are) and record
-    each product's stock as its codes not taken; returns that stock."""
+    each product's stock from its codes not taken; returns the stock numbers recorded."""
     at = now()
     for product_id, codes in pools.items():
         await db.executemany(
@@ -44,14 +46,28 @@ async def add_keys(db: Writes, pools: Mapping[str, Sequence[str]]) -> dict[str, 
             " ON CONFLICT (product_id, code) DO NOTHING",
             [(product_id, code, at) for code in codes],
         )
+    ids = json.dumps(list(pools))
     free = await free_counts(db, list(pools))
-    # Always written anew: the free codes are what is on the shelf now, whatever was before.
-    await db.execute(
-        "DELETE FROM stock_levels WHERE product_id IN (SELECT value FROM json_each(?))",
-        (json.dumps(list(pools)),),
+    # The stock rule (storage/sqlite/stock.py) counts against a number the orders paid from the
+    # second it was written on: the codes those took were on the shelf, and count with it.
+    counted = await db.rows(
+        "SELECT k.product_id, count(*) AS taken FROM key_codes k JOIN orders o"
+        f" ON o.id = k.order_id WHERE o.paid_at >= ? AND o.status IN ({_HOLDING})"
+        " AND k.product_id IN (SELECT value FROM json_each(?)) GROUP BY k.product_id",
+        (at, ids),
     )
-    await record_levels(db, free, replace=False)
-    return free
+    levels = dict(free)
+    for row in counted:
+        levels[row["product_id"]] += row["taken"]
+    last_order_id = (await db.rows("SELECT coalesce(max(id), 0) FROM orders"))[0][0]
+    # Always written anew: the free codes are what is on the shelf now, whatever was before.
+    await db.executemany(
+        "INSERT INTO stock_levels (product_id, stock, after_order_id, recorded_at)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT (product_id) DO UPDATE SET stock = excluded.stock,"
+        " after_order_id = excluded.after_order_id, recorded_at = excluded.recorded_at",
+        [(product_id, stock, last_order_id, at) for product_id, stock in levels.items()],
+    )
+    return levels
 
 
 async def free_counts(db: Reads, product_ids: list[str]) -> dict[str, int]:
