@@ -239,6 +239,7 @@ class TelegramEmulator:
         self._changed = asyncio.Event()
         self._revision = 0
         self._chats: dict[int, JSON] = {}
+        self._users: dict[int, TgUser] = {}
         self._last_message_ids: dict[int, int] = {}
         self._bot_messages: dict[int, dict[int, JSON]] = {}
         self._documents: dict[int, list[tuple[str, bytes]]] = {}
@@ -313,6 +314,7 @@ class TelegramEmulator:
     ) -> TgUser:
         user = TgUser(user_id, first_name, username, language_code, last_name)
         self._chats[user_id] = user.private_chat()
+        self._users[user_id] = user
         return user
 
     async def send_text(self, user: TgUser, text: str) -> JSON:
@@ -506,6 +508,10 @@ class TelegramEmulator:
             **content,
         }
         return self._enqueue({"message": message})
+
+    def user_of(self, user_id: int) -> TgUser:
+        """The user as user() last made them."""
+        return self._users[user_id]
 
     def has_message(self, chat_id: int, message_id: int) -> bool:
         """Whether the bot's message is in the chat (sent, and not deleted)."""

@@ -67,6 +67,8 @@ class StarLedger(Protocol):
         self, order_id: int | None, charge_id: str, user_id: int, currency: str, total: int
     ) -> object: ...
 
+    async def apply_refund(self, order: Order) -> object: ...
+
 
 def invoice_payload(order_id: int) -> str:
     return f"{PAYLOAD_PREFIX}{reference_for(order_id)}"
@@ -106,6 +108,7 @@ class StarsCounter:
             [
                 PreCheckoutQueryHandler(self.pre_checkout),
                 MessageHandler(filters.SUCCESSFUL_PAYMENT, self.paid),
+                MessageHandler(filters.StatusUpdate.REFUNDED_PAYMENT, self.refunded),
                 CommandHandler("paysupport", self.pay_support, filters=filters.ChatType.PRIVATE),
                 CallbackQueryHandler(self.send_again, pattern=f"^{SEND_AGAIN_PREFIX}"),
             ],
@@ -192,6 +195,17 @@ class StarsCounter:
             payment.currency,
             payment.total_amount,
         )
+
+    async def refunded(self, update: Update, context: Context) -> None:
+        """Telegram's note that a Star payment was refunded: recorded, if /refund's record of
+        it was lost (the process stopped between Telegram's answer and the record)."""
+        message = update.effective_message
+        if message is None or message.refunded_payment is None:
+            return
+        order_id = order_of_payload(message.refunded_payment.invoice_payload)
+        order = await self._storage.get_order(order_id) if order_id is not None else None
+        if order is not None:
+            await self._ledger.apply_refund(order)
 
     async def pay_support(self, update: Update, context: Context) -> None:
         """Whom to ask about a payment, with the buyer's recent payments."""

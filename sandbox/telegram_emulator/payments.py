@@ -8,9 +8,9 @@ What the Bot API documents (core.telegram.org/bots/api#payments, #sendinvoice,
 - Paying: the client sends the bot a ``pre_checkout_query``; the bot must answer it with
   ``answerPreCheckoutQuery`` within 10 seconds or the payment is cancelled; once the bot said yes,
   the payment is made and the bot receives a message with ``successful_payment``.
-- ``refundStarPayment`` refunds a whole Star payment, once.
+- ``refundStarPayment`` refunds a whole Star payment, once; the buyer's chat then gets a
+  service message with ``refunded_payment``, which the bot receives too.
 
-Deliberate deviation: a refund does not post Telegram's ``refunded_payment`` service message.
 The error texts are those Telegram answers where known (``CHARGE_ALREADY_REFUNDED``,
 ``STARS_INVOICE_INVALID``, the answer to an expired query); others follow Telegram's style.
 """
@@ -207,6 +207,13 @@ class Payments:
         if charge.refunded:
             raise bad_request("CHARGE_ALREADY_REFUNDED")
         charge.refunded = True
+        refunded = {
+            "currency": charge.currency,
+            "total_amount": charge.total_amount,
+            "invoice_payload": charge.invoice_payload,
+            "telegram_payment_charge_id": charge.telegram_payment_charge_id,
+        }
+        self._host.user_message(self._host.user_of(user_id), {"refunded_payment": refunded})
         return True
 
 

@@ -445,6 +445,10 @@ async def test_full_refunds_of_both_rails_take_the_access_back(
         )
         assert refunded
     assert telegram.groups.members(GROUP_ID) == set()
+    # Telegram's refunded_payment note is taken silently, never answered as unknown input.
+    assert not [
+        c for c in telegram.calls_to("sendMessage") if "did not understand" in c.params["text"]
+    ]
     assert all(link.is_revoked for link in telegram.groups.links(GROUP_ID))
     assert len(telegram.calls_to("banChatMember")) == 2
     statuses = rows(db, "SELECT status FROM orders ORDER BY id")

@@ -142,6 +142,12 @@ async def test_a_star_payment_is_refunded_once(bot: Bot, emulator: TelegramEmula
     assert not charge.refunded
     assert await bot.refund_star_payment(BUYER_ID, charge.telegram_payment_charge_id)
     assert charge.refunded
+    # Telegram tells the chat, and the bot, with a service message.
+    [told] = await bot.get_updates(offset=3, timeout=5)
+    assert told.message is not None and told.message.refunded_payment is not None
+    assert told.message.refunded_payment.telegram_payment_charge_id == (
+        charge.telegram_payment_charge_id
+    )
     with pytest.raises(BadRequest, match=r"(?i)CHARGE_ALREADY_REFUNDED"):
         await bot.refund_star_payment(BUYER_ID, charge.telegram_payment_charge_id)
 
