@@ -120,7 +120,7 @@ class Transaction(Protocol):
         ...
 
     async def take_keys(self, order_id: int, product_id: str, count: int) -> list[str]:
-        """The order's codes from the product's pool: those it took before, else up to
+        """The order's codes of the product's pool: those it took before, else up to
         `count` free ones, taken for good (never by another order, on any replica)."""
         ...
 
@@ -138,8 +138,8 @@ class Transaction(Protocol):
         """Record that a Star payment was refunded; False when it was before."""
         ...
 
-    async def invite_link_of(self, order_id: int) -> InviteLink | None:
-        """The invite link made for the order, if one was."""
+    async def invite_links_of(self, order_id: int) -> list[InviteLink]:
+        """The invite links made for the order (one per group or channel)."""
         ...
 
 
@@ -283,20 +283,21 @@ class Storage(Protocol):
         """The codes of the product's pool not taken yet."""
         ...
 
-    async def keys_of(self, order_id: int) -> list[str]:
-        """The codes an order took."""
+    async def keys_of(self, order_id: int, product_id: str | None = None) -> list[str]:
+        """The codes an order took (of one product, when named)."""
         ...
 
-    async def invite_link_of(self, order_id: int) -> InviteLink | None:
-        """The invite link made for the order, if one was."""
+    async def invite_links_of(self, order_id: int) -> list[InviteLink]:
+        """The invite links made for the order (one per group or channel)."""
         ...
 
     async def save_invite_link(self, order_id: int, chat_id: int, link: str) -> str:
-        """Keep the invite link made for an order; the first one kept stays, and is returned."""
+        """Keep the invite link made for an order to a group or channel; the first one kept
+        stays, and is returned."""
         ...
 
-    async def mark_invite_revoked(self, order_id: int) -> None:
-        """Record that the order's invite link was revoked."""
+    async def mark_invite_revoked(self, order_id: int, chat_id: int) -> None:
+        """Record that the order's invite link to that group or channel was revoked."""
         ...
 
     async def file_id_for(self, path: str) -> str | None:

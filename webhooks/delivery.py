@@ -42,7 +42,7 @@ async def queue_revocation(tx: Transaction, order: Order) -> bool:
     """A fully refunded order's invite link is revoked and its member removed (the outbox
     does it and tells the buyer); False when the order gave no such access."""
     gave_access = await tx.digital_kind(order.product_id) == "invite"
-    if not gave_access and await tx.invite_link_of(order.id) is None:
+    if not gave_access and not await tx.invite_links_of(order.id):
         return False
     await tx.enqueue(order.chat_id, MessageKind.ACCESS_REVOKED, order.id)
     return True

@@ -227,7 +227,7 @@ class AdminHandlers:
         locale = locale_for(user.language_code)
         goods = admin_texts.goods_lines(
             await self.storage.keys_of(order.id),
-            await self.storage.invite_link_of(order.id),
+            await self.storage.invite_links_of(order.id),
             await self.storage.star_payment_of(order.id),
         )
         await message.reply_html(

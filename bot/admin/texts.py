@@ -249,14 +249,14 @@ def code_hint(code: str) -> str:
 
 
 def goods_lines(
-    codes: Sequence[str], invite: InviteLink | None, star_payment: StarPayment | None
+    codes: Sequence[str], invites: Sequence[InviteLink], star_payment: StarPayment | None
 ) -> list[str]:
     """What an order delivered (never a whole code), and its payment in Stars."""
     lines = []
     if codes:
         shown = ", ".join(f"<code>{escape(code_hint(code))}</code>" for code in codes)
         lines.append(f"Delivered {'code' if len(codes) == 1 else 'codes'} {shown}")
-    if invite is not None:
+    for invite in invites:
         state = "revoked" if invite.revoked_at is not None else "active"
         lines.append(
             f"Delivered invite link to <code>{invite.chat_id}</code> ({state}):"

@@ -38,7 +38,7 @@ class Goods:
         once it is refunded (or delivers nothing)."""
         if order.status not in MONEY_KEPT:
             return None
-        codes = await self._storage.keys_of(order.id)
+        codes = await self._storage.keys_of(order.id, order.product_id)
         if codes:  # kept with the order, whatever the catalog says now
             return Outgoing(texts.delivery_codes(order, codes, on_payment=on_payment))
         product = self._catalog.current.get(order.product_id)
@@ -60,10 +60,12 @@ class Goods:
     async def access_revoked(self, order: Order) -> Outgoing | None:
         """After a full refund: the order's invite link revoked and the buyer removed from the
         group (and free to join again another day); the buyer is told."""
-        link = await self._storage.invite_link_of(order.id)
-        if link is None:
+        links = await self._storage.invite_links_of(order.id)
+        if not links:
             return None  # never delivered: there was no access to take back
-        if link.revoked_at is None:
+        for link in links:
+            if link.revoked_at is not None:
+                continue
             try:
                 await self._bot.revoke_chat_invite_link(link.chat_id, link.invite_link)
             except BadRequest as exc:  # revoked or expired already
@@ -72,13 +74,13 @@ class Goods:
             await self._bot.unban_chat_member(
                 link.chat_id, order.telegram_user_id, only_if_banned=True
             )
-            await self._storage.mark_invite_revoked(order.id)
+            await self._storage.mark_invite_revoked(order.id, link.chat_id)
         return Outgoing(texts.access_revoked(order))
 
     async def _invite(self, order: Order, chat_id: int) -> str:
-        kept = await self._storage.invite_link_of(order.id)
-        if kept is not None:
-            return kept.invite_link
+        for kept in await self._storage.invite_links_of(order.id):
+            if kept.chat_id == chat_id:
+                return kept.invite_link
         made = await self._bot.create_chat_invite_link(
             chat_id, member_limit=1, name=f"order #{reference_for(order.id)}"
         )

@@ -183,17 +183,17 @@ class PostgresStorage:
     async def free_keys(self, product_id: str) -> int:
         return (await goods.free_counts(self._engine, [product_id]))[product_id]
 
-    async def keys_of(self, order_id: int) -> list[str]:
-        return await goods.keys_of(self._engine, order_id)
+    async def keys_of(self, order_id: int, product_id: str | None = None) -> list[str]:
+        return await goods.keys_of(self._engine, order_id, product_id)
 
-    async def invite_link_of(self, order_id: int) -> InviteLink | None:
-        return await goods.invite_of(self._engine, order_id)
+    async def invite_links_of(self, order_id: int) -> list[InviteLink]:
+        return await goods.invites_of(self._engine, order_id)
 
     async def save_invite_link(self, order_id: int, chat_id: int, link: str) -> str:
         return await self._write(goods.save_invite, order_id, chat_id, link)
 
-    async def mark_invite_revoked(self, order_id: int) -> None:
-        await self._write(goods.mark_revoked, order_id)
+    async def mark_invite_revoked(self, order_id: int, chat_id: int) -> None:
+        await self._write(goods.mark_revoked, order_id, chat_id)
 
     async def file_id_for(self, path: str) -> str | None:
         return await goods.file_id_for(self._engine, path)

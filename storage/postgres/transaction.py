@@ -104,5 +104,5 @@ class PostgresTransaction:
     async def mark_star_refunded(self, charge_id: str) -> bool:
         return await goods.mark_star_refunded(self._db, charge_id)
 
-    async def invite_link_of(self, order_id: int) -> InviteLink | None:
-        return await goods.invite_of(self._db, order_id)
+    async def invite_links_of(self, order_id: int) -> list[InviteLink]:
+        return await goods.invites_of(self._db, order_id)

@@ -81,8 +81,9 @@ async def free_counts(db: Reads, product_ids: list[str]) -> dict[str, int]:
 
 
 async def take_keys(db: Writes, order_id: int, product_id: str, count: int) -> list[str]:
-    """The order's codes: those it took before, else up to `count` free ones, taken now."""
-    taken = await keys_of(db, order_id)
+    """The order's codes of the product: those it took before, else up to `count` free ones,
+    taken now."""
+    taken = await keys_of(db, order_id, product_id)
     if taken:
         return taken
     rows = await db.rows(
@@ -93,35 +94,41 @@ async def take_keys(db: Writes, order_id: int, product_id: str, count: int) -> l
     return [row["code"] for row in sorted(rows, key=lambda row: row["id"])]
 
 
-async def keys_of(db: Reads, order_id: int) -> list[str]:
-    rows = await db.rows("SELECT code FROM key_codes WHERE order_id = ? ORDER BY id", (order_id,))
+async def keys_of(db: Reads, order_id: int, product_id: str | None = None) -> list[str]:
+    """The codes the order took (of one product, when named)."""
+    rows = await db.rows(
+        "SELECT code FROM key_codes WHERE order_id = ? AND coalesce(?, product_id) = product_id"
+        " ORDER BY id",
+        (order_id, product_id),
+    )
     return [row["code"] for row in rows]
 
 
 async def save_invite(db: Writes, order_id: int, chat_id: int, link: str) -> str:
-    """Keep the order's invite link; the first one made stays (returned)."""
+    """Keep the order's invite link to a group; the first one made stays (returned)."""
     await db.execute(
         "INSERT INTO invite_links (order_id, chat_id, invite_link, created_at)"
-        " VALUES (?, ?, ?, ?) ON CONFLICT (order_id) DO NOTHING",
+        " VALUES (?, ?, ?, ?) ON CONFLICT (order_id, chat_id) DO NOTHING",
         (order_id, chat_id, link, now()),
     )
-    found = await invite_of(db, order_id)
-    assert found is not None
-    return found.invite_link
+    (kept,) = [found for found in await invites_of(db, order_id) if found.chat_id == chat_id]
+    return kept.invite_link
 
 
-async def invite_of(db: Reads, order_id: int) -> InviteLink | None:
+async def invites_of(db: Reads, order_id: int) -> list[InviteLink]:
     rows = await db.rows(
-        "SELECT order_id, chat_id, invite_link, revoked_at FROM invite_links WHERE order_id = ?",
+        "SELECT order_id, chat_id, invite_link, revoked_at FROM invite_links WHERE order_id = ?"
+        " ORDER BY created_at, chat_id",
         (order_id,),
     )
-    return InviteLink(**dict(rows[0])) if rows else None
+    return [InviteLink(**dict(row)) for row in rows]
 
 
-async def mark_revoked(db: Writes, order_id: int) -> None:
+async def mark_revoked(db: Writes, order_id: int, chat_id: int) -> None:
     await db.execute(
-        "UPDATE invite_links SET revoked_at = ? WHERE order_id = ? AND revoked_at IS NULL",
-        (now(), order_id),
+        "UPDATE invite_links SET revoked_at = ? WHERE order_id = ? AND chat_id = ?"
+        " AND revoked_at IS NULL",
+        (now(), order_id, chat_id),
     )
 
 

@@ -54,6 +54,12 @@ async def test_a_key_pool_is_the_stock_and_grows_when_the_owner_appends(store: S
         again = await tx.take_keys(pair, "key", 2)
     assert first == again == ["BBBB-2", "CCCC-3"]
     assert await store.free_keys("key") == 0
+    # An order's codes are taken per product: another pool's for the same order are its own.
+    await store.add_keys({"gift": ["GIFT-1"]})
+    async with store.transaction() as tx:
+        assert await tx.take_keys(pair, "gift", 1) == ["GIFT-1"]
+    assert await store.keys_of(pair, "gift") == ["GIFT-1"]
+    assert await store.keys_of(pair) == ["BBBB-2", "CCCC-3", "GIFT-1"]
     # A failed transaction gives its codes back.
     await store.add_keys({"key": ["DDDD-4"]})
     late = await new_key_order(store, user_id=9)
@@ -105,9 +111,12 @@ async def test_what_products_deliver_links_files_and_star_payments(store: Storag
     kept = await store.save_invite_link(order_id, -1001, "https://t.me/+first")
     again = await store.save_invite_link(order_id, -1001, "https://t.me/+second")
     assert kept == again == "https://t.me/+first"
-    await store.mark_invite_revoked(order_id)
-    link = await store.invite_link_of(order_id)
-    assert link is not None and link.revoked_at is not None and link.chat_id == -1001
+    other = await store.save_invite_link(order_id, -1002, "https://t.me/+other")
+    assert other == "https://t.me/+other"
+    await store.mark_invite_revoked(order_id, -1001)
+    links = {link.chat_id: link for link in await store.invite_links_of(order_id)}
+    assert links[-1001].invite_link == "https://t.me/+first"
+    assert links[-1001].revoked_at is not None and links[-1002].revoked_at is None
     # Uploaded files are remembered by path.
     assert await store.file_id_for("/srv/guide.pdf") is None
     await store.remember_file_id("/srv/guide.pdf", "BQACAgIAAxkBAAIB")

@@ -16,11 +16,12 @@ CREATE TABLE key_codes (
 CREATE INDEX key_codes_free ON key_codes (product_id, id) WHERE order_id IS NULL;
 CREATE INDEX key_codes_of_order ON key_codes (order_id) WHERE order_id IS NOT NULL;
 CREATE TABLE invite_links (
-    order_id BIGINT PRIMARY KEY REFERENCES orders (id),
+    order_id BIGINT NOT NULL REFERENCES orders (id),
     chat_id BIGINT NOT NULL,
     invite_link TEXT NOT NULL,
     created_at BIGINT NOT NULL,
-    revoked_at BIGINT
+    revoked_at BIGINT,
+    PRIMARY KEY (order_id, chat_id)
 );
 CREATE TABLE sent_files (
     path TEXT PRIMARY KEY,

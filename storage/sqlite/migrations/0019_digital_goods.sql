@@ -1,6 +1,6 @@
 -- Digital goods: what each product delivers (written from the catalog at start-up and on each
 -- reload), the key pools (one row a code; `order_id` is the order that took it, once, for
--- good), the one-person invite link made for an order, the file ids Telegram gave for the
+-- good), the one-person invite link made for an order (one per group or channel), the file ids Telegram gave for the
 -- files the bot uploaded, and the payments made in Telegram Stars, each recorded once by its
 -- charge id.
 CREATE TABLE digital_products (
@@ -19,11 +19,12 @@ CREATE TABLE key_codes (
 CREATE INDEX key_codes_free ON key_codes (product_id, id) WHERE order_id IS NULL;
 CREATE INDEX key_codes_of_order ON key_codes (order_id) WHERE order_id IS NOT NULL;
 CREATE TABLE invite_links (
-    order_id INTEGER PRIMARY KEY REFERENCES orders (id),
+    order_id INTEGER NOT NULL REFERENCES orders (id),
     chat_id INTEGER NOT NULL,
     invite_link TEXT NOT NULL,
     created_at INTEGER NOT NULL,
-    revoked_at INTEGER
+    revoked_at INTEGER,
+    PRIMARY KEY (order_id, chat_id)
 );
 CREATE TABLE sent_files (
     path TEXT PRIMARY KEY,
