@@ -3,7 +3,6 @@ Storage protocol), implemented over SQLite by SQLiteStorage and over PostgreSQL 
 PostgresStorage; open_storage picks one from the DATABASE_URL."""
 
 from storage.models import (
-    DELIVERY_ON_PAYMENT,
     CurrencyFigures,
     InviteLink,
     MessageKind,
@@ -18,6 +17,8 @@ from storage.models import (
     SpanSales,
     StarPayment,
     StatusChange,
+    delivery_detail,
+    delivery_of,
 )
 from storage.order_rules import OrderStatus
 from storage.postgres import PostgresStorage
@@ -28,7 +29,6 @@ from storage.sqlite.inspect import database_problems
 from storage.urls import is_postgres, open_storage, sqlite_path, url_problem
 
 __all__ = [
-    "DELIVERY_ON_PAYMENT",
     "CurrencyFigures",
     "InviteLink",
     "MessageKind",
@@ -51,6 +51,8 @@ __all__ = [
     "StorageError",
     "Transaction",
     "database_problems",
+    "delivery_detail",
+    "delivery_of",
     "is_postgres",
     "open_storage",
     "postgres_problems",

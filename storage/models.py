@@ -88,9 +88,20 @@ class MessageKind(StrEnum):
     HEALTH_ALERT = "health_alert"
 
 
-# The `detail` of a DELIVERY row queued with the payment: its message also confirms the
-# payment (a "Send again" row has none).
-DELIVERY_ON_PAYMENT = "paid"
+# The `detail` of a DELIVERY row is the product whose goods it sends; queued with the payment,
+# it starts with this, and its message also confirms the payment ("Send again" rows do not).
+DELIVERY_ON_PAYMENT = "paid:"
+
+
+def delivery_detail(product_id: str, *, on_payment: bool) -> str:
+    """A DELIVERY row's `detail`."""
+    return f"{DELIVERY_ON_PAYMENT}{product_id}" if on_payment else product_id
+
+
+def delivery_of(detail: str | None) -> tuple[str, bool]:
+    """The product a DELIVERY row's `detail` names, and whether it comes with the payment."""
+    text = detail or ""
+    return text.removeprefix(DELIVERY_ON_PAYMENT), text.startswith(DELIVERY_ON_PAYMENT)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,8 +35,14 @@ from bot.catalog.model import LiveCatalog, Product
 from bot.handler_groups import ROOMS
 from bot.i18n import Language, language
 from bot.references import order_id_for, reference_for
-from storage import MessageKind, Order, Storage
-from storage.order_rules import MONEY_KEPT, MONEY_TAKEN, OrderStatus, parse_order_id
+from storage import MessageKind, Order, Storage, delivery_detail
+from storage.order_rules import (
+    MONEY_KEPT,
+    MONEY_TAKEN,
+    OrderStatus,
+    parse_order_id,
+    units_by_product,
+)
 
 log = logging.getLogger(__name__)
 
@@ -237,14 +243,23 @@ class StarsCounter:
             await answer_tap(query, texts.slow_down(wait, lang), alert=True)
             return
         async with self._storage.transaction() as tx:
-            await tx.enqueue(order.chat_id, MessageKind.DELIVERY, order.id)
+            for product_id in self._digital_products(order):
+                detail = delivery_detail(product_id, on_payment=False)
+                await tx.enqueue(order.chat_id, MessageKind.DELIVERY, order.id, detail=detail)
         self._on_queued()
         await answer_tap(query, texts.delivery_on_its_way(lang))
 
     def delivers(self, order: Order) -> bool:
-        """Whether the order's product is one of digital goods."""
-        product = self._catalog.current.get(order.product_id)
-        return product is not None and product.deliver is not None
+        """Whether the order has digital goods."""
+        return bool(self._digital_products(order))
+
+    def _digital_products(self, order: Order) -> list[str]:
+        catalog = self._catalog.current
+        return [
+            product_id
+            for product_id, _ in units_by_product(order)
+            if (product := catalog.get(product_id)) is not None and product.deliver is not None
+        ]
 
     async def _open_invoice(self, telegram_user_id: int, product_id: str) -> Order | None:
         for order in await self._storage.orders_of_buyer(telegram_user_id, LATEST_ORDERS):

@@ -33,15 +33,15 @@ class Goods:
         self._bot = bot
         self._catalog = catalog
 
-    async def delivery(self, order: Order, *, on_payment: bool) -> Outgoing | None:
-        """The goods of a paid order (`on_payment`: with the payment's confirmation); None
-        once it is refunded (or delivers nothing)."""
+    async def delivery(self, order: Order, product_id: str, *, on_payment: bool) -> Outgoing | None:
+        """The goods of one product of a paid order (`on_payment`: with the payment's
+        confirmation); None once it is refunded (or the product delivers nothing)."""
         if order.status not in MONEY_KEPT:
             return None
-        codes = await self._storage.keys_of(order.id, order.product_id)
+        codes = await self._storage.keys_of(order.id, product_id)
         if codes:  # kept with the order, whatever the catalog says now
             return Outgoing(texts.delivery_codes(order, codes, on_payment=on_payment))
-        product = self._catalog.current.get(order.product_id)
+        product = self._catalog.current.get(product_id)
         deliver = product.deliver if product is not None else None
         if deliver is None or deliver.kind == "keys":
             log.warning("order %s: nothing to deliver (not in the catalog any more)", order.id)

@@ -14,14 +14,7 @@ from bot.buyer import texts
 from bot.buyer.keyboards import again_keyboard
 from bot.i18n import language
 from bot.money import Money, locale_for
-from storage import (
-    DELIVERY_ON_PAYMENT,
-    MessageKind,
-    Order,
-    OrderStatus,
-    OutboxMessage,
-    Storage,
-)
+from storage import MessageKind, Order, OrderStatus, OutboxMessage, Storage, delivery_of
 
 if TYPE_CHECKING:
     from bot.outbox.goods import Goods
@@ -88,9 +81,8 @@ class Notices:
         if kind is MessageKind.DELIVERY:
             if self._goods is None:
                 return None
-            return await self._goods.delivery(
-                order, on_payment=message.detail == DELIVERY_ON_PAYMENT
-            )
+            product_id, on_payment = delivery_of(message.detail)
+            return await self._goods.delivery(order, product_id, on_payment=on_payment)
         if kind is MessageKind.ACCESS_REVOKED:
             return await self._goods.access_revoked(order) if self._goods else None
         if kind is MessageKind.REFUNDED:
