@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection
 from enum import StrEnum
 
 from storage import MessageKind, Order, OrderFacts, Storage, Transaction
-from storage.order_rules import MONEY_KEPT, OrderStatus
+from storage.order_rules import MONEY_KEPT, OrderStatus, units_by_product
 from webhooks.delivery import queue_delivery
 from webhooks.fulfilment import Outcome
 from webhooks.refunds import apply_refund
@@ -59,14 +59,13 @@ class StarPayments:
             return Refusal.CLOSED
         if currency.lower() != order.currency or total != order.amount_total:
             return Refusal.CHANGED
-        left = await self._storage.stock_left([order.product_id], replacing=order.id)
-        if order.product_id in left and left[order.product_id] < order.quantity:
-            return Refusal.SOLD_OUT
-        if (
-            order.product_id in key_pools
-            and await self._storage.free_keys(order.product_id) < order.quantity
-        ):
-            return Refusal.SOLD_OUT
+        goods = units_by_product(order)
+        left = await self._storage.stock_left([product for product, _ in goods], replacing=order.id)
+        for product_id, units in goods:
+            if product_id in left and left[product_id] < units:
+                return Refusal.SOLD_OUT
+            if product_id in key_pools and await self._storage.free_keys(product_id) < units:
+                return Refusal.SOLD_OUT
         return None
 
     async def apply_payment(
