@@ -52,23 +52,24 @@ async def test_an_invoice_in_stars_is_sent_with_its_total(bot: Bot) -> None:
     assert message.invoice.total_amount == 150  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize(
-    ("changes", "error"),
-    [
-        ({"title": "x" * 33}, "TITLE_INVALID"),
-        ({"description": "d" * 256}, "DESCRIPTION_INVALID"),
-        ({"payload": "é" * 65}, "INVOICE_PAYLOAD_INVALID"),  # 130 bytes in 65 characters
-        ({"prices": [LabeledPrice("Key", 100), LabeledPrice("Tip", 50)]}, "STARS_INVOICE_INVALID"),
-        ({"provider_token": "284685063:TEST:emulated"}, "STARS_INVOICE_INVALID"),
-        ({"prices": [LabeledPrice("Key", 0)]}, "CURRENCY_TOTAL_AMOUNT_INVALID"),
-        ({"currency": "EUR"}, "PAYMENT_PROVIDER_INVALID"),
-    ],
-)
+# Each change to a valid invoice, and Telegram's answer to it.
+REFUSED_INVOICES: list[tuple[dict[str, object], str]] = [
+    ({"title": "x" * 33}, "TITLE_INVALID"),
+    ({"description": "d" * 256}, "DESCRIPTION_INVALID"),
+    ({"payload": "é" * 65}, "INVOICE_PAYLOAD_INVALID"),  # 130 bytes in 65 characters
+    ({"prices": [LabeledPrice("Key", 100), LabeledPrice("Tip", 50)]}, "STARS_INVOICE_INVALID"),
+    ({"provider_token": "284685063:TEST:emulated"}, "STARS_INVOICE_INVALID"),
+    ({"prices": [LabeledPrice("Key", 0)]}, "CURRENCY_TOTAL_AMOUNT_INVALID"),
+    ({"currency": "EUR"}, "PAYMENT_PROVIDER_INVALID"),
+]
+
+
 async def test_an_invoice_beyond_telegrams_limits_is_refused(
-    bot: Bot, emulator: TelegramEmulator, changes: dict[str, object], error: str
+    bot: Bot, emulator: TelegramEmulator
 ) -> None:
-    with pytest.raises(BadRequest, match=rf"(?i){error}"):
-        await invoice(bot, **changes)
+    for changes, error in REFUSED_INVOICES:
+        with pytest.raises(BadRequest, match=rf"(?i){error}"):
+            await invoice(bot, **changes)
     assert emulator.messages_to(BUYER_ID) == []
     assert emulator.payments.invoices == {}
 
@@ -173,13 +174,11 @@ async def test_a_one_person_invite_link_lets_one_person_in_until_revoked(
         emulator.groups.join(emulator.user(BUYER_ID), other.invite_link)
 
 
-@pytest.mark.parametrize(("limit", "error"), [(0, "member_limit"), (100_000, "member_limit")])
-async def test_invite_links_keep_telegrams_limits(
-    bot: Bot, emulator: TelegramEmulator, limit: int, error: str
-) -> None:
+async def test_invite_links_keep_telegrams_limits(bot: Bot, emulator: TelegramEmulator) -> None:
     emulator.groups.add(GROUP_ID, "Members")
-    with pytest.raises(BadRequest, match=rf"(?i){error}"):
-        await bot.create_chat_invite_link(GROUP_ID, member_limit=limit)
+    for limit in (0, 100_000):
+        with pytest.raises(BadRequest, match=r"(?i)member_limit"):
+            await bot.create_chat_invite_link(GROUP_ID, member_limit=limit)
     with pytest.raises(BadRequest, match=r"(?i)too long"):
         await bot.create_chat_invite_link(GROUP_ID, member_limit=1, name="n" * 33)
     assert emulator.groups.links(GROUP_ID) == []
