@@ -99,4 +99,4 @@ def paid_by_buyer(order: Order) -> int:
 
 def units_by_product(order: Order) -> list[tuple[str, int]]:
     """Each product of the order with its units, in the order's own order."""
-    return [(order.product_id, order.quantity)]
+    return [(line.product_id, line.quantity) for line in order.lines]

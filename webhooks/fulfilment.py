@@ -201,6 +201,9 @@ class Fulfilment:
             facts = OrderFacts(failure_reason="the delayed payment failed")
         if not await tx.advance(order, target, source=source, facts=facts):
             return False
+        if target is OrderStatus.PAID and order.from_cart:
+            # What was paid for leaves the cart with the payment; anything added since stays.
+            await tx.take_from_cart(order.telegram_user_id, order.lines)
         delivered = target is OrderStatus.PAID and await queue_delivery(tx, order, self._admin_ids)
         if (kind := _BUYER_MESSAGES.get(target)) is not None and not delivered:
             await tx.enqueue(order.chat_id, kind, order.id)

@@ -90,6 +90,9 @@ class StarPayments:
                 await tx.flag_order(order.id, flag)
                 await self._alert(tx, order, flag)
                 return Outcome.UNCHANGED
+            if order.from_cart:
+                # What was paid for leaves the cart with the payment; anything added since stays.
+                await tx.take_from_cart(order.telegram_user_id, order.lines)
             if not await queue_delivery(tx, order, self._admin_ids):
                 await tx.enqueue(order.chat_id, MessageKind.PAYMENT_RECEIVED, order.id)
             await tx.enqueue_alerts(MessageKind.ALERT_PAID, order.id, self._admin_ids)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, Protocol
 
 from telegram import Bot, CallbackQuery, LabeledPrice, Update
@@ -29,13 +29,13 @@ from bot.answers import answer_tap
 from bot.buyer import texts
 from bot.buyer.keyboards import SEND_AGAIN_PREFIX
 from bot.buyer.language import BuyerLanguages
-from bot.buyer.purchase import RESEND_AFTER_SECONDS, Buyer, new_order
+from bot.buyer.purchase import RESEND_AFTER_SECONDS, Buyer, Pick, new_order, stock_of
 from bot.buyer.tap_guard import TapGuard
 from bot.catalog.model import LiveCatalog, Product
 from bot.handler_groups import ROOMS
 from bot.i18n import Language, language
 from bot.references import order_id_for, reference_for
-from storage import MessageKind, Order, Storage, delivery_detail
+from storage import MessageKind, NewOrder, Order, Storage, delivery_detail
 from storage.order_rules import (
     MONEY_KEPT,
     MONEY_TAKEN,
@@ -126,38 +126,51 @@ class StarsCounter:
     ) -> None:
         """Send the invoice for a Buy tap; an open invoice of the buyer's for the product is
         replaced (closed, and its message deleted) once the new order holds its units."""
+        await self._sell(query, buyer, [Pick(product, quantity)], lang, from_cart=False)
+
+    async def sell_cart(
+        self, query: CallbackQuery, buyer: Buyer, picks: Sequence[Pick], lang: Language
+    ) -> None:
+        """Send the invoice for a cart in Stars: one price, its total (Telegram takes one price
+        in Stars), replacing the buyer's open cart invoice."""
+        await self._sell(query, buyer, picks, lang, from_cart=True)
+
+    async def _sell(
+        self,
+        query: CallbackQuery,
+        buyer: Buyer,
+        picks: Sequence[Pick],
+        lang: Language,
+        *,
+        from_cart: bool,
+    ) -> None:
         bot = query.get_bot()
-        earlier = await self._open_invoice(buyer.telegram_user_id, product.id)
+        wanted = new_order(buyer, picks, from_cart=from_cart)
+        earlier = await self._open_invoice(wanted)
         now = int(time.time())
         if (
             earlier is not None
-            and earlier.quantity == quantity
+            and earlier.lines == wanted.lines
             and earlier.pay_message_id is not None
             and earlier.updated_at > now - RESEND_AFTER_SECONDS
         ):
             await answer_tap(query, texts.invoice_below(lang))
             return
         order = await self._storage.create_order_within_stock(
-            new_order(buyer, product, quantity),
-            product.stock,
-            replacing=earlier.id if earlier is not None else None,
+            wanted, stock_of(picks), replacing=earlier.id if earlier is not None else None
         )
         if order is None:
-            left = await self._storage.stock_left([product.id])
-            count = left.get(product.id, 0)
-            text = texts.not_enough_left(count, lang) if count else texts.sold_out(lang)
-            await answer_tap(query, text, alert=True)
+            await answer_tap(query, await self._short(picks, lang), alert=True)
             return
         await answer_tap(query)
         if earlier is not None:
             await self._close(earlier, bot)
+        only = picks[0].product.description_in(language(order.language).code)
         try:
             message = await bot.send_invoice(
                 order.chat_id,
                 title=texts.invoice_title(order),
-                description=texts.invoice_description(
-                    order, product.description_in(language(order.language).code)
-                ),
+                description=texts.invoice_description(order, only),
                 payload=invoice_payload(order.id),
                 currency="XTR",
                 prices=[LabeledPrice(texts.invoice_title(order), order.amount_total)],
@@ -168,6 +181,17 @@ class StarsCounter:
             await bot.send_message(order.chat_id, texts.link_failed(lang))
             return
         await self._storage.set_pay_message(order.id, message.message_id)
+
+    async def _short(self, picks: Sequence[Pick], lang: Language) -> str:
+        """Why the picks could not be held: the first one short of units."""
+        left = await self._storage.stock_left([pick.product.id for pick in picks])
+        for pick in picks:
+            count = left.get(pick.product.id)
+            if count is not None and count < pick.quantity:
+                if len(picks) > 1:
+                    return texts.line_short(pick.product.title_in(lang.code), count, lang)
+                return texts.not_enough_left(count, lang) if count else texts.sold_out(lang)
+        return texts.sold_out(lang)
 
     async def pre_checkout(self, update: Update, context: Context) -> None:
         """Telegram asks whether the buyer may pay: answered here, within its 10 seconds."""
@@ -261,10 +285,17 @@ class StarsCounter:
             if (product := catalog.get(product_id)) is not None and product.deliver is not None
         ]
 
-    async def _open_invoice(self, telegram_user_id: int, product_id: str) -> Order | None:
-        for order in await self._storage.orders_of_buyer(telegram_user_id, LATEST_ORDERS):
+    async def _open_invoice(self, wanted: NewOrder) -> Order | None:
+        """The buyer's open invoice for the same product (or for their cart), if any."""
+        products = [line.product_id for line in wanted.lines]
+        for order in await self._storage.orders_of_buyer(wanted.telegram_user_id, LATEST_ORDERS):
+            same = (
+                order.from_cart
+                if wanted.from_cart
+                else (not order.from_cart and [line.product_id for line in order.lines] == products)
+            )
             if (
-                order.product_id == product_id
+                same
                 and order.status is OrderStatus.PENDING
                 and order.checkout_session_id is None
                 and order.pay_message_id is not None

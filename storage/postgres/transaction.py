@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from storage.models import (
     InviteLink,
     MessageKind,
     Order,
     OrderFacts,
+    OrderLine,
     RefundAsk,
     StarPayment,
 )
 from storage.order_rules import OrderStatus
-from storage.postgres import events, goods, orders, outbox, preferences, refunds
+from storage.postgres import carts, events, goods, orders, outbox, preferences, refunds
 from storage.postgres.statements import Writes
 
 
@@ -70,6 +71,9 @@ class PostgresTransaction:
 
     async def alerts_enabled(self, admin_id: int) -> bool:
         return await preferences.alerts_enabled(self._db, admin_id)
+
+    async def take_from_cart(self, telegram_user_id: int, paid: Sequence[OrderLine]) -> None:
+        await carts.take_paid(self._db, telegram_user_id, paid)
 
     async def enqueue(
         self, chat_id: int, kind: MessageKind, order_id: int | None, detail: str | None = None

@@ -18,6 +18,7 @@ from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import ApiCall, TelegramEmulator, TgUser
 from tests.admin.steps import confirm
+from tests.buyer.steps import add_to_cart, cart_rows, open_cart
 from tests.helpers import (
     ADMIN_ID,
     QUICK_RETRIES,
@@ -498,3 +499,30 @@ async def test_a_delivery_that_never_went_out_is_sent_once_after_a_restart(
     assert len(sent) == 1
     taken = rows(database(shop), "SELECT order_id FROM key_codes WHERE order_id IS NOT NULL")
     assert len(taken) == 1
+
+
+async def test_a_cart_in_stars_is_paid_with_one_invoice_and_each_product_delivered(
+    goods_shop: Service, telegram: TelegramEmulator
+) -> None:
+    ada = telegram.user(5601, "Ada")
+    await add_to_cart(telegram, ada, "Notes")
+    await add_to_cart(telegram, ada, "Licence key")
+    cart = await open_cart(telegram, ada)
+    after = from_now_on(telegram)
+    await telegram.tap(ada, cart, "checkout")
+    (call,) = await telegram.wait_for("sendInvoice", after)
+    # Telegram takes one price in Stars: the cart's total.
+    lines = rows(database(goods_shop), "SELECT unit_amount, quantity FROM order_lines")
+    total = sum(line["unit_amount"] * line["quantity"] for line in lines)
+    assert [price["amount"] for price in call.params["prices"]] == [total]
+    after = from_now_on(telegram)
+    payment = await telegram.pay(ada, call.response["result"])
+    assert payment.outcome == "paid"
+    sent = await telegram.wait_for(
+        "sendMessage", lambda c: after(c) and to(ada)(c) and "order #" in c.params["text"], count=2
+    )
+    texts = [c.params["text"] for c in sent]
+    assert sum("Payment received" in text for text in texts) == 1
+    assert any("https://example.com/notes" in text for text in texts)
+    assert any(CODES[0] in text for text in texts)
+    assert cart_rows(database(goods_shop), ada.id) == []

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from storage import OrderStatus, Storage, open_storage
+from storage import NewOrder, OrderLine, OrderStatus, Storage, open_storage
 from tests.helpers import new_order
 
 
@@ -23,15 +23,13 @@ async def store(database_url: str) -> AsyncIterator[Storage]:
         await storage.close()
 
 
-def key_order(user_id: int = 7, quantity: int = 1) -> object:
-    return dataclasses.replace(new_order(user_id, quantity=quantity), product_id="key")
+def key_order(user_id: int = 7, quantity: int = 1) -> NewOrder:
+    line = OrderLine("key", "Licence key", 90, quantity)
+    return dataclasses.replace(new_order(user_id), currency="xtr", lines=(line,))
 
 
 async def new_key_order(store: Storage, user_id: int = 7, quantity: int = 1) -> int:
-    order = await store.create_order_within_stock(
-        key_order(user_id, quantity),  # type: ignore[arg-type]
-        None,
-    )
+    order = await store.create_order_within_stock(key_order(user_id, quantity), {})
     assert order is not None
     return order.id
 
