@@ -5,22 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
 
 import pytest
 
 from storage import NewOrder, OrderLine, OrderStatus, Storage, open_storage
 from tests.helpers import new_order
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Storage]:
-    storage = open_storage(database_url)
-    await storage.open()
-    try:
-        yield storage
-    finally:
-        await storage.close()
 
 
 def key_order(user_id: int = 7, quantity: int = 1) -> NewOrder:
