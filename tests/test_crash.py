@@ -18,7 +18,7 @@ import pytest
 from bot.outbox.sender import CONCURRENCY as SENDS_IN_FLIGHT
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
-from storage import NewOrder, SQLiteStorage
+from storage import NewOrder, OrderLine, SQLiteStorage
 from tests.helpers import REPO, free_port, rows, until
 from tests.stripe_sandbox import make_client, stripe_http
 
@@ -55,13 +55,10 @@ async def preload(database: Path, stripe_api: StripeEmulator, count: int) -> lis
                     f"Buyer {number}",
                     None,
                     "en",
-                    "trail-map",
-                    "Trail Map",
-                    1,
-                    1250,
                     "usd",
+                    (OrderLine("trail-map", "Trail Map", 1250, 1),),
                 ),
-                stock=None,
+                stock={},
             )
             session = await client.v1.checkout.sessions.create_async(
                 {
