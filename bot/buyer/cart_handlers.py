@@ -188,14 +188,15 @@ class CartHandlers:
             return
         async with self.tap_guard.one_at_a_time(user.id, CART_TURN):
             row = (await self.carts.contents(user.id)).row(product_id)
+            # A line off sale only goes down or out (its + is from a view before a reload).
+            if row is not None and quantity > row.line.quantity and not row.on_sale:
+                await answer_tap(query, texts.product_unavailable(lang), alert=True)
+                return
             if row is not None and quantity > max(row.upper, row.line.quantity):
                 product = row.product
-                if product is None or not row.on_sale:
-                    await answer_tap(query, texts.product_unavailable(lang), alert=True)
-                else:
-                    left = row.upper if row.upper < product.max_per_order else None
-                    bound = _bound_text(product, row.upper, left, lang)
-                    await answer_tap(query, bound, alert=True)
+                assert product is not None  # on sale
+                left = row.upper if row.upper < product.max_per_order else None
+                await answer_tap(query, _bound_text(product, row.upper, left, lang), alert=True)
                 return
             if row is not None:
                 await self.carts.change(user.id, product_id, quantity)

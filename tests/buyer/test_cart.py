@@ -350,3 +350,44 @@ def status_of(database: Path, order_id: int) -> str:
     (order,) = rows(database, "SELECT status FROM orders WHERE id = ?", order_id)
     status: str = order["status"]
     return status
+
+
+async def test_stale_cart_taps_after_the_catalog_changed_are_refused_and_change_nothing(
+    make_settings: Callable[..., Settings],
+    telegram: TelegramEmulator,
+    stripe_api: StripeEmulator,
+    tmp_path: Path,
+) -> None:
+    """A cart shown before a reload: + on a line taken off sale or out of the catalog, and
+    Checkout once the cart was emptied on another message."""
+    catalog_file = tmp_path / "lamps.toml"
+    catalog_file.write_text(lamps_toml())
+    async with Service(make_settings(catalog_file=catalog_file), lamps()) as shop:
+        database, ada = shop.settings.database_path, telegram.user(4242, "Ada")
+        await add_to_cart(telegram, ada, "Shade")
+        await add_to_cart(telegram, ada, "Bulb")
+        old = await open_cart(telegram, ada)
+        # The shade is taken off sale; the bulb leaves the catalog.
+        kept = [part for part in lamps_toml(shade={"active": False}).split("\n\n")]
+        catalog_file.write_text("\n\n".join(p for p in kept if '"bulb"' not in p))
+        await shop.live_catalog.reload()
+        before = snapshot(database)
+
+        for product_id in ("shade", "bulb"):
+            update = await telegram.tap(ada, old, line_button(old, product_id, "+"))
+            answer = await answer_to(telegram, update)
+            assert answer["show_alert"], (product_id, answer)
+            assert answer["text"] == "Sorry, this product is no longer on sale."
+        assert snapshot(database) == before
+        assert cart_rows(database, ada.id) == [("shade", 1), ("bulb", 1)]
+
+        # Nothing in it can be bought: Checkout says so and makes nothing.
+        answer = await answer_to(telegram, await telegram.tap(ada, old, "checkout"))
+        assert answer["text"] == "Nothing in your cart can be bought right now."
+        # Emptied on a new view, then Checkout on the old one.
+        await tap_and_see(telegram, ada, await open_cart(telegram, ada), "emptycart")
+        answer = await answer_to(telegram, await telegram.tap(ada, old, "checkout"))
+        assert answer["show_alert"]
+        assert answer["text"] == "Your cart is empty. Send /shop to add products."
+        assert rows(database, "SELECT id FROM orders") == []
+        assert stripe_api.sessions == {}
