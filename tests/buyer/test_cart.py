@@ -19,6 +19,7 @@ from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
 from storage import CartLine
+from tests.admin.steps import confirm
 from tests.buyer.steps import (
     add_to_cart,
     add_to_cart_refused,
@@ -391,3 +392,44 @@ async def test_stale_cart_taps_after_the_catalog_changed_are_refused_and_change_
         assert answer["text"] == "Your cart is empty. Send /shop to add products."
         assert rows(database, "SELECT id FROM orders") == []
         assert stripe_api.sessions == {}
+
+
+async def test_the_owner_refunds_a_cart_order_in_part_then_the_rest_with_refund(
+    make_settings: Callable[..., Settings],
+    telegram: TelegramEmulator,
+    stripe_api: StripeEmulator,
+) -> None:
+    async with Service(make_settings(), lamps()) as shop:
+        stripe_api.webhook_url = f"{shop.http_url}/stripe/webhook"
+        database, ada = shop.settings.database_path, telegram.user(4242, "Ada")
+        await add_to_cart(telegram, ada, "Lamp", 2)
+        await add_to_cart(telegram, ada, "Bulb", 3)
+        session = session_behind(
+            stripe_api, await checkout(telegram, ada, await open_cart(telegram, ada))
+        )
+        after = from_now_on(telegram)
+        await stripe_api.pay(session["id"])
+        await next_message(telegram, ada, text="Payment received", after=after)
+        (order,) = rows(database, "SELECT * FROM orders")
+        reference, owner = reference_for(order["id"]), telegram.user(ADMIN_ID, "Owner")
+
+        after = from_now_on(telegram)
+        await confirm(telegram, owner, await ask(telegram, owner, f"/refund {reference} 12.50"))
+        await next_message(telegram, ada, text="refunded", after=after)
+        await until(lambda: status_of(database, order["id"]) == "partially_refunded")
+        details = await ask(telegram, owner, f"/order {reference}")
+        assert "Lamp × 2 (lamp)" in details["text"] and "Bulb × 3 (bulb)" in details["text"]
+        assert "Refunded €12.50" in details["text"]
+
+        # Without an amount: the rest of the order's total, lines and all.
+        after = from_now_on(telegram)
+        await confirm(telegram, owner, await ask(telegram, owner, f"/refund {reference}"))
+        await next_message(telegram, ada, text="was refunded", after=after)
+        await until(lambda: status_of(database, order["id"]) == "refunded")
+        amounts = sorted(refund["amount"] for refund in stripe_api.refunds.values())
+        assert amounts == [1250, order["amount_total"] - 1250]
+        assert rows(database, "SELECT amount_refunded FROM orders") == [
+            {"amount_refunded": order["amount_total"]}
+        ]
+        # The stock the order held is back.
+        assert await shop.storage.stock_left(["lamp", "bulb"]) == {"lamp": 3, "bulb": 10}
