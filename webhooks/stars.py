@@ -101,6 +101,21 @@ class StarPayments:
         self._on_queued()
         return Outcome.PAID
 
+    async def take_payment(
+        self, order_id: int | None, charge_id: str, user_id: int, currency: str, total: int
+    ) -> bool:
+        """apply_payment; False when the order was closed before the payment arrived (replaced
+        by a newer invoice, or given up, after the bot said yes to it): the charge must go back
+        to the buyer."""
+        outcome = await self.apply_payment(order_id, charge_id, user_id, currency, total)
+        return outcome is not Outcome.UNCHANGED
+
+    async def given_back(self, charge_id: str) -> None:
+        """refundStarPayment gave back a payment its closed order could not take."""
+        async with self._storage.transaction() as tx:
+            await tx.mark_star_refunded(charge_id)
+        log.info("Star payment %s given back: its order was closed", charge_id)
+
     async def apply_refund(self, order: Order) -> Outcome:
         """refundStarPayment succeeded for the order: recorded once, like a Stripe refund (the
         order refunded, the buyer told, access taken back)."""

@@ -69,9 +69,11 @@ class StarLedger(Protocol):
         key_pools: Collection[str],
     ) -> str | None: ...
 
-    async def apply_payment(
+    async def take_payment(
         self, order_id: int | None, charge_id: str, user_id: int, currency: str, total: int
-    ) -> object: ...
+    ) -> bool: ...
+
+    async def given_back(self, charge_id: str) -> None: ...
 
     async def apply_refund(self, order: Order) -> object: ...
 
@@ -218,13 +220,25 @@ class StarsCounter:
         if message is None or user is None or message.successful_payment is None:
             return
         payment = message.successful_payment
-        await self._ledger.apply_payment(
-            order_of_payload(payment.invoice_payload),
-            payment.telegram_payment_charge_id,
-            user.id,
-            payment.currency,
-            payment.total_amount,
+        order_id = order_of_payload(payment.invoice_payload)
+        charge_id = payment.telegram_payment_charge_id
+        kept = await self._ledger.take_payment(
+            order_id, charge_id, user.id, payment.currency, payment.total_amount
         )
+        if kept or order_id is None:
+            return
+        # Telegram charged after the bot said yes, and the order closed meanwhile (a new tap
+        # replaced its invoice): nothing is delivered for it, so the Stars go back at once.
+        try:
+            await context.bot.refund_star_payment(user.id, charge_id)
+        except TelegramError as exc:  # the admins were alerted with the order's flag
+            log.error(
+                "Star payment %s of closed order %s not given back: %s", charge_id, order_id, exc
+            )
+            return
+        await self._ledger.given_back(charge_id)
+        lang = await self._buyers.of(user)
+        await message.reply_text(texts.payment_given_back(reference_for(order_id), lang))
 
     async def refunded(self, update: Update, context: Context) -> None:
         """Telegram's note that a Star payment was refunded: recorded, if /refund's record of

@@ -490,6 +490,14 @@ PRE_CHECKOUT_REFUSALS = {
 }
 
 
+def payment_given_back(reference: str, lang: Language) -> str:
+    """A Star payment that arrived after its order was closed: refunded at once."""
+    return lang._(
+        "Order #{reference} was closed before your payment arrived (a newer invoice replaced"
+        " it), so your Stars went back to your balance. Pay the newest invoice instead."
+    ).format(reference=reference)
+
+
 def pre_checkout_refused(reason: str, lang: Language) -> str:
     return lang._(PRE_CHECKOUT_REFUSALS[reason])
 

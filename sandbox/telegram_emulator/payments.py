@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -82,8 +83,10 @@ class PaymentForm:
     user: TgUser
     invoice: Invoice
 
-    async def confirm(self) -> Payment:
-        return await self.payments._confirm(self.user, self.invoice)
+    async def confirm(self, *, meanwhile: Callable[[], Awaitable[object]] | None = None) -> Payment:
+        """Pay; `meanwhile` runs between the bot's yes and the charge (the moments a real
+        payment takes, in which the bot may do other things)."""
+        return await self.payments._confirm(self.user, self.invoice, meanwhile)
 
 
 class Payments:
@@ -140,7 +143,12 @@ class Payments:
             raise ValueError("a payment form opens from an invoice in the user's chat only")
         return PaymentForm(self, user, invoice)
 
-    async def _confirm(self, user: TgUser, invoice: Invoice) -> Payment:
+    async def _confirm(
+        self,
+        user: TgUser,
+        invoice: Invoice,
+        meanwhile: Callable[[], Awaitable[object]] | None = None,
+    ) -> Payment:
         """The bot is asked (pre_checkout_query) and, if it says yes in time, the payment is
         made and reported (successful_payment)."""
         query_id = str(next(self._query_ids))
@@ -162,6 +170,8 @@ class Payments:
             self._answers.pop(query_id, None)
         if not ok:
             return Payment("refused", error_message=error_message)
+        if meanwhile is not None:
+            await meanwhile()
         number = next(self._charge_numbers)
         charge = Charge(
             telegram_payment_charge_id=f"stxEmU{number:010d}LaToR{user.id}",

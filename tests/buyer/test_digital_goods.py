@@ -526,3 +526,38 @@ async def test_a_cart_in_stars_is_paid_with_one_invoice_and_each_product_deliver
     assert any("https://example.com/notes" in text for text in texts)
     assert any(CODES[0] in text for text in texts)
     assert cart_rows(database(goods_shop), ada.id) == []
+
+
+async def test_a_payment_arriving_after_its_invoice_was_replaced_goes_back(
+    goods_shop: Service, telegram: TelegramEmulator
+) -> None:
+    """The bot said yes to a payment; before Telegram's charge arrived, the buyer's new tap
+    replaced the invoice (its order expired). The charge is given back, and the buyer told."""
+    db = database(goods_shop)
+    ada = telegram.user(5801, "Ada")
+    form = telegram.payments.open_form(ada, await invoice_for(telegram, ada, "Notes"))
+
+    async def buy_two() -> None:
+        card = await open_card(telegram, ada, "Notes")
+        more = next(b for b in buttons(card) if b["text"] == "+")["callback_data"]
+        card = await tap_and_see(telegram, ada, card, more)
+        after = from_now_on(telegram)
+        await telegram.tap(ada, card, button_with(card, "buy:")["callback_data"])
+        await telegram.wait_for("deleteMessage", after)
+
+    after = from_now_on(telegram)
+    payment = await form.confirm(meanwhile=buy_two)
+    assert payment.outcome == "paid" and payment.charge is not None
+    told = await next_message(telegram, ada, text="went back to your balance", after=after)
+    (first, second) = rows(db, "SELECT id, status FROM orders ORDER BY id")
+    assert f"#{reference_for(first['id'])}" in told["text"]
+    assert payment.charge.refunded
+    (refund,) = telegram.calls_to("refundStarPayment")
+    assert refund.params["telegram_payment_charge_id"] == payment.charge.telegram_payment_charge_id
+    (star_row,) = rows(db, "SELECT order_id, refunded_at FROM star_payments")
+    assert star_row["order_id"] == first["id"] and star_row["refunded_at"] is not None
+    assert (first["status"], second["status"]) == ("expired", "pending")
+    # Nothing was delivered for it.
+    assert not [
+        c for c in telegram.calls_to("sendMessage") if "example.com/notes" in c.params["text"]
+    ]
