@@ -143,6 +143,14 @@ class Payments:
             raise ValueError("a payment form opens from an invoice in the user's chat only")
         return PaymentForm(self, user, invoice)
 
+    async def forge_pre_checkout(
+        self, user: TgUser, *, currency: str, total_amount: int, payload: str
+    ) -> Payment:
+        """A payment of an invoice no message of the bot's holds (a modified client's, or one
+        of another bot's): the bot is asked as for any, and charged if it says yes."""
+        invoice = Invoice(user.id, 0, "forged", payload, currency, total_amount)
+        return await self._confirm(user, invoice)
+
     async def _confirm(
         self,
         user: TgUser,

@@ -31,6 +31,7 @@ from tests.helpers import (
     open_card,
     rows,
     session_behind,
+    snapshot,
     tap_and_see,
     until,
 )
@@ -526,6 +527,49 @@ async def test_a_cart_in_stars_is_paid_with_one_invoice_and_each_product_deliver
     assert any("https://example.com/notes" in text for text in texts)
     assert any(CODES[0] in text for text in texts)
     assert cart_rows(database(goods_shop), ada.id) == []
+
+
+async def test_forged_star_payments_and_send_again_taps_change_nothing(
+    goods_shop: Service, telegram: TelegramEmulator
+) -> None:
+    """Pre-checkout queries for another buyer's order, another amount or currency, or no order
+    of ours are refused; "Send again" for another buyer's order is refused."""
+    db, payments = database(goods_shop), telegram.payments
+    ada, bea = telegram.user(5701, "Ada"), telegram.user(5702, "Bea")
+    invoice = await invoice_for(telegram, ada, "Notes")
+    (call,) = telegram.calls_to("sendInvoice")
+    payload = call.params["payload"]
+    await until(
+        lambda: rows(db, "SELECT pay_message_id FROM orders")[0]["pay_message_id"] is not None
+    )
+    before = snapshot(db)
+    for user, currency, total, forged, said in [
+        (bea, "XTR", 40, payload, "not one of your open orders"),
+        (ada, "XTR", 1, payload, "price has changed"),
+        (ada, "USD", 40, payload, "price has changed"),
+        (ada, "XTR", 40, "order-ZZZZZZ", "not one of your open orders"),
+        (ada, "XTR", 40, "something else", "not one of your open orders"),
+    ]:
+        refused = await payments.forge_pre_checkout(
+            user, currency=currency, total_amount=total, payload=forged
+        )
+        assert refused.outcome == "refused", (user.id, currency, total, forged)
+        assert refused.error_message is not None and said in refused.error_message
+    assert snapshot(db) == before and payments.charges == {}
+
+    after = from_now_on(telegram)
+    assert (await telegram.pay(ada, invoice)).outcome == "paid"
+    await delivered(telegram, ada, after, "sendMessage")
+    (order,) = rows(db, "SELECT id FROM orders")
+    await until(lambda: not rows(db, "SELECT id FROM outbox WHERE sent_at IS NULL"))
+    before = snapshot(db)
+    listing = await ask(telegram, bea, "/shop")
+    answer = await answer_to(
+        telegram, await telegram.forge_tap(bea, listing, f"resend:{order['id']}")
+    )
+    assert answer["show_alert"] and "no longer on sale" in answer["text"]
+    assert rows(db, "SELECT id FROM outbox WHERE sent_at IS NULL") == []
+    assert snapshot(db)["outbox"] == before["outbox"]
 
 
 async def test_a_payment_arriving_after_its_invoice_was_replaced_goes_back(
