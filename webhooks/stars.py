@@ -82,7 +82,14 @@ class StarPayments:
                 log.error("Star payment %s names order %s, not this buyer's", charge_id, order_id)
                 return Outcome.NOT_OURS
             if not await tx.record_star_payment(charge_id, order.id, user_id, total):
-                return Outcome.DUPLICATE
+                kept = await tx.star_payment_of(order.id)
+                if kept is None or kept.charge_id == charge_id:
+                    return Outcome.DUPLICATE
+                # Two payment forms of one invoice, both let through while the order waited:
+                # the order keeps the first, the second goes back.
+                second = f"a second Star payment ({total} XTR) for an order paid already"
+                await self._alert(tx, order, f"{second}: the bot gives it back")
+                return Outcome.UNCHANGED
             flag = _mismatch(order, currency, total)
             facts = OrderFacts(amount_received=total if flag is None else None, flag=flag)
             if not await tx.advance(order, OrderStatus.PAID, source="stars", facts=facts):
@@ -116,11 +123,15 @@ class StarPayments:
             await tx.mark_star_refunded(charge_id)
         log.info("Star payment %s given back: its order was closed", charge_id)
 
-    async def apply_refund(self, order: Order) -> Outcome:
-        """refundStarPayment succeeded for the order: recorded once, like a Stripe refund (the
-        order refunded, the buyer told, access taken back)."""
+    async def apply_refund(self, order: Order, *, charge_id: str | None = None) -> Outcome:
+        """refundStarPayment succeeded for the order (for its charge `charge_id`, when
+        Telegram's note names it): recorded once, like a Stripe refund (the order refunded, the
+        buyer told, access taken back)."""
         async with self._storage.transaction() as tx:
             payment = await tx.star_payment_of(order.id)
+            if payment is not None and charge_id not in (None, payment.charge_id):
+                log.info("Star refund of %s: not order %s's payment", charge_id, order.id)
+                return Outcome.UNCHANGED
             fresh = await tx.get_order(order.id)
             if payment is None or fresh is None or fresh.status not in MONEY_KEPT:
                 return Outcome.UNCHANGED

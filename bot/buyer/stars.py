@@ -75,7 +75,7 @@ class StarLedger(Protocol):
 
     async def given_back(self, charge_id: str) -> None: ...
 
-    async def apply_refund(self, order: Order) -> object: ...
+    async def apply_refund(self, order: Order, *, charge_id: str | None = None) -> object: ...
 
 
 def invoice_payload(order_id: int) -> str:
@@ -227,8 +227,9 @@ class StarsCounter:
         )
         if kept or order_id is None:
             return
-        # Telegram charged after the bot said yes, and the order closed meanwhile (a new tap
-        # replaced its invoice): nothing is delivered for it, so the Stars go back at once.
+        # Telegram charged after the bot said yes, and meanwhile the order closed (a new tap
+        # replaced its invoice) or was paid by another form of the same invoice: nothing is
+        # delivered for this payment, so the Stars go back at once.
         try:
             await context.bot.refund_star_payment(user.id, charge_id)
         except TelegramError as exc:  # the admins were alerted with the order's flag
@@ -246,10 +247,11 @@ class StarsCounter:
         message = update.effective_message
         if message is None or message.refunded_payment is None:
             return
-        order_id = order_of_payload(message.refunded_payment.invoice_payload)
+        refunded = message.refunded_payment
+        order_id = order_of_payload(refunded.invoice_payload)
         order = await self._storage.get_order(order_id) if order_id is not None else None
         if order is not None:
-            await self._ledger.apply_refund(order)
+            await self._ledger.apply_refund(order, charge_id=refunded.telegram_payment_charge_id)
 
     async def pay_support(self, update: Update, context: Context) -> None:
         """Whom to ask about a payment, with the buyer's recent payments."""

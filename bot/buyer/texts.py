@@ -491,10 +491,11 @@ PRE_CHECKOUT_REFUSALS = {
 
 
 def payment_given_back(reference: str, lang: Language) -> str:
-    """A Star payment that arrived after its order was closed: refunded at once."""
+    """A Star payment its order could not take (paid by another, or closed, before it came):
+    refunded at once."""
     return lang._(
-        "Order #{reference} was closed before your payment arrived (a newer invoice replaced"
-        " it), so your Stars went back to your balance. Pay the newest invoice instead."
+        "Order #{reference} was paid or closed before this payment arrived, so these Stars"
+        " went back to your balance. Your orders are in /orders."
     ).format(reference=reference)
 
 

@@ -4,6 +4,7 @@ delivered once through the outbox; sent again from /orders; taken back by a full
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -605,3 +606,42 @@ async def test_a_payment_arriving_after_its_invoice_was_replaced_goes_back(
     assert not [
         c for c in telegram.calls_to("sendMessage") if "example.com/notes" in c.params["text"]
     ]
+
+
+async def test_a_second_payment_of_one_invoice_goes_back_and_the_first_stays(
+    goods_shop: Service, telegram: TelegramEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two payment forms open on one invoice (two devices): the bot says yes to both while
+    the order waits, and Telegram charges both. The order keeps the first; the second goes
+    back, and the first is not taken for refunded."""
+    caplog.set_level(logging.INFO, logger="webhooks.stars")
+    db = database(goods_shop)
+    ada = telegram.user(5901, "Ada")
+    invoice = await invoice_for(telegram, ada, "Notes")
+    phone, laptop = (telegram.payments.open_form(ada, invoice) for _ in range(2))
+    paid_first: list[Any] = []
+
+    async def pay_on_the_laptop() -> None:
+        paid_first.append(await laptop.confirm())
+
+    # The phone's yes comes first, then the laptop is asked, says yes and is charged; then
+    # the phone's charge.
+    after = from_now_on(telegram)
+    second = await phone.confirm(meanwhile=pay_on_the_laptop)
+    (first,) = paid_first
+    assert first.outcome == "paid" and second.outcome == "paid"
+    told = await next_message(telegram, ada, text="went back to your balance", after=after)
+    assert second.charge.refunded and not first.charge.refunded
+    (refund,) = telegram.calls_to("refundStarPayment")
+    assert refund.params["telegram_payment_charge_id"] == (second.charge.telegram_payment_charge_id)
+    await delivered(telegram, ada, after, "sendMessage")
+    (order,) = rows(db, "SELECT id, status, amount_refunded FROM orders")
+    assert f"#{reference_for(order['id'])}" in told["text"]
+    # Telegram's refunded_payment note for the second charge leaves the order paid.
+    await until(lambda: "not order" in caplog.text)
+    (star_row,) = rows(db, "SELECT charge_id, refunded_at FROM star_payments")
+    assert star_row == {
+        "charge_id": first.charge.telegram_payment_charge_id,
+        "refunded_at": None,
+    }
+    assert (order["status"], order["amount_refunded"]) == ("paid", 0)
