@@ -4,6 +4,8 @@ delivered once through the outbox; sent again from /orders; taken back by a full
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import logging
 import re
 from collections.abc import AsyncIterator, Callable
@@ -645,3 +647,34 @@ async def test_a_second_payment_of_one_invoice_goes_back_and_the_first_stays(
         "refunded_at": None,
     }
     assert (order["status"], order["amount_refunded"]) == ("paid", 0)
+
+
+async def test_the_figures_keep_stars_apart_from_card_money(
+    goods_shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    """One order in Stars (⭐ 40) and one by card ($3.00): /stats, /sales and /export show each
+    in its own currency, never one sum."""
+    ada, bea = telegram.user(6001, "Ada"), telegram.user(6002, "Bea")
+    after = from_now_on(telegram)
+    await pay_in_stars(telegram, ada, "Notes")
+    await pay_by_card(telegram, stripe_api, bea, "Card notes")
+    await delivered(telegram, ada, after, "sendMessage")
+    await delivered(telegram, bea, after, "sendMessage")
+    owner = telegram.user(ADMIN_ID, "Owner")
+
+    stats = (await ask(telegram, owner, "/stats all"))["text"]
+    assert re.search(r"^XTR$\n Paid orders +1$\n Gross +⭐\u00a040$", stats, re.MULTILINE)
+    assert re.search(r"^USD$\n Paid orders +1$\n Gross +\$3\.00$", stats, re.MULTILINE)
+    sales = (await ask(telegram, owner, "/sales"))["text"]
+    assert re.search(r"Notes × 1 · 1 line · ⭐\u00a040 · paid", sales)
+    assert re.search(r"Card notes × 1 · 1 line · \$3\.00 · paid", sales)
+
+    after = from_now_on(telegram)
+    await telegram.send_text(owner, "/export all")
+    await telegram.wait_for("sendDocument", lambda c: after(c) and to(owner)(c))
+    data = telegram.documents_to(ADMIN_ID)[-1][1].decode("utf-8-sig")
+    exported = list(csv.DictReader(io.StringIO(data, newline="")))
+    assert sorted((r["currency"], r["order_total"], r["line_total"]) for r in exported) == [
+        ("USD", "3.00", "3.00"),
+        ("XTR", "40", "40"),
+    ]
