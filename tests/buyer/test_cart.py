@@ -39,6 +39,7 @@ from tests.helpers import (
     from_now_on,
     next_message,
     open_catalog,
+    png,
     rows,
     session_behind,
     snapshot,
@@ -433,3 +434,43 @@ async def test_the_owner_refunds_a_cart_order_in_part_then_the_rest_with_refund(
         ]
         # The stock the order held is back.
         assert await shop.storage.stock_left(["lamp", "bulb"]) == {"lamp": 3, "bulb": 10}
+
+
+async def test_a_cart_checkout_names_each_line_in_the_buyers_language(
+    make_settings: Callable[..., Settings],
+    telegram: TelegramEmulator,
+    stripe_api: StripeEmulator,
+) -> None:
+    """Each line item's price_data carries the product's name and description in the buyer's
+    language, and its photo; the metadata names the order on the session and its payment."""
+    photo = "https://example.com/lamp.jpg"
+    bilingual = {
+        "title": {"en": "Lamp", "fr": "Lampe"},
+        "description": {"en": "Warm light", "fr": "Lumière chaude"},
+        "photo": photo,
+    }
+    telegram.web_files[photo] = png(64, 64)
+    async with Service(make_settings(), lamps(lamp=bilingual)) as shop:
+        marie = telegram.user(5151, "Marie", language_code="fr")
+        await add_to_cart(telegram, marie, "Lampe", 2)
+        await add_to_cart(telegram, marie, "Bulb")
+        await checkout(telegram, marie, await open_cart(telegram, marie))
+
+        (request,) = [
+            r
+            for r in stripe_api.requests
+            if (r.method, r.path) == ("POST", "/v1/checkout/sessions")
+        ]
+        lamp, bulb = request.params["line_items"]
+        assert lamp["quantity"] == "2" and bulb["quantity"] == "1"
+        assert lamp["price_data"]["product_data"] == {
+            "name": "Lampe",
+            "description": "Lumière chaude",
+            "images": [photo],
+            "metadata": {"product_id": "lamp"},
+        }
+        assert bulb["price_data"]["product_data"]["name"] == "Bulb"
+        (order,) = rows(shop.settings.database_path, "SELECT id FROM orders")
+        metadata = request.params["metadata"]
+        assert metadata["order_id"] == str(order["id"])
+        assert request.params["payment_intent_data"]["metadata"] == metadata
