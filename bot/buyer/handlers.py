@@ -184,7 +184,7 @@ class ShopHandlers:
         delivered = [
             order.id
             for order in orders
-            if stars is not None and order.status in MONEY_KEPT and stars.delivers(order)
+            if stars is not None and order.status in MONEY_KEPT and await stars.delivers(order)
         ]
         await message.reply_html(
             texts.buyer_orders(orders, lang),

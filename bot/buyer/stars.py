@@ -271,35 +271,37 @@ class StarsCounter:
         lang = await self._buyers.of(query.from_user)
         order_id = parse_order_id((query.data or "").removeprefix(SEND_AGAIN_PREFIX))
         order = await self._storage.get_order(order_id) if order_id is not None else None
-        if (
-            order is None
-            or order.telegram_user_id != query.from_user.id
-            or order.status not in MONEY_KEPT
-            or not self.delivers(order)
-        ):
+        mine = order is not None and order.telegram_user_id == query.from_user.id
+        products = await self._digital_products(order) if order is not None and mine else []
+        if order is None or order.status not in MONEY_KEPT or not products:
             await answer_tap(query, texts.product_unavailable(lang), alert=True)
             return
         if wait := self._tap_guard.wait_needed(query.from_user.id):
             await answer_tap(query, texts.slow_down(wait, lang), alert=True)
             return
         async with self._storage.transaction() as tx:
-            for product_id in self._digital_products(order):
+            for product_id in products:
                 detail = delivery_detail(product_id, on_payment=False)
                 await tx.enqueue(order.chat_id, MessageKind.DELIVERY, order.id, detail=detail)
         self._on_queued()
         await answer_tap(query, texts.delivery_on_its_way(lang))
 
-    def delivers(self, order: Order) -> bool:
+    async def delivers(self, order: Order) -> bool:
         """Whether the order has digital goods."""
-        return bool(self._digital_products(order))
+        return bool(await self._digital_products(order))
 
-    def _digital_products(self, order: Order) -> list[str]:
+    async def _digital_products(self, order: Order) -> list[str]:
+        """The order's products that deliver something: codes it took (kept with the order,
+        whatever the catalog says now), else what the catalog's product delivers."""
         catalog = self._catalog.current
-        return [
-            product_id
-            for product_id, _ in units_by_product(order)
-            if (product := catalog.get(product_id)) is not None and product.deliver is not None
-        ]
+        found = []
+        for product_id, _ in units_by_product(order):
+            product = catalog.get(product_id)
+            if (product is not None and product.deliver is not None) or await self._storage.keys_of(
+                order.id, product_id
+            ):
+                found.append(product_id)
+        return found
 
     async def _open_invoice(self, wanted: NewOrder) -> Order | None:
         """The buyer's open invoice for the same product (or for their cart), if any."""

@@ -678,3 +678,27 @@ async def test_the_figures_keep_stars_apart_from_card_money(
         ("USD", "3.00", "3.00"),
         ("XTR", "40", "40"),
     ]
+
+
+async def test_a_code_is_sent_again_after_its_product_left_the_catalog(
+    goods_shop: Service, telegram: TelegramEmulator
+) -> None:
+    """The code was the buyer's once paid: "Send again" in /orders gives it back even after
+    the owner took the product out of the catalog."""
+    ada = telegram.user(6101, "Ada")
+    after = from_now_on(telegram)
+    await pay_in_stars(telegram, ada, "Licence key")
+    assert CODES[0] in (await delivered(telegram, ada, after, "sendMessage"))["text"]
+    catalog_file = goods_shop.settings.catalog_file
+    blocks = catalog_file.read_text().split("\n\n")
+    catalog_file.write_text("\n\n".join(b for b in blocks if 'id = "key"\n' not in b))
+    reloaded = await ask(telegram, telegram.user(ADMIN_ID, "Owner"), "/reload")
+    assert reloaded["text"].startswith("Catalog reloaded")
+    assert goods_shop.live_catalog.current.get("key") is None
+
+    after = from_now_on(telegram)
+    await telegram.send_text(ada, "/orders")
+    listing = await next_message(telegram, ada, with_buttons="callback_data", after=after)
+    await telegram.tap(ada, listing, button_with(listing, "resend:")["callback_data"])
+    again = await delivered(telegram, ada, after, "sendMessage")
+    assert CODES[0] in again["text"] and "Payment received" not in again["text"]
