@@ -92,6 +92,13 @@ async def serve(settings: Settings, catalog: Catalog | None) -> None:
         # What start-up built lives as long as the process: keep the garbage collector from
         # scanning it again and again, which makes its pauses under load much shorter.
         gc.freeze()
-        await stop.wait()
+        stopping, failing = (
+            asyncio.ensure_future(event.wait()) for event in (stop, service.failed)
+        )
+        await asyncio.wait([stopping, failing], return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        failing.cancel()
         log.info("stopping: finishing what is in flight")
+    if service.failure is not None:
+        raise StartupError(service.failure)
     log.info("stopped cleanly")

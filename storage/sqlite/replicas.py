@@ -1,0 +1,57 @@
+"""What several processes on one database decide in it: the catalog's version, each buyer's
+recent taps, and the one Buy tap at a time per buyer and product (a lease).
+
+SQLite has one process, but the rules are the same as PostgreSQL's, so the tests of one hold
+for the other."""
+
+from __future__ import annotations
+
+from storage.pacing import admit
+from storage.sqlite.statements import Reads, Writes
+
+
+async def catalog_version(db: Reads) -> int:
+    rows = await db.rows("SELECT version FROM catalog_version WHERE id = 1")
+    return int(rows[0][0])
+
+
+async def bump_catalog_version(db: Writes) -> int:
+    await db.execute("UPDATE catalog_version SET version = version + 1 WHERE id = 1")
+    return await catalog_version(db)
+
+
+async def pace_tap(
+    db: Writes, telegram_user_id: int, now: float, window: float, limit: int
+) -> float:
+    """0 when the buyer's tap may go ahead (and it is counted), else the seconds to wait."""
+    rows = await db.rows(
+        "SELECT taps FROM buyer_taps WHERE telegram_user_id = ?", (telegram_user_id,)
+    )
+    taps, wait = admit(rows[0][0] if rows else None, now, window, limit)
+    if taps is not None:
+        await db.execute(
+            "INSERT INTO buyer_taps (telegram_user_id, taps) VALUES (?, ?)"
+            " ON CONFLICT (telegram_user_id) DO UPDATE SET taps = excluded.taps",
+            (telegram_user_id, taps),
+        )
+    return wait
+
+
+async def take_buy_turn(
+    db: Writes, telegram_user_id: int, product_id: str, holder: str, now: float, until: float
+) -> bool:
+    """The buyer's turn at this product for `holder` until `until`, unless another holds it."""
+    changed = await db.execute(
+        "INSERT INTO buy_turns (telegram_user_id, product_id, holder, until) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (telegram_user_id, product_id) DO UPDATE SET"
+        " holder = excluded.holder, until = excluded.until WHERE buy_turns.until <= ?",
+        (telegram_user_id, product_id, holder, until, now),
+    )
+    return changed.rowcount == 1
+
+
+async def end_buy_turn(db: Writes, telegram_user_id: int, product_id: str, holder: str) -> None:
+    await db.execute(
+        "DELETE FROM buy_turns WHERE telegram_user_id = ? AND product_id = ? AND holder = ?",
+        (telegram_user_id, product_id, holder),
+    )
