@@ -11,7 +11,6 @@ from collections.abc import Callable
 
 from bot import copy_db
 from bot.catalog.model import Catalog, CatalogError, load_catalog
-from bot.demo.command import run as run_demo
 from bot.logs import configure_logging
 from bot.masked_output import mask_standard_streams
 from bot.ops import doctor
@@ -32,6 +31,10 @@ def main() -> int:
     if sys.argv[1:2] == ["doctor"]:
         return doctor.main()
     if sys.argv[1:2] == ["demo"]:
+        # Imported here: the demo brings both emulators, which a shop process never needs,
+        # and which would make every start (a replica joining a balancer) slower.
+        from bot.demo.command import run as run_demo
+
         return run_demo(sys.argv[2:])
     if sys.argv[1:2] == ["copy-db"]:
         return copy_db.main(sys.argv[2:])
