@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from storage import is_postgres, sqlite_path
+from storage import Storage, is_postgres, open_storage, sqlite_path
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
 # Where CREATE DATABASE and DROP DATABASE are sent from: the machine's own test database.
@@ -37,6 +37,19 @@ async def scratch_database() -> AsyncIterator[str]:
             await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@asynccontextmanager
+async def replicas_on(url: str) -> AsyncIterator[tuple[Storage, Storage]]:
+    """Two stores open on one database, as two replicas (processes) on it have."""
+    first, second = open_storage(url), open_storage(url)
+    await first.open()
+    await second.open()
+    try:
+        yield first, second
+    finally:
+        await second.close()
+        await first.close()
 
 
 async def fetch(url: str, sql: str, *parameters: Any) -> list[dict[str, Any]]:

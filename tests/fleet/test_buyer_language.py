@@ -7,14 +7,11 @@ from telegram import User
 
 from bot.buyer.language import BuyerLanguages
 from bot.menus import CommandMenus
-from storage import open_storage
+from tests.databases import replicas_on
 
 
 async def test_a_language_chosen_through_one_replica_is_read_by_another(database_url: str) -> None:
-    first, second = open_storage(database_url), open_storage(database_url)
-    await first.open()
-    await second.open()
-    try:
+    async with replicas_on(database_url) as (first, second):
         ada = User(4242, "Ada", is_bot=False, language_code="en")
         other_replica = BuyerLanguages(second, CommandMenus(frozenset(), second))
         assert await other_replica.code_of(ada) == "en"
@@ -22,6 +19,3 @@ async def test_a_language_chosen_through_one_replica_is_read_by_another(database
         await first.set_buyer_language(ada.id, "fr")
         assert await other_replica.code_of(ada) == "fr"
         assert (await other_replica.of(ada)).code == "fr"
-    finally:
-        await second.close()
-        await first.close()

@@ -9,28 +9,19 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from storage import Storage, open_storage
-from tests.databases import fetch
+from storage import Storage
+from tests.databases import fetch, replicas_on
 
 
 @pytest.fixture
 async def two_stores(database_url: str) -> AsyncIterator[tuple[Storage, Storage]]:
-    first, second = open_storage(database_url), open_storage(database_url)
-    await first.open()
-    await second.open()
-    try:
-        yield first, second
-    finally:
-        await second.close()
-        await first.close()
+    async with replicas_on(database_url) as stores:
+        yield stores
 
 
 async def test_the_periodic_turn_is_one_replicas_at_a_time(postgres_url: str) -> None:
     """PostgreSQL only: on SQLite one process has the file, and the turn is always its own."""
-    first, second = open_storage(postgres_url), open_storage(postgres_url)
-    await first.open()
-    await second.open()
-    try:
+    async with replicas_on(postgres_url) as (first, second):
         async with first.periodic_turn("reconciliation") as mine:
             assert mine
             async with second.periodic_turn("reconciliation") as theirs:
@@ -40,30 +31,23 @@ async def test_the_periodic_turn_is_one_replicas_at_a_time(postgres_url: str) ->
                 assert other
         async with second.periodic_turn("reconciliation") as theirs:
             assert theirs
-    finally:
-        await second.close()
-        await first.close()
 
 
 async def test_a_replica_that_dies_loses_its_periodic_turn(postgres_url: str) -> None:
-    first, second = open_storage(postgres_url), open_storage(postgres_url)
-    await first.open()
-    await second.open()
-    try:
-        async with first.periodic_turn("reconciliation") as mine:
-            assert mine
-            # The holder's connection ends as it would when its process is killed.
-            ended = await fetch(
-                postgres_url,
-                "SELECT pg_terminate_backend(pid) AS ended FROM pg_locks"
-                " WHERE locktype = 'advisory' AND granted AND pid != pg_backend_pid()",
-            )
-            assert [row["ended"] for row in ended] == [True]
-            async with second.periodic_turn("reconciliation") as theirs:
-                assert theirs
-    finally:
-        await second.close()
-        await first.close()
+    async with (
+        replicas_on(postgres_url) as (first, second),
+        first.periodic_turn("reconciliation") as mine,
+    ):
+        assert mine
+        # The holder's connection ends as it would when its process is killed.
+        ended = await fetch(
+            postgres_url,
+            "SELECT pg_terminate_backend(pid) AS ended FROM pg_locks"
+            " WHERE locktype = 'advisory' AND granted AND pid != pg_backend_pid()",
+        )
+        assert [row["ended"] for row in ended] == [True]
+        async with second.periodic_turn("reconciliation") as theirs:
+            assert theirs
 
 
 async def test_a_buyers_pace_is_counted_across_replicas(

@@ -25,13 +25,13 @@ from sandbox.balancer import Balancer
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
 from sandbox.telegram_emulator.flood import TELEGRAM_LIMITS
-from storage import NewOrder, open_storage
+from storage import open_storage
 from tests.databases import fetch
 from tests.helpers import REPO, free_port, session_behind, tap_product
 from tests.processes import environment
-from tests.stripe_sandbox import make_client, stripe_http
+from tests.stripe_sandbox import orders_with_open_sessions
 
-PRELOADED = 150  # buyers whose pending order and open session are made as the replicas start
+PRELOADED = 120  # buyers whose pending order and open session are made as the replicas start
 TAPPING = 4  # buyers who tap Buy through Telegram, their updates going to any replica
 KILL_AFTER = 60  # acknowledged deliveries before the kill
 # Stripe retries soon: a retry lands on whichever replica is alive.
@@ -155,53 +155,9 @@ async def preload(url: str, stripe_api: StripeEmulator, count: int) -> list[tupl
     """`count` pending orders from distinct buyers, each with its open Checkout Session."""
     store = open_storage(url)
     await store.open()
-    limit = asyncio.Semaphore(16)
     try:
-        async with stripe_http() as http:
-            client = make_client(stripe_api, http)
-
-            async def one(number: int) -> tuple[int, str]:
-                buyer = 10_000 + number
-                new = NewOrder(
-                    buyer,
-                    buyer,
-                    f"Buyer {number}",
-                    None,
-                    "en",
-                    "forest-hiker",
-                    "The Forest Hiker",
-                    1,
-                    39700,
-                    "usd",
-                )
-                async with limit:
-                    order = await store.create_order_within_stock(new, stock=None)
-                    assert order is not None
-                    session = await client.v1.checkout.sessions.create_async(
-                        {
-                            "mode": "payment",
-                            "success_url": "https://t.me/checkout_test_bot?start=paid",
-                            "client_reference_id": str(buyer),
-                            "metadata": {"order_id": str(order.id)},
-                            "line_items": [
-                                {
-                                    "quantity": 1,
-                                    "price_data": {
-                                        "currency": "usd",
-                                        "unit_amount": 39700,
-                                        "product_data": {"name": "The Forest Hiker"},
-                                    },
-                                }
-                            ],
-                        }
-                    )
-                    assert session.url is not None
-                    await store.attach_checkout(
-                        order.id, session.id, session.url, session.expires_at
-                    )
-                return buyer, session.id
-
-            return list(await asyncio.gather(*(one(number) for number in range(count))))
+        product = ("forest-hiker", "The Forest Hiker", 39700)
+        return await orders_with_open_sessions(store, stripe_api, count, product=product)
     finally:
         await store.close()
 
@@ -251,23 +207,44 @@ async def settled(url: str, telegram: TelegramEmulator, buyers: set[int]) -> Non
     raise TimeoutError(f"{len(set(confirmations(telegram)))} of {len(buyers)} buyers told")
 
 
-async def assert_one_paid_order_per_session(url: str, sessions: list[str]) -> None:
+async def open_shop(
+    fleet: Fleet, stripe_api: StripeEmulator, telegram: TelegramEmulator, url: str, replicas: int
+) -> tuple[list[tuple[int, str]], list[str]]:
+    """The buyers' pending orders (made while the replicas start), and the replicas' URLs."""
+    orders, *started = await asyncio.gather(
+        preload(url, stripe_api, PRELOADED), *(fleet.start() for _ in range(replicas))
+    )
+    for buyer, _ in orders:
+        telegram.user(buyer, f"Buyer {buyer}")
+    return orders, started
+
+
+async def wind_down(
+    fleet: Fleet,
+    stripe_api: StripeEmulator,
+    telegram: TelegramEmulator,
+    url: str,
+    orders: list[tuple[int, str]],
+) -> collections.Counter[int]:
+    """Once every event is acknowledged and every buyer told, stop the replicas cleanly and
+    check that each paid session is one paid order with one queued confirmation; what each
+    buyer was sent."""
+    await stripe_api.wait_until_acknowledged(timeout=30)
+    await settled(url, telegram, {buyer for buyer, _ in orders})
+    assert await fleet.stop_all() == [0, 0]
     paid = await fetch(url, "SELECT checkout_session_id FROM orders WHERE status = 'paid'")
-    assert sorted(row["checkout_session_id"] for row in paid) == sorted(sessions)
+    assert sorted(row["checkout_session_id"] for row in paid) == sorted(s for _, s in orders)
     queued_twice = await fetch(
         url, "SELECT order_id FROM outbox GROUP BY order_id HAVING count(*) != 1"
     )
     assert queued_twice == []
+    return confirmations(telegram)
 
 
 async def test_a_replica_killed_mid_stream_loses_no_payment_and_pays_none_twice(
     fleet: Fleet, stripe_api: StripeEmulator, telegram: TelegramEmulator, postgres_url: str
 ) -> None:
-    orders, *replicas = await asyncio.gather(
-        preload(postgres_url, stripe_api, PRELOADED), *(fleet.start() for _ in range(3))
-    )
-    for buyer, _ in orders:
-        telegram.user(buyer, f"Buyer {buyer}")
+    orders, replicas = await open_shop(fleet, stripe_api, telegram, postgres_url, 3)
     orders += await buy_through_telegram(telegram, stripe_api, TAPPING)
     paying = asyncio.gather(*pay(stripe_api, [session for _, session in orders], at_once=16))
     deadline = time.monotonic() + 30
@@ -280,14 +257,9 @@ async def test_a_replica_killed_mid_stream_loses_no_payment_and_pays_none_twice(
     killed.kill()
     await killed.wait()
     await paying
-    await stripe_api.wait_until_acknowledged(timeout=30)
-    buyers = {buyer for buyer, _ in orders}
-    await settled(postgres_url, telegram, buyers)
-    assert await fleet.stop_all() == [0, 0]
+    told = await wind_down(fleet, stripe_api, telegram, postgres_url, orders)
 
-    await assert_one_paid_order_per_session(postgres_url, [session for _, session in orders])
-    told = confirmations(telegram)
-    assert set(told) == buyers
+    assert set(told) == {buyer for buyer, _ in orders}
     # The Bot API has no idempotency key: a message the killed replica had in flight may go
     # out again from another replica; no other message goes twice.
     twice = [chat for chat, count in told.items() if count > 1]
@@ -299,11 +271,7 @@ async def test_a_replica_killed_mid_stream_loses_no_payment_and_pays_none_twice(
 async def test_a_rolling_deploy_under_load_loses_nothing(
     fleet: Fleet, stripe_api: StripeEmulator, telegram: TelegramEmulator, postgres_url: str
 ) -> None:
-    orders, *old = await asyncio.gather(
-        preload(postgres_url, stripe_api, PRELOADED), *(fleet.start() for _ in range(2))
-    )
-    for buyer, _ in orders:
-        telegram.user(buyer, f"Buyer {buyer}")
+    orders, old = await open_shop(fleet, stripe_api, telegram, postgres_url, 2)
     sessions = [session for _, session in orders]
     chunk = len(sessions) // len(old)
     # One by one: the new replica joins once ready; the old one leaves the balancer and
@@ -314,12 +282,8 @@ async def test_a_rolling_deploy_under_load_loses_nothing(
         *_, code = await asyncio.gather(*paying, fleet.stop(url, signal.SIGTERM))
         assert code == 0
     await asyncio.gather(*pay(stripe_api, sessions[len(old) * chunk :], at_once=8))
-    await stripe_api.wait_until_acknowledged(timeout=30)
-    buyers = {buyer for buyer, _ in orders}
-    await settled(postgres_url, telegram, buyers)
-    assert await fleet.stop_all() == [0, 0]
+    told = await wind_down(fleet, stripe_api, telegram, postgres_url, orders)
 
     answers = collections.Counter(d.status for d in stripe_api.deliveries)
     assert all(200 <= status < 300 or 500 <= status < 600 for status in answers), answers
-    await assert_one_paid_order_per_session(postgres_url, sessions)
-    assert confirmations(telegram) == dict.fromkeys(buyers, 1)
+    assert told == dict.fromkeys((buyer for buyer, _ in orders), 1)
