@@ -113,6 +113,8 @@ class Reconciler:
                         report = await self.run(quiet_seconds=quiet_seconds)
                         if report.checked or report.abandoned:
                             log.info("reconciliation: %s", describe(report))
+                    else:
+                        log.debug("reconciliation: another replica has the turn")
             except Exception:  # the next run tries again; this loop must not die
                 log.exception("reconciliation failed")
             quiet_seconds = QUIET_SECONDS

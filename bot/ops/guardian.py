@@ -85,6 +85,8 @@ class Guardian:
                 async with self._storage.periodic_turn("guardian") as mine:
                     if mine:
                         await self.check()
+                    else:
+                        log.debug("guardian: another replica has the turn")
             except Exception:  # the next look may go better; this loop must not die
                 log.exception("the guardian could not check the shop's health")
 
