@@ -43,7 +43,9 @@ async def test_a_replica_that_dies_loses_its_periodic_turn(postgres_url: str) ->
         ended = await fetch(
             postgres_url,
             "SELECT pg_terminate_backend(pid) AS ended FROM pg_locks"
-            " WHERE locktype = 'advisory' AND granted AND pid != pg_backend_pid()",
+            " WHERE locktype = 'advisory' AND granted AND pid != pg_backend_pid()"
+            # This test's database only: other tests run beside it on the same server.
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
         )
         assert [row["ended"] for row in ended] == [True]
         async with second.periodic_turn("reconciliation") as theirs:
