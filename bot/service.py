@@ -288,6 +288,7 @@ class Service:
 
         if settings.telegram_mode is TelegramMode.POLLING:
             assert application.updater is not None
+            await self._refuse_a_webhook_in_use()
             await application.updater.start_polling(
                 allowed_updates=ALLOWED_UPDATES, error_callback=self._polling_failed
             )
@@ -302,6 +303,21 @@ class Service:
             settings.telegram_mode.value,
             self.http_port,
         )
+
+    async def _refuse_a_webhook_in_use(self) -> None:
+        """Polling starts by deleting the bot's webhook (python-telegram-bot does): copies
+        running in webhook mode would stop getting updates, silently. Refuse instead."""
+        try:
+            info = await self.application.bot.get_webhook_info()
+        except TelegramError as exc:
+            raise StartupError(f"Telegram did not say whether a webhook is set: {exc}") from None
+        if info.url:
+            raise StartupError(
+                f"Telegram has a webhook set for this bot ({info.url}): copies in webhook mode"
+                " would stop getting updates if this one polled. Run it with"
+                " TELEGRAM_MODE=webhook too, or, if no copy uses the webhook any more, delete it"
+                " first (the Bot API's deleteWebhook)"
+            )
 
     def _polling_call(self, method: str, status: int | None, seconds: float) -> None:
         self.watch.telegram_call(method, status, seconds)
