@@ -174,14 +174,13 @@ def rows(database: Path, sql: str, *parameters: Any) -> list[dict[str, Any]]:
         return [dict(row) for row in db.execute(sql, parameters)]
 
 
-PACING_TABLES = frozenset({"buyer_taps", "buy_turns"})
+PACING_TABLES = frozenset({"buyer_taps"})
 
 
 def snapshot(database: Path) -> dict[str, list[dict[str, Any]]]:
     """Every row of every table: compared before and after a request that must change nothing.
 
-    Not the buyers' pacing (`buyer_taps`, `buy_turns`): a tap counts against the buyer's pace
-    whatever it asked for, and a tap's turn is released after its answer has gone."""
+    Not the buyers' pace (`buyer_taps`): a tap counts against it whatever it asked for."""
     tables = [
         row["name"]
         for row in rows(database, "SELECT name FROM sqlite_master WHERE type = 'table'")

@@ -1,8 +1,6 @@
-"""What several processes on one database decide in it: the catalog's version, each buyer's
-recent taps, and the one Buy tap at a time per buyer and product (a lease).
-
-SQLite has one process, but the rules are the same as PostgreSQL's, so the tests of one hold
-for the other."""
+"""What several processes on one database decide in it: the catalog's version and each buyer's
+recent taps. SQLite has one process, but the rules are PostgreSQL's, so that the tests of one
+hold for the other; the turn at a product needs no row here (storage/sqlite/store.py)."""
 
 from __future__ import annotations
 
@@ -35,23 +33,3 @@ async def pace_tap(
             (telegram_user_id, taps),
         )
     return wait
-
-
-async def take_buy_turn(
-    db: Writes, telegram_user_id: int, product_id: str, holder: str, now: float, until: float
-) -> bool:
-    """The buyer's turn at this product for `holder` until `until`, unless another holds it."""
-    changed = await db.execute(
-        "INSERT INTO buy_turns (telegram_user_id, product_id, holder, until) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT (telegram_user_id, product_id) DO UPDATE SET"
-        " holder = excluded.holder, until = excluded.until WHERE buy_turns.until <= ?",
-        (telegram_user_id, product_id, holder, until, now),
-    )
-    return changed.rowcount == 1
-
-
-async def end_buy_turn(db: Writes, telegram_user_id: int, product_id: str, holder: str) -> None:
-    await db.execute(
-        "DELETE FROM buy_turns WHERE telegram_user_id = ? AND product_id = ? AND holder = ?",
-        (telegram_user_id, product_id, holder),
-    )

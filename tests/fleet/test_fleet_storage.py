@@ -82,32 +82,29 @@ async def test_taps_racing_on_two_replicas_are_counted_one_after_another(
     assert sum(1 for wait in waits if wait == 0) == 5
 
 
-async def test_a_buyers_turn_at_a_product_is_held_by_one_replica(
-    two_stores: tuple[Storage, Storage],
-) -> None:
-    first, second = two_stores
-    assert await first.take_buy_turn(4242, "forest-hiker", "replica-a", 1000.0, 1090.0)
-    assert not await second.take_buy_turn(4242, "forest-hiker", "replica-b", 1001.0, 1091.0)
-    # The same buyer's other product, and another buyer's same product, are free.
-    assert await second.take_buy_turn(4242, "sea-explorer", "replica-b", 1001.0, 1091.0)
-    assert await second.take_buy_turn(4343, "forest-hiker", "replica-b", 1001.0, 1091.0)
-    # Only its holder ends a turn.
-    await second.end_buy_turn(4242, "forest-hiker", "replica-b")
-    assert not await second.take_buy_turn(4242, "forest-hiker", "replica-b", 1002.0, 1092.0)
-    await first.end_buy_turn(4242, "forest-hiker", "replica-a")
-    assert await second.take_buy_turn(4242, "forest-hiker", "replica-b", 1003.0, 1093.0)
+async def test_a_buyers_turn_at_a_product_is_held_by_one_replica(postgres_url: str) -> None:
+    """PostgreSQL only: on SQLite the one process's own lock is the turn."""
+    async with replicas_on(postgres_url) as (first, second):
+        assert await first.take_buy_turn(4242, "forest-hiker", "replica-a", 1000.0, 1090.0)
+        assert not await second.take_buy_turn(4242, "forest-hiker", "replica-b", 1001.0, 1091.0)
+        # The same buyer's other product, and another buyer's same product, are free.
+        assert await second.take_buy_turn(4242, "sea-explorer", "replica-b", 1001.0, 1091.0)
+        assert await second.take_buy_turn(4343, "forest-hiker", "replica-b", 1001.0, 1091.0)
+        # Only its holder ends a turn.
+        await second.end_buy_turn(4242, "forest-hiker", "replica-b")
+        assert not await second.take_buy_turn(4242, "forest-hiker", "replica-b", 1002.0, 1092.0)
+        await first.end_buy_turn(4242, "forest-hiker", "replica-a")
+        assert await second.take_buy_turn(4242, "forest-hiker", "replica-b", 1003.0, 1093.0)
 
 
-async def test_a_turn_left_by_a_killed_replica_runs_out(
-    two_stores: tuple[Storage, Storage],
-) -> None:
-    first, second = two_stores
-    assert await first.take_buy_turn(4242, "forest-hiker", "replica-a", 1000.0, 1090.0)
-    assert not await second.take_buy_turn(4242, "forest-hiker", "replica-b", 1089.0, 1179.0)
-    assert await second.take_buy_turn(4242, "forest-hiker", "replica-b", 1090.0, 1180.0)
-    # The late holder's end no longer ends the new holder's turn.
-    await first.end_buy_turn(4242, "forest-hiker", "replica-a")
-    assert not await first.take_buy_turn(4242, "forest-hiker", "replica-a", 1100.0, 1190.0)
+async def test_a_turn_left_by_a_killed_replica_runs_out(postgres_url: str) -> None:
+    async with replicas_on(postgres_url) as (first, second):
+        assert await first.take_buy_turn(4242, "forest-hiker", "replica-a", 1000.0, 1090.0)
+        assert not await second.take_buy_turn(4242, "forest-hiker", "replica-b", 1089.0, 1179.0)
+        assert await second.take_buy_turn(4242, "forest-hiker", "replica-b", 1090.0, 1180.0)
+        # The late holder's end no longer ends the new holder's turn.
+        await first.end_buy_turn(4242, "forest-hiker", "replica-a")
+        assert not await first.take_buy_turn(4242, "forest-hiker", "replica-a", 1100.0, 1190.0)
 
 
 async def test_a_reload_on_one_replica_moves_the_version_all_of_them_read(

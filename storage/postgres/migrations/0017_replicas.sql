@@ -1,5 +1,6 @@
--- SQLite's 0017: the catalog's version (bumped by a reload on any replica), each buyer's recent
--- taps, and the one Buy tap at a time per buyer and product (a lease).
+-- SQLite's 0017: the catalog's version (bumped by a reload on any replica) and each buyer's
+-- recent taps; and, PostgreSQL's only, the one Buy tap at a time per buyer and product across
+-- replicas: a lease, which a replica killed mid-tap loses once `until` has passed.
 CREATE TABLE catalog_version (
     id      INTEGER PRIMARY KEY CHECK (id = 1),
     version BIGINT NOT NULL
