@@ -1,6 +1,6 @@
 # A small image that runs checkout-bot as a non-root user, with its database on the /data volume.
 # The base image is pinned to a patch release; pin it by digest where you build, as the README
-# says ("Deploying with Docker"): docker buildx imagetools inspect python:3.12.8-slim-bookworm
+# says ("Deploy"): docker buildx imagetools inspect python:3.12.8-slim-bookworm
 ARG PYTHON_IMAGE=python:3.12.8-slim-bookworm
 FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import burst, footprint, taps, webhook
+from benchmarks import burst, footprint, replicas, taps, webhook
 from benchmarks.context import REPO, RunContext
 from benchmarks.figures import BenchmarkFailure, Figure, print_table, write_json_lines
 
@@ -25,6 +25,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     "taps": taps.run,
     "burst": burst.run,
     "footprint": footprint.run,
+    "webhook-pg": replicas.run_webhook,
+    "burst-pg": replicas.run_burst,
 }
 
 

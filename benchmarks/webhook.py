@@ -34,6 +34,11 @@ CONNECTIONS = 64
 DUPLICATE_SHARE = 0.10
 PEER_CACHE = Path.home() / ".cache" / "checkout-bot-benchmarks"
 MB = 1024 * 1024
+# The targets, as ratios against the peer measured in the same run: absolute figures move 2×
+# between machines (and between runs on a shared one), ratios far less.
+THROUGHPUT_RATIO = 1.6
+P99_RATIO = 0.4
+CPU_RATIO = 0.6
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,9 @@ async def run(context: RunContext) -> list[Figure]:
     ]
     if peer is None:
         note = "skipped: node/npm not found"
-        figures.append(Figure(NAME, "throughput bot / peer", None, "×", at_least(1.5), note))
+        figures.append(
+            Figure(NAME, "throughput bot / peer", None, "×", at_least(THROUGHPUT_RATIO), note)
+        )
         return figures
     figures += [
         *_load_figures("peer MODE=equal", peer, targets=False),
@@ -82,10 +89,18 @@ async def run(context: RunContext) -> list[Figure]:
             "throughput bot / peer",
             first.load.per_second / peer.load.per_second,
             "×",
-            at_least(1.5),
+            at_least(THROUGHPUT_RATIO),
         ),
-        Figure(NAME, "p99 bot / peer", first.load.p99_ms / peer.load.p99_ms, "×"),
-        Figure(NAME, "CPU per event bot / peer", first.cpu_per_1000 / peer.cpu_per_1000, "×"),
+        Figure(
+            NAME, "p99 bot / peer", first.load.p99_ms / peer.load.p99_ms, "×", at_most(P99_RATIO)
+        ),
+        Figure(
+            NAME,
+            "CPU per event bot / peer",
+            first.cpu_per_1000 / peer.cpu_per_1000,
+            "×",
+            at_most(CPU_RATIO),
+        ),
     ]
     return figures
 

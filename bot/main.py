@@ -21,6 +21,7 @@ log = logging.getLogger("bot")
 
 EXIT_CONFIGURATION = 2
 EXIT_STARTUP = 1
+GC_THRESHOLDS = (20_000, 20, 20)
 
 
 def main() -> int:
@@ -95,6 +96,12 @@ async def serve(settings: Settings, catalog: Catalog | None) -> None:
         # What start-up built lives as long as the process: keep the garbage collector from
         # scanning it again and again, which makes its pauses under load much shorter.
         gc.freeze()
+        # At the default 700, the youngest generation is collected every few requests, and
+        # each time walks the objects of every request in flight: a webhook allocates a few
+        # hundred, 64 at once are that many thousands. Collected every 20,000 allocations
+        # (a few MB at most), with older generations as rarely, the collector costs a few
+        # percent of a webhook's instructions less (callgrind); cycles are still collected.
+        gc.set_threshold(*GC_THRESHOLDS)
         stopping, failing = (
             asyncio.ensure_future(event.wait()) for event in (stop, service.failed)
         )

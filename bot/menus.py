@@ -37,6 +37,7 @@ def buyer_commands(lang: Language) -> list[BotCommand]:
     """The buyers' menu, in `lang`."""
     return [
         BotCommand("shop", lang._("See the products")),
+        BotCommand("cart", lang._("Your cart")),
         BotCommand("orders", lang._("Your orders")),
         BotCommand("language", lang._("Change the language")),
         BotCommand("help", lang._("How buying works")),

@@ -19,6 +19,8 @@ from telegram.request import BaseRequest
 
 from bot.admin.catalog_reload import FOLLOW_SECONDS, CatalogReload
 from bot.admin.console import AdminHandlers
+from bot.buyer.cart import Carts
+from bot.buyer.cart_handlers import CartHandlers
 from bot.buyer.handlers import ShopHandlers
 from bot.buyer.language import BuyerLanguages
 from bot.buyer.purchase import CheckoutLinks, Purchases
@@ -252,18 +254,28 @@ class Service:
         )
         HealthCommand(self.guardian, settings.admin_ids).register(application)
         buyers = BuyerLanguages(self.storage, menus)
+        purchases = Purchases(self.storage, links, reconciler.check)
+        tap_guard = TapGuard(self.storage, clock=self._wall_clock)
         shop = ShopHandlers(
             catalog=self.live_catalog,
             storage=self.storage,
-            purchases=Purchases(self.storage, links, reconciler.check),
+            purchases=purchases,
             expires_minutes=settings.checkout_expires_minutes,
             check_at_stripe=reconciler.check,
-            tap_guard=TapGuard(self.storage, clock=self._wall_clock),
+            tap_guard=tap_guard,
             buyers=buyers,
             storefront=Storefront(catalog=self.live_catalog, storage=self.storage, buyers=buyers),
             support_contact=settings.support_contact,
         )
         shop.register(application)
+        CartHandlers(
+            catalog=self.live_catalog,
+            carts=Carts(self.storage, self.live_catalog),
+            purchases=purchases,
+            buyers=buyers,
+            tap_guard=tap_guard,
+            carry_out=shop.carry_out,
+        ).register(application)
         # Admin commands answer their own failures (bot/admin/access.py); whatever else fails
         # was a buyer's update, and the buyer hears of it in their language.
         application.add_error_handler(shop.on_error)

@@ -3,11 +3,13 @@ Storage protocol), implemented over SQLite by SQLiteStorage and over PostgreSQL 
 PostgresStorage; open_storage picks one from the DATABASE_URL."""
 
 from storage.models import (
+    CartLine,
     CurrencyFigures,
     MessageKind,
     NewOrder,
     Order,
     OrderFacts,
+    OrderLine,
     OutboxBacklog,
     OutboxMessage,
     PeriodFigures,
@@ -25,11 +27,13 @@ from storage.sqlite.inspect import database_problems
 from storage.urls import is_postgres, open_storage, sqlite_path, url_problem
 
 __all__ = [
+    "CartLine",
     "CurrencyFigures",
     "MessageKind",
     "NewOrder",
     "Order",
     "OrderFacts",
+    "OrderLine",
     "OrderStatus",
     "OutboxBacklog",
     "OutboxMessage",

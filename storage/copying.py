@@ -20,6 +20,7 @@ from storage.urls import is_postgres, open_storage, sqlite_path
 TABLES = (
     "meta",
     "orders",
+    "order_lines",
     "order_history",
     "stripe_events",
     "outbox",
@@ -29,6 +30,8 @@ TABLES = (
     "buyer_languages",
     "admin_menus",
     "refund_questions",
+    "carts",
+    "cart_lines",
 )
 # Tables whose id PostgreSQL generates: their sequence goes on after the copied ids.
 _GENERATED_IDS = ("orders", "order_history", "outbox")

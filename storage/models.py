@@ -10,23 +10,38 @@ from storage.order_rules import OrderStatus
 
 
 @dataclass(frozen=True, slots=True)
+class OrderLine:
+    """One product of an order, as it was sold: its title in the buyer's language and its
+    unit price at that moment, whatever the catalog says later."""
+
+    product_id: str
+    title: str
+    unit_amount: int
+    quantity: int
+
+    @property
+    def amount(self) -> int:
+        return self.unit_amount * self.quantity
+
+
+@dataclass(frozen=True, slots=True)
 class NewOrder:
-    """A buyer's tap, before it becomes a stored pending order."""
+    """A buyer's Buy tap or cart checkout, before it becomes a stored pending order."""
 
     telegram_user_id: int
     chat_id: int
     buyer_name: str
     buyer_username: str | None
     language: str | None
-    product_id: str
-    product_title: str
-    quantity: int
-    unit_amount: int
     currency: str
+    # One or more, each product once.
+    lines: tuple[OrderLine, ...]
+    # Made from the buyer's cart (one open link per buyer), rather than a product's Buy.
+    from_cart: bool = False
 
     @property
     def amount_total(self) -> int:
-        return self.unit_amount * self.quantity
+        return sum(line.amount for line in self.lines)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +52,8 @@ class Order:
     buyer_name: str
     buyer_username: str | None
     language: str | None
-    product_id: str
-    product_title: str
-    quantity: int
-    unit_amount: int
+    # What was sold, one line per product, in the order they were added.
+    lines: tuple[OrderLine, ...]
     amount_total: int
     currency: str
     status: OrderStatus
@@ -57,6 +70,23 @@ class Order:
     pay_message_id: int | None
     flag: str | None
     amount_discount: int | None = None
+    from_cart: bool = False
+
+    @property
+    def units(self) -> int:
+        """Units of every line together."""
+        return sum(line.quantity for line in self.lines)
+
+
+@dataclass(frozen=True, slots=True)
+class CartLine:
+    """A product in a buyer's cart, with the unit price it had when it was added (the
+    checkout charges the catalog's price of the moment, and says when the two differ)."""
+
+    product_id: str
+    quantity: int
+    unit_amount: int
+    currency: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,10 +11,12 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from storage.models import (
+    CartLine,
     MessageKind,
     NewOrder,
     Order,
     OrderFacts,
+    OrderLine,
     OutboxBacklog,
     OutboxMessage,
     PeriodFigures,
@@ -93,6 +95,10 @@ class Transaction(Protocol):
 
     async def alerts_enabled(self, admin_id: int) -> bool:
         """Whether the admin wants a message on every sale, refund and failure."""
+        ...
+
+    async def take_from_cart(self, telegram_user_id: int, paid: Sequence[OrderLine]) -> None:
+        """Take what an order paid for out of the buyer's cart (the lines left with nothing)."""
         ...
 
     async def enqueue(
@@ -210,9 +216,10 @@ class Storage(Protocol):
         ...
 
     async def create_order_within_stock(
-        self, new: NewOrder, stock: int | None, *, replacing: int | None = None
+        self, new: NewOrder, stock: Mapping[str, int], *, replacing: int | None = None
     ) -> Order | None:
-        """Store a pending order unless fewer than its quantity are left; None if so."""
+        """Store a pending order unless fewer than a line's quantity are left (`stock`: the
+        catalog's number of each product that has one); None if so. All lines or none."""
         ...
 
     async def attach_checkout(
@@ -233,6 +240,10 @@ class Storage(Protocol):
         self, telegram_user_id: int, product_id: str, valid_after: int
     ) -> Order | None:
         """The buyer's newest pending order for a product whose link is still valid then."""
+        ...
+
+    async def open_cart_link_for(self, telegram_user_id: int, valid_after: int) -> Order | None:
+        """The buyer's newest pending order made from their cart whose link is still valid then."""
         ...
 
     async def orders_of_buyer(self, telegram_user_id: int, limit: int) -> list[Order]:
@@ -266,6 +277,29 @@ class Storage(Protocol):
         self, product_ids: Iterable[str], *, replacing: int | None = None
     ) -> dict[str, int]:
         """Units left of each product with a stock, not counting the order `replacing`."""
+        ...
+
+    # Carts
+
+    async def cart(self, telegram_user_id: int) -> list[CartLine]:
+        """The buyer's cart, in the order its lines were added (empty after 30 days untouched)."""
+        ...
+
+    async def put_in_cart(
+        self, telegram_user_id: int, line: CartLine, *, new_cart: bool = False
+    ) -> bool:
+        """Set a product's line in the buyer's cart (emptied first when `new_cart`); False,
+        changing nothing, when the cart holds another currency."""
+        ...
+
+    async def set_cart_quantity(
+        self, telegram_user_id: int, product_id: str, quantity: int
+    ) -> None:
+        """Change a line's quantity; 0 takes it out."""
+        ...
+
+    async def empty_cart(self, telegram_user_id: int) -> None:
+        """Take every line out of the buyer's cart."""
         ...
 
     # Refunds

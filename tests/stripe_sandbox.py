@@ -14,7 +14,7 @@ import stripe
 from aiohttp import web
 
 from sandbox.stripe_api import StripeEmulator
-from storage import NewOrder, Storage
+from storage import NewOrder, OrderLine, Storage
 
 ORDER_METADATA = {
     "order_id": "7",
@@ -89,11 +89,10 @@ async def orders_with_open_sessions(
 
         async def one(number: int) -> tuple[int, str]:
             buyer = 10_000 + number
-            new = NewOrder(
-                buyer, buyer, f"Buyer {number}", None, "en", product_id, title, 1, amount, "usd"
-            )
+            line = OrderLine(product_id, title, amount, 1)
+            new = NewOrder(buyer, buyer, f"Buyer {number}", None, "en", "usd", (line,))
             async with at_once:
-                order = await store.create_order_within_stock(new, stock=None)
+                order = await store.create_order_within_stock(new, stock={})
                 assert order is not None
                 session = await client.v1.checkout.sessions.create_async(
                     {

@@ -33,6 +33,7 @@ ADMIN = {
 }
 BUYER_EN = {
     "shop": "See the products",
+    "cart": "Your cart",
     "orders": "Your orders",
     "language": "Change the language",
     "help": "How buying works",
@@ -40,6 +41,7 @@ BUYER_EN = {
 }
 BUYER_FR = {
     "shop": "Voir les produits",
+    "cart": "Votre panier",
     "orders": "Vos commandes",
     "language": "Changer de langue",
     "help": "Comment acheter",

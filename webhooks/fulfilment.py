@@ -200,11 +200,15 @@ class Fulfilment:
             facts = OrderFacts(failure_reason="the delayed payment failed")
         if not await tx.advance(order, target, source=source, facts=facts):
             return False
+        if target is OrderStatus.PAID and order.from_cart:
+            # What was paid for leaves the cart with the payment; anything added since stays.
+            await tx.take_from_cart(order.telegram_user_id, order.lines)
         if (kind := _BUYER_MESSAGES.get(target)) is not None:
             await tx.enqueue(order.chat_id, kind, order.id)
         if target is OrderStatus.EXPIRED and order.pay_message_id is not None:
             await tx.enqueue(order.chat_id, MessageKind.LINK_EXPIRED, order.id)
-        if (alert := _ALERTS.get(target)) is not None:
+        if (alert := _ALERTS.get(target)) is not None and self._admin_ids:
+            # No ADMIN_IDS, no one to alert: spare the statement that finds who wants alerts.
             await tx.enqueue_alerts(alert, order.id, self._admin_ids)
         if flag is not None:
             log.error("order %s: %s; check it in the Stripe dashboard", order.id, flag)

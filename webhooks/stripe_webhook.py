@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Protocol
 
@@ -12,6 +13,12 @@ from webhooks.refunds import CHARGE_EVENTS, REFUND_EVENTS, RefundLedger
 from webhooks.stripe_events import InvalidEvent, SignatureMismatch, StripeEvent, verify_event
 
 log = logging.getLogger(__name__)
+
+# The 200 answers, encoded once: json.dumps on every event was a percent of its CPU.
+_RECEIVED = {
+    result: json.dumps({"received": True, "result": result}).encode()
+    for result in ["ignored", *(outcome.value for outcome in Outcome)]
+}
 
 
 class WebhookWatch(Protocol):
@@ -61,15 +68,14 @@ class StripeWebhook:
             )
             self._tell(event, "error")
             return web.json_response({"error": "could not record the event"}, status=503)
-        self._tell(event, "ignored" if outcome is None else outcome.value)
-        if outcome is None:
-            return web.json_response({"received": True, "result": "ignored"})
+        result = "ignored" if outcome is None else outcome.value
+        self._tell(event, result)
         if outcome is Outcome.NOT_YET:
             return web.json_response(
                 {"error": "this event is for an order not ready for it yet", "result": outcome},
                 status=409,
             )
-        return web.json_response({"received": True, "result": outcome.value})
+        return web.Response(body=_RECEIVED[result], content_type="application/json")
 
     def _tell(self, event: StripeEvent, result: str) -> None:
         if self._watch is not None:

@@ -22,8 +22,12 @@ from storage import Order
 # Kept in memory up to this size, then moved to disk.
 SPOOL_BYTES = 1 << 20
 CHUNK_ORDERS = 500
+# One row per order line: the order's own columns (order_total, order_refunded…) are repeated
+# on each of its lines, and `line` / `lines` say which line of how many a row is.
 COLUMNS = (
     "reference",
+    "line",
+    "lines",
     "status",
     "created_at",
     "paid_at",
@@ -35,8 +39,9 @@ COLUMNS = (
     "product_title",
     "quantity",
     "unit_price",
-    "total",
-    "refunded",
+    "line_total",
+    "order_total",
+    "order_refunded",
     "currency",
     "checkout_session_id",
     "payment_intent_id",
@@ -66,37 +71,46 @@ def iso_time(at: int | None, timezone: ZoneInfo) -> str:
     return datetime.fromtimestamp(at, timezone).isoformat() if at is not None else ""
 
 
-def row_of(order: Order, timezone: ZoneInfo) -> list[str]:
+def rows_of(order: Order, timezone: ZoneInfo) -> list[list[str]]:
+    """The order's rows: one per line, the order's columns repeated on each."""
+
     def amount(minor: int) -> str:
         return str(Money(minor, order.currency).decimal)
 
-    cells = [
-        reference_for(order.id),
-        order.status.value,
-        iso_time(order.created_at, timezone),
-        iso_time(order.paid_at, timezone),
-        str(order.telegram_user_id),
-        order.buyer_name,
-        order.buyer_username or "",
-        order.language or "",
-        order.product_id,
-        order.product_title,
-        str(order.quantity),
-        amount(order.unit_amount),
-        amount(order.amount_total),
-        amount(order.amount_refunded),
-        order.currency.upper(),
-        order.checkout_session_id or "",
-        order.payment_intent_id or "",
-        order.flag or "",
-    ]
-    return [neutralise(cell) for cell in cells]
+    rows = []
+    for number, line in enumerate(order.lines, start=1):
+        cells = [
+            reference_for(order.id),
+            str(number),
+            str(len(order.lines)),
+            order.status.value,
+            iso_time(order.created_at, timezone),
+            iso_time(order.paid_at, timezone),
+            str(order.telegram_user_id),
+            order.buyer_name,
+            order.buyer_username or "",
+            order.language or "",
+            line.product_id,
+            line.title,
+            str(line.quantity),
+            amount(line.unit_amount),
+            amount(line.amount),
+            amount(order.amount_total),
+            amount(order.amount_refunded),
+            order.currency.upper(),
+            order.checkout_session_id or "",
+            order.payment_intent_id or "",
+            order.flag or "",
+        ]
+        rows.append([neutralise(cell) for cell in cells])
+    return rows
 
 
 async def write_csv(
     chunks: AsyncIterator[list[Order]], timezone: ZoneInfo
 ) -> tuple[IO[bytes], int]:
-    """The CSV of every order `chunks` yields, rewound, and how many rows it holds.
+    """The CSV of every order `chunks` yields (a row per line), rewound, and how many orders
+    it holds.
 
     UTF-8 with a byte order mark: Excel reads the file as UTF-8 only when the mark is there.
     """
@@ -107,7 +121,8 @@ async def write_csv(
     writer.writerow(COLUMNS)
     count = 0
     async for chunk in chunks:
-        writer.writerows(row_of(order, timezone) for order in chunk)
+        for order in chunk:
+            writer.writerows(rows_of(order, timezone))
         count += len(chunk)
     text.flush()
     text.detach()  # leave `out` open for the caller

@@ -154,7 +154,7 @@ def sales_page(
         lines.append(
             f"<code>#{reference_for(order.id)}</code>"
             f" · {local_time(order.paid_at or order.created_at, timezone)}"
-            f" · {buyer(order, short=True)} · {_short(order.product_title)} × {order.quantity}"
+            f" · {buyer(order, short=True)} · {_what(order, short=True)} · {_line_count(order)}"
             f" · {money(order.amount_total, order.currency, locale)} · {status_name(order)}"
         )
     return _split(lines)
@@ -183,6 +183,19 @@ def older_button() -> str:
     return "Older ▸"
 
 
+def _what(order: Order, *, short: bool = False) -> str:
+    """What an order sold: "The Forest Hiker × 2", and how many other lines it has."""
+    first = order.lines[0]
+    title = _short(first.title) if short else escape(first.title)
+    more = len(order.lines) - 1
+    return f"{title} × {first.quantity}" + (f" + {more} more" if more else "")
+
+
+def _line_count(order: Order) -> str:
+    count = len(order.lines)
+    return f"{count} line" if count == 1 else f"{count} lines"
+
+
 # /order
 
 
@@ -198,13 +211,16 @@ def no_such_order(reference: str) -> str:
 def order_details(
     order: Order, history: Sequence[StatusChange], timezone: ZoneInfo, locale: Locale
 ) -> str:
-    lines = [
-        f"<b>Order #{reference_for(order.id)}</b> · {status_name(order)}",
-        f"{escape(order.product_title)} × {order.quantity}"
-        f" (<code>{escape(order.product_id)}</code>)",
-        f"Total {money(order.amount_total, order.currency, locale)}"
-        f" ({money(order.unit_amount, order.currency, locale)} each)",
+    lines = [f"<b>Order #{reference_for(order.id)}</b> · {status_name(order)}"]
+    lines += [
+        f"{escape(line.title)} × {line.quantity} (<code>{escape(line.product_id)}</code>)"
+        f" · {money(line.unit_amount, order.currency, locale)} each"
+        + (f" · {money(line.amount, order.currency, locale)}" if line.quantity > 1 else "")
+        for line in order.lines
     ]
+    lines.append(
+        f"Total {money(order.amount_total, order.currency, locale)} · {_line_count(order)}"
+    )
     if order.amount_received is not None:
         lines.append(f"Received {money(order.amount_received, order.currency, locale)}")
     if order.amount_refunded:
@@ -293,8 +309,8 @@ def alerts_set(enabled: bool) -> str:
 
 def alert_paid(order: Order, locale: Locale) -> str:
     return (
-        f"💰 Sale: <code>#{reference_for(order.id)}</code> · {escape(order.product_title)}"
-        f" × {order.quantity} · {money(order.amount_total, order.currency, locale)}"
+        f"💰 Sale: <code>#{reference_for(order.id)}</code> · {_what(order)}"
+        f" · {money(order.amount_total, order.currency, locale)}"
         f" · {buyer(order)}"
     )
 
@@ -305,7 +321,7 @@ def alert_refunded(order: Order, amount: int | None, locale: Locale) -> str:
     this = f"{money(amount, order.currency, locale)} " if amount is not None else ""
     return (
         f"↩️ Refund {this}on <code>#{reference_for(order.id)}</code>"
-        f" · {escape(order.product_title)} · {refunded} of {total} refunded in all"
+        f" · {_what(order)} · {refunded} of {total} refunded in all"
         f" · {status_name(order)}"
     )
 
@@ -314,7 +330,7 @@ def alert_failed(order: Order, locale: Locale) -> str:
     reason = f": {escape(order.failure_reason)}" if order.failure_reason else ""
     return (
         f"❌ Payment failed on <code>#{reference_for(order.id)}</code>"
-        f" · {escape(order.product_title)} · {money(order.amount_total, order.currency, locale)}"
+        f" · {_what(order)} · {money(order.amount_total, order.currency, locale)}"
         f" · {buyer(order)}{reason}"
     )
 
@@ -370,8 +386,8 @@ def refund_nothing_left(order: Order, paid: int, locale: Locale) -> str:
 def refund_question(order: Order, amount: int, locale: Locale) -> str:
     return (
         f"Refund {money(amount, order.currency, locale)} of order"
-        f" <code>#{reference_for(order.id)}</code> · {escape(order.product_title)}"
-        f" × {order.quantity} · {money(order.amount_total, order.currency, locale)}"
+        f" <code>#{reference_for(order.id)}</code> · {_what(order)}"
+        f" · {money(order.amount_total, order.currency, locale)}"
         f" to {buyer(order)}?"
     )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -34,9 +35,11 @@ from bot.buyer.language import BuyerLanguages
 from bot.buyer.purchase import (
     Buyer,
     CannotReplace,
+    CartDecision,
     CheckAtStripe,
     Decision,
     GiveAgain,
+    LineShort,
     MakeLink,
     NotEnoughLeft,
     PointToLink,
@@ -71,6 +74,11 @@ class Wanted:
 
     product_id: str
     quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class FromCart:
+    """A "New link" for an unpaid cart order: the cart's Checkout makes it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +190,9 @@ class ShopHandlers:
                 text = texts.returned_after_payment(order)
                 await context.bot.send_message(order.chat_id, text, parse_mode=ParseMode.HTML)
                 return
+            case FromCart():
+                await answer_tap(query, texts.check_out_cart_again(lang), alert=True)
+                return
             case Wanted(product_id, quantity):
                 product = self.catalog.get(product_id)
             case None:
@@ -204,43 +215,52 @@ class ShopHandlers:
                 await answer_tap(query, texts.link_on_its_way(lang))
                 return
             decision = await self.purchases.decide(buyer, product, quantity, now=int(time.time()))
-            await self._carry_out(decision, query, product, lang, context)
+            products = {product.id: product}
+            link_above = texts.link_below(lang)
+            await self.carry_out(decision, query, products, lang, context, link_above=link_above)
 
-    async def _carry_out(
+    async def carry_out(
         self,
-        decision: Decision,
+        decision: Decision | CartDecision,
         query: CallbackQuery,
-        product: Product,
+        products: Mapping[str, Product],
         lang: Language,
         context: Context,
+        *,
+        link_above: str,
     ) -> None:
-        """Answer the tap as decided, sending the link when there is one."""
+        """Answer a Buy or Checkout tap as decided, sending the link when there is one
+        (`products`: the catalog's, by id, for the order's lines; `link_above`: what a double
+        tap is told)."""
         match decision:
             case PointToLink():
-                await answer_tap(query, texts.link_below(lang))
+                await answer_tap(query, link_above)
             case NotEnoughLeft(left):
                 text = texts.not_enough_left(left, lang) if left else texts.sold_out(lang)
+                await answer_tap(query, text, alert=True)
+            case LineShort(product, left):
+                text = texts.line_short(product.title_in(lang.code), left, lang)
                 await answer_tap(query, text, alert=True)
             case CannotReplace():
                 await answer_tap(query, texts.link_failed(lang), alert=True)
             case GiveAgain(order):
                 await answer_tap(query)
-                await self._send_link(order, lang, context)
+                await self.send_link(order, lang, context)
             case MakeLink(order):
                 # Telegram shows a spinner on the button until the query is answered: the
                 # answer travels while the link is being made, and arrives before the link.
                 answering = asyncio.ensure_future(answer_tap(query))
                 try:
-                    made = await self.purchases.make_link(order, product)
+                    made = await self.purchases.make_link(order, products)
                 finally:
                     await answering
                 if made is not None:
-                    await self._send_link(made, lang, context)
+                    await self.send_link(made, lang, context)
                 else:
                     text = texts.link_failed(language(order.language))
                     await context.bot.send_message(order.chat_id, text)
 
-    async def _send_link(self, order: Order, lang: Language, context: Context) -> None:
+    async def send_link(self, order: Order, lang: Language, context: Context) -> None:
         """The message with the pay button; remembered so the button can go when it expires."""
         assert order.checkout_url is not None and order.checkout_expires_at is not None
         # A link given again works for what is left of it, which is less than a new one's.
@@ -286,7 +306,7 @@ class ShopHandlers:
             except Exception:
                 log.exception("could not tell the buyer about the failure")
 
-    async def _wanted(self, data: str, user_id: int) -> Wanted | PaidMeanwhile | None:
+    async def _wanted(self, data: str, user_id: int) -> Wanted | PaidMeanwhile | FromCart | None:
         """What a Buy button, or a "New link" for one of the buyer's orders, asks for; None for
         data this bot never sent, or another buyer's order."""
         if not data.startswith(AGAIN_PREFIX):
@@ -298,7 +318,10 @@ class ShopHandlers:
             return None
         if order.status not in UNPAID:
             return PaidMeanwhile(await self._in_buyers_language(order))
-        return Wanted(order.product_id, order.quantity)
+        if order.from_cart:
+            return FromCart()
+        (line,) = order.lines
+        return Wanted(line.product_id, line.quantity)
 
     async def _in_buyers_language(self, order: Order) -> Order:
         """The order, to be spoken of in the language its buyer reads now (/language)."""

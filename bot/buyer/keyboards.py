@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.buyer import texts
+from bot.buyer.cart import CartContents
 from bot.i18n import Language
 from bot.money import Money
 from storage import Order
@@ -25,6 +26,12 @@ LIMIT_PREFIX = "q:"  # q:<product id>: the + of a card at its upper bound
 AGAIN_PREFIX = "again:"  # again:<order id>: a new link for an unpaid order
 LANGUAGE_PREFIX = "lang:"  # lang:<code>
 IDLE = "x"  # a button that only shows something (the quantity between − and +)
+ADD_PREFIX = "add:"  # add:<product id>:<quantity>: put units in the cart
+NEW_CART_PREFIX = "newcart:"  # newcart:<product id>:<quantity>: empty the cart, then add
+CART = "cart"  # show the buyer's cart
+CART_LINE_PREFIX = "cl:"  # cl:<product id>:<quantity>: set a cart line's quantity (0: remove)
+CHECKOUT = "checkout"  # the cart's lines to Stripe
+EMPTY_CART = "emptycart"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +56,18 @@ def card_data(product_id: str, quantity: int) -> str:
 
 def buy_data(product_id: str, quantity: int = 1) -> str:
     return f"{BUY_PREFIX}{product_id}:{quantity}"
+
+
+def add_data(product_id: str, quantity: int) -> str:
+    return f"{ADD_PREFIX}{product_id}:{quantity}"
+
+
+def new_cart_data(product_id: str, quantity: int) -> str:
+    return f"{NEW_CART_PREFIX}{product_id}:{quantity}"
+
+
+def cart_line_data(product_id: str, quantity: int) -> str:
+    return f"{CART_LINE_PREFIX}{product_id}:{quantity}"
 
 
 def limit_data(product_id: str) -> str:
@@ -91,9 +110,15 @@ def list_keyboard(
     following: str | None,
     back: str | None,
     lang: Language,
+    cart_units: int = 0,
 ) -> InlineKeyboardMarkup:
-    """One button per entry, then ‹ › for the pages around this one, then « Back."""
+    """The cart with its count when it holds something, one button per entry, then ‹ › for the
+    pages around this one, then « Back."""
     rows = [[InlineKeyboardButton(entry.label, callback_data=entry.data)] for entry in entries]
+    if cart_units:
+        rows.insert(
+            0, [InlineKeyboardButton(texts.cart_button(cart_units, lang), callback_data=CART)]
+        )
     paging = []
     if previous is not None:
         paging.append(InlineKeyboardButton(texts.previous_button(lang), callback_data=previous))
@@ -133,7 +158,69 @@ def card_keyboard(
                     callback_data=buy_data(product_id, quantity),
                 )
             ],
+            [
+                InlineKeyboardButton(
+                    texts.add_to_cart_button(lang), callback_data=add_data(product_id, quantity)
+                )
+            ],
             back_row,
+        ]
+    )
+
+
+def cart_keyboard(contents: CartContents, lang: Language) -> InlineKeyboardMarkup:
+    """Per line − quantity + ✕ (only ✕ for a line off sale), then Checkout with the total and
+    Empty cart, then the shop."""
+    rows = []
+    for row in contents.rows:
+        product_id, quantity = row.line.product_id, row.line.quantity
+        remove = InlineKeyboardButton("✕", callback_data=cart_line_data(product_id, 0))
+        title = row.product.title_in(lang.code) if row.product is not None else product_id
+        if not row.on_sale:
+            rows.append([InlineKeyboardButton(f"🚫 {_short(title)}", callback_data=IDLE), remove])
+            continue
+        fewer = cart_line_data(product_id, quantity - 1) if quantity > 1 else IDLE
+        rows.append(
+            [
+                InlineKeyboardButton("−", callback_data=fewer),
+                InlineKeyboardButton(f"{_short(title)} × {quantity}", callback_data=IDLE),
+                InlineKeyboardButton("+", callback_data=cart_line_data(product_id, quantity + 1)),
+                remove,
+            ]
+        )
+    total = contents.total
+    if total is not None:
+        rows.append(
+            [InlineKeyboardButton(texts.checkout_button(total, lang), callback_data=CHECKOUT)]
+        )
+    if contents.rows:
+        rows.append([InlineKeyboardButton(texts.empty_cart_button(lang), callback_data=EMPTY_CART)])
+    rows.append([InlineKeyboardButton(texts.back_button(lang), callback_data=home_data(0))])
+    return InlineKeyboardMarkup(rows)
+
+
+def _short(title: str, most: int = 24) -> str:
+    """A title that fits a button beside three others."""
+    return title if len(title) <= most else title[: most - 1] + "…"
+
+
+def view_cart_keyboard(lang: Language) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(texts.view_cart_button(lang), callback_data=CART)]]
+    )
+
+
+def other_currency_keyboard(product_id: str, quantity: int, lang: Language) -> InlineKeyboardMarkup:
+    """Start a new cart with the product, or check the cart out first, or look at it."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    texts.new_cart_button(lang), callback_data=new_cart_data(product_id, quantity)
+                )
+            ],
+            [InlineKeyboardButton(texts.checkout_first_button(lang), callback_data=CHECKOUT)],
+            [InlineKeyboardButton(texts.view_cart_button(lang), callback_data=CART)],
         ]
     )
 
@@ -143,16 +230,20 @@ def pay_keyboard(url: str, amount: Money, lang: Language) -> InlineKeyboardMarku
 
 
 def orders_keyboard(orders: Sequence[Order], lang: Language) -> InlineKeyboardMarkup | None:
-    """A "new link" button for each unpaid order of the list; None when there is none."""
+    """A "new link" button for each unpaid order of the list, and the cart for an unpaid one
+    made from it (its Checkout makes the new link); None when there is none."""
+    unpaid = [order for order in orders if order.status in UNPAID]
     rows = [
         [
             InlineKeyboardButton(
                 texts.new_link_button(order, lang), callback_data=again_data(order.id)
             )
         ]
-        for order in orders
-        if order.status in UNPAID
+        for order in unpaid
+        if not order.from_cart
     ]
+    if any(order.from_cart for order in unpaid):
+        rows.append([InlineKeyboardButton(texts.view_cart_button(lang), callback_data=CART)])
     return InlineKeyboardMarkup(rows) if rows else None
 
 

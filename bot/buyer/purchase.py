@@ -1,14 +1,17 @@
-"""Buying: what a tap on Buy gets (the buyer's open link again, a new one, or a refusal), and
-the new link itself, a Stripe Checkout Session for the order.
+"""Buying: what a tap on Buy or on a cart's Checkout gets (the buyer's open link again, a new
+one, or a refusal), and the new link itself, a Stripe Checkout Session for the order with a line
+item per product.
 
-The handler takes these decisions one at a time per buyer and product, and holds its turn until
-the link is sent, so that a second tap sees the first one's order, link and message.
+The handlers take these decisions one at a time per buyer and product (per buyer for the cart),
+and hold their turn until the link is sent, so that a second tap sees the first one's order,
+link and message.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -17,7 +20,7 @@ import stripe
 from bot.catalog.model import Product, localized
 from bot.i18n import language
 from bot.references import reference_for
-from storage import NewOrder, Order, Storage
+from storage import NewOrder, Order, OrderLine, Storage
 from storage.order_rules import OrderStatus
 
 log = logging.getLogger(__name__)
@@ -78,7 +81,24 @@ class CannotReplace:
     """Stripe could not close the buyer's earlier link, so no second one is made."""
 
 
+@dataclass(frozen=True, slots=True)
+class LineShort:
+    """A cart's line asks for more units than are left (0: sold out); nothing is held."""
+
+    product: Product
+    left: int
+
+
+@dataclass(frozen=True, slots=True)
+class Pick:
+    """A product and how many of it, at the catalog's price of the moment."""
+
+    product: Product
+    quantity: int
+
+
 Decision = PointToLink | GiveAgain | MakeLink | NotEnoughLeft | CannotReplace
+CartDecision = PointToLink | GiveAgain | MakeLink | LineShort | NotEnoughLeft | CannotReplace
 
 
 class Purchases:
@@ -95,9 +115,9 @@ class Purchases:
         """The buyer's open link for the product again, or a new one in its place, or a refusal."""
         order = await self._storage.open_link_for(buyer.telegram_user_id, product.id, now)
         if order is None:
-            return await self._reserve(buyer, product, quantity, replacing=None)
+            return await self._reserve_one(buyer, product, quantity, replacing=None)
         lasting = (order.checkout_expires_at or 0) > now + LINK_MARGIN_SECONDS
-        if order.quantity == quantity and lasting:
+        if order.units == quantity and lasting:
             if order.pay_message_id is not None and order.updated_at > now - RESEND_AFTER_SECONDS:
                 return PointToLink()
             return GiveAgain(order)
@@ -107,19 +127,47 @@ class Purchases:
         left = await self._left(product, replacing=order.id)
         if left is not None and left < quantity:
             return NotEnoughLeft(left)
-        if not await self._close(order):
-            return CannotReplace()
-        fresh = await self._storage.get_order(order.id)
-        # Still pending: its expiry has not been applied yet, and its units are the buyer's.
-        still_pending = fresh is not None and fresh.status is OrderStatus.PENDING
-        return await self._reserve(
-            buyer, product, quantity, replacing=order.id if still_pending else None
-        )
+        replacing = await self._replace(order)
+        if isinstance(replacing, CannotReplace):
+            return replacing
+        return await self._reserve_one(buyer, product, quantity, replacing=replacing)
 
-    async def make_link(self, order: Order, product: Product) -> Order | None:
-        """The order with its Checkout link; None when Stripe refused it (the order failed)."""
+    async def decide_cart(self, buyer: Buyer, picks: Sequence[Pick], *, now: int) -> CartDecision:
+        """The buyer's open cart link again when it sells just these picks at these prices, or
+        a new one in its place holding every line's units, or a refusal naming a short line."""
+        order = await self._storage.open_cart_link_for(buyer.telegram_user_id, now)
+        lines = _lines(picks, buyer.language)
+        if order is not None:
+            lasting = (order.checkout_expires_at or 0) > now + LINK_MARGIN_SECONDS
+            if order.lines == lines and lasting:
+                if (
+                    order.pay_message_id is not None
+                    and order.updated_at > now - RESEND_AFTER_SECONDS
+                ):
+                    return PointToLink()
+                return GiveAgain(order)
+            # Refuse before closing it, as for a product: the buyer keeps the link they have.
+            if short := await self._short_line(picks, replacing=order.id):
+                return short
+            replacing = await self._replace(order)
+            if isinstance(replacing, CannotReplace):
+                return replacing
+        else:
+            replacing = None
+        made = await self._storage.create_order_within_stock(
+            self._new_order(buyer, picks, from_cart=True),
+            _stock_of(picks),
+            replacing=replacing,
+        )
+        if made is None:
+            return await self._short_line(picks, replacing=None) or NotEnoughLeft(0)
+        return MakeLink(made)
+
+    async def make_link(self, order: Order, products: Mapping[str, Product]) -> Order | None:
+        """The order with its Checkout link (`products`: the catalog's, by id, for each line);
+        None when Stripe refused it (the order failed)."""
         try:
-            link = await self._links.create(order, product)
+            link = await self._links.create(order, products)
         except stripe.StripeError as exc:
             reason = f"Stripe refused the Checkout Session: {_describe(exc)}"
             log.error("order %s: %s", order.id, reason)
@@ -130,29 +178,52 @@ class Purchases:
         assert linked is not None  # orders are never deleted
         return linked
 
-    async def _reserve(
+    async def _replace(self, order: Order) -> int | CannotReplace | None:
+        """Close the buyer's earlier link at Stripe; the id of the order whose units the new
+        one may take (None: it holds none any more), or CannotReplace when Stripe could not
+        close it."""
+        if not await self._close(order):
+            return CannotReplace()
+        fresh = await self._storage.get_order(order.id)
+        # Still pending: its expiry has not been applied yet, and its units are the buyer's.
+        still_pending = fresh is not None and fresh.status is OrderStatus.PENDING
+        return order.id if still_pending else None
+
+    async def _reserve_one(
         self, buyer: Buyer, product: Product, quantity: int, *, replacing: int | None
     ) -> MakeLink | NotEnoughLeft:
         """A pending order holding its units (not counting those of the order it replaces)."""
+        picks = [Pick(product, quantity)]
         order = await self._storage.create_order_within_stock(
-            NewOrder(
-                telegram_user_id=buyer.telegram_user_id,
-                chat_id=buyer.chat_id,
-                buyer_name=buyer.name,
-                buyer_username=buyer.username,
-                language=buyer.language,
-                product_id=product.id,
-                product_title=product.title_in(language(buyer.language).code),
-                quantity=quantity,
-                unit_amount=product.price.minor,
-                currency=product.price.currency,
-            ),
-            product.stock,
-            replacing=replacing,
+            self._new_order(buyer, picks, from_cart=False), _stock_of(picks), replacing=replacing
         )
         if order is None:
             return NotEnoughLeft(await self._left(product, replacing=None) or 0)
         return MakeLink(order)
+
+    @staticmethod
+    def _new_order(buyer: Buyer, picks: Sequence[Pick], *, from_cart: bool) -> NewOrder:
+        return NewOrder(
+            telegram_user_id=buyer.telegram_user_id,
+            chat_id=buyer.chat_id,
+            buyer_name=buyer.name,
+            buyer_username=buyer.username,
+            language=buyer.language,
+            currency=picks[0].product.price.currency,
+            lines=_lines(picks, buyer.language),
+            from_cart=from_cart,
+        )
+
+    async def _short_line(
+        self, picks: Sequence[Pick], *, replacing: int | None
+    ) -> LineShort | None:
+        """The first pick asking for more units than are left, not counting `replacing`."""
+        counted = [pick.product.id for pick in picks if pick.product.stock is not None]
+        left = await self._storage.stock_left(counted, replacing=replacing) if counted else {}
+        for pick in picks:
+            if pick.product.id in left and left[pick.product.id] < pick.quantity:
+                return LineShort(pick.product, left[pick.product.id])
+        return None
 
     async def _left(self, product: Product, *, replacing: int | None) -> int | None:
         """Units of the product left, not counting the order `replacing`; None: unlimited."""
@@ -176,6 +247,22 @@ class Purchases:
         except stripe.StripeError as exc:  # its expiry event will tell us anyway
             log.warning("order %s: could not check it at Stripe: %s", replaced.id, exc)
         return True
+
+
+def _lines(picks: Sequence[Pick], language_code: str | None) -> tuple[OrderLine, ...]:
+    """The order lines of the picks, as sold now: title in the buyer's language, catalog price."""
+    code = language(language_code).code
+    return tuple(
+        OrderLine(
+            pick.product.id, pick.product.title_in(code), pick.product.price.minor, pick.quantity
+        )
+        for pick in picks
+    )
+
+
+def _stock_of(picks: Sequence[Pick]) -> dict[str, int]:
+    """The catalog's stock number of each picked product that has one."""
+    return {p.product.id: p.product.stock for p in picks if p.product.stock is not None}
 
 
 def _describe(exc: stripe.StripeError) -> str:
@@ -222,12 +309,12 @@ def cancel_payload(order_id: int) -> str:
     return f"cancel-{reference_for(order_id)}"
 
 
-def line_item(order: Order, product: Product) -> dict[str, Any]:
-    """The order's line: a product read from Stripe is charged at its own Price there."""
+def line_item(line: OrderLine, product: Product, order: Order) -> dict[str, Any]:
+    """One line of the order: a product read from Stripe is charged at its own Price there."""
     if product.price_id is not None:
-        return {"price": product.price_id, "quantity": order.quantity}
+        return {"price": product.price_id, "quantity": line.quantity}
     product_data: dict[str, Any] = {
-        "name": order.product_title,
+        "name": line.title,
         "metadata": {"product_id": product.id},
     }
     if product.description is not None:
@@ -235,10 +322,10 @@ def line_item(order: Order, product: Product) -> dict[str, Any]:
     if product.photo is not None:
         product_data["images"] = [product.photo]
     return {
-        "quantity": order.quantity,
+        "quantity": line.quantity,
         "price_data": {
             "currency": order.currency,
-            "unit_amount": order.unit_amount,
+            "unit_amount": line.unit_amount,
             "product_data": product_data,
         },
     }
@@ -260,19 +347,26 @@ class CheckoutLinks:
         self._instance_id = instance_id
         self._expires_minutes = expires_minutes
 
-    def session_params(self, order: Order, product: Product) -> dict[str, Any]:
-        """The Checkout Session for `order`, priced from the server-side catalog."""
+    def session_params(self, order: Order, products: Mapping[str, Product]) -> dict[str, Any]:
+        """The Checkout Session for `order`, priced from the server-side catalog (`products`:
+        each line's product, by id)."""
         language = order.language
         metadata = {
             "order_id": str(order.id),
             "telegram_user_id": str(order.telegram_user_id),
             "chat_id": str(order.chat_id),
-            "product_id": order.product_id,
         }
+        if order.from_cart:
+            # A cart's products are named by its line items; 100 ids overflow a metadata value.
+            metadata["cart_lines"] = str(len(order.lines))
+        else:
+            metadata["product_id"] = order.lines[0].product_id
         deep_link = f"https://t.me/{self._bot_username}?start="
         return {
             "mode": "payment",
-            "line_items": [line_item(order, product)],
+            "line_items": [
+                line_item(line, products[line.product_id], order) for line in order.lines
+            ],
             "client_reference_id": str(order.telegram_user_id),
             "metadata": metadata,
             # Session metadata does not reach the PaymentIntent or its charges; refunds and
@@ -296,10 +390,10 @@ class CheckoutLinks:
         """One key per order: a retried request returns the session made the first time."""
         return f"checkout-bot-{self._instance_id}-order-{order.id}"
 
-    async def create(self, order: Order, product: Product) -> CheckoutLink:
+    async def create(self, order: Order, products: Mapping[str, Product]) -> CheckoutLink:
         """Create the session at Stripe; raises stripe.StripeError when Stripe cannot be used."""
         session = await self._client.v1.checkout.sessions.create_async(
-            self.session_params(order, product),  # type: ignore[arg-type]
+            self.session_params(order, products),  # type: ignore[arg-type]
             {"idempotency_key": self.idempotency_key(order)},
         )
         if session.url is None:

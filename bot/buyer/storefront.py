@@ -110,7 +110,7 @@ class Storefront:
             await message.reply_html(texts.nothing_on_sale(catalog, lang))
             return
         intro = texts.greeting(catalog, user.first_name, lang) if greet else None
-        view = await self._home_view(catalog, lang, 0, intro)
+        view = await self._home_view(catalog, lang, 0, intro, user.id)
         await message.reply_html(view.text, reply_markup=view.markup)
 
     # Taps
@@ -123,7 +123,8 @@ class Storefront:
         catalog, lang = self.live.current, await self.buyers.of(query.from_user)
         page = _number_after(query.data, HOME_PREFIX)
         await answer_tap(query)
-        await self._show(query, await self._home_view(catalog, lang, page, None), context)
+        view = await self._home_view(catalog, lang, page, None, query.from_user.id)
+        await self._show(query, view, context)
 
     async def category(self, update: Update, context: Context) -> None:
         """A page of one category's products; the shop's first page if it is gone."""
@@ -138,7 +139,7 @@ class Storefront:
             return
         await answer_tap(query)
         if catalog.category(category_id) is None or not catalog.in_category(category_id):
-            view = await self._home_view(catalog, lang, 0, None)
+            view = await self._home_view(catalog, lang, 0, None, query.from_user.id)
         else:
             view = await self._category_view(catalog, category_id, lang, page)
         await self._show(query, view, context)
@@ -186,7 +187,7 @@ class Storefront:
     # Views
 
     async def _home_view(
-        self, catalog: Catalog, lang: Language, page: int, intro: str | None
+        self, catalog: Catalog, lang: Language, page: int, intro: str | None, buyer_id: int
     ) -> View:
         loose = catalog.in_category(None)
         categories = catalog.categories_on_sale()
@@ -204,6 +205,7 @@ class Storefront:
             following=home_data(page + 1) if page + 1 < pages else None,
             back=None,
             lang=lang,
+            cart_units=sum(line.quantity for line in await self.storage.cart(buyer_id)),
         )
         return View(text, markup)
 

@@ -11,6 +11,7 @@ from html import escape
 
 from babel import Locale
 
+from bot.buyer.cart import MOST_LINES, CartRow
 from bot.catalog.model import DESCRIPTION_MOST, Catalog, Product
 from bot.i18n import Language, language
 from bot.money import Money
@@ -36,11 +37,43 @@ STATUS_LABELS = {
 
 
 def order_line(order: Order, lang: Language) -> str:
-    """ "#K7Q2 · The Forest Hiker × 1 · $397.00": how an order is named everywhere."""
+    """ "#K7Q2 · The Forest Hiker × 1 · $397.00": how an order is named everywhere; an order of
+    several lines names its first few ("The Forest Hiker × 2, Trail Map × 1 and 3 more")."""
     total = Money(order.amount_total, order.currency).format(lang.locale)
-    return (
-        f"#{reference_for(order.id)} · {escape(order.product_title)} × {order.quantity} · {total}"
+    shown = order.lines[:LINES_NAMED]
+    named = ", ".join(
+        f"{escape(_shortened(line.title, LINE_TITLE_MOST))} × {line.quantity}" for line in shown
     )
+    if len(order.lines) > len(shown):
+        named += " " + more_lines(len(order.lines) - len(shown), lang)
+    return f"#{reference_for(order.id)} · {named} · {total}"
+
+
+def order_lines(order: Order, lang: Language) -> str:
+    """An order's lines one per row with their amounts, for an order of several lines ("" for
+    one: its order_line says it all)."""
+    if len(order.lines) < 2:
+        return ""
+    shown = order.lines[:LINES_LISTED]
+    rows = [
+        f"• {escape(_shortened(line.title, LINE_TITLE_MOST))} × {line.quantity} — "
+        + Money(line.amount, order.currency).format(lang.locale)
+        for line in shown
+    ]
+    if len(order.lines) > len(shown):
+        rows.append("• " + more_lines(len(order.lines) - len(shown), lang))
+    return "\n".join(rows)
+
+
+def more_lines(count: int, lang: Language) -> str:
+    return lang.ngettext("and {count} more", "and {count} more", count).format(count=count)
+
+
+# How many lines an order's name names, and its list lists (a message holds 4,096 characters,
+# a cart 100 lines), with titles cut to this length there.
+LINES_NAMED = 3
+LINES_LISTED = 30
+LINE_TITLE_MOST = 60
 
 
 # Browsing
@@ -172,6 +205,7 @@ def pay_button(amount: Money, lang: Language) -> str:
 def payment_link(order: Order, expires_in_minutes: int, lang: Language) -> str:
     return (
         lang._("Order {order}").format(order=order_line(order, lang))
+        + _listed(order, lang)
         + "\n\n"
         + lang._(
             "Tap the button to pay on Stripe's secure page. The link works for {duration}; "
@@ -193,9 +227,16 @@ def payment_received(order: Order) -> str:
     return (
         "✅ "
         + lang._("Payment received — order {order}").format(order=order_line(order, lang))
+        + _listed(order, lang)
         + "\n\n"
         + lang._("Thank you for your purchase!")
     )
+
+
+def _listed(order: Order, lang: Language) -> str:
+    """The order's lines below its name, when it has several."""
+    listed = order_lines(order, lang)
+    return "\n\n" + listed if listed else ""
 
 
 def returned_after_payment(order: Order) -> str:
@@ -225,6 +266,7 @@ def help_text(catalog: Catalog, support: str | None, lang: Language) -> str:
         "",
         lang._("1. Send /shop, open a product and pick how many you want."),
         lang._("2. Tap Buy, then Pay: Stripe's secure page opens in your browser."),
+        lang._("Several products? Tap Add to cart on each, then pay for them together from /cart."),
         lang._("3. Once you have paid, your confirmation arrives here."),
         "",
         lang._("Promotion codes are entered on Stripe's page."),
@@ -239,10 +281,21 @@ def buyer_orders(orders: Sequence[Order], lang: Language) -> str:
     if not orders:
         return lang._("You have no orders yet. Send /shop to see what is on sale.")
     lines = [lang._("<b>Your orders</b>, newest first:")]
-    lines += [
-        f"{order_line(order, lang)} — {lang._(STATUS_LABELS[order.status])}" for order in orders
-    ]
+    for order in orders:
+        lines.append(f"{order_line(order, lang)} — {lang._(STATUS_LABELS[order.status])}")
+        if len(order.lines) > 1:
+            shown = order.lines[:ORDERS_LINES_LISTED]
+            lines += [
+                f"    · {escape(_shortened(line.title, LINE_TITLE_MOST))} × {line.quantity}"
+                for line in shown
+            ]
+            if len(order.lines) > len(shown):
+                lines.append("    · " + more_lines(len(order.lines) - len(shown), lang))
     return "\n".join(lines)
+
+
+# /orders lists the lines of each of its 10 orders, at most this many each.
+ORDERS_LINES_LISTED = 5
 
 
 def new_link_button(order: Order, lang: Language) -> str:
@@ -278,11 +331,12 @@ def payment_failed(order: Order) -> str:
 
 def link_expired(order: Order) -> str:
     lang = language(order.language)
-    return (
-        lang._("Order {order}").format(order=order_line(order, lang))
-        + "\n\n"
-        + lang._("This link has expired — tap the product to get a new one.")
+    again = (
+        lang._("This link has expired — your cart is kept: open /cart to check out again.")
+        if order.from_cart
+        else lang._("This link has expired — tap the product to get a new one.")
     )
+    return lang._("Order {order}").format(order=order_line(order, lang)) + "\n\n" + again
 
 
 def refunded(order: Order, amount: Money) -> str:
@@ -309,6 +363,11 @@ def link_on_its_way(lang: Language) -> str:
     )
 
 
+def cart_link_on_its_way(lang: Language) -> str:
+    """A Checkout tap while the same buyer's cart is being checked out elsewhere."""
+    return lang._("Your cart's payment link is on its way: it will be in the chat in a moment.")
+
+
 def slow_down(seconds: int, lang: Language) -> str:
     return lang._("That is a lot of taps! Please wait {seconds} s and try again.").format(
         seconds=seconds
@@ -332,3 +391,134 @@ def _duration(minutes: int, lang: Language) -> str:
         hours = minutes // 60
         return lang.ngettext("{count} hour", "{count} hours", hours).format(count=hours)
     return lang.ngettext("{count} minute", "{count} minutes", minutes).format(count=minutes)
+
+
+# The cart
+
+
+def add_to_cart_button(lang: Language) -> str:
+    return lang._("🛒 Add to cart")
+
+
+def cart_button(units: int, lang: Language) -> str:
+    return lang._("🛒 Cart ({count})").format(count=units)
+
+
+def view_cart_button(lang: Language) -> str:
+    return lang._("🛒 View cart")
+
+
+def added_to_cart(
+    title: str, quantity: int, units: int, total: Money | None, lang: Language
+) -> str:
+    held = lang.ngettext(
+        "Your cart now holds {count} item", "Your cart now holds {count} items", units
+    ).format(count=units)
+    if total is not None:
+        held += " · " + total.format(lang.locale)
+    return (
+        lang._("In your cart: <b>{title}</b> × {quantity}.").format(
+            title=escape(title), quantity=quantity
+        )
+        + "\n"
+        + held
+    )
+
+
+def cart_capped(lang: Language) -> str:
+    return lang._("That is as many as you can have of it in one order.")
+
+
+def cart_empty(lang: Language) -> str:
+    return lang._("Your cart is empty. Send /shop to add products.")
+
+
+def cart_view(rows: Sequence[CartRow], total: Money | None, lang: Language) -> str:
+    """The cart's lines with their amounts at today's prices, what changed, and the total."""
+    lines = [lang._("<b>Your cart</b>"), ""]
+    for number, row in enumerate(rows, start=1):
+        title = row.product.title_in(lang.code) if row.product is not None else row.line.product_id
+        shown = f"{number}. {escape(_shortened(title, LINE_TITLE_MOST))} × {row.line.quantity}"
+        if not row.on_sale:
+            off_sale = lang._("no longer on sale: left out of checkout")
+            lines.append(f"{shown} — <i>{off_sale}</i>")
+            continue
+        lines.append(f"{shown} — {(row.price * row.line.quantity).format(lang.locale)}")
+        if row.price_changed:
+            lines.append(
+                "   ⚠️ "
+                + lang._("Price changed since you added it: was {was}, now {now}.").format(
+                    was=row.added_price.format(lang.locale), now=row.price.format(lang.locale)
+                )
+            )
+        if row.line.quantity > row.upper:
+            lines.append("   ⚠️ " + (only_left(row.upper, lang) if row.upper else sold_out(lang)))
+    lines.append("")
+    if total is not None:
+        lines.append(lang._("Total: <b>{total}</b>").format(total=total.format(lang.locale)))
+    else:
+        lines.append(nothing_to_check_out(lang))
+    return "\n".join(lines)
+
+
+def check_out_cart_again(lang: Language) -> str:
+    return lang._("This order came from your cart: open /cart and tap Checkout for a new link.")
+
+
+def nothing_to_check_out(lang: Language) -> str:
+    return lang._("Nothing in your cart can be bought right now.")
+
+
+def line_over_most(title: str, count: int, lang: Language) -> str:
+    return lang.ngettext(
+        "At most {count} of {title} per order: please lower its quantity.",
+        "At most {count} of {title} per order: please lower its quantity.",
+        count,
+    ).format(count=count, title=title)
+
+
+def checkout_button(total: Money, lang: Language) -> str:
+    return lang._("Checkout — {total}").format(total=total.format(lang.locale))
+
+
+def empty_cart_button(lang: Language) -> str:
+    return lang._("Empty cart")
+
+
+def other_currency(title: str, cart_currency: str, currency: str, lang: Language) -> str:
+    return lang._(
+        "Your cart is in {cart_currency}, and <b>{title}</b> is priced in {currency}: one "
+        "payment holds one currency. Start a new cart with it, or check out your cart first?"
+    ).format(title=escape(title), cart_currency=cart_currency.upper(), currency=currency.upper())
+
+
+def new_cart_button(lang: Language) -> str:
+    return lang._("Start a new cart")
+
+
+def checkout_first_button(lang: Language) -> str:
+    return lang._("Check out my cart first")
+
+
+def cart_full(lang: Language) -> str:
+    return lang.ngettext(
+        "Your cart holds {count} product, as many as it takes: check it out or remove one first.",
+        "Your cart holds {count} products, as many as it takes: check it out or remove one first.",
+        MOST_LINES,
+    ).format(count=MOST_LINES)
+
+
+def cart_link_below(lang: Language) -> str:
+    return lang._("Your payment link for this cart is already in the chat, just above.")
+
+
+def line_short(title: str, left: int, lang: Language) -> str:
+    if not left:
+        return lang._("Sorry, {title} is sold out: please remove it from your cart.").format(
+            title=title
+        )
+    return lang.ngettext(
+        "Sorry, only {count} of {title} is left: please lower its quantity.",
+        "Sorry, only {count} of {title} are left: please lower its quantity.",
+        left,
+    ).format(count=left, title=title)

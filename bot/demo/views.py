@@ -78,8 +78,8 @@ async def machinery_view(shop: DemoShop) -> dict[str, Any]:
                 {
                     "reference": reference_for(order.id),
                     "buyer": person.key,
-                    "product": order.product_title,
-                    "quantity": order.quantity,
+                    "product": ", ".join(line.title for line in order.lines),
+                    "quantity": order.units,
                     "total": Money(order.amount_total, order.currency).format(Locale("en")),
                     "status": order.status.value,
                     "session": order.checkout_session_id,

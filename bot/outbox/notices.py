@@ -9,7 +9,7 @@ from telegram import InlineKeyboardMarkup
 
 from bot.admin import texts as admin_texts
 from bot.buyer import texts
-from bot.buyer.keyboards import again_keyboard
+from bot.buyer.keyboards import again_keyboard, view_cart_keyboard
 from bot.i18n import language
 from bot.money import Money, locale_for
 from storage import MessageKind, Order, OrderStatus, OutboxMessage, Storage
@@ -92,14 +92,20 @@ def unpaid_notice(order: Order) -> Outgoing:
 
 
 def _again(order: Order) -> InlineKeyboardMarkup:
+    if order.from_cart:
+        return view_cart_keyboard(language(order.language))
     return again_keyboard(order.id, texts.try_again_button(order.language))
 
 
 def _product_button(order: Order) -> InlineKeyboardMarkup:
-    """The expired link's product, priced as the buyer saw it, one tap from a new link."""
-    title = order.product_title
-    if order.quantity > 1:
-        title = f"{title} × {order.quantity}"
+    """The expired link's product, priced as the buyer saw it, one tap from a new link; the
+    cart, kept, for an order made from it."""
+    if order.from_cart:
+        return view_cart_keyboard(language(order.language))
+    (line,) = order.lines
+    title = line.title
+    if line.quantity > 1:
+        title = f"{title} × {line.quantity}"
     price = Money(order.amount_total, order.currency)
     label = texts.product_button(title, price, language(order.language).locale)
     return again_keyboard(order.id, label)

@@ -462,7 +462,10 @@ def _one_currency(items: tuple[LineItem, ...], params: dict[str, Any]) -> None:
             raise invalid_request(
                 "All line items must have the same currency: line_items[0] is in "
                 f"{currency} and line_items[{index}] is in {item.currency}.",
-                f"line_items[{index}][price_data][currency]",
+                # A stored Price brings its currency: Stripe names the line's price then.
+                f"line_items[{index}][price]"
+                if item.price is not None
+                else f"line_items[{index}][price_data][currency]",
             )
     if "currency" in params and _currency(params["currency"], "currency") != currency:
         raise invalid_request(

@@ -35,11 +35,23 @@ async def open_link_for(
     """The buyer's newest pending order for a product whose link is still valid then."""
     return await _one(
         db,
-        "telegram_user_id = $1 AND product_id = $2 AND status = $3 AND checkout_url"
-        " IS NOT NULL AND checkout_expires_at > $4 AND retired_at IS NULL"
+        "telegram_user_id = $1 AND product_id = $2 AND from_cart = 0 AND status = $3 AND"
+        " checkout_url IS NOT NULL AND checkout_expires_at > $4 AND retired_at IS NULL"
         " ORDER BY id DESC LIMIT 1",
         telegram_user_id,
         product_id,
+        OrderStatus.PENDING.value,
+        valid_after,
+    )
+
+
+async def open_cart_link_for(db: Reads, telegram_user_id: int, valid_after: int) -> Order | None:
+    """The buyer's newest pending order made from their cart whose link is still valid then."""
+    return await _one(
+        db,
+        "telegram_user_id = $1 AND from_cart = 1 AND status = $2 AND checkout_url IS NOT NULL"
+        " AND checkout_expires_at > $3 AND retired_at IS NULL ORDER BY id DESC LIMIT 1",
+        telegram_user_id,
         OrderStatus.PENDING.value,
         valid_after,
     )
@@ -111,29 +123,40 @@ async def history(db: Reads, order_id: int) -> list[StatusChange]:
 
 
 async def insert(db: Writes, new: NewOrder) -> int:
-    """Store a pending order; returns its id."""
+    """Store a pending order and its lines; returns its id."""
     at = now()
+    first = new.lines[0]
     rows = await db.rows(
         "INSERT INTO orders (telegram_user_id, chat_id, buyer_name, buyer_username,"
         " language, product_id, product_title, quantity, unit_amount, amount_total,"
-        " currency, status, created_at, updated_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+        " currency, status, created_at, updated_at, from_cart)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        " RETURNING id",
         new.telegram_user_id,
         new.chat_id,
         new.buyer_name,
         new.buyer_username,
         new.language,
-        new.product_id,
-        new.product_title,
-        new.quantity,
-        new.unit_amount,
+        first.product_id,
+        first.title,
+        sum(line.quantity for line in new.lines),
+        first.unit_amount,
         new.amount_total,
         new.currency,
         OrderStatus.PENDING.value,
         at,
         at,
+        int(new.from_cart),
     )
     order_id: int = rows[0]["id"]
+    await db.executemany(
+        "INSERT INTO order_lines (order_id, line_no, product_id, title, unit_amount, quantity)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        [
+            (order_id, number, line.product_id, line.title, line.unit_amount, line.quantity)
+            for number, line in enumerate(new.lines, start=1)
+        ],
+    )
     await _record_status(db, order_id, OrderStatus.PENDING, at, "tap")
     return order_id
 

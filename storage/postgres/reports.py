@@ -16,6 +16,8 @@ from storage.postgres.statements import Reads
 # What the buyer paid (after promotion codes, with tax and shipping); the list price for orders
 # stored before payments were recorded.
 _PAID = "coalesce(amount_received, amount_total)"
+# A line's share of what its order's buyer paid (SQLite's _LINE_PAID).
+_LINE_PAID = f"(l.unit_amount * l.quantity * {_PAID} / amount_total)"
 # Earlier than any stored time: an open start of a period.
 _NO_TIME = -(2**62)
 _MONEY_TAKEN = [status.value for status in MONEY_TAKEN]
@@ -37,17 +39,18 @@ class PostgresReports:
             f" FROM orders WHERE {paid.where} GROUP BY currency ORDER BY currency",
             *paid.parameters,
         )
-        # The title of the latest sale, in whichever language that buyer read it (SQLite's
-        # bare column beside max(paid_at)).
+        # Per product across the lines of paid orders; the title of the latest sale, in
+        # whichever language that buyer read it (SQLite's bare column beside max(paid_at)).
         products = await self._db.rows(
             "SELECT currency, product_id, title, orders, quantity, revenue FROM ("
-            " SELECT currency, product_id,"
-            " (array_agg(product_title ORDER BY paid_at DESC, id DESC))[1] AS title,"
-            f" count(*) AS orders, sum(quantity)::bigint AS quantity,"
-            f" sum({_PAID})::bigint AS revenue,"
+            " SELECT currency, l.product_id,"
+            " (array_agg(l.title ORDER BY paid_at DESC, o.id DESC))[1] AS title,"
+            f" count(DISTINCT o.id) AS orders, sum(l.quantity)::bigint AS quantity,"
+            f" sum({_LINE_PAID})::bigint AS revenue,"
             " row_number() OVER (PARTITION BY currency"
-            f" ORDER BY sum({_PAID}) DESC, product_id) AS rank"
-            f" FROM orders WHERE {paid.where} GROUP BY currency, product_id"
+            f" ORDER BY sum({_LINE_PAID}) DESC, l.product_id) AS rank"
+            f" FROM orders o JOIN order_lines l ON l.order_id = o.id WHERE {paid.where}"
+            " GROUP BY currency, l.product_id"
             f") AS ranked WHERE rank <= ${len(paid.parameters) + 1} ORDER BY currency, rank",
             *paid.parameters,
             top,

@@ -61,8 +61,9 @@ async def units_left(db: Reads, product_ids: list[str], replacing: int | None) -
     if not product_ids:
         return {}
     rows = await db.rows(
-        "SELECT s.product_id, s.stock - coalesce((SELECT sum(o.quantity) FROM orders o"
-        f" WHERE o.product_id = s.product_id AND {_HOLDS_STOCK} AND {_AGAINST_THE_NUMBER}"
+        "SELECT s.product_id, s.stock - coalesce((SELECT sum(l.quantity) FROM order_lines l"
+        " JOIN orders o ON o.id = l.order_id"
+        f" WHERE l.product_id = s.product_id AND {_HOLDS_STOCK} AND {_AGAINST_THE_NUMBER}"
         " AND o.id IS DISTINCT FROM $3), 0)::bigint AS units"
         " FROM stock_levels s WHERE s.product_id = ANY($4::text[])",
         now(),

@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Concatenate, ParamSpec, Self, TypeVar
 
 from storage.models import (
+    CartLine,
     NewOrder,
     Order,
     OrderFacts,
@@ -26,7 +27,7 @@ from storage.models import (
     StatusChange,
 )
 from storage.order_rules import OrderStatus
-from storage.postgres import health, orders, outbox, preferences, refunds, replicas
+from storage.postgres import carts, health, orders, outbox, preferences, refunds, replicas
 from storage.postgres.engine import POOL_SIZE, Engine
 from storage.postgres.reports import PostgresReports
 from storage.postgres.statements import Writes
@@ -119,23 +120,34 @@ class PostgresStorage:
         return await orders.get(self._engine, order_id)
 
     async def create_order_within_stock(
-        self, new: NewOrder, stock: int | None, *, replacing: int | None = None
+        self, new: NewOrder, stock: Mapping[str, int], *, replacing: int | None = None
     ) -> Order | None:
-        """Store a pending order unless fewer than its quantity are left; None if so.
+        """Store a pending order unless fewer than a line's quantity are left; None if so.
 
-        The product's stock row is locked (FOR UPDATE) before counting and until the order is
-        committed, so two buyers racing for the last unit cannot both get it. `stock` is the
-        catalog's number (None: unlimited); `replacing` is the buyer's open order this one
-        replaces, whose units are not counted.
+        The stock row of each product counted is locked (FOR UPDATE, in product order, so two
+        carts never wait on each other) before counting and until the order is committed, so
+        two buyers racing for the last unit cannot both get it. `stock` is the catalog's
+        number of each product with one (others are unlimited); `replacing` is the buyer's
+        open order this one replaces, whose units are not counted.
         """
+        counted = {
+            line.product_id: stock[line.product_id]
+            for line in new.lines
+            if line.product_id in stock
+        }
         async with self._engine.transaction() as db:
-            if stock is not None:
+            if counted:
                 # Only start-up and reloads change a recorded number: a tap still holding the
                 # catalog from before a reload must not write its old number back.
-                await record_levels(db, {new.product_id: stock}, replace=False)
-                await lock_level(db, new.product_id)
-                left = await units_left(db, [new.product_id], replacing)
-                if left[new.product_id] < new.quantity:
+                await record_levels(db, counted, replace=False)
+                for product_id in sorted(counted):
+                    await lock_level(db, product_id)
+                left = await units_left(db, list(counted), replacing)
+                if any(
+                    left[line.product_id] < line.quantity
+                    for line in new.lines
+                    if line.product_id in counted
+                ):
                     return None
             order = await orders.get(db, await orders.insert(db, new))
         assert order is not None
@@ -162,6 +174,9 @@ class PostgresStorage:
         self, telegram_user_id: int, product_id: str, valid_after: int
     ) -> Order | None:
         return await orders.open_link_for(self._engine, telegram_user_id, product_id, valid_after)
+
+    async def open_cart_link_for(self, telegram_user_id: int, valid_after: int) -> Order | None:
+        return await orders.open_cart_link_for(self._engine, telegram_user_id, valid_after)
 
     async def orders_of_buyer(self, telegram_user_id: int, limit: int) -> list[Order]:
         return await orders.of_buyer(self._engine, telegram_user_id, limit)
@@ -191,6 +206,24 @@ class PostgresStorage:
         self, product_ids: Iterable[str], *, replacing: int | None = None
     ) -> dict[str, int]:
         return await units_left(self._engine, list(product_ids), replacing)
+
+    # Carts
+
+    async def cart(self, telegram_user_id: int) -> list[CartLine]:
+        return await carts.lines(self._engine, telegram_user_id)
+
+    async def put_in_cart(
+        self, telegram_user_id: int, line: CartLine, *, new_cart: bool = False
+    ) -> bool:
+        return await self._write(carts.put, telegram_user_id, line, new_cart=new_cart)
+
+    async def set_cart_quantity(
+        self, telegram_user_id: int, product_id: str, quantity: int
+    ) -> None:
+        await self._write(carts.set_quantity, telegram_user_id, product_id, quantity)
+
+    async def empty_cart(self, telegram_user_id: int) -> None:
+        await self._write(carts.empty, telegram_user_id)
 
     # Refunds
 

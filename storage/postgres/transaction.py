@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
-from storage.models import MessageKind, Order, OrderFacts, RefundAsk
+from storage.models import MessageKind, Order, OrderFacts, OrderLine, RefundAsk
 from storage.order_rules import OrderStatus
-from storage.postgres import events, orders, outbox, preferences, refunds
+from storage.postgres import carts, events, orders, outbox, preferences, refunds
 from storage.postgres.statements import Writes
 
 
@@ -63,6 +63,9 @@ class PostgresTransaction:
 
     async def alerts_enabled(self, admin_id: int) -> bool:
         return await preferences.alerts_enabled(self._db, admin_id)
+
+    async def take_from_cart(self, telegram_user_id: int, paid: Sequence[OrderLine]) -> None:
+        await carts.take_paid(self._db, telegram_user_id, paid)
 
     async def enqueue(
         self, chat_id: int, kind: MessageKind, order_id: int | None, detail: str | None = None

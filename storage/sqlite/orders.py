@@ -25,9 +25,20 @@ async def open_link_for(
     """The buyer's newest pending order for a product whose link is still valid then."""
     return await _one(
         db,
-        "telegram_user_id = ? AND product_id = ? AND status = ? AND checkout_url"
-        " IS NOT NULL AND checkout_expires_at > ? AND retired_at IS NULL ORDER BY id DESC LIMIT 1",
+        "telegram_user_id = ? AND product_id = ? AND from_cart = 0 AND status = ? AND"
+        " checkout_url IS NOT NULL AND checkout_expires_at > ? AND retired_at IS NULL"
+        " ORDER BY id DESC LIMIT 1",
         (telegram_user_id, product_id, OrderStatus.PENDING.value, valid_after),
+    )
+
+
+async def open_cart_link_for(db: Reads, telegram_user_id: int, valid_after: int) -> Order | None:
+    """The buyer's newest pending order made from their cart whose link is still valid then."""
+    return await _one(
+        db,
+        "telegram_user_id = ? AND from_cart = 1 AND status = ? AND checkout_url IS NOT NULL"
+        " AND checkout_expires_at > ? AND retired_at IS NULL ORDER BY id DESC LIMIT 1",
+        (telegram_user_id, OrderStatus.PENDING.value, valid_after),
     )
 
 
@@ -94,33 +105,44 @@ async def history(db: Reads, order_id: int) -> list[StatusChange]:
 
 
 async def insert(db: Writes, new: NewOrder) -> int:
-    """Store a pending order; returns its id."""
+    """Store a pending order and its lines; returns its id."""
     at = now()
+    first = new.lines[0]
     changed = await db.execute(
         "INSERT INTO orders (telegram_user_id, chat_id, buyer_name, buyer_username,"
         " language, product_id, product_title, quantity, unit_amount, amount_total,"
-        " currency, status, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " currency, status, created_at, updated_at, from_cart)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             new.telegram_user_id,
             new.chat_id,
             new.buyer_name,
             new.buyer_username,
             new.language,
-            new.product_id,
-            new.product_title,
-            new.quantity,
-            new.unit_amount,
+            first.product_id,
+            first.title,
+            sum(line.quantity for line in new.lines),
+            first.unit_amount,
             new.amount_total,
             new.currency,
             OrderStatus.PENDING.value,
             at,
             at,
+            int(new.from_cart),
         ),
     )
-    assert changed.lastrowid is not None
-    await _record_status(db, changed.lastrowid, OrderStatus.PENDING, at, "tap")
-    return changed.lastrowid
+    order_id = changed.lastrowid
+    assert order_id is not None
+    await db.executemany(
+        "INSERT INTO order_lines (order_id, line_no, product_id, title, unit_amount, quantity)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (order_id, number, line.product_id, line.title, line.unit_amount, line.quantity)
+            for number, line in enumerate(new.lines, start=1)
+        ],
+    )
+    await _record_status(db, order_id, OrderStatus.PENDING, at, "tap")
+    return order_id
 
 
 async def advance(

@@ -29,15 +29,17 @@ class SQLiteReports:
             f" FROM orders WHERE {paid.where} GROUP BY currency ORDER BY currency",
             paid.parameters,
         )
-        # SQLite takes the bare column product_title from the row max(paid_at) picked: the
-        # title of the latest sale, in whichever language that buyer read it.
+        # Per product across the lines of paid orders. SQLite takes the bare column l.title from
+        # the row max(paid_at) picked: the title of the latest sale, in whichever language
+        # that buyer read it.
         products = await self._db.rows(
             "SELECT currency, product_id, title, orders, quantity, revenue FROM ("
-            " SELECT currency, product_id, product_title AS title, max(paid_at),"
-            f" count(*) AS orders, sum(quantity) AS quantity, sum({_PAID}) AS revenue,"
-            " row_number() OVER (PARTITION BY currency"
-            f" ORDER BY sum({_PAID}) DESC, product_id) AS rank"
-            f" FROM orders WHERE {paid.where} GROUP BY currency, product_id"
+            " SELECT currency, l.product_id, l.title AS title, max(paid_at),"
+            f" count(DISTINCT o.id) AS orders, sum(l.quantity) AS quantity,"
+            f" sum({_LINE_PAID}) AS revenue, row_number() OVER (PARTITION BY currency"
+            f" ORDER BY sum({_LINE_PAID}) DESC, l.product_id) AS rank"
+            f" FROM orders o JOIN order_lines l ON l.order_id = o.id WHERE {paid.where}"
+            " GROUP BY currency, l.product_id"
             ") WHERE rank <= ? ORDER BY currency, rank",
             (*paid.parameters, top),
         )
@@ -145,6 +147,9 @@ class SQLiteReports:
 # What the buyer paid (after promotion codes, with tax and shipping); the list price for orders
 # stored before payments were recorded.
 _PAID = "coalesce(amount_received, amount_total)"
+# A line's share of what its order's buyer paid, in proportion to its list price (a promotion
+# code's discount shared out over the lines); all of it for a one-line order.
+_LINE_PAID = f"(l.unit_amount * l.quantity * {_PAID} / amount_total)"
 
 # Earlier than any stored time: an open start of a period.
 _NO_TIME = -(2**62)

@@ -67,8 +67,9 @@ async def units_left(db: Reads, product_ids: list[str], replacing: int | None) -
         return {}
     placeholders = ", ".join(f":p{index}" for index in range(len(product_ids)))
     rows = await db.rows(
-        "SELECT s.product_id, s.stock - coalesce((SELECT sum(o.quantity) FROM orders o"
-        f" WHERE o.product_id = s.product_id AND {_HOLDS_STOCK} AND {_AGAINST_THE_NUMBER}"
+        "SELECT s.product_id, s.stock - coalesce((SELECT sum(l.quantity) FROM order_lines l"
+        " JOIN orders o ON o.id = l.order_id"
+        f" WHERE l.product_id = s.product_id AND {_HOLDS_STOCK} AND {_AGAINST_THE_NUMBER}"
         " AND o.id IS NOT :replacing),"
         f" 0) AS left FROM stock_levels s WHERE s.product_id IN ({placeholders})",
         {

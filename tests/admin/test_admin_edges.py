@@ -21,6 +21,7 @@ from sandbox.telegram_api import TelegramEmulator
 from tests.admin.steps import confirm, paid_order, refund_requests, table_of
 from tests.helpers import (
     ADMIN_ID,
+    ONE_LINE_EACH,
     ask,
     buttons,
     from_now_on,
@@ -139,6 +140,7 @@ async def test_stats_in_many_currencies_come_in_messages_telegram_takes(
                 for n in range(3)
             ],
         )
+        db.execute(ONE_LINE_EACH)
     owner = telegram.user(ADMIN_ID, "Owner")
     await telegram.send_text(owner, "/stats")
     await telegram.wait_until(

@@ -23,7 +23,15 @@ from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
 from tests.admin.steps import pay_for
-from tests.helpers import ADMIN_ID, ask, from_now_on, next_message, rows, tap_product
+from tests.helpers import (
+    ADMIN_ID,
+    ONE_LINE_EACH,
+    ask,
+    from_now_on,
+    next_message,
+    rows,
+    tap_product,
+)
 
 DECIMALS = {"usd": 2, "eur": 2, "jpy": 0}
 FORMULAS = ['=HYPERLINK("http://x")', "+1+2", "-2+3", "@SUM(A1)", "\tTAB"]
@@ -82,7 +90,7 @@ async def test_export_sends_every_order_of_the_period_as_csv(
         scale = Decimal(10) ** -DECIMALS[order["currency"]]
         assert row["reference"] == reference_for(order["id"])
         assert row["status"] == order["status"]
-        assert Decimal(row["total"]) == order["amount_total"] * scale
+        assert Decimal(row["order_total"]) == order["amount_total"] * scale
         assert Decimal(row["unit_price"]) == order["unit_amount"] * scale
         assert row["currency"] == order["currency"].upper()
         created = datetime.fromisoformat(row["created_at"])
@@ -148,6 +156,7 @@ async def test_a_large_export_holds_every_order_once(
                 for n in range(count)
             ],
         )
+        db.execute(ONE_LINE_EACH)
     _, exported = await export(telegram, "/export all")
     assert [row["buyer_id"] for row in exported] == [str(n) for n in range(count)]
 
@@ -182,6 +191,7 @@ async def test_an_export_over_telegrams_50_mb_is_refused_with_a_shorter_period_t
                     for n in range(count)
                 ],
             )
+            db.execute(ONE_LINE_EACH)
 
     # Off the event loop: a write of the bot's still open (its start-up) must be able to commit
     # while this one waits for the lock, or both wait until SQLite gives up ("locked").

@@ -16,6 +16,7 @@ import pytest
 
 from bot.admin.periods import Period, Step, bar_starts, parse_period
 from storage import SQLiteStorage
+from tests.helpers import ONE_LINE_EACH
 
 PARIS = ZoneInfo("Europe/Paris")
 CURRENCIES = ("usd", "eur", "jpy", "kwd")
@@ -142,6 +143,7 @@ async def store(tmp_path: Path) -> AsyncIterator[tuple[SQLiteStorage, list[Row]]
                 for r in rows
             ],
         )
+        db.execute(ONE_LINE_EACH)
     async with SQLiteStorage(path) as storage:
         yield storage, rows
 

@@ -84,7 +84,7 @@ async def linked(purchases: Purchases, buyer: Buyer, product: Product, quantity:
     """A tap that gets a new order, and the order once its link is made."""
     decision = await purchases.decide(buyer, product, quantity, now=now())
     assert isinstance(decision, MakeLink), decision
-    order = await purchases.make_link(decision.order, product)
+    order = await purchases.make_link(decision.order, {product.id: product})
     assert order is not None and order.checkout_url is not None
     return order
 
@@ -102,14 +102,14 @@ async def test_a_first_tap_holds_its_units_in_a_pending_order_that_gets_a_sessio
 
     assert isinstance(decision, MakeLink)
     order = decision.order
-    assert (order.status, order.quantity, order.amount_total) == (OrderStatus.PENDING, 2, 6000)
+    assert (order.status, order.units, order.amount_total) == (OrderStatus.PENDING, 2, 6000)
     assert (order.telegram_user_id, order.buyer_name, order.language) == (
         4242,
         "Ada Lovelace",
         "en",
     )
     assert await store.stock_left(["lamp"]) == {"lamp": 1}
-    linked_order = await purchases.make_link(order, lamp)
+    linked_order = await purchases.make_link(order, {lamp.id: lamp})
     assert linked_order is not None and linked_order.checkout_session_id is not None
     session = stripe_api.sessions[linked_order.checkout_session_id]
     assert (session["status"], session["metadata"]["order_id"]) == ("open", str(order.id))
@@ -156,7 +156,7 @@ async def test_an_open_link_is_closed_at_stripe_before_its_replacement_is_made(
     decision = await purchases.decide(ADA, trail_map, quantity, now=now() + seconds_later)
 
     assert isinstance(decision, MakeLink)
-    assert decision.order.id != earlier.id and decision.order.quantity == quantity
+    assert decision.order.id != earlier.id and decision.order.units == quantity
     assert earlier.checkout_session_id is not None
     assert stripe_api.sessions[earlier.checkout_session_id]["status"] == "expired"
     assert await status_of(store, earlier) is OrderStatus.EXPIRED
@@ -183,7 +183,7 @@ async def test_the_units_of_the_link_replaced_are_the_buyers_own(
 
     decision = await purchases.decide(ADA, lamp, 3, now=now())
 
-    assert isinstance(decision, MakeLink) and decision.order.quantity == 3
+    assert isinstance(decision, MakeLink) and decision.order.units == 3
     assert await store.stock_left(["lamp"]) == {"lamp": 0}
 
 
@@ -229,7 +229,7 @@ async def test_a_link_stripe_refuses_fails_its_order_and_gives_its_units_back(
     assert isinstance(decision, MakeLink)
     stripe_api.fail_next(1, status=400, error_type="invalid_request_error", message="No such")
 
-    assert await purchases.make_link(decision.order, lamp) is None
+    assert await purchases.make_link(decision.order, {lamp.id: lamp}) is None
 
     failed = await store.get_order(decision.order.id)
     assert failed is not None and failed.status is OrderStatus.FAILED

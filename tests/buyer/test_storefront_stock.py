@@ -15,7 +15,7 @@ from bot.service import Service
 from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
-from storage import NewOrder, OrderStatus, SQLiteStorage
+from storage import NewOrder, OrderLine, OrderStatus, SQLiteStorage
 from tests.helpers import (
     answer_to,
     button_with,
@@ -137,10 +137,10 @@ async def test_a_new_stock_number_is_what_the_owner_has_now(tmp_path: Path) -> N
     what still waits for its payment had not, and is taken from the new number."""
     async with SQLiteStorage(tmp_path / "shop.db") as storage:
         await storage.record_stock_levels({"lamp": 2})
-        sold = await storage.create_order_within_stock(new_order(1), 2)
-        waiting = await storage.create_order_within_stock(new_order(2), 2)
+        sold = await storage.create_order_within_stock(new_order(1), {"lamp": 2})
+        waiting = await storage.create_order_within_stock(new_order(2), {"lamp": 2})
         assert sold is not None and waiting is not None
-        assert await storage.create_order_within_stock(new_order(3), 2) is None
+        assert await storage.create_order_within_stock(new_order(3), {"lamp": 2}) is None
         async with storage.transaction() as tx:
             await tx.advance(sold, OrderStatus.PAID, source="test")
         paid_a_minute_ago(tmp_path / "shop.db", sold.id)
@@ -155,7 +155,7 @@ async def test_a_new_stock_number_is_what_the_owner_has_now(tmp_path: Path) -> N
             await tx.advance(waiting, OrderStatus.PAID, source="test")
         assert await storage.stock_left(["lamp"]) == {"lamp": 4}
         # A tap that still holds the catalog from before the reload cannot write 2 back.
-        assert await storage.create_order_within_stock(new_order(4), 2) is not None
+        assert await storage.create_order_within_stock(new_order(4), {"lamp": 2}) is not None
         assert await storage.stock_left(["lamp"]) == {"lamp": 3}
 
 
@@ -164,7 +164,7 @@ async def test_a_product_whose_stock_line_goes_is_unlimited_and_counts_afresh_la
 ) -> None:
     async with SQLiteStorage(tmp_path / "shop.db") as storage:
         await storage.record_stock_levels({"lamp": 1})
-        first = await storage.create_order_within_stock(new_order(1), 1)
+        first = await storage.create_order_within_stock(new_order(1), {"lamp": 1})
         assert first is not None
         async with storage.transaction() as tx:
             await tx.advance(first, OrderStatus.PAID, source="test")
@@ -189,11 +189,8 @@ def new_order(buyer: int) -> NewOrder:
         buyer_name="Buyer",
         buyer_username=None,
         language="en",
-        product_id="lamp",
-        product_title="Lamp",
-        quantity=1,
-        unit_amount=3000,
         currency="eur",
+        lines=(OrderLine("lamp", "Lamp", 3000, 1),),
     )
 
 
@@ -201,11 +198,12 @@ async def test_a_link_for_another_quantity_does_not_count_the_one_it_replaces(
     tmp_path: Path,
 ) -> None:
     async with SQLiteStorage(tmp_path / "shop.db") as storage:
-        first = await storage.create_order_within_stock(new_order(1), 2)
+        first = await storage.create_order_within_stock(new_order(1), {"lamp": 2})
         assert first is not None
-        two = replace(new_order(1), quantity=2)
-        assert await storage.create_order_within_stock(two, 2) is None
-        assert await storage.create_order_within_stock(two, 2, replacing=first.id) is not None
+        two = replace(new_order(1), lines=(OrderLine("lamp", "Lamp", 3000, 2),))
+        assert await storage.create_order_within_stock(two, {"lamp": 2}) is None
+        again = await storage.create_order_within_stock(two, {"lamp": 2}, replacing=first.id)
+        assert again is not None
 
 
 async def test_a_refused_bigger_quantity_keeps_the_buyers_open_link(

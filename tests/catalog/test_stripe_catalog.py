@@ -207,6 +207,38 @@ async def test_a_tap_charges_the_stripe_price_by_id(
     assert session["metadata"]["product_id"] == "forest-hiker"
 
 
+async def test_a_cart_of_stripe_products_charges_each_price_by_id(
+    stripe_shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    ada = telegram.user(4242, "Ada")
+    for title in ("The Forest Hiker", "The Sea Explorer"):  # in the order they are added
+        card = await open_card(telegram, ada, title)
+        after = from_now_on(telegram)
+        await telegram.tap(ada, card, button_with(card, "add:")["callback_data"])
+        await next_message(telegram, ada, text="In your cart", after=after)
+    after = from_now_on(telegram)
+    await telegram.send_text(ada, "/cart")
+    cart = await next_message(telegram, ada, after=after)
+    after = from_now_on(telegram)
+    await telegram.tap(ada, cart, "checkout")
+    session = session_behind(
+        stripe_api, await next_message(telegram, ada, with_buttons="url", after=after)
+    )
+
+    names = ("The Forest Hiker", "The Sea Explorer")
+    by_name = {product["name"]: product for product in stripe_api.products.values()}
+    prices = [by_name[name]["default_price"] for name in names]
+    (created,) = [
+        r for r in stripe_api.requests if (r.method, r.path) == ("POST", "/v1/checkout/sessions")
+    ]
+    assert created.params["line_items"] == [
+        {"price": prices[0], "quantity": "1"},
+        {"price": prices[1], "quantity": "1"},
+    ]
+    assert session["amount_total"] == 39700 + 49700
+    assert session["metadata"]["cart_lines"] == "2" and "product_id" not in session["metadata"]
+
+
 async def test_a_price_archived_since_the_load_fails_the_order_with_a_clear_answer(
     stripe_shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
 ) -> None:

@@ -233,7 +233,7 @@ async def test_the_sender_outlives_an_error_it_did_not_expect(
         SQLiteStorage(database) as store,
         Bot(telegram.token, base_url=telegram.base_url) as bot,
     ):
-        order = await store.create_order_within_stock(new_order(user_id=ada.id), stock=None)
+        order = await store.create_order_within_stock(new_order(user_id=ada.id), stock={})
         # A kind of message this version does not know (a newer one queued it) cannot be read.
         with sqlite3.connect(database) as db:
             db.execute(

@@ -58,7 +58,7 @@ async def test_a_burst_of_confirmations_is_paced_without_a_single_429(
     ):
         for chat_id in chats:
             telegram.user(chat_id)
-            order = await store.create_order_within_stock(new_order(user_id=chat_id), stock=None)
+            order = await store.create_order_within_stock(new_order(user_id=chat_id), stock={})
             async with store.transaction() as tx:
                 await tx.enqueue(chat_id, MessageKind.PAYMENT_RECEIVED, order.id)
         sender = OutboxSender(store, bot, compose, pace=telegrams_pace())
@@ -86,7 +86,7 @@ async def test_a_busy_chat_gets_a_message_a_second_while_the_others_go_between(
     ):
         for chat_id in (owner, buyer):
             telegram.user(chat_id)
-        order = await store.create_order_within_stock(new_order(user_id=buyer), stock=None)
+        order = await store.create_order_within_stock(new_order(user_id=buyer), stock={})
         async with store.transaction() as tx:
             for _ in range(6):
                 await tx.enqueue(owner, MessageKind.ALERT_PAID, order.id)
@@ -146,7 +146,7 @@ async def test_stopping_leaves_the_messages_still_waiting_for_their_slot_queued(
         Bot(telegram.token, base_url=telegram.base_url) as bot,
     ):
         for _ in range(3):  # one chat: a second apart
-            order = await store.create_order_within_stock(new_order(user_id=REGULAR), stock=None)
+            order = await store.create_order_within_stock(new_order(user_id=REGULAR), stock={})
             async with store.transaction() as tx:
                 await tx.enqueue(REGULAR, MessageKind.PAYMENT_RECEIVED, order.id)
         sender = OutboxSender(store, bot, compose, pace=telegrams_pace())
@@ -177,7 +177,7 @@ async def test_a_429_is_waited_out_exactly_as_long_as_telegram_says(tmp_path: Pa
     ):
         for chat_id in BUYERS[:3]:
             telegram.user(chat_id)
-            order = await store.create_order_within_stock(new_order(user_id=chat_id), stock=None)
+            order = await store.create_order_within_stock(new_order(user_id=chat_id), stock={})
             async with store.transaction() as tx:
                 await tx.enqueue(chat_id, MessageKind.PAYMENT_RECEIVED, order.id)
         sender = OutboxSender(store, bot, compose, pace=telegrams_pace())
@@ -223,7 +223,7 @@ async def test_a_cap_below_one_message_a_second_sends_at_that_pace(
 
 async def queue(store: SQLiteStorage, chat_ids: list[int]) -> None:
     for chat_id in chat_ids:
-        order = await store.create_order_within_stock(new_order(user_id=chat_id), stock=None)
+        order = await store.create_order_within_stock(new_order(user_id=chat_id), stock={})
         async with store.transaction() as tx:
             await tx.enqueue(chat_id, MessageKind.PAYMENT_RECEIVED, order.id)
 

@@ -201,6 +201,31 @@ class _FromNow:
 PRICE = "line_items.0.price_data"
 
 
+def _item(currency: str, unit_amount: int, quantity: int = 1) -> dict[str, Any]:
+    """A line item of its own product, as a cart's checkout sends one per line."""
+    return {
+        "quantity": quantity,
+        "price_data": {
+            "currency": currency,
+            "unit_amount": unit_amount,
+            "product_data": {"name": f"Product at {unit_amount}"},
+        },
+    }
+
+
+async def test_a_session_takes_up_to_100_line_items_in_one_currency(client: Any) -> None:
+    """A cart's checkout: one line item per product, each with its quantity."""
+    items = [_item("usd", 100 + n, quantity=1 + n % 3) for n in range(100)]
+    items[-1] = _item("usd", 1, quantity=999_999)  # the most a line takes, under the most total
+
+    session = await client.v1.checkout.sessions.create_async(checkout_params(line_items=items))
+
+    listed = await client.v1.checkout.sessions.line_items.list_async(session.id, {"limit": 100})
+    assert [item.quantity for item in listed.data] == [item["quantity"] for item in items]
+    expected = sum(item["price_data"]["unit_amount"] * item["quantity"] for item in items)
+    assert session.amount_total == expected
+
+
 @pytest.mark.parametrize(
     ("change", "param", "message"),
     [
@@ -241,6 +266,37 @@ PRICE = "line_items.0.price_data"
             "Received unknown parameter: line_items[0][price_data][colour]",
         ),
         (_set("line_items", _DELETE), "line_items", "Missing required param: line_items."),
+        (_set("line_items", []), "line_items", "Missing required param: line_items."),
+        (
+            _set("line_items", [_item("usd", 100 + n) for n in range(101)]),
+            "line_items",
+            "You can't have more than 100 line items",
+        ),
+        (
+            _set("line_items", [_item("usd", 39700), _item("eur", 1250)]),
+            "line_items[1][price_data][currency]",
+            "All line items must have the same currency",
+        ),
+        (
+            _set("line_items.0.price_data", _DELETE),
+            "line_items[0]",
+            "You must specify either `price` or `price_data` for each line item.",
+        ),
+        (
+            _set("line_items.0.price", "price_forest_hiker"),
+            "line_items[0][price_data]",
+            "You may only specify one of these parameters: price, price_data.",
+        ),
+        (
+            _set("line_items.0.quantity", 1_000_000),
+            "line_items[0][quantity]",
+            "This value must be less than or equal to 999999.",
+        ),
+        (
+            _set("line_items.0.quantity", _DELETE),
+            "line_items[0][quantity]",
+            "Missing required param: line_items[0][quantity].",
+        ),
         (_set("mode", _DELETE), "mode", "Missing required param: mode."),
         (_set("mode", "donation"), "mode", "Invalid mode: must be one of payment"),
         (

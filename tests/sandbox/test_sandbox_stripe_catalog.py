@@ -169,6 +169,23 @@ def with_price(price_id: str, quantity: int = 2) -> dict[str, Any]:
     return checkout_params(line_items=[{"price": price_id, "quantity": quantity}])
 
 
+async def test_a_price_of_the_account_in_another_currency_than_the_first_line_is_refused(
+    emulator: StripeEmulator, client: Any
+) -> None:
+    made = stock(emulator)
+    euro = emulator.add_price(made["hiker"]["id"], unit_amount=35000, currency="eur")
+    params = with_price(made["hiker"]["default_price"])
+    params["line_items"].append({"price": euro["id"], "quantity": 1})
+
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        await client.v1.checkout.sessions.create_async(params)
+
+    assert caught.value.http_status == 400
+    assert caught.value.param == "line_items[1][price]"
+    assert "All line items must have the same currency" in (caught.value.user_message or "")
+    assert emulator.sessions == {}
+
+
 async def test_a_session_charges_a_price_of_the_account(
     emulator: StripeEmulator, client: Any
 ) -> None:

@@ -17,7 +17,7 @@ async def fill(store: Storage) -> None:
     """Orders in several states and currencies, a refund, an outbox row and preferences."""
     for user in range(1, 6):
         order = await store.create_order_within_stock(
-            new_order(user_id=user, amount=1000 * user, quantity=user % 2 + 1), stock=None
+            new_order(user_id=user, amount=1000 * user, quantity=user % 2 + 1), stock={}
         )
         assert order is not None
         if user == 5:
@@ -63,7 +63,7 @@ async def test_a_shop_moves_from_sqlite_with_the_same_figures_and_export(
         assert await after.alerts_enabled(111) and await after.buyer_language(3) == "fr"
         assert [m.order_id for m in await after.due_messages(now=10**12, limit=10)] == [1, 2, 3, 4]
         # New rows take ids after the copied ones.
-        order = await after.create_order_within_stock(new_order(user_id=9), stock=None)
+        order = await after.create_order_within_stock(new_order(user_id=9), stock={})
         assert order is not None and order.id == 6
 
 
@@ -72,7 +72,7 @@ async def test_a_target_that_holds_orders_is_refused(tmp_path: Path, postgres_ur
     async with SQLiteStorage(path) as source:
         await fill(source)
     async with PostgresStorage(postgres_url) as target:
-        kept = await target.create_order_within_stock(new_order(user_id=42), stock=None)
+        kept = await target.create_order_within_stock(new_order(user_id=42), stock={})
     with pytest.raises(TargetHoldsOrders, match="already holds orders"):
         await copy_database(f"sqlite:///{path}", postgres_url)
     async with PostgresStorage(postgres_url) as target:

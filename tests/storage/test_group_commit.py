@@ -60,7 +60,7 @@ async def test_transactions_that_arrive_together_share_a_commit_and_wait_for_it(
 async def test_a_block_that_raises_undoes_only_its_own_work(
     store: SQLiteStorage, path: Path
 ) -> None:
-    order = await store.create_order_within_stock(new_order(), stock=None)
+    order = await store.create_order_within_stock(new_order(), stock={})
 
     async def fails() -> None:
         async with store.transaction() as tx:

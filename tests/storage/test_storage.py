@@ -5,7 +5,6 @@ import asyncio
 import os
 import stat
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -26,15 +25,9 @@ from storage.sqlite.stock import LINK_MAKING_SECONDS
 from tests.databases import execute, fetch
 from tests.helpers import new_order
 
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Storage]:
-    storage = open_storage(database_url)
-    await storage.open()
-    try:
-        yield storage
-    finally:
-        await storage.close()
+# The catalog's stock of the Forest Hiker, as a Buy tap passes it.
+ONE_LEFT = {"forest-hiker": 1}
+TWO_LEFT = {"forest-hiker": 2}
 
 
 def shipped_migrations(url: str) -> list[int]:
@@ -103,14 +96,14 @@ async def test_an_unreachable_server_is_a_storage_error_without_the_password(
 
 
 async def test_a_new_order_is_pending_with_its_total(store: Storage) -> None:
-    order = await store.create_order_within_stock(new_order(quantity=3, amount=1250), stock=None)
+    order = await store.create_order_within_stock(new_order(quantity=3, amount=1250), stock={})
     assert order.status is OrderStatus.PENDING
     assert order.amount_total == 3750
     assert await store.get_order(order.id) == order
 
 
 async def test_a_transaction_that_raises_leaves_nothing(store: Storage) -> None:
-    order = await store.create_order_within_stock(new_order(), stock=None)
+    order = await store.create_order_within_stock(new_order(), stock={})
     with pytest.raises(RuntimeError):
         async with store.transaction() as tx:
             assert await tx.remember_event("evt_1", "checkout.session.completed")
@@ -131,7 +124,7 @@ async def test_an_event_id_is_remembered_once(store: Storage) -> None:
 
 
 async def test_statuses_only_move_along_the_diagram(store: Storage) -> None:
-    order = await store.create_order_within_stock(new_order(), stock=None)
+    order = await store.create_order_within_stock(new_order(), stock={})
     async with store.transaction() as tx:
         facts = OrderFacts(payment_intent_id="pi_1")
         assert await tx.advance(order, OrderStatus.PAID, source="test", facts=facts)
@@ -150,7 +143,7 @@ async def test_statuses_only_move_along_the_diagram(store: Storage) -> None:
 
 
 async def test_alerts_reach_only_the_admins_who_asked(store: Storage) -> None:
-    order = await store.create_order_within_stock(new_order(), stock=None)
+    order = await store.create_order_within_stock(new_order(), stock={})
     await store.set_alerts(111, True)
     await store.set_alerts(444, True)  # no longer an admin
     await store.set_alerts(222, True)
@@ -167,7 +160,7 @@ async def test_alerts_reach_only_the_admins_who_asked(store: Storage) -> None:
 
 async def test_a_stale_copy_cannot_move_an_order_twice(store: Storage) -> None:
     """Two fulfilments holding the same pending copy: only the first one moves it."""
-    order = await store.create_order_within_stock(new_order(), stock=None)
+    order = await store.create_order_within_stock(new_order(), stock={})
     results = []
     for _ in range(2):
         async with store.transaction() as tx:
@@ -177,8 +170,7 @@ async def test_a_stale_copy_cannot_move_an_order_twice(store: Storage) -> None:
 
 async def test_concurrent_transactions_do_not_interleave(store: Storage) -> None:
     orders = [
-        await store.create_order_within_stock(new_order(user_id=i), stock=None)
-        for i in range(1, 21)
+        await store.create_order_within_stock(new_order(user_id=i), stock={}) for i in range(1, 21)
     ]
 
     async def pay(index: int) -> None:
@@ -196,7 +188,7 @@ async def test_concurrent_transactions_do_not_interleave(store: Storage) -> None
 
 
 async def test_outbox_retries_and_gives_up(store: Storage) -> None:
-    order = await store.create_order_within_stock(new_order(), stock=None)
+    order = await store.create_order_within_stock(new_order(), stock={})
     async with store.transaction() as tx:
         await tx.enqueue(order.chat_id, MessageKind.PAYMENT_RECEIVED, order.id)
         await tx.enqueue(order.chat_id + 1, MessageKind.ALERT_PAID, order.id)
@@ -215,7 +207,7 @@ async def test_a_chats_messages_are_due_one_at_a_time_in_the_order_queued(
     store: Storage,
 ) -> None:
     """A message retried later holds back the ones queued after it to the same chat."""
-    order = await store.create_order_within_stock(new_order(user_id=7), stock=None)
+    order = await store.create_order_within_stock(new_order(user_id=7), stock={})
     async with store.transaction() as tx:
         for kind in (MessageKind.PAYMENT_PROCESSING, MessageKind.PAYMENT_RECEIVED):
             await tx.enqueue(7, kind, order.id)
@@ -236,8 +228,8 @@ async def test_the_outbox_leaves_out_the_messages_and_chats_the_sender_is_busy_w
     """The sender holds messages in flight or unrecorded; reading them again would resend them."""
     ada, bob = new_order(user_id=7), new_order(user_id=8)
     for order in (
-        await store.create_order_within_stock(ada, stock=None),
-        await store.create_order_within_stock(bob, stock=None),
+        await store.create_order_within_stock(ada, stock={}),
+        await store.create_order_within_stock(bob, stock={}),
     ):
         async with store.transaction() as tx:
             await tx.enqueue(order.chat_id, MessageKind.PAYMENT_RECEIVED, order.id)
@@ -283,11 +275,14 @@ async def test_a_failing_read_of_an_order_is_a_storage_error(
 async def test_only_as_many_orders_as_units_left_when_buyers_race(store: Storage) -> None:
     """Ten buyers tap at once for the last two units: two orders, eight refusals."""
     results = await asyncio.gather(
-        *(store.create_order_within_stock(new_order(user_id=i), stock=2) for i in range(1, 11))
+        *(
+            store.create_order_within_stock(new_order(user_id=i), stock=TWO_LEFT)
+            for i in range(1, 11)
+        )
     )
     made = [order for order in results if order is not None]
     assert len(made) == 2
-    assert await store.stock_left([made[0].product_id]) == {made[0].product_id: 0}
+    assert await store.stock_left([made[0].lines[0].product_id]) == {made[0].lines[0].product_id: 0}
 
 
 async def test_a_committed_block_is_seen_by_another_connection(
@@ -324,7 +319,7 @@ def mode(path: str | Path) -> int:
 
 async def test_a_succeeded_refund_is_not_set_back_to_pending(store: Storage) -> None:
     """The refund-create answer (pending) recorded after its refund.updated (succeeded)."""
-    order = await store.create_order_within_stock(new_order(amount=5000), stock=None)
+    order = await store.create_order_within_stock(new_order(amount=5000), stock={})
     async with store.transaction() as tx:
         succeeded_total = await tx.record_refund("re_1", order.id, 2000, "succeeded")
     async with store.transaction() as tx:
@@ -341,15 +336,15 @@ async def test_a_link_past_its_expiry_time_holds_its_unit_until_stripe_expires_i
 ) -> None:
     """Ada paid just before her link's expiry time and her webhook is late: Bob gets nothing
     until Stripe says her session expired, which gives the unit back."""
-    ada = await store.create_order_within_stock(new_order(user_id=1), stock=1)
+    ada = await store.create_order_within_stock(new_order(user_id=1), stock=ONE_LEFT)
     assert ada is not None
     await store.attach_checkout(ada.id, "cs_ada", "https://pay/ada", int(time.time()) - 60)
-    assert await store.create_order_within_stock(new_order(user_id=2), stock=1) is None
+    assert await store.create_order_within_stock(new_order(user_id=2), stock=ONE_LEFT) is None
     assert await store.stock_left(["forest-hiker"]) == {"forest-hiker": 0}
     async with store.transaction() as tx:
         assert await tx.advance(ada, OrderStatus.EXPIRED, source="checkout.session.expired")
     assert await store.stock_left(["forest-hiker"]) == {"forest-hiker": 1}
-    assert await store.create_order_within_stock(new_order(user_id=2), stock=1) is not None
+    assert await store.create_order_within_stock(new_order(user_id=2), stock=ONE_LEFT) is not None
 
 
 async def test_an_order_left_without_a_link_stops_holding_after_a_while(
@@ -357,12 +352,12 @@ async def test_an_order_left_without_a_link_stops_holding_after_a_while(
 ) -> None:
     """A crash while asking Stripe for the link: the order holds its unit while a link could
     still come, then lets it go (fail_orphans fails it later)."""
-    stuck = await store.create_order_within_stock(new_order(user_id=1), stock=1)
+    stuck = await store.create_order_within_stock(new_order(user_id=1), stock=ONE_LEFT)
     assert stuck is not None
-    assert await store.create_order_within_stock(new_order(user_id=2), stock=1) is None
+    assert await store.create_order_within_stock(new_order(user_id=2), stock=ONE_LEFT) is None
     long_ago = int(time.time()) - LINK_MAKING_SECONDS - 60
     await execute(database_url, f"UPDATE orders SET created_at = {long_ago} WHERE id = {stuck.id}")
-    assert await store.create_order_within_stock(new_order(user_id=2), stock=1) is not None
+    assert await store.create_order_within_stock(new_order(user_id=2), stock=ONE_LEFT) is not None
 
 
 async def test_waiting_orders_take_turns_and_a_retired_one_leaves_them(store: Storage) -> None:
@@ -372,7 +367,7 @@ async def test_waiting_orders_take_turns_and_a_retired_one_leaves_them(store: St
     later = int(time.time()) + 3600
     made = []
     for user_id in range(1, 6):
-        order = await store.create_order_within_stock(new_order(user_id=user_id), stock=None)
+        order = await store.create_order_within_stock(new_order(user_id=user_id), stock={})
         await store.attach_checkout(order.id, f"cs_{user_id}", "https://pay", later)
         made.append(order.id)
     batches = []

@@ -17,6 +17,7 @@ from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator, TgUser
 from tests.helpers import (
     ADMIN_ID,
+    ONE_LINE_EACH,
     buttons,
     from_now_on,
     new_order,
@@ -101,6 +102,7 @@ async def test_reconcile_finds_what_the_webhooks_missed(
             " 1, 39700, 39700, 'usd', 'pending', ?, ?)",
             (int(time.time()) - 26 * 3600, int(time.time()) - 26 * 3600),
         )
+        db.execute(ONE_LINE_EACH)
     await missed(stripe_api, closed_port)
     await stripe_api.pay(sessions[0]["id"])
     await stripe_api.expire_session(sessions[1]["id"])
@@ -269,7 +271,7 @@ async def test_a_lost_webhook_is_found_behind_orders_stripe_does_not_know(
     admins = frozenset({ADMIN_ID})
     later = int(time.time()) + 3600
     for user_id in range(1, 5):
-        order = await shop.storage.create_order_within_stock(new_order(user_id), stock=None)
+        order = await shop.storage.create_order_within_stock(new_order(user_id), stock={})
         assert order is not None
         await shop.storage.attach_checkout(order.id, f"cs_test_other_{user_id}", "https://", later)
         await shop.storage.set_pay_message(order.id, 1)

@@ -1,0 +1,285 @@
+"""The cart's command and taps, in and out of Telegram: /cart, Add to cart on a card, − / + / ✕
+on a line, Checkout and Empty cart. What they do is decided in bot/buyer/cart.py and, for the
+checkout, bot/buyer/purchase.py."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
+
+from bot.answers import answer_tap
+from bot.buyer import texts
+from bot.buyer.cart import Added, AtBound, CartContents, CartFull, Carts, OtherCurrency
+from bot.buyer.keyboards import (
+    ADD_PREFIX,
+    CART,
+    CART_LINE_PREFIX,
+    CHECKOUT,
+    EMPTY_CART,
+    NEW_CART_PREFIX,
+    cart_keyboard,
+    home_data,
+    other_currency_keyboard,
+    split_id_and_number,
+    view_cart_keyboard,
+)
+from bot.buyer.language import BuyerLanguages
+from bot.buyer.purchase import Buyer, CartDecision, Purchases
+from bot.buyer.tap_guard import TapGuard
+from bot.catalog.model import LiveCatalog, Product
+from bot.handler_groups import ROOMS
+from bot.i18n import Language
+
+Context = ContextTypes.DEFAULT_TYPE
+
+
+class CarryOut(Protocol):
+    """Answers a Checkout tap as decided, sending the link when there is one (the shop's own
+    way for Buy: bot/buyer/handlers.py)."""
+
+    async def __call__(
+        self,
+        decision: CartDecision,
+        query: CallbackQuery,
+        products: Mapping[str, Product],
+        lang: Language,
+        context: Context,
+        *,
+        link_above: str,
+    ) -> None: ...
+
+
+# The tap guard's key for a buyer's cart: no product id is empty.
+CART_TURN = ""
+
+
+class CartHandlers:
+    """The buyer's cart, from a card's Add to cart to the checkout's pay message."""
+
+    def __init__(
+        self,
+        *,
+        catalog: LiveCatalog,
+        carts: Carts,
+        purchases: Purchases,
+        buyers: BuyerLanguages,
+        tap_guard: TapGuard,
+        carry_out: CarryOut,
+    ) -> None:
+        self.live = catalog
+        self.carts = carts
+        self.purchases = purchases
+        self.buyers = buyers
+        self.tap_guard = tap_guard
+        self.carry_out = carry_out
+
+    def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        application.add_handlers(
+            [
+                CommandHandler("cart", self.cart, filters=filters.ChatType.PRIVATE),
+                CallbackQueryHandler(self.add, pattern=f"^({ADD_PREFIX}|{NEW_CART_PREFIX})"),
+                CallbackQueryHandler(self.view, pattern=f"^{CART}$"),
+                CallbackQueryHandler(self.change_line, pattern=f"^{CART_LINE_PREFIX}"),
+                CallbackQueryHandler(self.checkout, pattern=f"^{CHECKOUT}$"),
+                CallbackQueryHandler(self.empty, pattern=f"^{EMPTY_CART}$"),
+            ],
+            group=ROOMS,
+        )
+
+    async def cart(self, update: Update, context: Context) -> None:
+        """Show the buyer's cart."""
+        message, user = update.effective_message, update.effective_user
+        if message is None or user is None:
+            return
+        lang = await self.buyers.of(user)
+        text, markup = _cart_view(await self.carts.contents(user.id), lang)
+        await message.reply_html(text, reply_markup=markup)
+
+    async def view(self, update: Update, context: Context) -> None:
+        """A View cart or Cart button: the tapped message becomes the cart."""
+        query = update.callback_query
+        if query is not None:
+            await answer_tap(query)
+            await self._show(query, context)
+
+    async def add(self, update: Update, context: Context) -> None:
+        """Add to cart on a card (or Start a new cart): put the units in, say what it holds."""
+        query = update.callback_query
+        if query is None:
+            return
+        user, data = query.from_user, query.data or ""
+        lang = await self.buyers.of(user)
+        new_cart = data.startswith(NEW_CART_PREFIX)
+        try:
+            product_id, quantity = split_id_and_number(
+                data, NEW_CART_PREFIX if new_cart else ADD_PREFIX
+            )
+        except ValueError:
+            await answer_tap(query, texts.unknown_input(lang), alert=True)
+            return
+        product = self.live.current.get(product_id)
+        if product is None or not product.active:
+            await answer_tap(query, texts.product_unavailable(lang), alert=True)
+            return
+        if not 1 <= quantity <= product.max_per_order:
+            await answer_tap(
+                query, texts.at_most_per_order(product.max_per_order, lang), alert=True
+            )
+            return
+        if wait := await self.tap_guard.wait_needed(user.id):
+            await answer_tap(query, texts.slow_down(wait, lang), alert=True)
+            return
+        async with self.tap_guard.one_at_a_time(user.id, CART_TURN):
+            result = await self.carts.add(user.id, product, quantity, new_cart=new_cart)
+        await self._tell_added(query, product, quantity, result, lang, context)
+
+    async def _tell_added(
+        self,
+        query: CallbackQuery,
+        product: Product,
+        quantity: int,
+        result: Added | AtBound | OtherCurrency | CartFull,
+        lang: Language,
+        context: Context,
+    ) -> None:
+        chat_id = query.message.chat.id if query.message is not None else query.from_user.id
+        title = product.title_in(lang.code)
+        match result:
+            case Added(held, capped, contents):
+                await answer_tap(query, texts.cart_capped(lang) if capped else None)
+                text = texts.added_to_cart(title, held, contents.units, contents.total, lang)
+                await context.bot.send_message(
+                    chat_id, text, parse_mode=ParseMode.HTML, reply_markup=view_cart_keyboard(lang)
+                )
+            case AtBound(upper, left):
+                await answer_tap(query, _bound_text(product, upper, left, lang), alert=True)
+            case OtherCurrency(cart_currency):
+                await answer_tap(query)
+                text = texts.other_currency(title, cart_currency, product.price.currency, lang)
+                markup = other_currency_keyboard(product.id, quantity, lang)
+                await context.bot.send_message(
+                    chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
+                )
+            case CartFull():
+                await answer_tap(query, texts.cart_full(lang), alert=True)
+
+    async def change_line(self, update: Update, context: Context) -> None:
+        """− / + / ✕ on a line: its new quantity, within its bounds."""
+        query = update.callback_query
+        if query is None:
+            return
+        user = query.from_user
+        lang = await self.buyers.of(user)
+        try:
+            product_id, quantity = split_id_and_number(query.data or "", CART_LINE_PREFIX)
+        except ValueError:
+            await answer_tap(query, texts.unknown_input(lang), alert=True)
+            return
+        async with self.tap_guard.one_at_a_time(user.id, CART_TURN):
+            row = (await self.carts.contents(user.id)).row(product_id)
+            if row is not None and quantity > max(row.upper, row.line.quantity):
+                product = row.product
+                if product is None or not row.on_sale:
+                    await answer_tap(query, texts.product_unavailable(lang), alert=True)
+                else:
+                    left = row.upper if row.upper < product.max_per_order else None
+                    bound = _bound_text(product, row.upper, left, lang)
+                    await answer_tap(query, bound, alert=True)
+                return
+            if row is not None:
+                await self.carts.change(user.id, product_id, quantity)
+        # A line gone meanwhile (another device): the cart as it is now is the answer.
+        await answer_tap(query)
+        await self._show(query, context)
+
+    async def empty(self, update: Update, context: Context) -> None:
+        """Empty cart: every line out."""
+        query = update.callback_query
+        if query is None:
+            return
+        async with self.tap_guard.one_at_a_time(query.from_user.id, CART_TURN):
+            await self.carts.empty(query.from_user.id)
+        await answer_tap(query)
+        await self._show(query, context)
+
+    async def checkout(self, update: Update, context: Context) -> None:
+        """Checkout: one Checkout Session for the cart's lines on sale, its link in the chat."""
+        query = update.callback_query
+        if query is None:
+            return
+        user = query.from_user
+        lang = await self.buyers.of(user)
+        if wait := await self.tap_guard.wait_needed(user.id):
+            await answer_tap(query, texts.slow_down(wait, lang), alert=True)
+            return
+        chat_id = query.message.chat.id if query.message is not None else user.id
+        code = await self.buyers.code_of(user)
+        buyer = Buyer(user.id, chat_id, name=user.full_name, username=user.username, language=code)
+        async with self.tap_guard.one_at_a_time(user.id, CART_TURN) as mine:
+            if not mine:  # another replica is checking this cart out
+                await answer_tap(query, texts.cart_link_on_its_way(lang))
+                return
+            contents = await self.carts.contents(user.id)
+            refusal = _refusal(contents, lang)
+            if refusal is not None:
+                await answer_tap(query, refusal, alert=True)
+                return
+            picks = contents.picks()
+            decision = await self.purchases.decide_cart(buyer, picks, now=int(time.time()))
+            products = {pick.product.id: pick.product for pick in picks}
+            link_above = texts.cart_link_below(lang)
+            await self.carry_out(decision, query, products, lang, context, link_above=link_above)
+
+    async def _show(self, query: CallbackQuery, context: Context) -> None:
+        """Turn the tapped message into the buyer's cart (a photo card cannot become text: the
+        cart comes as a new message then)."""
+        lang = await self.buyers.of(query.from_user)
+        text, markup = _cart_view(await self.carts.contents(query.from_user.id), lang)
+        message = query.message
+        if not isinstance(message, Message):
+            return
+        if message.photo:
+            await context.bot.send_message(
+                message.chat.id, text, parse_mode=ParseMode.HTML, reply_markup=markup
+            )
+            return
+        try:
+            await message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+        except BadRequest as exc:
+            # A second tap on the same button: the message already shows this cart.
+            if "not modified" not in exc.message:
+                raise
+
+
+def _cart_view(contents: CartContents, lang: Language) -> tuple[str, InlineKeyboardMarkup]:
+    """The cart's text and buttons; an empty cart leads back to the shop."""
+    if not contents.rows:
+        shop = InlineKeyboardButton(texts.back_button(lang), callback_data=home_data(0))
+        return texts.cart_empty(lang), InlineKeyboardMarkup.from_button(shop)
+    return texts.cart_view(contents.rows, contents.total, lang), cart_keyboard(contents, lang)
+
+
+def _refusal(contents: CartContents, lang: Language) -> str | None:
+    """Why the cart cannot be checked out as it is; None when it can."""
+    if not contents.for_sale:
+        return texts.cart_empty(lang) if not contents.rows else texts.nothing_to_check_out(lang)
+    for row in contents.for_sale:
+        product = row.product
+        if product is not None and row.line.quantity > product.max_per_order:
+            return texts.line_over_most(product.title_in(lang.code), product.max_per_order, lang)
+    return None
+
+
+def _bound_text(product: Product, upper: int, left: int | None, lang: Language) -> str:
+    """Which bound stops one more unit: none left, what is left, or `max_per_order`."""
+    if left is not None and left <= 0:
+        return texts.sold_out(lang)
+    if left is not None and left < product.max_per_order:
+        return texts.only_left(left, lang)
+    return texts.at_most_per_order(product.max_per_order, lang)
