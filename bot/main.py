@@ -9,13 +9,14 @@ import signal
 import sys
 from collections.abc import Callable
 
-from bot import copy_db
 from bot.catalog.model import Catalog, CatalogError, load_catalog
 from bot.logs import configure_logging
 from bot.masked_output import mask_standard_streams
-from bot.ops import doctor
-from bot.service import Service, StartupError
 from bot.settings import CatalogSource, ConfigurationError, Settings, load_settings
+
+# The service and the subcommands are imported when they run (below): telegram, aiohttp, stripe
+# and the storage backends are most of a second of CPU, which a configuration error, told in
+# one line, does not need to pay.
 
 log = logging.getLogger("bot")
 
@@ -30,14 +31,16 @@ def main() -> int:
     `checkout-bot demo` runs the shop on the bundled emulators, and
     `checkout-bot copy-db --to URL` copies the shop's database to PostgreSQL."""
     if sys.argv[1:2] == ["doctor"]:
+        from bot.ops import doctor
+
         return doctor.main()
     if sys.argv[1:2] == ["demo"]:
-        # Imported here: the demo brings both emulators, which a shop process never needs,
-        # and which would make every start (a replica joining a balancer) slower.
         from bot.demo.command import run as run_demo
 
         return run_demo(sys.argv[2:])
     if sys.argv[1:2] == ["copy-db"]:
+        from bot import copy_db
+
         return copy_db.main(sys.argv[2:])
     try:
         settings = load_settings()
@@ -65,6 +68,8 @@ def main() -> int:
     # quotes aiohttp, whose message holds the URL, the token in it).
     mask_standard_streams(secrets)
     configure_logging(settings.log_level, secrets=secrets, log_format=settings.log_format.value)
+    from bot.service import StartupError
+
     try:
         with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
             runner.run(serve(settings, catalog))
@@ -85,6 +90,8 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 async def serve(settings: Settings, catalog: Catalog | None) -> None:
     """Run the service until the process is asked to stop."""
+    from bot.service import Service, StartupError
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -41,6 +41,8 @@ def buyer_commands(lang: Language) -> list[BotCommand]:
         BotCommand("orders", lang._("Your orders")),
         BotCommand("language", lang._("Change the language")),
         BotCommand("help", lang._("How buying works")),
+        # Telegram's rules for bots that take Stars: a command for payment questions.
+        BotCommand("paysupport", lang._("Help with a payment")),
         BotCommand("start", lang._("Start over")),
     ]
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
 
 from babel import Locale, UnknownLocaleError
-from babel.numbers import format_currency
+from babel.numbers import format_currency, format_decimal
 
 # Stripe's own list (docs.stripe.com/currencies): these differ from the default of two decimals.
 ZERO_DECIMAL_CURRENCIES = frozenset(
@@ -15,6 +15,10 @@ ZERO_DECIMAL_CURRENCIES = frozenset(
 THREE_DECIMAL_CURRENCIES = frozenset("bhd jod kwd omr tnd".split())
 # Stripe takes these with two decimals but charges whole units only.
 WHOLE_UNIT_TWO_DECIMAL_CURRENCIES = frozenset({"isk"})
+
+# Telegram Stars, the currency of payments inside Telegram: whole Stars, no minor unit.
+STARS = "xtr"
+STAR_SIGN = "⭐"
 
 # Stripe takes amounts of at most 8 digits in the minor unit ($999,999.99), 12 in IDR.
 MOST_MINOR = 99_999_999
@@ -33,9 +37,9 @@ class MoneyError(ValueError):
 
 
 def exponent(currency: str) -> int:
-    """How many decimals Stripe's minor unit has for this currency."""
+    """How many decimals the currency's minor unit has (Stripe's list; Stars have none)."""
     code = currency.lower()
-    if code in ZERO_DECIMAL_CURRENCIES:
+    if code in ZERO_DECIMAL_CURRENCIES or code == STARS:
         return 0
     if code in THREE_DECIMAL_CURRENCIES:
         return 3
@@ -103,7 +107,10 @@ class Money:
         return Money(self.minor * quantity, self.currency)
 
     def format(self, locale: Locale = DEFAULT_LOCALE) -> str:
-        """The amount as a person reads it in `locale`: "$397.00", "397,00 $US", "¥3,000"."""
+        """The amount as a person reads it in `locale`: "$397.00", "397,00 $US", "¥3,000",
+        "⭐ 150" (Stars, which no locale names)."""
+        if self.currency == STARS:
+            return f"{STAR_SIGN}\u00a0{format_decimal(self.decimal, locale=locale)}"
         return format_currency(self.decimal, self.currency.upper(), locale=locale)
 
 

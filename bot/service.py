@@ -24,6 +24,7 @@ from bot.buyer.cart_handlers import CartHandlers
 from bot.buyer.handlers import ShopHandlers
 from bot.buyer.language import BuyerLanguages
 from bot.buyer.purchase import CheckoutLinks, Purchases
+from bot.buyer.stars import StarsCounter
 from bot.buyer.storefront import Storefront
 from bot.buyer.tap_guard import TapGuard
 from bot.catalog.from_stripe import stripe_loader
@@ -35,6 +36,7 @@ from bot.ops.health_command import HealthCommand
 from bot.ops.metrics import Metrics
 from bot.ops.metrics_http import MetricsEndpoint
 from bot.ops.watch import Watch
+from bot.outbox.goods import Goods
 from bot.outbox.notices import Notices
 from bot.outbox.pace import Pace
 from bot.outbox.sender import RETRY_DELAYS, OutboxSender, RetryDelays
@@ -45,12 +47,13 @@ from webhooks.fulfilment import Fulfilment
 from webhooks.reconciliation import Reconciler
 from webhooks.refunds import RefundLedger
 from webhooks.server_limits import HTTP_LIMITS, CappedSite, HttpLimits
+from webhooks.stars import StarPayments
 from webhooks.stripe_webhook import StripeWebhook
 from webhooks.telegram_webhook import TelegramWebhook
 
 log = logging.getLogger(__name__)
 
-ALLOWED_UPDATES = ["message", "callback_query"]
+ALLOWED_UPDATES = ["message", "callback_query", "pre_checkout_query"]
 STRIPE_NETWORK_RETRIES = 2
 # A buyer is waiting on each request; stripe-python's default is 80 s.
 STRIPE_TIMEOUT_SECONDS = 15
@@ -208,7 +211,7 @@ class Service:
         sender = OutboxSender(
             self.storage,
             application.bot,
-            Notices(self.storage).compose,
+            Notices(self.storage, Goods(self.storage, application.bot, self.live_catalog)).compose,
             # The same cap as python-telegram-bot's rate limiter (build_application): one pace.
             pace=Pace(settings.telegram_messages_per_second, clock=self._clock),
             delays=self._outbox_delays,
@@ -232,6 +235,9 @@ class Service:
             admin_ids=settings.admin_ids,
             on_queued=sender.notify,
         )
+        star_payments = StarPayments(
+            self.storage, admin_ids=settings.admin_ids, on_queued=sender.notify
+        )
         menus = CommandMenus(settings.admin_ids, self.storage)
         menus.register(application)
         admin = AdminHandlers(
@@ -239,6 +245,7 @@ class Service:
             settings=settings,
             stripe_client=stripe_client,
             reconciler=reconciler,
+            star_payments=star_payments,
         )
         admin.register(application)
         self.catalog_reload.register(application)
@@ -266,6 +273,15 @@ class Service:
             buyers=buyers,
             storefront=Storefront(catalog=self.live_catalog, storage=self.storage, buyers=buyers),
             support_contact=settings.support_contact,
+            stars=StarsCounter(
+                catalog=self.live_catalog,
+                storage=self.storage,
+                ledger=star_payments,
+                buyers=buyers,
+                tap_guard=tap_guard,
+                support_contact=settings.support_contact,
+                on_queued=sender.notify,
+            ),
         )
         shop.register(application)
         CartHandlers(
@@ -275,6 +291,7 @@ class Service:
             buyers=buyers,
             tap_guard=tap_guard,
             carry_out=shop.carry_out,
+            stars=shop.stars,
         ).register(application)
         # Admin commands answer their own failures (bot/admin/access.py); whatever else fails
         # was a buyer's update, and the buyer hears of it in their language.

@@ -20,7 +20,9 @@ Deliberate deviations from the real service:
 - A method call returned in a webhook answer is not executed.
 - Files cannot be fetched from URLs (no internet): ``sendDocument`` with a URL answers
   "failed to get HTTP URL content".
-- Only private chats exist; a chat exists once ``user()`` has created its user.
+- Messages go to private chats only; a chat exists once ``user()`` has created its user.
+  Supergroups the bot administers (``groups.add()``) exist for invite links and bans only.
+- Payments are in Telegram Stars only (``payments``): no payment provider is emulated.
 - Message length is counted in characters; entity offsets are in UTF-16 code units, as real.
 - An inline button with more than one action field is refused (Telegram would use one).
 
@@ -55,7 +57,9 @@ from .telegram_emulator.formatting import (
     command_entities,
     formatted,
 )
+from .telegram_emulator.groups import Groups
 from .telegram_emulator.params import Params, UploadedFile, decode_param, read_params
+from .telegram_emulator.payments import Payment, Payments
 from .telegram_emulator.photos import image_size, photo_sizes
 from .telegram_emulator.validation import (
     callback_data_of,
@@ -71,6 +75,7 @@ from .telegram_emulator.validation import (
 __all__ = [
     "TELEGRAM_LIMITS",
     "ApiCall",
+    "Payment",
     "RateLimits",
     "TelegramEmulator",
     "TgUser",
@@ -234,6 +239,7 @@ class TelegramEmulator:
         self._changed = asyncio.Event()
         self._revision = 0
         self._chats: dict[int, JSON] = {}
+        self._users: dict[int, TgUser] = {}
         self._last_message_ids: dict[int, int] = {}
         self._bot_messages: dict[int, dict[int, JSON]] = {}
         self._documents: dict[int, list[tuple[str, bytes]]] = {}
@@ -255,6 +261,9 @@ class TelegramEmulator:
         self._webhook_task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
+        # Telegram Stars: invoices, payments, refunds; and the groups the bot administers.
+        self.payments = Payments(self)
+        self.groups = Groups(self)
         self._methods = {name.lower(): (name, handler) for name, handler in self._api().items()}
 
     # -- lifecycle --
@@ -305,22 +314,16 @@ class TelegramEmulator:
     ) -> TgUser:
         user = TgUser(user_id, first_name, username, language_code, last_name)
         self._chats[user_id] = user.private_chat()
+        self._users[user_id] = user
         return user
 
     async def send_text(self, user: TgUser, text: str) -> JSON:
-        chat = self._chats.setdefault(user.id, user.private_chat())
         # A Telegram client makes the user unblock the bot before they can write to it.
         self._blocked.discard(user.id)
-        message: JSON = {
-            "message_id": self._next_message_id(user.id),
-            "from": user.as_dict(),
-            "chat": dict(chat),
-            "date": int(time.time()),
-            "text": text,
-        }
+        content: JSON = {"text": text}
         if entities := command_entities(text):
-            message["entities"] = entities
-        return self._enqueue({"message": message})
+            content["entities"] = entities
+        return self.user_message(user, content)
 
     async def tap(self, user: TgUser, message: dict[str, Any], data: str) -> JSON:
         chat_id = message.get("chat", {}).get("id")
@@ -355,6 +358,10 @@ class TelegramEmulator:
             "data": data,
         }
         return self._enqueue({"callback_query": query})
+
+    async def pay(self, user: TgUser, message: dict[str, Any]) -> Payment:
+        """The user pays an invoice the bot sent them (see Payments.pay)."""
+        return await self.payments.pay(user, message)
 
     async def push_update(self, update: dict[str, Any]) -> JSON:
         if "update_id" in update and not isinstance(update["update_id"], int):
@@ -473,6 +480,49 @@ class TelegramEmulator:
                     return copy.deepcopy(found)
         return []
 
+    # -- what the payments and groups parts use --
+
+    def chat_of(self, params: Params) -> JSON:
+        return self._chat(params)
+
+    def check_can_send(self, chat_id: int) -> None:
+        self._check_can_send(chat_id)
+
+    def post(self, chat: JSON, content: JSON, params: Params) -> JSON:
+        """A message from the bot, with the inline keyboard given in `params`."""
+        return self._post_message(
+            chat, content, inline_keyboard(params.value("reply_markup")), params
+        )
+
+    def enqueue_update(self, update: JSON) -> JSON:
+        return self._enqueue(update)
+
+    def user_message(self, user: TgUser, content: JSON) -> JSON:
+        """A message the user sends in their chat with the bot (text, or a service message)."""
+        chat = self._chats.setdefault(user.id, user.private_chat())
+        message: JSON = {
+            "message_id": self._next_message_id(user.id),
+            "from": user.as_dict(),
+            "chat": dict(chat),
+            "date": int(time.time()),
+            **content,
+        }
+        return self._enqueue({"message": message})
+
+    def user_of(self, user_id: int) -> TgUser:
+        """The user as user() last made them."""
+        return self._users[user_id]
+
+    def has_message(self, chat_id: int, message_id: int) -> bool:
+        """Whether the bot's message is in the chat (sent, and not deleted)."""
+        return message_id in self._bot_messages.get(chat_id, {})
+
+    def bot_as_user(self) -> JSON:
+        return {key: self.bot_user[key] for key in ("id", "is_bot", "first_name", "username")}
+
+    def changed(self) -> None:
+        self._notify()
+
     # -- plumbing --
 
     def _notify(self) -> None:
@@ -589,6 +639,13 @@ class TelegramEmulator:
             "deleteMessage": self._delete_message,
             "answerCallbackQuery": self._answer_callback_query,
             "getFile": self._get_file,
+            "sendInvoice": self.payments.send_invoice,
+            "answerPreCheckoutQuery": self.payments.answer_pre_checkout_query,
+            "refundStarPayment": self.payments.refund_star_payment,
+            "createChatInviteLink": self.groups.create_chat_invite_link,
+            "revokeChatInviteLink": self.groups.revoke_chat_invite_link,
+            "banChatMember": self.groups.ban_chat_member,
+            "unbanChatMember": self.groups.unban_chat_member,
         }
 
     # -- Bot API methods: bot and updates --

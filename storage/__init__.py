@@ -5,6 +5,7 @@ PostgresStorage; open_storage picks one from the DATABASE_URL."""
 from storage.models import (
     CartLine,
     CurrencyFigures,
+    InviteLink,
     MessageKind,
     NewOrder,
     Order,
@@ -16,7 +17,10 @@ from storage.models import (
     ProductRevenue,
     RefundAsk,
     SpanSales,
+    StarPayment,
     StatusChange,
+    delivery_detail,
+    delivery_of,
 )
 from storage.order_rules import OrderStatus
 from storage.postgres import PostgresStorage
@@ -29,6 +33,7 @@ from storage.urls import is_postgres, open_storage, sqlite_path, url_problem
 __all__ = [
     "CartLine",
     "CurrencyFigures",
+    "InviteLink",
     "MessageKind",
     "NewOrder",
     "Order",
@@ -44,11 +49,14 @@ __all__ = [
     "Reports",
     "SQLiteStorage",
     "SpanSales",
+    "StarPayment",
     "StatusChange",
     "Storage",
     "StorageError",
     "Transaction",
     "database_problems",
+    "delivery_detail",
+    "delivery_of",
     "is_postgres",
     "open_storage",
     "postgres_problems",

@@ -30,11 +30,16 @@ TABLES = (
     "buyer_languages",
     "admin_menus",
     "refund_questions",
+    "digital_products",
+    "key_codes",
+    "invite_links",
+    "sent_files",
+    "star_payments",
     "carts",
     "cart_lines",
 )
 # Tables whose id PostgreSQL generates: their sequence goes on after the copied ids.
-_GENERATED_IDS = ("orders", "order_history", "outbox")
+_GENERATED_IDS = ("orders", "order_history", "outbox", "key_codes")
 
 
 class TargetHoldsOrders(StorageError):

@@ -107,6 +107,8 @@ class MessageKind(StrEnum):
     PAYMENT_FAILED = "payment_failed"
     LINK_EXPIRED = "link_expired"  # edits the message that held the pay button
     REFUNDED = "refunded"
+    DELIVERY = "delivery"  # what a digital product gives, once paid; again from /orders
+    ACCESS_REVOKED = "access_revoked"  # a refund took back an invite link (and the member)
     # To admins who turned alerts on, and to all admins for a flagged order
     ALERT_PAID = "alert_paid"
     ALERT_REFUNDED = "alert_refunded"
@@ -114,6 +116,22 @@ class MessageKind(StrEnum):
     ALERT_FLAGGED = "alert_flagged"
     # To every admin: a condition the guardian found, or its end (the text is in `detail`)
     HEALTH_ALERT = "health_alert"
+
+
+# The `detail` of a DELIVERY row is the product whose goods it sends; queued with the payment,
+# it starts with this, and its message also confirms the payment ("Send again" rows do not).
+DELIVERY_ON_PAYMENT = "paid:"
+
+
+def delivery_detail(product_id: str, *, on_payment: bool) -> str:
+    """A DELIVERY row's `detail`."""
+    return f"{DELIVERY_ON_PAYMENT}{product_id}" if on_payment else product_id
+
+
+def delivery_of(detail: str | None) -> tuple[str, bool]:
+    """The product a DELIVERY row's `detail` names, and whether it comes with the payment."""
+    text = detail or ""
+    return text.removeprefix(DELIVERY_ON_PAYMENT), text.startswith(DELIVERY_ON_PAYMENT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,3 +236,25 @@ class RefundAsk:
     amount: int
     idempotency_key: str
     admin_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class StarPayment:
+    """A payment in Telegram Stars, recorded once by Telegram's charge id."""
+
+    charge_id: str
+    order_id: int
+    telegram_user_id: int
+    amount: int
+    paid_at: int
+    refunded_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class InviteLink:
+    """The one-person invite link made for an order, and whether a refund revoked it."""
+
+    order_id: int
+    chat_id: int
+    invite_link: str
+    revoked_at: int | None

@@ -95,3 +95,8 @@ def storable_amount(value: object) -> int | None:
 def paid_by_buyer(order: Order) -> int:
     """What the buyer paid (less than the order's total when a promotion code took some off)."""
     return order.amount_received if order.amount_received is not None else order.amount_total
+
+
+def units_by_product(order: Order) -> list[tuple[str, int]]:
+    """Each product of the order with its units, in the order's own order."""
+    return [(line.product_id, line.quantity) for line in order.lines]

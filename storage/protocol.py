@@ -12,6 +12,7 @@ from typing import Protocol
 
 from storage.models import (
     CartLine,
+    InviteLink,
     MessageKind,
     NewOrder,
     Order,
@@ -22,6 +23,7 @@ from storage.models import (
     PeriodFigures,
     RefundAsk,
     SpanSales,
+    StarPayment,
     StatusChange,
 )
 from storage.order_rules import OrderStatus
@@ -115,6 +117,35 @@ class Transaction(Protocol):
         detail: str | None = None,
     ) -> None:
         """Queue one message per admin in `admin_ids` who turned sale alerts on."""
+        ...
+
+    # Digital goods
+
+    async def digital_kind(self, product_id: str) -> str | None:
+        """What the product delivers once paid (file, keys, invite, text); None: nothing."""
+        ...
+
+    async def take_keys(self, order_id: int, product_id: str, count: int) -> list[str]:
+        """The order's codes of the product's pool: those it took before, else up to
+        `count` free ones, taken for good (never by another order, on any replica)."""
+        ...
+
+    async def record_star_payment(
+        self, charge_id: str, order_id: int, telegram_user_id: int, amount: int
+    ) -> bool:
+        """Record a payment in Telegram Stars; False when its charge was recorded before."""
+        ...
+
+    async def star_payment_of(self, order_id: int) -> StarPayment | None:
+        """The order's payment in Stars, if it was paid so."""
+        ...
+
+    async def mark_star_refunded(self, charge_id: str) -> bool:
+        """Record that a Star payment was refunded; False when it was before."""
+        ...
+
+    async def invite_links_of(self, order_id: int) -> list[InviteLink]:
+        """The invite links made for the order (one per group or channel)."""
         ...
 
 
@@ -278,6 +309,54 @@ class Storage(Protocol):
     ) -> dict[str, int]:
         """Units left of each product with a stock, not counting the order `replacing`."""
         ...
+
+    # Digital goods
+
+    async def record_digital_products(self, kinds: Mapping[str, str]) -> None:
+        """Remember what each digital product of the catalog delivers (file, keys, invite,
+        text); the others deliver nothing."""
+        ...
+
+    async def add_keys(self, pools: Mapping[str, Sequence[str]]) -> dict[str, int]:
+        """Add the codes of each product's key pool (codes seen before stay as they are), and
+        record its stock from its codes not taken yet; returns the stock numbers recorded."""
+        ...
+
+    async def free_keys(self, product_id: str) -> int:
+        """The codes of the product's pool not taken yet."""
+        ...
+
+    async def keys_of(self, order_id: int, product_id: str | None = None) -> list[str]:
+        """The codes an order took (of one product, when named)."""
+        ...
+
+    async def invite_links_of(self, order_id: int) -> list[InviteLink]:
+        """The invite links made for the order (one per group or channel)."""
+        ...
+
+    async def save_invite_link(self, order_id: int, chat_id: int, link: str) -> str:
+        """Keep the invite link made for an order to a group or channel; the first one kept
+        stays, and is returned."""
+        ...
+
+    async def mark_invite_revoked(self, order_id: int, chat_id: int) -> None:
+        """Record that the order's invite link to that group or channel was revoked."""
+        ...
+
+    async def file_id_for(self, path: str) -> str | None:
+        """Telegram's file id for a file the bot uploaded before."""
+        ...
+
+    async def remember_file_id(self, path: str, file_id: str) -> None:
+        """Keep Telegram's file id for an uploaded file, to send it again without uploading."""
+        ...
+
+    async def star_payment_of(self, order_id: int) -> StarPayment | None:
+        """The order's payment in Stars, if it was paid so."""
+        ...
+
+    async def star_payments_of_buyer(self, telegram_user_id: int, limit: int) -> list[StarPayment]:
+        """The buyer's latest payments in Stars, newest first."""
 
     # Carts
 

@@ -21,7 +21,8 @@ ALLOWED: dict[str, set[str]] = {
     "bot.catalog": {SHARED, "storage", "bot.catalog"},
     "bot.buyer": {SHARED, "storage", "bot.catalog", "bot.buyer"},
     "bot.admin": {SHARED, "storage", "bot.catalog", "bot.admin", "webhooks"},
-    "bot.outbox": {SHARED, "storage", "bot.outbox"},
+    # The outbox delivers digital goods as the catalog describes them.
+    "bot.outbox": {SHARED, "storage", "bot.catalog", "bot.outbox"},
     "bot.ops": {SHARED, "storage", "bot.catalog", "bot.ops", "webhooks"},
     "sandbox": {"sandbox"},
     # The demo runs the emulators and the wiring (bot.service, allowed to every room's

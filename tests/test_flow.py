@@ -90,7 +90,11 @@ async def test_a_sale_in_webhook_mode(
     (registration,) = telegram.calls_to("setWebhook")
     assert registration.params["url"] == f"{webhook_shop.http_url}/telegram/webhook"
     assert registration.params["secret_token"] == "test-webhook-secret_123"
-    assert set(registration.params["allowed_updates"]) == {"message", "callback_query"}
+    assert set(registration.params["allowed_updates"]) == {
+        "message",
+        "callback_query",
+        "pre_checkout_query",  # Telegram Stars: the bot is asked before each payment
+    }
 
     await check_the_sale(webhook_shop, telegram, stripe_api)
 

@@ -37,6 +37,7 @@ BUYER_EN = {
     "orders": "Your orders",
     "language": "Change the language",
     "help": "How buying works",
+    "paysupport": "Help with a payment",
     "start": "Start over",
 }
 BUYER_FR = {
@@ -45,6 +46,7 @@ BUYER_FR = {
     "orders": "Vos commandes",
     "language": "Changer de langue",
     "help": "Comment acheter",
+    "paysupport": "Aide pour un paiement",
     "start": "Recommencer",
 }
 

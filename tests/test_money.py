@@ -94,3 +94,12 @@ def test_multiplying_keeps_the_currency() -> None:
 def test_currency_must_be_a_lower_case_code() -> None:
     with pytest.raises(MoneyError):
         Money(100, "USD")
+
+
+def test_telegram_stars_are_whole_and_shown_with_a_star() -> None:
+    assert exponent("XTR") == 0
+    assert Money.parse("150", "xtr") == Money(150, "xtr")
+    with pytest.raises(MoneyError, match="more decimals than XTR allows"):
+        Money.parse("1.5", "xtr")
+    assert Money(1500, "xtr").format(locale_for("en")) == "⭐\u00a01,500"
+    assert Money(1500, "xtr").format(locale_for("fr")) == "⭐\u00a01\u202f500"

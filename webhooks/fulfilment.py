@@ -9,6 +9,7 @@ from typing import Any
 
 from storage import MessageKind, Order, OrderFacts, Storage, Transaction
 from storage.order_rules import OrderStatus, parse_order_id, reported_amount, storable_amount
+from webhooks.delivery import queue_delivery
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +204,8 @@ class Fulfilment:
         if target is OrderStatus.PAID and order.from_cart:
             # What was paid for leaves the cart with the payment; anything added since stays.
             await tx.take_from_cart(order.telegram_user_id, order.lines)
-        if (kind := _BUYER_MESSAGES.get(target)) is not None:
+        delivered = target is OrderStatus.PAID and await queue_delivery(tx, order, self._admin_ids)
+        if (kind := _BUYER_MESSAGES.get(target)) is not None and not delivered:
             await tx.enqueue(order.chat_id, kind, order.id)
         if target is OrderStatus.EXPIRED and order.pay_message_id is not None:
             await tx.enqueue(order.chat_id, MessageKind.LINK_EXPIRED, order.id)

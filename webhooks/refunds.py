@@ -14,6 +14,7 @@ from storage.order_rules import (
     paid_by_buyer,
     reported_amount,
 )
+from webhooks.delivery import queue_revocation
 from webhooks.fulfilment import Outcome, order_id_of
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class RefundLedger:
                     # counts that refund, which must not come back.
                     undone = await tx.undone_refunds(order.id)
                     reported = reported_amount(obj.get("amount_refunded")) - undone
-                    outcome = await _refund(tx, order, reported, event_type, self._admin_ids)
+                    outcome = await apply_refund(tx, order, reported, event_type, self._admin_ids)
                 else:
                     refund_id, status = str(obj.get("id")), str(obj.get("status"))
                     earlier = await tx.refund_status(refund_id)
@@ -78,7 +79,9 @@ class RefundLedger:
                     if status in UNDONE and earlier not in UNDONE:
                         outcome = await _refund_undone(tx, order, obj, reported, self._admin_ids)
                     else:
-                        outcome = await _refund(tx, order, reported, event_type, self._admin_ids)
+                        outcome = await apply_refund(
+                            tx, order, reported, event_type, self._admin_ids
+                        )
                 if event_type in REFUND_EVENTS and await self._tell_requester(tx, order, obj):
                     self._on_queued()
         if outcome is None:
@@ -130,7 +133,7 @@ class RefundLedger:
         return Outcome.NOT_YET
 
 
-async def _refund(
+async def apply_refund(
     tx: Transaction, order: Order, reported: int, source: str, admin_ids: frozenset[int]
 ) -> Outcome:
     """Raise the order's refunded total to what Stripe reports, if that is more."""
@@ -143,6 +146,8 @@ async def _refund(
         await tx.advance(order, target, source=source)
     this_refund = str(reported - order.amount_refunded)
     await tx.enqueue(order.chat_id, MessageKind.REFUNDED, order.id, detail=this_refund)
+    if fully and order.status is not OrderStatus.REFUNDED:
+        await queue_revocation(tx, order)
     await tx.enqueue_alerts(MessageKind.ALERT_REFUNDED, order.id, admin_ids, detail=this_refund)
     log.info("order %s: %s refunded in all (%s)", order.id, reported, source)
     return Outcome.REFUNDED

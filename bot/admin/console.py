@@ -48,6 +48,7 @@ from bot.references import order_id_for
 from bot.settings import Settings
 from storage import Storage
 from webhooks.reconciliation import Reconciler, describe
+from webhooks.stars import StarPayments
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +72,13 @@ class AdminHandlers:
         settings: Settings,
         stripe_client: stripe.StripeClient,
         reconciler: Reconciler,
+        star_payments: StarPayments | None = None,
     ) -> None:
         self.storage = storage
         self.reconciler = reconciler
         self.admin_ids = settings.admin_ids
         self.timezone = settings.timezone
-        self.refunds = RefundDesk(stripe_client, storage)
+        self.refunds = RefundDesk(stripe_client, storage, star_payments)
         # One chart at a time: each is a process that loads matplotlib.
         self._drawing = asyncio.Semaphore(1)
 
@@ -223,7 +225,14 @@ class AdminHandlers:
             return
         history = await self.storage.history_of(order.id)
         locale = locale_for(user.language_code)
-        await message.reply_html(admin_texts.order_details(order, history, self.timezone, locale))
+        goods = admin_texts.goods_lines(
+            await self.storage.keys_of(order.id),
+            await self.storage.invite_links_of(order.id),
+            await self.storage.star_payment_of(order.id),
+        )
+        await message.reply_html(
+            admin_texts.order_details(order, history, self.timezone, locale, goods)
+        )
 
     async def export(self, update: Update, context: Context) -> None:
         """The orders created in the period as a CSV file."""

@@ -20,10 +20,11 @@ from telegram.ext import ContextTypes
 from bot.admin import keyboards as admin_keyboards
 from bot.admin import texts as admin_texts
 from bot.answers import answer_tap
-from bot.money import Money, MoneyError, locale_for
+from bot.money import STARS, Money, MoneyError, locale_for
 from bot.references import order_id_for
 from storage import Order, RefundAsk, Storage
 from storage.order_rules import MONEY_KEPT, paid_by_buyer
+from webhooks.stars import StarPayments
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +40,16 @@ def amount_left(order: Order, requested: int) -> int:
 class RefundDesk:
     """Refund questions and their answers; every tap is checked again against the store."""
 
-    def __init__(self, client: stripe.StripeClient, storage: Storage) -> None:
+    def __init__(
+        self,
+        client: stripe.StripeClient,
+        storage: Storage,
+        star_payments: StarPayments | None = None,
+    ) -> None:
         self._client = client
         self._storage = storage
+        # Orders paid in Telegram Stars are refunded through Telegram, whole.
+        self._star_payments = star_payments
         # Idempotency keys of requests on their way to Stripe: a second tap on the same button
         # meanwhile is told that, rather than that the question is closed.
         self._in_flight: set[str] = set()
@@ -58,6 +66,15 @@ class RefundDesk:
         """
         instance = self._storage.instance_id
         return f"checkout-bot-{instance}-refund-{order.id}-{amount}-{chat_id}-{question_id}"
+
+    async def _refundable(self, order: Order) -> bool:
+        """Whether the order was paid in a way this desk can refund."""
+        if order.currency == STARS:
+            return (
+                self._star_payments is not None
+                and await self._storage.star_payment_of(order.id) is not None
+            )
+        return order.payment_intent_id is not None
 
     async def _left(self, order: Order) -> int:
         return amount_left(order, await self._storage.refunds_asked(order.id))
@@ -77,7 +94,7 @@ class RefundDesk:
             await message.reply_html(admin_texts.no_such_order(args[0]))
             return
         locale = locale_for(user.language_code)
-        if order.status not in MONEY_KEPT or order.payment_intent_id is None:
+        if order.status not in MONEY_KEPT or not await self._refundable(order):
             await message.reply_html(admin_texts.refund_not_refundable(order))
             return
         paid, left = paid_by_buyer(order), await self._left(order)
@@ -100,6 +117,9 @@ class RefundDesk:
                 return
         if amount > left:
             await message.reply_html(admin_texts.refund_too_much(order, amount, paid, left, locale))
+            return
+        if order.currency == STARS and amount != paid:
+            await message.reply_html(admin_texts.refund_stars_whole(order))
             return
         await message.reply_html(
             admin_texts.refund_question(order, amount, locale),
@@ -151,7 +171,7 @@ class RefundDesk:
                         fresh, choice.amount, paid_by_buyer(fresh), left, locale
                     )
                 else:
-                    await _show(query, await self._request(fresh, ask, question))
+                    await _show(query, await self._request(query.get_bot(), fresh, ask, question))
                     return
                 async with self._storage.transaction() as tx:
                     await tx.settle_refund_ask(ask, made=False)
@@ -175,13 +195,14 @@ class RefundDesk:
             await answer_tap(query, admin_texts.refund_question_closed())
             return
         await answer_tap(query)
-        await _show(query, await self._finish(ask, locale_for(query.from_user.language_code)))
+        locale = locale_for(query.from_user.language_code)
+        await _show(query, await self._finish(query.get_bot(), ask, locale))
 
     async def resume(self, bot: Bot) -> None:
         """At start-up: finish each refund confirmed but never answered by Stripe, with the
         key it was first asked with, and put the outcome in place of its question."""
         for ask in await self._storage.unsettled_refund_asks():
-            outcome = await self._finish(ask, locale_for(None))
+            outcome = await self._finish(bot, ask, locale_for(None))
             try:
                 await bot.edit_message_text(
                     outcome.text,
@@ -193,25 +214,27 @@ class RefundDesk:
             except TelegramError as exc:
                 log.warning("could not show admin %s a resumed refund: %s", ask.chat_id, exc)
 
-    async def _finish(self, ask: RefundAsk, locale: Locale) -> Outcome:
+    async def _finish(self, bot: Bot, ask: RefundAsk, locale: Locale) -> Outcome:
         """Ask Stripe again with the same key. No check of what is left here: the first request
         may have been made, and its event applied; Stripe answers a repeat with what it did
         then, and refuses a refund over what the payment has left."""
         order = await self._storage.get_order(ask.order_id)
-        if order is None or order.payment_intent_id is None:
+        if order is None or not await self._refundable(order):
             # Unreachable for a question this bot asked: it offers refunds of paid orders only.
             return Outcome(admin_texts.refund_question_closed())
         question = admin_texts.refund_question(order, ask.amount, locale)
         self._in_flight.add(ask.idempotency_key)
         try:
             async with self._orders[order.id]:
-                return await self._request(order, ask, question)
+                return await self._request(bot, order, ask, question)
         finally:
             self._in_flight.discard(ask.idempotency_key)
 
-    async def _request(self, order: Order, ask: RefundAsk, question: str) -> Outcome:
+    async def _request(self, bot: Bot, order: Order, ask: RefundAsk, question: str) -> Outcome:
         """Ask Stripe for the refund and record its answer; the text that replaces the question.
         Stripe out of reach leaves the refund unsettled, to be asked again."""
+        if order.currency == STARS:
+            return await self._refund_stars(bot, order, ask, question)
         assert order.payment_intent_id is not None
         try:
             refund = await self._client.v1.refunds.create_async(
@@ -253,6 +276,32 @@ class RefundDesk:
         return Outcome(
             admin_texts.refund_requested(question, refund.id, refund.status or "pending")
         )
+
+    async def _refund_stars(self, bot: Bot, order: Order, ask: RefundAsk, question: str) -> Outcome:
+        """refundStarPayment (whole payments only), then recorded like a Stripe refund: the
+        order refunded, the buyer told, any access it gave taken back."""
+        payment = await self._storage.star_payment_of(order.id)
+        assert payment is not None and self._star_payments is not None  # _refundable
+        try:
+            await bot.refund_star_payment(order.telegram_user_id, payment.charge_id)
+        except BadRequest as exc:
+            # Refunded before: this is a repeat of a refund whose record was lost (a crash).
+            if "charge_already_refunded" not in str(exc).lower():
+                log.warning("order %s: Telegram refused a Stars refund: %s", order.id, exc)
+                async with self._storage.transaction() as tx:
+                    await tx.settle_refund_ask(ask, made=False)
+                return Outcome(admin_texts.refund_refused(question, str(exc), by="Telegram"))
+        except TelegramError as exc:
+            log.warning("order %s: Telegram did not answer a Stars refund: %s", order.id, exc)
+            return Outcome(
+                admin_texts.refund_unanswered(question, by="Telegram"),
+                admin_keyboards.refund_ask_again(order.id, ask.amount),
+            )
+        await self._star_payments.apply_refund(order)
+        async with self._storage.transaction() as tx:
+            await tx.settle_refund_ask(ask, made=True)
+        log.info("order %s: Stars refunded, asked by admin %s", order.id, ask.admin_id)
+        return Outcome(admin_texts.refund_made_in_stars(question, payment.charge_id))
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,14 @@ from babel.numbers import format_percent
 from bot.admin.periods import PERIOD_NAMES, Period, Step
 from bot.money import Money
 from bot.references import reference_for
-from storage import CurrencyFigures, Order, PeriodFigures, StatusChange
+from storage import (
+    CurrencyFigures,
+    InviteLink,
+    Order,
+    PeriodFigures,
+    StarPayment,
+    StatusChange,
+)
 
 PERIOD_HELP = f"{'|'.join(PERIOD_NAMES)}|YYYY-MM-DD..YYYY-MM-DD"
 # Names and titles are cut in listings so that a page of sales stays readable.
@@ -209,7 +216,11 @@ def no_such_order(reference: str) -> str:
 
 
 def order_details(
-    order: Order, history: Sequence[StatusChange], timezone: ZoneInfo, locale: Locale
+    order: Order,
+    history: Sequence[StatusChange],
+    timezone: ZoneInfo,
+    locale: Locale,
+    goods: Sequence[str] = (),
 ) -> str:
     lines = [f"<b>Order #{reference_for(order.id)}</b> · {status_name(order)}"]
     lines += [
@@ -234,6 +245,7 @@ def order_details(
         lines.append(f"Paid {local_time(order.paid_at, timezone)}")
     lines.append(f"Checkout Session <code>{escape(order.checkout_session_id or 'none')}</code>")
     lines.append(f"Payment intent <code>{escape(order.payment_intent_id or 'none')}</code>")
+    lines += goods
     if order.failure_reason:
         lines.append(f"Failure: {escape(order.failure_reason)}")
     if order.flag:
@@ -245,6 +257,34 @@ def order_details(
         for change in history
     ]
     return "\n".join(lines)
+
+
+def code_hint(code: str) -> str:
+    """A delivered code as the owner sees it: its last four characters only."""
+    return "…" + code[-4:]
+
+
+def goods_lines(
+    codes: Sequence[str], invites: Sequence[InviteLink], star_payment: StarPayment | None
+) -> list[str]:
+    """What an order delivered (never a whole code), and its payment in Stars."""
+    lines = []
+    if codes:
+        shown = ", ".join(f"<code>{escape(code_hint(code))}</code>" for code in codes)
+        lines.append(f"Delivered {'code' if len(codes) == 1 else 'codes'} {shown}")
+    for invite in invites:
+        state = "revoked" if invite.revoked_at is not None else "active"
+        lines.append(
+            f"Delivered invite link to <code>{invite.chat_id}</code> ({state}):"
+            f" {escape(invite.invite_link)}"
+        )
+    if star_payment is not None:
+        refunded = ", refunded" if star_payment.refunded_at is not None else ""
+        lines.append(
+            f"Paid in Telegram Stars: charge <code>{escape(star_payment.charge_id)}</code>"
+            f"{refunded}"
+        )
+    return lines
 
 
 # /export and /chart
@@ -415,13 +455,28 @@ def refund_requested(question: str, refund_id: str, status: str) -> str:
     )
 
 
-def refund_refused(question: str, reason: str) -> str:
-    return f"{question}\n\nStripe refused the refund: {escape(reason)}"
-
-
-def refund_unanswered(question: str) -> str:
+def refund_stars_whole(order: Order) -> str:
     return (
-        f"{question}\n\nStripe did not answer: the refund is <b>not made yet</b>. The bot asks"
+        f"Order #{reference_for(order.id)} was paid in Telegram Stars, which Telegram refunds"
+        f" whole only: /refund {reference_for(order.id)}"
+    )
+
+
+def refund_made_in_stars(question: str, charge_id: str) -> str:
+    return (
+        f"{question}\n\nRefunded in Telegram Stars: <code>{escape(charge_id)}</code>."
+        " The buyer is told."
+    )
+
+
+def refund_refused(question: str, reason: str, by: str = "Stripe") -> str:
+    """`by`: who refused, Stripe or (for an order paid in Stars) Telegram."""
+    return f"{question}\n\n{by} refused the refund: {escape(reason)}"
+
+
+def refund_unanswered(question: str, by: str = "Stripe") -> str:
+    return (
+        f"{question}\n\n{by} did not answer: the refund is <b>not made yet</b>. The bot asks"
         " again at its next start, or now with the button below."
     )
 

@@ -31,10 +31,12 @@ from bot.buyer.keyboards import (
 )
 from bot.buyer.language import BuyerLanguages
 from bot.buyer.purchase import Buyer, CartDecision, Purchases
+from bot.buyer.stars import StarsCounter
 from bot.buyer.tap_guard import TapGuard
 from bot.catalog.model import LiveCatalog, Product
 from bot.handler_groups import ROOMS
 from bot.i18n import Language
+from bot.money import STARS
 
 Context = ContextTypes.DEFAULT_TYPE
 
@@ -71,6 +73,7 @@ class CartHandlers:
         buyers: BuyerLanguages,
         tap_guard: TapGuard,
         carry_out: CarryOut,
+        stars: StarsCounter | None = None,
     ) -> None:
         self.live = catalog
         self.carts = carts
@@ -78,6 +81,8 @@ class CartHandlers:
         self.buyers = buyers
         self.tap_guard = tap_guard
         self.carry_out = carry_out
+        # A cart in Telegram Stars is paid with Telegram's invoice.
+        self.stars = stars
 
     def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         application.add_handlers(
@@ -231,6 +236,9 @@ class CartHandlers:
                 await answer_tap(query, refusal, alert=True)
                 return
             picks = contents.picks()
+            if self.stars is not None and contents.currency == STARS:
+                await self.stars.sell_cart(query, buyer, picks, lang)
+                return
             decision = await self.purchases.decide_cart(buyer, picks, now=int(time.time()))
             products = {pick.product.id: pick.product for pick in picks}
             link_above = texts.cart_link_below(lang)

@@ -45,6 +45,7 @@ from bot.buyer.purchase import (
     PointToLink,
     Purchases,
 )
+from bot.buyer.stars import StarsCounter
 from bot.buyer.storefront import Storefront
 from bot.buyer.tap_guard import TapGuard
 from bot.catalog.model import Catalog, LiveCatalog, Product
@@ -57,6 +58,7 @@ from storage import Order, Storage
 from storage.order_rules import (
     AWAITING_PAYMENT,
     ENDED_UNPAID,
+    MONEY_KEPT,
     UNPAID,
     parse_order_id,
 )
@@ -103,6 +105,7 @@ class ShopHandlers:
         buyers: BuyerLanguages,
         storefront: Storefront,
         support_contact: str | None = None,
+        stars: StarsCounter | None = None,
     ) -> None:
         self.live = catalog
         self.storage = storage
@@ -113,6 +116,8 @@ class ShopHandlers:
         self.buyers = buyers
         self.storefront = storefront
         self.support_contact = support_contact
+        # Products priced in Telegram Stars are sold with Telegram's invoice.
+        self.stars = stars
 
     @property
     def catalog(self) -> Catalog:
@@ -133,6 +138,8 @@ class ShopHandlers:
         )
         self.buyers.register(application)
         self.storefront.register(application)
+        if self.stars is not None:
+            self.stars.register(application)
         application.add_handlers(
             [
                 CallbackQueryHandler(self.unknown_button),
@@ -173,8 +180,15 @@ class ShopHandlers:
             return
         orders = await self.storage.orders_of_buyer(user.id, ORDERS_SHOWN)
         lang = await self.buyers.of(user)
+        stars = self.stars
+        delivered = [
+            order.id
+            for order in orders
+            if stars is not None and order.status in MONEY_KEPT and stars.delivers(order)
+        ]
         await message.reply_html(
-            texts.buyer_orders(orders, lang), reply_markup=orders_keyboard(orders, lang)
+            texts.buyer_orders(orders, lang),
+            reply_markup=orders_keyboard(orders, lang, delivered),
         )
 
     async def buy(self, update: Update, context: Context) -> None:
@@ -213,6 +227,9 @@ class ShopHandlers:
         async with self.tap_guard.one_at_a_time(user.id, product.id) as mine:
             if not mine:
                 await answer_tap(query, texts.link_on_its_way(lang))
+                return
+            if product.stars and self.stars is not None:
+                await self.stars.sell(query, buyer, product, quantity, lang)
                 return
             decision = await self.purchases.decide(buyer, product, quantity, now=int(time.time()))
             products = {product.id: product}

@@ -6,7 +6,7 @@ when the tap arrives. Product and category ids are at most 32 characters, so eve
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -25,6 +25,7 @@ BUY_PREFIX = "buy:"  # buy:<product id>:<quantity>; "buy:<id>" from older messag
 LIMIT_PREFIX = "q:"  # q:<product id>: the + of a card at its upper bound
 AGAIN_PREFIX = "again:"  # again:<order id>: a new link for an unpaid order
 LANGUAGE_PREFIX = "lang:"  # lang:<code>
+SEND_AGAIN_PREFIX = "resend:"  # resend:<order id>: a paid order's digital goods again
 IDLE = "x"  # a button that only shows something (the quantity between − and +)
 ADD_PREFIX = "add:"  # add:<product id>:<quantity>: put units in the cart
 NEW_CART_PREFIX = "newcart:"  # newcart:<product id>:<quantity>: empty the cart, then add
@@ -229,20 +230,22 @@ def pay_keyboard(url: str, amount: Money, lang: Language) -> InlineKeyboardMarku
     return InlineKeyboardMarkup([[InlineKeyboardButton(texts.pay_button(amount, lang), url=url)]])
 
 
-def orders_keyboard(orders: Sequence[Order], lang: Language) -> InlineKeyboardMarkup | None:
-    """A "new link" button for each unpaid order of the list, and the cart for an unpaid one
-    made from it (its Checkout makes the new link); None when there is none."""
-    unpaid = [order for order in orders if order.status in UNPAID]
-    rows = [
-        [
-            InlineKeyboardButton(
-                texts.new_link_button(order, lang), callback_data=again_data(order.id)
-            )
-        ]
-        for order in unpaid
-        if not order.from_cart
-    ]
-    if any(order.from_cart for order in unpaid):
+def orders_keyboard(
+    orders: Sequence[Order], lang: Language, delivered: Collection[int] = ()
+) -> InlineKeyboardMarkup | None:
+    """A "new link" button for each unpaid order of the list, the cart for an unpaid one made
+    from it (its Checkout makes the new link), and a "Send again" for each order in
+    `delivered` (paid digital goods); None when there is none."""
+    rows = []
+    for order in orders:
+        if order.status in UNPAID and not order.from_cart:
+            label, data = texts.new_link_button(order, lang), again_data(order.id)
+        elif order.id in delivered:
+            label, data = texts.send_again_button(order, lang), f"{SEND_AGAIN_PREFIX}{order.id}"
+        else:
+            continue
+        rows.append([InlineKeyboardButton(label, callback_data=data)])
+    if any(order.from_cart and order.status in UNPAID for order in orders):
         rows.append([InlineKeyboardButton(texts.view_cart_button(lang), callback_data=CART)])
     return InlineKeyboardMarkup(rows) if rows else None
 

@@ -155,8 +155,8 @@ class Purchases:
         else:
             replacing = None
         made = await self._storage.create_order_within_stock(
-            self._new_order(buyer, picks, from_cart=True),
-            _stock_of(picks),
+            new_order(buyer, picks, from_cart=True),
+            stock_of(picks),
             replacing=replacing,
         )
         if made is None:
@@ -195,24 +195,11 @@ class Purchases:
         """A pending order holding its units (not counting those of the order it replaces)."""
         picks = [Pick(product, quantity)]
         order = await self._storage.create_order_within_stock(
-            self._new_order(buyer, picks, from_cart=False), _stock_of(picks), replacing=replacing
+            new_order(buyer, picks, from_cart=False), stock_of(picks), replacing=replacing
         )
         if order is None:
             return NotEnoughLeft(await self._left(product, replacing=None) or 0)
         return MakeLink(order)
-
-    @staticmethod
-    def _new_order(buyer: Buyer, picks: Sequence[Pick], *, from_cart: bool) -> NewOrder:
-        return NewOrder(
-            telegram_user_id=buyer.telegram_user_id,
-            chat_id=buyer.chat_id,
-            buyer_name=buyer.name,
-            buyer_username=buyer.username,
-            language=buyer.language,
-            currency=picks[0].product.price.currency,
-            lines=_lines(picks, buyer.language),
-            from_cart=from_cart,
-        )
 
     async def _short_line(
         self, picks: Sequence[Pick], *, replacing: int | None
@@ -249,6 +236,20 @@ class Purchases:
         return True
 
 
+def new_order(buyer: Buyer, picks: Sequence[Pick], *, from_cart: bool) -> NewOrder:
+    """The pending order a Buy or a cart's Checkout asks for, priced from the catalog."""
+    return NewOrder(
+        telegram_user_id=buyer.telegram_user_id,
+        chat_id=buyer.chat_id,
+        buyer_name=buyer.name,
+        buyer_username=buyer.username,
+        language=buyer.language,
+        currency=picks[0].product.price.currency,
+        lines=_lines(picks, buyer.language),
+        from_cart=from_cart,
+    )
+
+
 def _lines(picks: Sequence[Pick], language_code: str | None) -> tuple[OrderLine, ...]:
     """The order lines of the picks, as sold now: title in the buyer's language, catalog price."""
     code = language(language_code).code
@@ -260,7 +261,7 @@ def _lines(picks: Sequence[Pick], language_code: str | None) -> tuple[OrderLine,
     )
 
 
-def _stock_of(picks: Sequence[Pick]) -> dict[str, int]:
+def stock_of(picks: Sequence[Pick]) -> dict[str, int]:
     """The catalog's stock number of each picked product that has one."""
     return {p.product.id: p.product.stock for p in picks if p.product.stock is not None}
 

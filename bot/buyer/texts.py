@@ -14,7 +14,7 @@ from babel import Locale
 from bot.buyer.cart import MOST_LINES, CartRow
 from bot.catalog.model import DESCRIPTION_MOST, Catalog, Product
 from bot.i18n import Language, language
-from bot.money import Money
+from bot.money import STARS, Money
 from bot.references import reference_for
 from storage import Order
 from storage.order_rules import MONEY_TAKEN, OrderStatus
@@ -270,6 +270,8 @@ def help_text(catalog: Catalog, support: str | None, lang: Language) -> str:
         lang._("3. Once you have paid, your confirmation arrives here."),
         "",
         lang._("Promotion codes are entered on Stripe's page."),
+        lang._("Digital goods are paid in Telegram Stars and arrive here once paid."),
+        lang._("/paysupport helps with a payment."),
         lang._("/orders shows your orders and their status; /language changes my language."),
     ]
     if support:
@@ -341,6 +343,8 @@ def link_expired(order: Order) -> str:
 
 def refunded(order: Order, amount: Money) -> str:
     lang = language(order.language)
+    if amount.currency == STARS and order.status is OrderStatus.REFUNDED:
+        return refunded_in_stars(order, amount)
     refund = amount.format(lang.locale)
     if order.status is OrderStatus.REFUNDED:
         return "↩️ " + lang._(
@@ -391,6 +395,138 @@ def _duration(minutes: int, lang: Language) -> str:
         hours = minutes // 60
         return lang.ngettext("{count} hour", "{count} hours", hours).format(count=hours)
     return lang.ngettext("{count} minute", "{count} minutes", minutes).format(count=minutes)
+
+
+# Digital goods
+
+
+def delivery_heading(order: Order, lang: Language, *, on_payment: bool) -> str:
+    """The first line of a delivery: the payment's confirmation when it comes with it."""
+    if on_payment:
+        return "✅ " + lang._("Payment received — order {order}").format(
+            order=order_line(order, lang)
+        )
+    return "📦 " + lang._("Your order {order}:").format(order=order_line(order, lang))
+
+
+def delivery_text(order: Order, text: str, *, on_payment: bool) -> str:
+    lang = language(order.language)
+    return delivery_heading(order, lang, on_payment=on_payment) + "\n\n" + escape(text)
+
+
+def delivery_codes(order: Order, codes: Sequence[str], *, on_payment: bool) -> str:
+    lang = language(order.language)
+    intro = lang.ngettext("Your code:", "Your codes:", len(codes))
+    shown = "\n".join(f"<code>{escape(code)}</code>" for code in codes)
+    heading = delivery_heading(order, lang, on_payment=on_payment)
+    return heading + "\n\n🔑 " + intro + "\n" + shown
+
+
+def delivery_invite(order: Order, link: str, *, on_payment: bool) -> str:
+    lang = language(order.language)
+    return (
+        delivery_heading(order, lang, on_payment=on_payment)
+        + "\n\n🔗 "
+        + lang._("Your invite link lets one person in, once: {link}").format(link=escape(link))
+    )
+
+
+def delivery_file(order: Order, *, on_payment: bool) -> str:
+    lang = language(order.language)
+    heading = delivery_heading(order, lang, on_payment=on_payment)
+    return heading + "\n\n📄 " + lang._("Your file is attached.")
+
+
+def access_revoked(order: Order) -> str:
+    lang = language(order.language)
+    return "🚫 " + lang._(
+        "With the refund of order {order}, the access it gave was removed: its invite link "
+        "no longer works."
+    ).format(order=order_line(order, lang))
+
+
+def send_again_button(order: Order, lang: Language) -> str:
+    return lang._("Send #{reference} again").format(reference=reference_for(order.id))
+
+
+def delivery_on_its_way(lang: Language) -> str:
+    return lang._("On its way again.")
+
+
+def refunded_in_stars(order: Order, amount: Money) -> str:
+    lang = language(order.language)
+    return "↩️ " + lang._(
+        "Order {order} was refunded: {amount} went back to your Telegram Stars balance."
+    ).format(order=order_line(order, lang), amount=amount.format(lang.locale))
+
+
+# Paying in Telegram Stars
+
+# What Telegram shows of an invoice (sendInvoice's limits).
+INVOICE_TITLE_MOST = 32
+INVOICE_DESCRIPTION_MOST = 255
+
+
+def invoice_title(order: Order) -> str:
+    """The product's title; "Order #K7Q2" for an order of several products."""
+    if len(order.lines) == 1:
+        return _shortened(order.lines[0].title, INVOICE_TITLE_MOST)
+    return (
+        language(order.language)
+        ._("Order {reference}")
+        .format(reference=f"#{reference_for(order.id)}")
+    )
+
+
+def invoice_description(order: Order, description: str | None) -> str:
+    """What the invoice sells, line by line, and the product's description for one line."""
+    lang = language(order.language)
+    sold = ", ".join(f"{line.title} × {line.quantity}" for line in order.lines)
+    text = lang._("Order {reference}: {lines}").format(
+        reference=f"#{reference_for(order.id)}", lines=sold
+    )
+    if description and len(order.lines) == 1:
+        text += " — " + description
+    return _shortened(text, INVOICE_DESCRIPTION_MOST)
+
+
+def invoice_below(lang: Language) -> str:
+    return lang._("Your invoice for this product is already in the chat, just above.")
+
+
+PRE_CHECKOUT_REFUSALS = {
+    "unknown": N_("This invoice is not one of your open orders. Tap Buy for a new one."),
+    "closed": N_("This order is closed. Tap Buy again for a new invoice."),
+    "changed": N_("The price has changed. Tap Buy again for a new invoice."),
+    "sold_out": N_("Sorry, this product just sold out. Nothing was charged."),
+}
+
+
+def pre_checkout_refused(reason: str, lang: Language) -> str:
+    return lang._(PRE_CHECKOUT_REFUSALS[reason])
+
+
+def pay_support(support: str | None, payments: Sequence[Order], lang: Language) -> str:
+    """/paysupport: whom to ask about a payment, and the buyer's recent payments."""
+    lines = [lang._("<b>Help with a payment</b>")]
+    if support:
+        lines.append(
+            lang._("Write to {contact}, with your order's reference.").format(
+                contact=escape(support)
+            )
+        )
+    else:
+        lines.append(lang._("Reply here with your order's reference and we will help."))
+    lines.append("")
+    if not payments:
+        lines.append(lang._("You have made no payments here yet."))
+    else:
+        lines.append(lang._("Your recent payments:"))
+        lines += [
+            f"{order_line(order, lang)} — {lang._(STATUS_LABELS[order.status])}"
+            for order in payments
+        ]
+    return "\n".join(lines)
 
 
 # The cart

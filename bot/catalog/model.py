@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import tomllib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from bot.money import Money, MoneyError
+from bot.money import STARS, Money, MoneyError
 from storage import Storage
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,32}$")]
@@ -35,6 +36,10 @@ Description = (
 )
 
 DEFAULT_MAX_PER_ORDER = 10
+# A code longer than this is not a licence key but a mistake (a whole file on one line).
+KEY_MOST = 256
+# Telegram's file ids are long strings of these; a path has a slash or a dot.
+_FILE_ID = re.compile(r"[A-Za-z0-9_-]{20,}")
 
 
 class CatalogError(ValueError):
@@ -66,6 +71,15 @@ class _CategoryFields(_Strict):
     title: LocalizedText
 
 
+class _DeliverFields(_Strict):
+    """What a digital product delivers once paid: one of these."""
+
+    file: NonEmpty | None = None
+    keys: NonEmpty | None = None
+    invite: Annotated[int, Field(lt=0)] | None = None
+    text: LocalizedText | None = None
+
+
 class _ProductFields(_Strict):
     id: Identifier
     title: LocalizedText
@@ -78,6 +92,8 @@ class _ProductFields(_Strict):
     max_per_order: Annotated[int, Field(ge=1, le=99)] = DEFAULT_MAX_PER_ORDER
     active: bool = True
     sort: int | None = None
+    deliver: _DeliverFields | None = None
+    rail: Literal["stripe", "stars"] | None = None
 
 
 class _CatalogFields(_Strict):
@@ -90,6 +106,25 @@ class _CatalogFields(_Strict):
 class Category:
     id: str
     title: str | Mapping[str, str]
+
+
+DeliveryKind = Literal["file", "keys", "invite", "text"]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What a digital product gives the buyer once paid: a document (a local file, or a file id
+    Telegram gave), one code a unit from a key pool, a one-person invite link to a private
+    group or channel, or a message."""
+
+    kind: DeliveryKind
+    # The file's absolute path or Telegram file id; the pool file; the text.
+    file: str | None = None
+    file_is_path: bool = False
+    keys_file: str | None = None
+    codes: tuple[str, ...] = ()
+    invite_chat_id: int | None = None
+    text: str | Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +141,13 @@ class Product:
     sort: int | None = None
     # The Stripe Price to charge, for a product read from the Stripe account.
     price_id: str | None = None
+    # What it delivers once paid; None for goods and services the owner provides.
+    deliver: Delivery | None = None
+
+    @property
+    def stars(self) -> bool:
+        """Sold with Telegram's own invoice, in Stars (else through Stripe Checkout)."""
+        return self.price.currency == STARS
 
     def title_in(self, language: str | None) -> str:
         return localized(self.title, language)
@@ -147,8 +189,22 @@ class Catalog:
         return [category for category in self.categories if category.id in used]
 
     def stock_levels(self) -> dict[str, int]:
-        """The `stock` the owner wrote for each product that has one."""
-        return {p.id: p.stock for p in self.products if p.stock is not None}
+        """The `stock` the owner wrote for each product that has one (a key pool's product
+        gets its stock from the pool's codes not taken yet, which the store counts)."""
+        pools = self.key_pools()
+        return {p.id: p.stock for p in self.products if p.stock is not None and p.id not in pools}
+
+    def digital_kinds(self) -> dict[str, str]:
+        """What each digital product delivers."""
+        return {p.id: p.deliver.kind for p in self.products if p.deliver is not None}
+
+    def key_pools(self) -> dict[str, tuple[str, ...]]:
+        """The codes of each product that delivers from a key pool, as its file holds them."""
+        return {
+            p.id: p.deliver.codes
+            for p in self.products
+            if p.deliver is not None and p.deliver.kind == "keys"
+        }
 
 
 def load_catalog(path: Path) -> Catalog:
@@ -161,10 +217,11 @@ def load_catalog(path: Path) -> Catalog:
         raise CatalogError(f"{path}: cannot read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise CatalogError(f"{path}: not valid TOML: {exc}") from None
-    return parse_catalog(data, source=str(path))
+    return parse_catalog(data, source=str(path), base=path.parent)
 
 
-def parse_catalog(data: dict[str, Any], *, source: str) -> Catalog:
+def parse_catalog(data: dict[str, Any], *, source: str, base: Path | None = None) -> Catalog:
+    """Check the catalog's data; files it names (`deliver`) are read from `base`."""
     try:
         fields = _CatalogFields.model_validate(data)
     except ValidationError as exc:
@@ -185,6 +242,13 @@ def parse_catalog(data: dict[str, Any], *, source: str) -> Catalog:
             raise CatalogError(f"{where}, field 'price': {exc}") from None
         if price.minor <= 0:
             raise CatalogError(f"{where}, field 'price': must be more than zero")
+        _check_rail(item, price, where)
+        deliver = _delivery(item.deliver, where, base or Path()) if item.deliver else None
+        if deliver is not None and deliver.kind == "keys" and item.stock is not None:
+            raise CatalogError(
+                f"{where}, field 'stock': a key pool's product has as many units as codes"
+                " left in its file; remove stock"
+            )
         products.append(
             Product(
                 id=item.id,
@@ -193,10 +257,12 @@ def parse_catalog(data: dict[str, Any], *, source: str) -> Catalog:
                 description=item.description,
                 category=item.category,
                 photo=item.photo,
-                stock=item.stock,
+                # A key pool's codes are its units: limited, and counted in the store.
+                stock=len(deliver.codes) if deliver and deliver.kind == "keys" else item.stock,
                 max_per_order=item.max_per_order,
                 active=item.active,
                 sort=item.sort,
+                deliver=deliver,
             )
         )
     return Catalog(
@@ -205,6 +271,79 @@ def parse_catalog(data: dict[str, Any], *, source: str) -> Catalog:
         products=tuple(products),
         categories=tuple(Category(c.id, c.title) for c in fields.categories),
     )
+
+
+def _check_rail(item: _ProductFields, price: Money, where: str) -> None:
+    """Telegram requires digital goods sold in a bot to be paid in Stars; a shop it does not
+    apply to says so with rail = "stripe"."""
+    stars = price.currency == STARS
+    if item.rail == "stripe" and stars:
+        raise CatalogError(f"{where}, field 'rail': Stripe does not take XTR (Telegram Stars)")
+    if item.rail == "stars" and not stars:
+        raise CatalogError(
+            f"{where}, field 'rail': Stars are paid in XTR; write currency = \"xtr\" and the"
+            " price in whole Stars"
+        )
+    if item.deliver is not None and not stars and item.rail != "stripe":
+        raise CatalogError(
+            f"{where}, field 'rail': a digital product (it has deliver) is priced in"
+            f" {price.currency.upper()}, which this bot takes through Stripe; Telegram requires"
+            " digital goods sold in a bot to be paid in Telegram Stars and suspends bots that"
+            ' take cards for them. Price it in Stars (currency = "xtr", price in whole Stars),'
+            ' or write rail = "stripe" if Telegram\'s rules do not apply to it (a service'
+            " used outside Telegram)"
+        )
+
+
+def _delivery(fields: _DeliverFields, where: str, base: Path) -> Delivery:
+    given = {name: value for name, value in fields.model_dump().items() if value is not None}
+    if len(given) != 1:
+        raise CatalogError(
+            f"{where}, field 'deliver': give exactly one of file, keys, invite or text"
+        )
+    if fields.text is not None:
+        return Delivery("text", text=fields.text)
+    if fields.invite is not None:
+        return Delivery("invite", invite_chat_id=fields.invite)
+    if fields.keys is not None:
+        path = base / fields.keys
+        return Delivery("keys", keys_file=str(path), codes=_read_codes(path, where))
+    assert fields.file is not None
+    path = base / fields.file
+    if path.is_file():
+        return Delivery("file", file=str(path.resolve()), file_is_path=True)
+    if _FILE_ID.fullmatch(fields.file):
+        return Delivery("file", file=fields.file)
+    raise CatalogError(
+        f"{where}, field 'deliver.file': {path}: no such file (or a Telegram file id)"
+    )
+
+
+def _read_codes(path: Path, where: str) -> tuple[str, ...]:
+    """A key pool's codes, one a line (blank lines skipped); each code once."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise CatalogError(f"{where}, field 'deliver.keys': {path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CatalogError(f"{where}, field 'deliver.keys': {path}: cannot read: {exc}") from None
+    seen: dict[str, int] = {}
+    for number, line in enumerate(lines, start=1):
+        code = line.strip()
+        if not code:
+            continue
+        if len(code) > KEY_MOST:
+            raise CatalogError(
+                f"{where}, field 'deliver.keys': {path}, line {number}: a code is at most"
+                f" {KEY_MOST} characters"
+            )
+        if code in seen:
+            raise CatalogError(
+                f"{where}, field 'deliver.keys': {path}, line {number}: the code on line"
+                f" {seen[code]} again (each code is sold once)"
+            )
+        seen[code] = number
+    return tuple(seen)
 
 
 def _refuse_duplicates(ids: list[str], source: str, table: str) -> None:
@@ -231,12 +370,16 @@ def _describe(exc: ValidationError, data: dict[str, Any], source: str) -> str:
         where += f": [{loc[0]}]" if len(loc) > 1 else ""
         loc = loc[1:] if len(loc) > 1 else loc
     field_name = str(loc[0]) if loc else ""
+    rule = field_name
+    if field_name == "deliver" and len(loc) > 1:  # a field of the deliver table
+        rule = str(loc[1])
+        field_name = f"deliver.{rule}"
     if error["type"] == "extra_forbidden":
         message = "unknown key"
     elif error["type"] == "missing":
         message = "is required"
     else:
-        message = _FIELD_RULES.get(field_name, error["msg"])
+        message = _FIELD_RULES.get(rule, error["msg"])
     return f"{where}, field {field_name!r}: {message}" if field_name else f"{where}: {message}"
 
 
@@ -255,6 +398,10 @@ _FIELD_RULES = {
     "max_per_order": "must be a whole number from 1 to 99",
     "active": "must be true or false",
     "sort": "must be a whole number",
+    "rail": 'must be "stripe" or "stars"',
+    "file": "must be a path (from the catalog's folder) or a Telegram file id",
+    "keys": "must be the path of a file of codes, one a line",
+    "invite": "must be the id of a private group or channel, such as -1001234567890",
     "products": "the catalog needs at least one [[products]] entry",
 }
 
@@ -288,7 +435,7 @@ class LiveCatalog:
         self._version = await self._storage.catalog_version()
         if self._current is None:
             self._current = await self._load()
-        await self._storage.record_stock_levels(self._current.stock_levels())
+        await self._record(self._current)
 
     async def reload(self) -> Catalog:
         """Load the catalog again and use it, and tell the other processes on the database to
@@ -308,9 +455,15 @@ class LiveCatalog:
         return await self._use(await self._load())
 
     async def _use(self, catalog: Catalog) -> Catalog:
-        await self._storage.record_stock_levels(catalog.stock_levels())
+        await self._record(catalog)
         self._current = catalog
         return catalog
+
+    async def _record(self, catalog: Catalog) -> None:
+        """What the store keeps of the catalog: stock numbers, key pools, digital products."""
+        await self._storage.record_digital_products(catalog.digital_kinds())
+        pools = await self._storage.add_keys(catalog.key_pools())
+        await self._storage.record_stock_levels(catalog.stock_levels() | pools)
 
 
 def file_loader(path: Path) -> Callable[[], Awaitable[Catalog]]:

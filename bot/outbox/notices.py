@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from telegram import InlineKeyboardMarkup
+from telegram import InlineKeyboardMarkup, InputFile, Message
 
 from bot.admin import texts as admin_texts
 from bot.buyer import texts
 from bot.buyer.keyboards import again_keyboard, view_cart_keyboard
 from bot.i18n import language
 from bot.money import Money, locale_for
-from storage import MessageKind, Order, OrderStatus, OutboxMessage, Storage
+from storage import MessageKind, Order, OrderStatus, OutboxMessage, Storage, delivery_of
+
+if TYPE_CHECKING:
+    from bot.outbox.goods import Goods
 
 _ALERTS = frozenset(
     {
@@ -32,14 +37,20 @@ class Outgoing:
     reply_markup: InlineKeyboardMarkup | None = None
     # Edit this message of the chat instead of sending a new one.
     edit_message_id: int | None = None
+    # A document sent with the text as its caption: a Telegram file id, or the file itself.
+    document: str | InputFile | None = None
+    # Told the message Telegram made, once it took it (to keep an uploaded file's id).
+    on_sent: Callable[[Message], Awaitable[None]] | None = None
 
 
 class Notices:
     """Renders outbox rows; None means there is nothing left to say (the order is gone, or
     its payment is no longer being processed)."""
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, goods: Goods | None = None) -> None:
         self._storage = storage
+        # Digital goods' deliveries, which need Telegram and the catalog.
+        self._goods = goods
 
     async def compose(self, message: OutboxMessage) -> Outgoing | None:
         """The message to deliver for an outbox row."""
@@ -67,6 +78,13 @@ class Notices:
             told = unpaid_notice(replace(order, status=OrderStatus.EXPIRED))
             # In place of the dead link's message, so that its button goes.
             return replace(told, edit_message_id=order.pay_message_id)
+        if kind is MessageKind.DELIVERY:
+            if self._goods is None:
+                return None
+            product_id, on_payment = delivery_of(message.detail)
+            return await self._goods.delivery(order, product_id, on_payment=on_payment)
+        if kind is MessageKind.ACCESS_REVOKED:
+            return await self._goods.access_revoked(order) if self._goods else None
         if kind is MessageKind.REFUNDED:
             amount = Money(int(message.detail or 0), order.currency)
             return Outgoing(texts.refunded(order, amount))

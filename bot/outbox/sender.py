@@ -276,7 +276,17 @@ class OutboxSender:
             del self._unrecorded[message_id]
 
     async def _deliver(self, chat_id: int, outgoing: Outgoing) -> None:
-        if outgoing.edit_message_id is not None:
+        if outgoing.document is not None:
+            sent = await self._bot.send_document(
+                chat_id,
+                outgoing.document,
+                caption=outgoing.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=outgoing.reply_markup,
+            )
+            if outgoing.on_sent is not None:
+                await outgoing.on_sent(sent)
+        elif outgoing.edit_message_id is not None:
             await self._bot.edit_message_text(
                 outgoing.text,
                 chat_id=chat_id,

@@ -21,17 +21,22 @@ from .common import ApiError, bad_request
 _JSON_PARAMS: Final = frozenset(
     {
         "reply_markup", "allowed_updates", "commands", "scope", "link_preview_options",
-        "reply_parameters", "entities", "caption_entities", "media",
+        "reply_parameters", "entities", "caption_entities", "media", "prices",
+        "suggested_tip_amounts",
     }
 )  # fmt: skip
 _INT_PARAMS: Final = frozenset(
-    {"message_id", "offset", "limit", "max_connections", "cache_time", "reply_to_message_id"}
-)
+    {
+        "message_id", "offset", "limit", "max_connections", "cache_time", "reply_to_message_id",
+        "user_id", "member_limit", "expire_date", "until_date", "max_tip_amount",
+    }
+)  # fmt: skip
 _FLOAT_PARAMS: Final = frozenset({"timeout"})  # PTB sends fractions of a second as they are
 _BOOL_PARAMS: Final = frozenset(
     {
         "disable_notification", "protect_content", "show_alert", "drop_pending_updates",
         "allow_sending_without_reply", "disable_content_type_detection", "disable_web_page_preview",
+        "ok", "revoke_messages", "only_if_banned", "creates_join_request",
     }
 )  # fmt: skip
 _INTEGER: Final = re.compile(r"-?\d+")

@@ -18,16 +18,18 @@ from typing import Concatenate, ParamSpec, Self, TypeVar
 
 from storage.models import (
     CartLine,
+    InviteLink,
     NewOrder,
     Order,
     OrderFacts,
     OutboxBacklog,
     OutboxMessage,
     RefundAsk,
+    StarPayment,
     StatusChange,
 )
 from storage.order_rules import OrderStatus
-from storage.postgres import carts, health, orders, outbox, preferences, refunds, replicas
+from storage.postgres import carts, goods, health, orders, outbox, preferences, refunds, replicas
 from storage.postgres.engine import POOL_SIZE, Engine
 from storage.postgres.reports import PostgresReports
 from storage.postgres.statements import Writes
@@ -206,6 +208,41 @@ class PostgresStorage:
         self, product_ids: Iterable[str], *, replacing: int | None = None
     ) -> dict[str, int]:
         return await units_left(self._engine, list(product_ids), replacing)
+
+    # Digital goods
+
+    async def record_digital_products(self, kinds: Mapping[str, str]) -> None:
+        await self._write(goods.record_kinds, kinds)
+
+    async def add_keys(self, pools: Mapping[str, Sequence[str]]) -> dict[str, int]:
+        return await self._write(goods.add_keys, pools)
+
+    async def free_keys(self, product_id: str) -> int:
+        return (await goods.free_counts(self._engine, [product_id]))[product_id]
+
+    async def keys_of(self, order_id: int, product_id: str | None = None) -> list[str]:
+        return await goods.keys_of(self._engine, order_id, product_id)
+
+    async def invite_links_of(self, order_id: int) -> list[InviteLink]:
+        return await goods.invites_of(self._engine, order_id)
+
+    async def save_invite_link(self, order_id: int, chat_id: int, link: str) -> str:
+        return await self._write(goods.save_invite, order_id, chat_id, link)
+
+    async def mark_invite_revoked(self, order_id: int, chat_id: int) -> None:
+        await self._write(goods.mark_revoked, order_id, chat_id)
+
+    async def file_id_for(self, path: str) -> str | None:
+        return await goods.file_id_for(self._engine, path)
+
+    async def remember_file_id(self, path: str, file_id: str) -> None:
+        await self._write(goods.remember_file_id, path, file_id)
+
+    async def star_payment_of(self, order_id: int) -> StarPayment | None:
+        return await goods.star_payment_of(self._engine, order_id)
+
+    async def star_payments_of_buyer(self, telegram_user_id: int, limit: int) -> list[StarPayment]:
+        return await goods.star_payments_of(self._engine, telegram_user_id, limit)
 
     # Carts
 

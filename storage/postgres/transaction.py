@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from storage.models import MessageKind, Order, OrderFacts, OrderLine, RefundAsk
+from storage.models import (
+    InviteLink,
+    MessageKind,
+    Order,
+    OrderFacts,
+    OrderLine,
+    RefundAsk,
+    StarPayment,
+)
 from storage.order_rules import OrderStatus
-from storage.postgres import carts, events, orders, outbox, preferences, refunds
+from storage.postgres import carts, events, goods, orders, outbox, preferences, refunds
 from storage.postgres.statements import Writes
 
 
@@ -80,3 +88,25 @@ class PostgresTransaction:
         detail: str | None = None,
     ) -> None:
         await outbox.enqueue_alerts(self._db, kind, order_id, admin_ids, detail)
+
+    async def digital_kind(self, product_id: str) -> str | None:
+        return await goods.kind_of(self._db, product_id)
+
+    async def take_keys(self, order_id: int, product_id: str, count: int) -> list[str]:
+        return await goods.take_keys(self._db, order_id, product_id, count)
+
+    async def record_star_payment(
+        self, charge_id: str, order_id: int, telegram_user_id: int, amount: int
+    ) -> bool:
+        return await goods.record_star_payment(
+            self._db, charge_id, order_id, telegram_user_id, amount
+        )
+
+    async def star_payment_of(self, order_id: int) -> StarPayment | None:
+        return await goods.star_payment_of(self._db, order_id)
+
+    async def mark_star_refunded(self, charge_id: str) -> bool:
+        return await goods.mark_star_refunded(self._db, charge_id)
+
+    async def invite_links_of(self, order_id: int) -> list[InviteLink]:
+        return await goods.invites_of(self._db, order_id)

@@ -13,7 +13,7 @@ def catalog_with(*products: dict[str, object], **extra: object) -> dict[str, obj
 
 
 def product(**fields: object) -> dict[str, object]:
-    return {"id": "tee", "title": "T-shirt", "price": "20.00", "currency": "usd", **fields}
+    return {"id": "tee", "title": "T-shirt", "price": "20.00", "currency": "usd"} | fields
 
 
 def test_the_shipped_example_loads_with_exact_prices() -> None:
@@ -103,3 +103,101 @@ def test_each_mistake_names_the_file_the_product_and_the_field(
         parse_catalog(data, source="shop.toml")
     assert str(caught.value).startswith("shop.toml")
     assert message in str(caught.value)
+
+
+# -- digital goods: deliver and rail -----------------------------------------------------------
+
+
+def digital(**fields: object) -> dict[str, object]:
+    given = {"id": "guide", "price": "150", "currency": "xtr"}
+    return product(**(given | {"deliver": {"text": "https://example.com/dl"}} | fields))
+
+
+def test_a_digital_product_priced_for_stripe_is_refused_and_told_why() -> None:
+    data = catalog_with(product(deliver={"text": "Download at https://example.com/dl"}))
+    with pytest.raises(CatalogError) as caught:
+        parse_catalog(data, source="shop.toml")
+    message = str(caught.value)
+    assert message.startswith("shop.toml: product 'tee', field 'rail': a digital product")
+    assert "Telegram Stars" in message
+    assert 'rail = "stripe"' in message
+
+
+def test_rail_stripe_lets_an_owner_sell_a_digital_product_by_card() -> None:
+    data = catalog_with(product(deliver={"text": "Book at https://example.com"}, rail="stripe"))
+    tee = parse_catalog(data, source="shop.toml").get("tee")
+    assert tee is not None and tee.deliver is not None
+    assert (tee.deliver.kind, tee.stars) == ("text", False)
+
+
+def test_a_product_priced_in_stars_is_sold_in_whole_stars() -> None:
+    guide = parse_catalog(catalog_with(digital()), source="shop.toml").get("guide")
+    assert guide is not None
+    assert guide.price == Money(150, "xtr")
+    assert guide.stars
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (catalog_with(digital(price="150.5")), "field 'price': 150.5 has more decimals than XTR"),
+        (catalog_with(digital(rail="stripe")), "field 'rail': Stripe does not take XTR"),
+        (catalog_with(product(rail="stars")), "field 'rail': Stars are paid in XTR"),
+        (catalog_with(product(rail="card")), 'field \'rail\': must be "stripe" or "stars"'),
+        (
+            catalog_with(digital(deliver={"text": "a", "invite": -100123})),
+            "field 'deliver': give exactly one of file, keys, invite or text",
+        ),
+        (catalog_with(digital(deliver={})), "field 'deliver': give exactly one"),
+        (catalog_with(digital(deliver={"invite": 100123})), "field 'deliver.invite': must be"),
+        (catalog_with(digital(deliver={"url": "x"})), "field 'deliver.url': unknown key"),
+        (
+            catalog_with(digital(deliver={"file": "nope/guide.pdf"})),
+            "field 'deliver.file':",
+        ),
+        (
+            catalog_with(digital(deliver={"keys": "nope.txt"})),
+            "field 'deliver.keys':",
+        ),
+    ],
+)
+def test_each_delivery_mistake_names_the_product_and_the_field(
+    data: dict[str, object], message: str, tmp_path: Path
+) -> None:
+    with pytest.raises(CatalogError) as caught:
+        parse_catalog(data, source="shop.toml", base=tmp_path)
+    assert str(caught.value).startswith("shop.toml: product ")
+    assert message in str(caught.value)
+
+
+def test_a_key_pool_is_read_from_its_file_next_to_the_catalog(tmp_path: Path) -> None:
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "guide.txt").write_text("AAAA-1111\n\n  BBBB-2222 \n")
+    (tmp_path / "guide.pdf").write_bytes(b"%PDF-1.4")
+    path = tmp_path / "catalog.toml"
+    path.write_text(
+        '[shop]\nname = "S"\n'
+        '[[products]]\nid = "key"\ntitle = "Key"\nprice = "150"\ncurrency = "xtr"\n'
+        'deliver = { keys = "keys/guide.txt" }\n'
+        '[[products]]\nid = "pdf"\ntitle = "PDF"\nprice = "90"\ncurrency = "xtr"\n'
+        'deliver = { file = "guide.pdf" }\n'
+        '[[products]]\nid = "known"\ntitle = "Known"\nprice = "90"\ncurrency = "xtr"\n'
+        'deliver = { file = "BQACAgIAAxkBAAIBZW11bGF0b3Ixx" }\n'
+    )
+    catalog = load_catalog(path)
+    assert catalog.key_pools() == {"key": ("AAAA-1111", "BBBB-2222")}
+    pdf, known = catalog.get("pdf"), catalog.get("known")
+    assert pdf is not None and pdf.deliver is not None and pdf.deliver.file_is_path
+    assert pdf.deliver.file == str((tmp_path / "guide.pdf").resolve())
+    assert known is not None and known.deliver is not None and not known.deliver.file_is_path
+
+
+def test_a_key_pool_refuses_a_code_twice_and_a_stock(tmp_path: Path) -> None:
+    (tmp_path / "k.txt").write_text("AAAA\nBBBB\nAAAA\n")
+    data = catalog_with(digital(deliver={"keys": "k.txt"}))
+    with pytest.raises(CatalogError, match="line 3: the code on line 1 again"):
+        parse_catalog(data, source="shop.toml", base=tmp_path)
+    (tmp_path / "k.txt").write_text("AAAA\n")
+    data = catalog_with(digital(deliver={"keys": "k.txt"}, stock=5))
+    with pytest.raises(CatalogError, match="field 'stock': a key pool's product"):
+        parse_catalog(data, source="shop.toml", base=tmp_path)
