@@ -81,11 +81,11 @@ class Service:
 
     With CATALOG_SOURCE=stripe there is no catalog to pass: start-up reads it from Stripe.
 
-    `clock` (monotonic seconds, read by the outbox's pace and the guardian), `wall_clock`
-    (Unix seconds, the guardian's and the buyers' tap guard's), `outbox_delays`,
-    `guard_limits`, `http_limits` and `catalog_follow_seconds` (how often it looks whether
-    another process reloaded the catalog) are the bot's own unless a test passes others:
-    shorter retries, a clock it moves itself, deadlines it can wait out.
+    `clock` (monotonic seconds, read by the guardian), `wall_clock` (Unix seconds, the
+    guardian's and the buyers' tap guard's), `outbox_delays`, `guard_limits`, `http_limits`
+    and `catalog_follow_seconds` (how often it looks whether another process reloaded the
+    catalog) are the bot's own unless a test passes others: shorter retries, a clock it moves
+    itself, deadlines it can wait out.
 
     `failed` is set when the service can no longer run (another copy polls with the same
     token); `failure` then says why, in one line."""
@@ -212,10 +212,12 @@ class Service:
             self.storage,
             application.bot,
             Notices(self.storage, Goods(self.storage, application.bot, self.live_catalog)).compose,
-            # The same cap as python-telegram-bot's rate limiter (build_application): one pace.
-            pace=Pace(settings.telegram_messages_per_second, clock=self._clock),
+            # The same cap as python-telegram-bot's rate limiter (build_application), kept in
+            # the store: on PostgreSQL, one pace for every replica.
+            pace=Pace(self.storage, settings.telegram_messages_per_second),
             delays=self._outbox_delays,
             on_result=self.watch.outbox_send,
+            lease=settings.outbox_lease_seconds,
         )
         sender.start()
         stack.push_async_callback(sender.stop)

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     # Fractions work: 0.5 is one message every 2 seconds. Answers and the outbox's messages
     # alike: python-telegram-bot's rate limiter and the outbox's pace (bot/service.py).
     telegram_messages_per_second: float = Field(default=30, ge=0, le=1000)
+    # How long a replica's claim on an outbox message lasts unless it renews it: a replica
+    # killed with messages in hand has them sent by the others this long after.
+    outbox_lease_seconds: float = Field(default=30, ge=1, le=3600)
 
     stripe_secret_key: SecretStr
     stripe_webhook_secret: SecretStr

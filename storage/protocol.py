@@ -27,6 +27,7 @@ from storage.models import (
     StatusChange,
 )
 from storage.order_rules import OrderStatus
+from storage.send_slots import SlotGrid
 
 
 class StorageError(Exception):
@@ -452,13 +453,44 @@ class Storage(Protocol):
         skip_ids: Collection[int] = (),
         skip_chats: Collection[int] = (),
     ) -> list[OutboxMessage]:
-        """Unsent messages due by `now`, oldest first, but those of the ids and chats skipped."""
+        """Unsent messages due by `now` that no sender's claim holds then, each chat's oldest
+        only, oldest first, but those of the ids and chats skipped."""
+        ...
+
+    async def claim_messages(
+        self,
+        claimant: str,
+        now: float,
+        until: float,
+        limit: int,
+        *,
+        skip_ids: Collection[int] = (),
+        skip_chats: Collection[int] = (),
+    ) -> list[OutboxMessage]:
+        """Claim for the sender `claimant`, until `until` (its lease), what due_messages would
+        return: no other sender gets these messages before then, unless they are released.
+        Recording what came of a message (sent, retry later, give up) ends its claim."""
+        ...
+
+    async def renew_claims(self, claimant: str, message_ids: Collection[int], until: float) -> None:
+        """Extend the lease on these messages while `claimant` still holds them."""
+        ...
+
+    async def release_claims(self, claimant: str, message_ids: Collection[int]) -> None:
+        """Let other senders take these messages at once (a sender that stops unsent)."""
+        ...
+
+    async def reserve_send_slot(self, chat_id: int, now: float, grid: SlotGrid) -> float:
+        """Take the first free send slot for a message to `chat_id` from `now` on, within
+        `grid`'s limits, for every process on this database together; when the slot starts
+        (on the clock `now` was read from: Unix seconds, for processes to agree)."""
         ...
 
     async def next_attempt_at(
         self, *, skip_ids: Collection[int] = (), skip_chats: Collection[int] = ()
     ) -> float | None:
-        """When the earliest unsent message not skipped is due; None when there is none."""
+        """When the earliest unsent message not skipped is due, or its claim ends if that is
+        later; None when there is none."""
         ...
 
     async def mark_sent(self, message_ids: Iterable[int]) -> None:

@@ -83,3 +83,14 @@ async def execute(url: str, sql: str) -> None:
     assert path is not None
     with sqlite3.connect(path) as db:
         db.execute(sql)
+
+
+@asynccontextmanager
+async def opened_storage(url: str) -> AsyncIterator[Storage]:
+    """The store at `url`, opened (and migrated) for the block, closed after it."""
+    storage = open_storage(url)
+    await storage.open()
+    try:
+        yield storage
+    finally:
+        await storage.close()

@@ -96,6 +96,8 @@ def test_each_required_setting_missing_is_named(monkeypatch: pytest.MonkeyPatch,
         ("TELEGRAM_MESSAGES_PER_SECOND", "-1"),
         ("TELEGRAM_MESSAGES_PER_SECOND", "lots"),
         ("TELEGRAM_MESSAGES_PER_SECOND", "0.001"),
+        ("OUTBOX_LEASE_SECONDS", "0"),
+        ("OUTBOX_LEASE_SECONDS", "a minute"),
         # Folders of zones: ZoneInfo raises IsADirectoryError, not "no such zone".
         ("SHOP_TIMEZONE", "America"),
         ("SHOP_TIMEZONE", "America/Argentina"),

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import secrets
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,7 +31,8 @@ Record = Callable[[], Awaitable[None]]
 # round trips; Pace keeps the rate.
 CONCURRENCY = 8
 # Messages taken from the outbox and waiting for their slot, ten seconds of sends at Telegram's
-# rate: a flash sale's thousands of rows stay in the database, not in memory.
+# rate: a flash sale's thousands of rows stay in the database, not in memory (nor in the
+# claims of one replica).
 MAX_WAITING = 300
 FIRST_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 300.0
@@ -39,6 +43,11 @@ IDLE_CHECK_SECONDS = 30.0
 TROUBLE_RETRY_SECONDS = 4.0
 # How long stop() lets the sends in flight finish (and their outcome be recorded).
 STOP_GRACE_SECONDS = 10.0
+# How long a sender's claim on a message lasts unless renewed (OUTBOX_LEASE_SECONDS's
+# default): a replica killed with messages in hand has them taken over this long after its
+# last renewal. The sender renews two thirds of it before it ends, so that a live sender's
+# claim is never taken over.
+LEASE_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,12 @@ class OutboxSender:
     taken at a time, so a chat's messages keep their order and a busy chat (an admin's sale
     alerts, a second apart) neither fills the pipeline nor holds back other chats.
 
+    Several senders (one per replica) may drain one outbox: each message is claimed by one of
+    them for a lease, renewed while the message is in hand, ended by recording what came of it
+    or by giving it back at stop; a sender that dies leaves its claims to run out, then the
+    others take the messages over. A chat's next message is not taken while its oldest is
+    held, so order is kept across senders too. The pace is the store's, shared by all.
+
     A message is marked sent only after Telegram accepted it, so a crash can repeat a message
     in flight but never lose one. When that mark cannot be written, the sender remembers it and
     writes it later instead of sending the message again. Messages Telegram will never take
@@ -83,8 +98,21 @@ class OutboxSender:
         pace: Pace,
         delays: RetryDelays = RETRY_DELAYS,
         on_result: Callable[[str], None] | None = None,
+        lease: float = LEASE_SECONDS,
+        max_waiting: int = MAX_WAITING,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._storage = storage
+        # Who holds a claim: unique to this sender, and telling which process it is.
+        self.claimant = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._lease = lease
+        # At most this many messages in hand, waiting for their place or their slot.
+        self._max_waiting = max_waiting
+        # Unix seconds, as the outbox's times and leases are (replicas must agree on them).
+        self._wall_clock = wall_clock
+        self._held: set[int] = set()  # claimed and not yet recorded nor given back
+        self._given_back: set[int] = set()  # claimed, left unsent by a stop
+        self._renew_at = 0.0
         # Told what came of each send: "sent", "429", "403" or "error" (the metrics).
         self._on_result = on_result
         self._bot = bot
@@ -138,6 +166,7 @@ class OutboxSender:
                     await asyncio.wait_for(self._wake.wait(), delay)
             await asyncio.gather(*self._sending.values())
             await self._record_again()
+            await self._give_back()
             if self._unrecorded:
                 log.warning(
                     "%d messages Telegram took could not be recorded as sent;"
@@ -147,31 +176,63 @@ class OutboxSender:
         finally:
             for send in self._sending.values():
                 send.cancel()
+            # Kept: the claims on what Telegram took (renewed, so that no one sends it again).
+            # A send cancelled may have gone out: its claim is left to run out, as at a crash.
+            self._held.intersection_update(self._unrecorded)
 
     async def _step(self) -> float:
         """Start a send for each message due, as far as there is room; seconds until the next
         look (a send that ends wakes the sender sooner)."""
         if self._unrecorded and time.monotonic() >= self._record_again_at:
             await self._record_again()
-        while (room := MAX_WAITING - len(self._sending)) > 0:
-            due = await self._storage.due_messages(
-                time.time(), room, skip_ids=list(self._unrecorded), skip_chats=list(self._sending)
+        if self._wall_clock() >= self._renew_at:
+            await self._renew()
+        while (room := self._max_waiting - len(self._sending)) > 0:
+            now = self._wall_clock()
+            claimed = await self._storage.claim_messages(
+                self.claimant,
+                now,
+                now + self._lease,
+                room,
+                # Skipped: the messages in hand, and the chats of those (whose next must wait).
+                skip_ids=list(self._unrecorded),
+                skip_chats=list(self._sending),
             )
-            for message in due:
-                if message.chat_id not in self._sending:
-                    self._begin(message)
-            if len(due) < room:
+            for message in claimed:
+                self._held.add(message.id)
+                self._begin(message)
+            if len(claimed) < room:
                 return await self._seconds_until_next()
-        return IDLE_CHECK_SECONDS
+        return min(IDLE_CHECK_SECONDS, self._lease / 3)
 
     async def _seconds_until_next(self) -> float:
         due = await self._storage.next_attempt_at(
             skip_ids=list(self._unrecorded), skip_chats=list(self._sending)
         )
-        delay = IDLE_CHECK_SECONDS if due is None else max(due - time.time(), 0.0)
+        delay = IDLE_CHECK_SECONDS if due is None else due - self._wall_clock()
         if self._unrecorded:
             delay = min(delay, self._record_again_at - time.monotonic())
+        if self._held:
+            delay = min(delay, self._renew_at - self._wall_clock())
         return min(max(delay, 0.0), IDLE_CHECK_SECONDS)
+
+    async def _renew(self) -> None:
+        """Extend the claims on the messages in hand, every third of a lease: long before they
+        end, and again at the next look when the store could not be reached."""
+        now = self._wall_clock()
+        await self._storage.renew_claims(self.claimant, list(self._held), now + self._lease)
+        self._renew_at = now + self._lease / 3
+
+    async def _give_back(self) -> None:
+        """Let the other senders take at once the messages a stop left unsent."""
+        given_back, self._given_back = list(self._given_back), set()
+        self._held.difference_update(given_back)
+        try:
+            await self._storage.release_claims(self.claimant, given_back)
+        except Exception:
+            log.exception(
+                "cannot give back %d unsent messages: their claims run out", len(given_back)
+            )
 
     def _begin(self, message: OutboxMessage) -> None:
         send = asyncio.create_task(self._send(message), name=f"outbox-message-{message.id}")
@@ -188,7 +249,7 @@ class OutboxSender:
 
     async def _wait_for_slot(self, chat_id: int) -> bool:
         """Wait for this send's slot in the pace; False when the sender stops meanwhile."""
-        delay = self._pace.reserve(chat_id)
+        delay = await self._pace.reserve(chat_id)
         if delay > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._halt.wait(), delay)
@@ -198,23 +259,36 @@ class OutboxSender:
         # Recorded within the place: a crash can repeat at most CONCURRENCY messages.
         async with self._slots:
             if self._halt.is_set():
-                return  # stopping: unsent, it stays due
+                self._given_back.add(message.id)  # stopping: unsent, it stays due
+                return
             composed = await self._composed(message)
-            if isinstance(composed, Outgoing):
-                # The pace's slot is taken right before the send: one taken earlier could pass
-                # while this waited for its place, and the sends behind it would bunch up.
-                if not await self._wait_for_slot(message.chat_id):
-                    return
-                record = await self._delivered(message, composed)
-            else:
-                record = composed
+            record = (
+                await self._paced(message, composed) if isinstance(composed, Outgoing) else composed
+            )
+            if record is None:
+                self._given_back.add(message.id)  # stopping: unsent, it stays due
+                return
             try:
                 await record()
+                self._held.discard(message.id)
             except Exception:
                 # Forgotten, a message Telegram took would be sent again at every look.
                 log.exception("outbox message %s: cannot record what came of it", message.id)
                 self._unrecorded[message.id] = record
                 self._record_again_at = time.monotonic() + self._delays.trouble
+
+    async def _paced(self, message: OutboxMessage, outgoing: Outgoing) -> Record | None:
+        """Send in the message's slot of the pace; None when the sender stops meanwhile."""
+        # The slot is taken right before the send: one taken earlier could pass while this
+        # waited for its place, and the sends behind it would bunch up.
+        try:
+            if not await self._wait_for_slot(message.chat_id):
+                return None
+        except Exception as exc:  # the store could not give a slot
+            log.exception("outbox message %s: no slot to send it in", message.id)
+            at = self._wall_clock() + self._delays.trouble
+            return partial(self._storage.retry_later, message.id, at, repr(exc))
+        return await self._delivered(message, outgoing)
 
     async def _composed(self, message: OutboxMessage) -> Outgoing | Record:
         """The message's text, or the write that records why there is none to send."""
@@ -226,7 +300,8 @@ class OutboxSender:
             log.exception(
                 "outbox message %s cannot be written; retrying in %.3g s", message_id, delay
             )
-            return partial(storage.retry_later, message_id, time.time() + delay, repr(exc))
+            at = self._wall_clock() + delay
+            return partial(storage.retry_later, message_id, at, repr(exc))
         if outgoing is None:
             return partial(storage.give_up, message_id, "nothing to say any more")
         return outgoing
@@ -240,7 +315,8 @@ class OutboxSender:
             wait = exc.retry_after
             seconds = wait if isinstance(wait, int | float) else wait.total_seconds()
             self._tell("429")
-            return partial(storage.retry_later, message_id, time.time() + seconds, str(exc))
+            at = self._wall_clock() + seconds
+            return partial(storage.retry_later, message_id, at, str(exc))
         except (Forbidden, BadRequest) as exc:
             # Forbidden: the buyer blocked the bot. BadRequest: the chat is gone or the text
             # is refused. Retrying changes neither.
@@ -256,7 +332,7 @@ class OutboxSender:
             delay = self._delays.backoff(message.attempts)
             log.warning("outbox message %s: %s; retrying in %.3g s", message_id, exc, delay)
             self._tell("error")
-            return partial(storage.retry_later, message_id, time.time() + delay, str(exc))
+            return partial(storage.retry_later, message_id, self._wall_clock() + delay, str(exc))
         self._tell("sent")
         return partial(storage.mark_sent, [message_id])
 
@@ -274,6 +350,7 @@ class OutboxSender:
                 self._record_again_at = time.monotonic() + self._delays.trouble
                 return
             del self._unrecorded[message_id]
+            self._held.discard(message_id)
 
     async def _deliver(self, chat_id: int, outgoing: Outgoing) -> None:
         if outgoing.document is not None:

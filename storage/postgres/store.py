@@ -29,13 +29,24 @@ from storage.models import (
     StatusChange,
 )
 from storage.order_rules import OrderStatus
-from storage.postgres import carts, goods, health, orders, outbox, preferences, refunds, replicas
+from storage.postgres import (
+    carts,
+    goods,
+    health,
+    orders,
+    outbox,
+    outbox_pace,
+    preferences,
+    refunds,
+    replicas,
+)
 from storage.postgres.engine import POOL_SIZE, Engine
 from storage.postgres.reports import PostgresReports
 from storage.postgres.statements import Writes
 from storage.postgres.stock import lock_level, record_catalog, record_levels, units_left
 from storage.postgres.transaction import PostgresTransaction
 from storage.protocol import Transaction
+from storage.send_slots import SlotGrid
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -328,6 +339,37 @@ class PostgresStorage:
         skip_chats: Collection[int] = (),
     ) -> list[OutboxMessage]:
         return await outbox.due(self._engine, now, limit, skip_ids=skip_ids, skip_chats=skip_chats)
+
+    async def claim_messages(
+        self,
+        claimant: str,
+        now: float,
+        until: float,
+        limit: int,
+        *,
+        skip_ids: Collection[int] = (),
+        skip_chats: Collection[int] = (),
+    ) -> list[OutboxMessage]:
+        return await self._write(
+            outbox.claim,
+            claimant,
+            now,
+            until,
+            limit,
+            skip_ids=skip_ids,
+            skip_chats=skip_chats,
+        )
+
+    async def renew_claims(self, claimant: str, message_ids: Collection[int], until: float) -> None:
+        if message_ids:
+            await self._write(outbox.renew_claims, claimant, message_ids, until)
+
+    async def release_claims(self, claimant: str, message_ids: Collection[int]) -> None:
+        if message_ids:
+            await self._write(outbox.release_claims, claimant, message_ids)
+
+    async def reserve_send_slot(self, chat_id: int, now: float, grid: SlotGrid) -> float:
+        return await self._write(outbox_pace.reserve, chat_id, now, grid)
 
     async def next_attempt_at(
         self, *, skip_ids: Collection[int] = (), skip_chats: Collection[int] = ()

@@ -1,14 +1,16 @@
-"""The outbox: chat messages queued in the transaction that decided them, and what the sender
-made of each (sent, to be retried, given up)."""
+"""The outbox: chat messages queued in the transaction that decided them, the sender's claims
+on them, and what the sender made of each (sent, to be retried, given up)."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Collection
 
 from storage.models import MessageKind, OutboxMessage
 from storage.sqlite.statements import Reads, Writes, now
 
+_COLUMNS = "id, chat_id, kind, order_id, attempts, detail, next_attempt_at"
 # Two parameters: JSON arrays of outbox ids and of chat ids to leave out.
 _UNSENT_AND_NOT_SKIPPED = (
     "sent_at IS NULL AND given_up_at IS NULL"
@@ -19,6 +21,14 @@ _UNSENT_AND_NOT_SKIPPED = (
     " AND NOT EXISTS (SELECT 1 FROM outbox AS earlier WHERE earlier.chat_id = outbox.chat_id"
     " AND earlier.id < outbox.id AND earlier.sent_at IS NULL AND earlier.given_up_at IS NULL)"
 )
+# Four parameters: those two, then the time twice. A message claimed by a sender whose lease
+# has not ended is that sender's; the chat's later messages wait behind it (above).
+_DUE_AND_FREE = (
+    f"{_UNSENT_AND_NOT_SKIPPED} AND next_attempt_at <= ?"
+    " AND (claimed_until IS NULL OR claimed_until <= ?)"
+)
+# What the sender made of a message ends its claim.
+_UNCLAIMED = "claimed_by = NULL, claimed_until = NULL"
 
 
 async def enqueue(
@@ -59,34 +69,82 @@ async def due(
     skip_ids: Collection[int],
     skip_chats: Collection[int],
 ) -> list[OutboxMessage]:
-    """Unsent messages due by `at`, oldest first, leaving out the ids and chats the sender
-    is already busy with."""
+    """Unsent messages due by `at` and claimed by no sender then, oldest first, leaving out
+    the ids and chats skipped."""
     rows = await db.rows(
-        "SELECT id, chat_id, kind, order_id, attempts, detail FROM outbox"
-        f" WHERE {_UNSENT_AND_NOT_SKIPPED} AND next_attempt_at <= ?"
-        " ORDER BY next_attempt_at, id LIMIT ?",
-        (json.dumps(list(skip_ids)), json.dumps(list(skip_chats)), at, limit),
+        f"SELECT {_COLUMNS} FROM outbox WHERE {_DUE_AND_FREE} ORDER BY next_attempt_at, id LIMIT ?",
+        (json.dumps(list(skip_ids)), json.dumps(list(skip_chats)), at, at, limit),
     )
-    return [
-        OutboxMessage(
-            row["id"],
-            row["chat_id"],
-            MessageKind(row["kind"]),
-            row["order_id"],
-            row["attempts"],
-            row["detail"],
-        )
-        for row in rows
-    ]
+    return [_message(row) for row in rows]
+
+
+async def claim(
+    db: Writes,
+    claimant: str,
+    at: float,
+    until: float,
+    limit: int,
+    *,
+    skip_ids: Collection[int],
+    skip_chats: Collection[int],
+) -> list[OutboxMessage]:
+    """Claim for `claimant`, until `until`, the messages due() would return. SQLite's one
+    writer at a time keeps two claims from taking the same message."""
+    rows = await db.rows(
+        f"UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE id IN (SELECT id FROM outbox"
+        f" WHERE {_DUE_AND_FREE} ORDER BY next_attempt_at, id LIMIT ?) RETURNING {_COLUMNS}",
+        (claimant, until, json.dumps(list(skip_ids)), json.dumps(list(skip_chats)), at, at, limit),
+    )
+    rows.sort(key=lambda row: (row["next_attempt_at"], row["id"]))
+    return [_message(row) for row in rows]
+
+
+async def renew_claims(
+    db: Writes, claimant: str, message_ids: Collection[int], until: float
+) -> None:
+    await db.execute(
+        "UPDATE outbox SET claimed_until = ? WHERE claimed_by = ? AND sent_at IS NULL"
+        " AND given_up_at IS NULL AND id IN (SELECT value FROM json_each(?))",
+        (until, claimant, json.dumps(list(message_ids))),
+    )
+
+
+async def release_claims(db: Writes, claimant: str, message_ids: Collection[int]) -> None:
+    await db.execute(
+        "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL"
+        " WHERE claimed_by = ? AND id IN (SELECT value FROM json_each(?))",
+        (claimant, json.dumps(list(message_ids))),
+    )
+
+
+async def forget_claims(db: Writes) -> None:
+    """Free every claim: one process owns a SQLite file, so at its start any claim is that of
+    a process that died, and its messages need not wait for the lease to end."""
+    await db.execute(
+        f"UPDATE outbox SET {_UNCLAIMED} WHERE claimed_by IS NOT NULL"
+        " AND sent_at IS NULL AND given_up_at IS NULL"
+    )
+
+
+def _message(row: sqlite3.Row) -> OutboxMessage:
+    return OutboxMessage(
+        row["id"],
+        row["chat_id"],
+        MessageKind(row["kind"]),
+        row["order_id"],
+        row["attempts"],
+        row["detail"],
+    )
 
 
 async def next_attempt_at(
     db: Reads, *, skip_ids: Collection[int], skip_chats: Collection[int]
 ) -> float | None:
-    """When the earliest unsent message is due, leaving out the ids and chats skipped;
-    None when there is none."""
+    """When the earliest unsent message is due, or its claim ends if that is later, leaving
+    out the ids and chats skipped; None when there is none."""
     rows = await db.rows(
-        f"SELECT min(next_attempt_at) FROM outbox WHERE {_UNSENT_AND_NOT_SKIPPED}",
+        "SELECT min(max(next_attempt_at, coalesce(claimed_until, next_attempt_at)))"
+        f" FROM outbox WHERE {_UNSENT_AND_NOT_SKIPPED}",
         (json.dumps(list(skip_ids)), json.dumps(list(skip_chats))),
     )
     value = rows[0][0]
@@ -95,7 +153,7 @@ async def next_attempt_at(
 
 async def mark_sent(db: Writes, message_ids: Collection[int]) -> None:
     await db.execute(
-        f"UPDATE outbox SET sent_at = ?, attempts = attempts + 1"
+        f"UPDATE outbox SET sent_at = ?, attempts = attempts + 1, {_UNCLAIMED}"
         f" WHERE id IN ({', '.join('?' for _ in message_ids)})",
         (now(), *message_ids),
     )
@@ -103,8 +161,8 @@ async def mark_sent(db: Writes, message_ids: Collection[int]) -> None:
 
 async def retry_later(db: Writes, message_id: int, at: float, error: str) -> None:
     await db.execute(
-        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?"
-        " WHERE id = ?",
+        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?,"
+        f" {_UNCLAIMED} WHERE id = ?",
         (at, error, message_id),
     )
 
@@ -112,6 +170,7 @@ async def retry_later(db: Writes, message_id: int, at: float, error: str) -> Non
 async def give_up(db: Writes, message_id: int, error: str) -> None:
     """Stop trying to send a message that can never be delivered (the buyer blocked us)."""
     await db.execute(
-        "UPDATE outbox SET attempts = attempts + 1, given_up_at = ?, last_error = ? WHERE id = ?",
+        "UPDATE outbox SET attempts = attempts + 1, given_up_at = ?, last_error = ?,"
+        f" {_UNCLAIMED} WHERE id = ?",
         (now(), error, message_id),
     )

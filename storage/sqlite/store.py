@@ -30,7 +30,8 @@ from storage.models import (
     StatusChange,
 )
 from storage.order_rules import OrderStatus
-from storage.protocol import Transaction
+from storage.protocol import StorageError, Transaction
+from storage.send_slots import SlotBook, SlotGrid
 from storage.sqlite import carts, goods, health, orders, outbox, preferences, refunds, replicas
 from storage.sqlite.engine import Engine
 from storage.sqlite.reports import SQLiteReports
@@ -52,14 +53,21 @@ class SQLiteStorage:
     def __init__(self, path: Path) -> None:
         self._engine = Engine(path)
         self.reports = SQLiteReports(self._engine)
+        self._send_slots = SlotBook()
 
     @property
     def instance_id(self) -> str:
         return self._engine.instance_id
 
     async def open(self) -> None:
-        """Open the file (creating it and its folder), apply pending migrations."""
+        """Open the file (creating it and its folder), apply pending migrations, and free the
+        outbox claims a process that died left."""
         await self._engine.open()
+        try:
+            await self._write(outbox.forget_claims)
+        except StorageError:
+            await self._engine.close()
+            raise
 
     async def close(self) -> None:
         await self._engine.close()
@@ -327,6 +335,38 @@ class SQLiteStorage:
         skip_chats: Collection[int] = (),
     ) -> list[OutboxMessage]:
         return await outbox.due(self._engine, now, limit, skip_ids=skip_ids, skip_chats=skip_chats)
+
+    async def claim_messages(
+        self,
+        claimant: str,
+        now: float,
+        until: float,
+        limit: int,
+        *,
+        skip_ids: Collection[int] = (),
+        skip_chats: Collection[int] = (),
+    ) -> list[OutboxMessage]:
+        return await self._write(
+            outbox.claim,
+            claimant,
+            now,
+            until,
+            limit,
+            skip_ids=skip_ids,
+            skip_chats=skip_chats,
+        )
+
+    async def renew_claims(self, claimant: str, message_ids: Collection[int], until: float) -> None:
+        if message_ids:
+            await self._write(outbox.renew_claims, claimant, message_ids, until)
+
+    async def release_claims(self, claimant: str, message_ids: Collection[int]) -> None:
+        if message_ids:
+            await self._write(outbox.release_claims, claimant, message_ids)
+
+    async def reserve_send_slot(self, chat_id: int, now: float, grid: SlotGrid) -> float:
+        # One process owns the file: its memory holds every slot taken.
+        return self._send_slots.reserve(chat_id, now, grid)
 
     async def next_attempt_at(
         self, *, skip_ids: Collection[int] = (), skip_chats: Collection[int] = ()

@@ -39,6 +39,10 @@ def database(shop: Service) -> Path:
     return shop.settings.database_path
 
 
+# What the outbox sender writes on a row as it delivers it.
+DELIVERY_BOOKKEEPING = ("sent_at", "attempts", "claimed_by", "claimed_until")
+
+
 def stored(shop: Service) -> dict[str, list[dict[str, Any]]]:
     """Every stored row, less the outbox's delivery bookkeeping (the buyer's confirmation may
     be marked sent at any moment) and which chats have the admins' menu (the owner's first
@@ -46,8 +50,7 @@ def stored(shop: Service) -> dict[str, list[dict[str, Any]]]:
     tables = snapshot(database(shop))
     del tables["admin_menus"]
     tables["outbox"] = [
-        {k: v for k, v in row.items() if k not in ("sent_at", "attempts")}
-        for row in tables["outbox"]
+        {k: v for k, v in row.items() if k not in DELIVERY_BOOKKEEPING} for row in tables["outbox"]
     ]
     return tables
 

@@ -103,16 +103,18 @@ async def test_a_confirmation_whose_sending_cannot_be_recorded_is_not_sent_again
     stripe_api: StripeEmulator,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """On a full disk (reads work, writes fail) the sender must remember what Telegram took."""
+    """The disk fills between the claim and the record (reads work, writes fail): the sender
+    must remember what Telegram took. (Full before the claim, nothing is sent at all.)"""
     ada = telegram.user(4242, "Ada")
     database = shop.settings.database_path
     pay_message = await tap_product(telegram, ada, "The Forest Hiker")
     await until(link_stored(database))
     session = session_behind(stripe_api, pay_message)
-    # Updates of the outbox fail from now on; the payment itself only inserts.
+    # Recording a send fails from now on; the payment itself only inserts, and the claim and
+    # its renewals set no sent_at.
     with sqlite3.connect(database) as db:
         db.execute(
-            "CREATE TRIGGER disk_full BEFORE UPDATE ON outbox"
+            "CREATE TRIGGER disk_full BEFORE UPDATE OF sent_at ON outbox"
             " BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END"
         )
     after = from_now_on(telegram)
@@ -241,7 +243,7 @@ async def test_the_sender_outlives_an_error_it_did_not_expect(
                 " VALUES (?, 'gift_card', 0, 0)",
                 (ada.id,),
             )
-        sender = OutboxSender(store, bot, Notices(store).compose, pace=Pace(per_second=30))
+        sender = OutboxSender(store, bot, Notices(store).compose, pace=Pace(store, per_second=30))
         sender.start()
         try:
             await until(lambda: outbox_errors(caplog) >= 1)

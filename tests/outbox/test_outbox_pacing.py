@@ -17,7 +17,8 @@ from bot.outbox.sender import OutboxSender, RetryDelays
 from bot.service import Service
 from bot.settings import Settings
 from sandbox.telegram_api import RateLimits, TelegramEmulator
-from storage import MessageKind, OutboxMessage, SQLiteStorage
+from storage import MessageKind, OutboxMessage, SQLiteStorage, Storage
+from storage.send_slots import SlotBook, SlotGrid
 from tests.helpers import ADMIN_ID, ask, new_order, rows
 
 # The emulator records when each request arrives. On a loaded machine (tests in parallel, other
@@ -37,10 +38,10 @@ BUYERS = [5001, 5002, 5003, 5004, 5005, 5006]
 REGULAR = 5001  # pays for three orders at once
 
 
-def telegrams_pace() -> Pace:
+def telegrams_pace(store: Storage) -> Pace:
     """The outbox's pace at Telegram's 30 messages a second, TELEGRAM_MESSAGES_PER_SECOND's
     default."""
-    return Pace(per_second=30)
+    return Pace(store, per_second=30)
 
 
 async def compose(message: OutboxMessage) -> Outgoing:
@@ -61,7 +62,7 @@ async def test_a_burst_of_confirmations_is_paced_without_a_single_429(
             order = await store.create_order_within_stock(new_order(user_id=chat_id), stock={})
             async with store.transaction() as tx:
                 await tx.enqueue(chat_id, MessageKind.PAYMENT_RECEIVED, order.id)
-        sender = OutboxSender(store, bot, compose, pace=telegrams_pace())
+        sender = OutboxSender(store, bot, compose, pace=telegrams_pace(store))
         sender.start()
         try:
             await telegram.wait_for("sendMessage", count=len(chats), timeout=10)
@@ -90,7 +91,7 @@ async def test_a_busy_chat_gets_a_message_a_second_while_the_others_go_between(
         async with store.transaction() as tx:
             for _ in range(6):
                 await tx.enqueue(owner, MessageKind.ALERT_PAID, order.id)
-        sender = OutboxSender(store, bot, compose, pace=telegrams_pace())
+        sender = OutboxSender(store, bot, compose, pace=telegrams_pace(store))
         sender.start()
         try:
             await telegram.wait_for("sendMessage", lambda c: c.params["chat_id"] == owner, count=2)
@@ -105,17 +106,16 @@ async def test_a_busy_chat_gets_a_message_a_second_while_the_others_go_between(
     assert telegram.too_many_requests == 0
 
 
-def stopped_clock() -> float:
-    """A clock that does not move: every reservation is asked for at the same instant."""
-    return 1000.0
+# Every reservation is asked for at the same instant.
+STOPPED = 1000.0
 
 
 def test_a_chat_waiting_for_its_second_leaves_the_slots_before_it_to_other_chats() -> None:
     """Taking a slot a second ahead for one chat must not push every other chat behind it."""
-    pace = Pace(per_second=30, seconds_per_chat=1, clock=stopped_clock)
-    waits = [pace.reserve(6001) for _ in range(3)]
+    book, grid = SlotBook(), SlotGrid(per_second=30, seconds_per_chat=1)
+    waits = [book.reserve(6001, STOPPED, grid) - STOPPED for _ in range(3)]
     assert waits == pytest.approx([0.0, 1.0, 2.0])
-    others = [pace.reserve(chat) for chat in range(7001, 7011)]
+    others = [book.reserve(chat, STOPPED, grid) - STOPPED for chat in range(7001, 7011)]
     assert others == pytest.approx([n / 30 for n in range(1, 11)])
 
 
@@ -129,11 +129,13 @@ def test_the_pace_keeps_the_cap_it_is_given_and_each_chats_second(
 ) -> None:
     """Messages to different chats go `apart` (none when there is no cap); a chat's next
     message waits its second, or the first slot after it."""
-    pace = Pace(per_second, clock=stopped_clock)
-    assert [pace.reserve(chat) for chat in range(7001, 7011)] == pytest.approx(
-        [n * apart for n in range(10)]
+    book, grid = SlotBook(), SlotGrid(per_second)
+    assert [book.reserve(chat, STOPPED, grid) - STOPPED for chat in range(7001, 7011)] == (
+        pytest.approx([n * apart for n in range(10)])
     )
-    assert pace.reserve(7001) == pytest.approx(max(chats_second, 10 * apart))
+    assert book.reserve(7001, STOPPED, grid) - STOPPED == pytest.approx(
+        max(chats_second, 10 * apart)
+    )
 
 
 async def test_stopping_leaves_the_messages_still_waiting_for_their_slot_queued(
@@ -149,7 +151,7 @@ async def test_stopping_leaves_the_messages_still_waiting_for_their_slot_queued(
             order = await store.create_order_within_stock(new_order(user_id=REGULAR), stock={})
             async with store.transaction() as tx:
                 await tx.enqueue(REGULAR, MessageKind.PAYMENT_RECEIVED, order.id)
-        sender = OutboxSender(store, bot, compose, pace=telegrams_pace())
+        sender = OutboxSender(store, bot, compose, pace=telegrams_pace(store))
         sender.start()
         await telegram.wait_for("sendMessage")
         await sender.stop()
@@ -180,7 +182,7 @@ async def test_a_429_is_waited_out_exactly_as_long_as_telegram_says(tmp_path: Pa
             order = await store.create_order_within_stock(new_order(user_id=chat_id), stock={})
             async with store.transaction() as tx:
                 await tx.enqueue(chat_id, MessageKind.PAYMENT_RECEIVED, order.id)
-        sender = OutboxSender(store, bot, compose, pace=telegrams_pace())
+        sender = OutboxSender(store, bot, compose, pace=telegrams_pace(store))
         sender.start()
         try:
             await telegram.wait_for("sendMessage", count=3, timeout=10)
@@ -282,7 +284,7 @@ async def test_sends_held_up_before_their_turn_do_not_bunch_up_afterwards(
         Bot(telegram.token, base_url=telegram.base_url) as bot,
     ):
         await queue(store, [*held, *others, regular])  # the regular has two messages
-        sender = OutboxSender(store, bot, slow_compose, pace=telegrams_pace())
+        sender = OutboxSender(store, bot, slow_compose, pace=telegrams_pace(store))
         sender.start()
         try:
             await telegram.wait_for("sendMessage", count=len(held) + len(others) + 1, timeout=30)
@@ -317,7 +319,7 @@ async def test_a_chats_second_message_waits_behind_its_first_after_a_failed_try(
         # A fifth of the bot's backoff: still far longer than the sender takes to pick up the
         # second message, were it not held behind the first.
         delays = RetryDelays(first=0.2)
-        sender = OutboxSender(store, bot, numbered, pace=telegrams_pace(), delays=delays)
+        sender = OutboxSender(store, bot, numbered, pace=telegrams_pace(store), delays=delays)
         sender.start()
         try:
             await telegram.wait_until(
