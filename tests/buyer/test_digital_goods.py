@@ -367,6 +367,17 @@ async def test_buyers_racing_for_the_last_code_one_gets_it(
     assert "KEY-DDDD-4444" in (await delivered(telegram, loser, after, "sendMessage"))["text"]
 
 
+async def buy_two_instead(telegram: TelegramEmulator, user: TgUser, title: str) -> None:
+    """Pick two on the product's card and tap Buy: the new invoice replaces the open one."""
+    card = await open_card(telegram, user, title)
+    more = next(b for b in buttons(card) if b["text"] == "+")["callback_data"]
+    card = await tap_and_see(telegram, user, card, more)
+    after = from_now_on(telegram)
+    await telegram.tap(user, card, button_with(card, "buy:")["callback_data"])
+    await telegram.wait_for("sendInvoice", after)
+    await telegram.wait_for("deleteMessage", after)
+
+
 async def test_a_refused_or_late_pre_checkout_takes_no_payment(
     goods_shop: Service, telegram: TelegramEmulator
 ) -> None:
@@ -375,13 +386,8 @@ async def test_a_refused_or_late_pre_checkout_takes_no_payment(
     # The buyer opens the first invoice's payment form; meanwhile a new tap for two replaces
     # that invoice: confirming the form is refused.
     form = telegram.payments.open_form(ada, first)
-    card = await open_card(telegram, ada, "Notes")
-    more = next(b for b in buttons(card) if b["text"] == "+")["callback_data"]
-    card = await tap_and_see(telegram, ada, card, more)
     after = from_now_on(telegram)
-    await telegram.tap(ada, card, button_with(card, "buy:")["callback_data"])
-    await telegram.wait_for("sendInvoice", after)
-    await telegram.wait_for("deleteMessage", after)
+    await buy_two_instead(telegram, ada, "Notes")
     refused = await form.confirm()
     assert refused.outcome == "refused"
     assert refused.error_message is not None and "closed" in refused.error_message
@@ -584,16 +590,8 @@ async def test_a_payment_arriving_after_its_invoice_was_replaced_goes_back(
     ada = telegram.user(5801, "Ada")
     form = telegram.payments.open_form(ada, await invoice_for(telegram, ada, "Notes"))
 
-    async def buy_two() -> None:
-        card = await open_card(telegram, ada, "Notes")
-        more = next(b for b in buttons(card) if b["text"] == "+")["callback_data"]
-        card = await tap_and_see(telegram, ada, card, more)
-        after = from_now_on(telegram)
-        await telegram.tap(ada, card, button_with(card, "buy:")["callback_data"])
-        await telegram.wait_for("deleteMessage", after)
-
     after = from_now_on(telegram)
-    payment = await form.confirm(meanwhile=buy_two)
+    payment = await form.confirm(meanwhile=lambda: buy_two_instead(telegram, ada, "Notes"))
     assert payment.outcome == "paid" and payment.charge is not None
     told = await next_message(telegram, ada, text="went back to your balance", after=after)
     (first, second) = rows(db, "SELECT id, status FROM orders ORDER BY id")
