@@ -37,7 +37,7 @@ from bot.ops.metrics_http import MetricsEndpoint
 from bot.ops.watch import Watch
 from bot.outbox.goods import Goods
 from bot.outbox.notices import Notices
-from bot.outbox.pace import Pace
+from bot.outbox.pace import SECONDS_PER_CHAT, Pace
 from bot.outbox.sender import RETRY_DELAYS, OutboxSender, RetryDelays
 from bot.settings import CatalogSource, Settings, TelegramMode
 from storage import Storage, StorageError, open_storage
@@ -75,9 +75,10 @@ class Service:
     With CATALOG_SOURCE=stripe there is no catalog to pass: start-up reads it from Stripe.
 
     `clock` (monotonic seconds, read by the buyers' tap guard and the guardian), `wall_clock`
-    (Unix seconds, the guardian's), `outbox_delays`, `guard_limits` and `http_limits` are the
-    bot's own unless a test passes others: shorter retries, a clock
-    it moves itself, deadlines it can wait out."""
+    (Unix seconds, the guardian's), `outbox_delays`, `guard_limits`, `http_limits` and
+    `seconds_per_chat` are the bot's own unless a test passes others: shorter retries, a clock
+    it moves itself, deadlines it can wait out, a chat's messages closer together than
+    Telegram's one a second (for tests whose emulator enforces no flood limits)."""
 
     def __init__(
         self,
@@ -89,6 +90,7 @@ class Service:
         wall_clock: Callable[[], float] = time.time,
         guard_limits: GuardLimits = GUARD_LIMITS,
         http_limits: HttpLimits = HTTP_LIMITS,
+        seconds_per_chat: float = SECONDS_PER_CHAT,
     ) -> None:
         self.settings = settings
         self._clock = clock
@@ -97,6 +99,7 @@ class Service:
         self.guardian: Guardian | None = None
         self._outbox_delays = outbox_delays
         self._http_limits = http_limits
+        self._seconds_per_chat = seconds_per_chat
         self.storage: Storage = open_storage(settings.database_url)
         # This service's own metrics, and the facts its guardian judges.
         self.metrics = Metrics()
@@ -191,7 +194,7 @@ class Service:
             Notices(self.storage, Goods(self.storage, application.bot, self.live_catalog)).compose,
             # The same cap as python-telegram-bot's rate limiter (build_application), kept in
             # the store: on PostgreSQL, one pace for every replica.
-            pace=Pace(self.storage, settings.telegram_messages_per_second),
+            pace=Pace(self.storage, settings.telegram_messages_per_second, self._seconds_per_chat),
             delays=self._outbox_delays,
             on_result=self.watch.outbox_send,
             lease=settings.outbox_lease_seconds,

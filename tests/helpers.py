@@ -27,6 +27,10 @@ ADMIN_ID = 900_001
 # trouble): tests wait for the retry itself, never for a real backoff.
 QUICK_RETRIES = RetryDelays(first=0.01, most=3.0, trouble=0.04)
 
+# A chat's messages a hundredth of a second apart, not Telegram's second (bot/outbox/pace.py):
+# where the emulator enforces no flood limits, a test waits for the bot, not for the pace.
+QUICK_SECONDS_PER_CHAT = 0.01
+
 
 def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
     markup = message.get("reply_markup") or {}

@@ -138,10 +138,14 @@ async def goods_shop(
     catalog_file: Path,
     telegram: TelegramEmulator,
     stripe_api: StripeEmulator,
+    seconds_per_chat: float,
 ) -> AsyncIterator[Service]:
     telegram.groups.add(GROUP_ID, "Members")
     settings = make_settings(catalog_file=catalog_file)
-    async with Service(settings, load_catalog(catalog_file), outbox_delays=QUICK_RETRIES) as shop:
+    goods = load_catalog(catalog_file)
+    async with Service(
+        settings, goods, outbox_delays=QUICK_RETRIES, seconds_per_chat=seconds_per_chat
+    ) as shop:
         stripe_api.webhook_url = f"{shop.http_url}/stripe/webhook"
         yield shop
 
