@@ -347,11 +347,20 @@ async def open_order(
     return pay_message, session_behind(stripe_api, pay_message)
 
 
-async def ask(telegram: TelegramEmulator, user: TgUser, text: str) -> dict[str, Any]:
-    """Send `text` as the user; the next message the bot sends them."""
+async def ask(
+    telegram: TelegramEmulator,
+    user: TgUser,
+    text: str,
+    *,
+    with_buttons: str | None = None,
+    holding: str | None = None,
+) -> dict[str, Any]:
+    """Send `text` as the user; the next message the bot sends them (with that kind of button,
+    or holding that text, if given). Say which where the outbox may send the user something
+    meanwhile (a notice queued earlier), as it may arrive before the answer or after it."""
     after = from_now_on(telegram)
     await telegram.send_text(user, text)
-    return await next_message(telegram, user, after=after)
+    return await next_message(telegram, user, with_buttons=with_buttons, text=holding, after=after)
 
 
 async def raw_post(

@@ -66,9 +66,10 @@ async def test_a_buyer_who_blocked_the_bot_is_not_retried(
     catalog: Catalog,
     telegram: TelegramEmulator,
     stripe_api: StripeEmulator,
+    seconds_per_chat: float,
 ) -> None:
     settings = make_settings()
-    async with Service(settings, catalog) as shop:
+    async with Service(settings, catalog, seconds_per_chat=seconds_per_chat) as shop:
         stripe_api.webhook_url = f"{shop.http_url}/stripe/webhook"
         ada = telegram.user(4242, "Ada")
         session = session_behind(stripe_api, await tap_product(telegram, ada, "The Forest Hiker"))
