@@ -91,7 +91,9 @@ class SlotBook:
 
     def reserve(self, chat_id: int, now: float, grid: SlotGrid) -> float:
         """Take the slot for a message to `chat_id`; when it starts (on `now`'s clock)."""
-        if grid != self._grid:
+        # The outbox and the bot's answers space a chat's messages differently on the same
+        # slots: only another cap numbers the slots otherwise.
+        if self._grid is None or grid.slots_per_second != self._grid.slots_per_second:
             self._regrid(grid)
         first = grid.first(now)
         slot = place(grid, first, self._taken, self._chat_free_from.get(chat_id))

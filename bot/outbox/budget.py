@@ -1,0 +1,104 @@
+"""The bot's answers within the same budget as the outbox: python-telegram-bot's rate limiter,
+taking each message's send slot from the store (bot/outbox/pace.py), so that the answers and
+confirmations of every replica on one database keep to Telegram's limits together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter
+
+from bot.outbox.pace import Pace
+from storage import Storage
+
+log = logging.getLogger(__name__)
+
+JSONDict = dict[str, Any]
+
+# An answer does not space its chat's messages a second apart: it waits for a second the
+# outbox took in its chat, but leaves the chat free behind it (see SharedBudget).
+ANSWERS_SECONDS_PER_CHAT = 0.0
+# A 429 that comes anyway (Telegram stricter than the pace, another program on the same token)
+# is waited out and the answer tried again this many times.
+MAX_RETRIES = 2
+# Methods that put a message in a chat or change one: what Telegram's flood limits count.
+# Others (answerCallbackQuery, sendChatAction, getChat, invite links) go at once.
+_MESSAGE_METHODS = ("send", "copyMessage", "forwardMessage", "editMessage")
+_NOT_MESSAGES = frozenset({"sendChatAction"})
+
+
+def counted_chat(endpoint: str, data: JSONDict) -> int | None:
+    """The chat whose message this request sends or edits; None when it is not a message, or
+    names no chat by number (an inline message, a channel's @username)."""
+    if not endpoint.startswith(_MESSAGE_METHODS) or endpoint in _NOT_MESSAGES:
+        return None
+    try:
+        return int(data["chat_id"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+class SharedBudget(BaseRateLimiter[None]):
+    """Each message the handlers send takes a send slot of the store, as the outbox's do: one
+    per slot for all chats (`per_second`, TELEGRAM_MESSAGES_PER_SECOND; 0: no cap), on every
+    replica together. The slot is the next free one: an answer queues with the outbox's few
+    sends already waiting for theirs (eight a replica at most), not behind its backlog, which
+    waits in the database. It waits for its chat's second when the outbox sent there just
+    before, but takes none of its own: an answer follows a person's tap or command, and a
+    second's wait after each message of a handler that sends two would be felt by every buyer
+    to spare Telegram a short burst in one chat, which it allows. A 429 is waited out, then
+    the message takes a fresh slot, up to `max_retries` times.
+
+    The outbox takes its slots itself (it gives a message back when it stops while waiting),
+    so its sends go through a bot without this limiter."""
+
+    def __init__(
+        self, storage: Storage, per_second: float, *, max_retries: int = MAX_RETRIES
+    ) -> None:
+        self._pace = Pace(storage, per_second, seconds_per_chat=ANSWERS_SECONDS_PER_CHAT)
+        self._max_retries = max_retries
+
+    async def initialize(self) -> None:
+        """Nothing to open: the slots are the store's."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: None,
+    ) -> bool | JSONDict | list[JSONDict]:
+        chat_id = counted_chat(endpoint, data)
+        attempt = 0
+        while True:
+            if chat_id is not None:
+                await self._wait_for_slot(chat_id)
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                if attempt == self._max_retries:
+                    raise
+                attempt += 1
+                wait = exc.retry_after
+                seconds = wait if isinstance(wait, int | float) else wait.total_seconds()
+                log.info("%s: Telegram says retry in %s s", endpoint, seconds)
+                await asyncio.sleep(seconds)
+
+    async def _wait_for_slot(self, chat_id: int) -> None:
+        try:
+            delay = await self._pace.reserve(chat_id)
+        except Exception:
+            # An answer now (a 429 at worst) is better than none while the store is away.
+            log.warning("no send slot from the store; sending without one", exc_info=True)
+            return
+        if delay > 0:
+            await asyncio.sleep(delay)
