@@ -19,7 +19,7 @@ from bot.settings import Settings
 from sandbox.telegram_api import RateLimits, TelegramEmulator
 from storage import MessageKind
 from tests.databases import opened_storage
-from tests.helpers import QUICK_RETRIES, new_order
+from tests.helpers import ADMIN_ID, QUICK_RETRIES, ask, new_order
 
 # Telegram's rates with little room for bursts (as in test_outbox_pacing.py): sends that do
 # not keep one pace together are refused at once.
@@ -108,3 +108,22 @@ async def test_replicas_answer_a_crowd_within_one_budget_with_their_outboxes(
     assert delivered == Counter([*CONFIRMED, *ASKING])
     confirmations = [c for c in sent if "Payment received" in c.params["text"]]
     assert sorted(int(c.params["chat_id"]) for c in confirmations) == CONFIRMED
+
+
+# Telegram stricter than the bot's cap (another program on the token): a message every 2 s.
+EVERY_TWO_SECONDS = RateLimits(global_per_second=0.5, global_burst=1, per_chat_per_second=None)
+
+
+@pytest.mark.flood_limits(EVERY_TWO_SECONDS)
+async def test_an_answer_refused_with_429_is_sent_again_once_telegram_allows(
+    shop: Service, telegram: TelegramEmulator
+) -> None:
+    owner = telegram.user(ADMIN_ID, "Owner")
+    first = await ask(telegram, owner, "/alerts")
+    second = await ask(telegram, owner, "/alerts")
+    assert first["text"] == second["text"] and first["text"].startswith("Sale alerts are off")
+    calls = telegram.calls_to("sendMessage")
+    (refused,) = [call for call in calls if call.status == 429]
+    told = refused.response["parameters"]["retry_after"]
+    (again,) = [call for call in calls if call.at > refused.at]
+    assert again.status == 200 and again.at >= refused.at + told
