@@ -101,7 +101,8 @@ class SlotBook:
             self._taken.add(slot)
         self._chat_free_from[chat_id] = slot + grid.slots_per_chat
         if len(self._taken) > _REMEMBERED:
-            self._taken = {taken for taken in self._taken if taken >= first}
+            # The slot under way is kept: the bot's answers may still take it.
+            self._taken = {taken for taken in self._taken if taken >= first - 1}
         if len(self._chat_free_from) > _REMEMBERED:
             self._chat_free_from = {c: s for c, s in self._chat_free_from.items() if s > first}
         return grid.starts(slot)

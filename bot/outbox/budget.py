@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
-from bot.outbox.pace import Pace
 from storage import Storage
+from storage.send_slots import SlotGrid
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +44,17 @@ def counted_chat(endpoint: str, data: JSONDict) -> int | None:
 
 
 class SharedBudget(BaseRateLimiter[None]):
-    """Each message the handlers send takes a send slot of the store, as the outbox's do: one
-    per slot for all chats (`per_second`, TELEGRAM_MESSAGES_PER_SECOND; 0: no cap), on every
-    replica together. The slot is the next free one: an answer queues with the outbox's few
-    sends already waiting for theirs (eight a replica at most), not behind its backlog, which
-    waits in the database. It waits for its chat's second when the outbox sent there just
-    before, but takes none of its own: an answer follows a person's tap or command, and a
-    second's wait after each message of a handler that sends two would be felt by every buyer
-    to spare Telegram a short burst in one chat, which it allows. A 429 is waited out, then
-    the message takes a fresh slot, up to `max_retries` times.
+    """Each message the handlers send takes a send slot of the store (storage/send_slots.py),
+    as the outbox's do: one per slot for all chats (`per_second`, TELEGRAM_MESSAGES_PER_SECOND;
+    0: no cap), on every replica together. The slot is the next free one: an answer queues
+    with the outbox's few sends already waiting for theirs (eight a replica at most), not
+    behind its backlog, which waits in the database.
+
+    An answer waits for its chat's second when the outbox sent there just before, but takes
+    none of its own: it follows a person's tap or command, and a second's wait after each
+    message of a handler that sends two would be felt by every buyer, to spare Telegram a
+    short burst in one chat, which it allows. A 429 is waited out, then the message takes a
+    fresh slot, up to `max_retries` times.
 
     The outbox takes its slots itself (it gives a message back when it stops while waiting),
     so its sends go through a bot without this limiter."""
@@ -59,7 +62,8 @@ class SharedBudget(BaseRateLimiter[None]):
     def __init__(
         self, storage: Storage, per_second: float, *, max_retries: int = MAX_RETRIES
     ) -> None:
-        self._pace = Pace(storage, per_second, seconds_per_chat=ANSWERS_SECONDS_PER_CHAT)
+        self._storage = storage
+        self._grid = SlotGrid(per_second, seconds_per_chat=ANSWERS_SECONDS_PER_CHAT)
         self._max_retries = max_retries
 
     async def initialize(self) -> None:
@@ -95,10 +99,32 @@ class SharedBudget(BaseRateLimiter[None]):
 
     async def _wait_for_slot(self, chat_id: int) -> None:
         try:
-            delay = await self._pace.reserve(chat_id)
+            delay = await self._slot(chat_id)
         except Exception:
             # An answer now (a 429 at worst) is better than none while the store is away.
             log.warning("no send slot from the store; sending without one", exc_info=True)
             return
         if delay > 0:
             await asyncio.sleep(delay)
+
+    async def _slot(self, chat_id: int) -> float:
+        """Take the slot for a message to `chat_id`; seconds to wait for it.
+
+        The next free slot may be up to a slot's length away (1/30 s) when nothing else is
+        being sent: a wait every buyer would feel on every answer. So when the slot under way
+        is free too, the answer takes both and goes at once. Two messages still go at least a
+        slot apart: the one before went in a slot before the one under way, and the next
+        takes a slot after the following one."""
+        grid, reserve = self._grid, self._storage.reserve_send_slot
+        now = time.time()
+        if not grid.exclusive:  # no cap: slots a millisecond long, shared
+            return await reserve(chat_id, now, grid) - now
+        # Asked as of a slot ago, so that the slot under way counts as free if it is.
+        starts = await reserve(chat_id, now - grid.interval, grid)
+        if starts <= now:
+            following = await reserve(chat_id, now, grid)
+            if following < starts + 1.5 * grid.interval:
+                return 0.0
+            starts = following
+        # Read the clock again: on PostgreSQL, taking a slot took a round trip.
+        return starts - time.time()

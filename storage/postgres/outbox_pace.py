@@ -15,7 +15,8 @@ async def reserve(db: Writes, chat_id: int, now: float, grid: SlotGrid) -> float
     chats whose time has passed are dropped on the way."""
     await db.execute("SELECT pg_advisory_xact_lock($1)", PACE_LOCK)
     first = grid.first(now)
-    since = grid.micros(first)
+    # The slot under way is kept: the bot's answers may still take it (bot/outbox/budget.py).
+    since = grid.micros(first - 1)
     await db.execute("DELETE FROM outbox_pace_slots WHERE at < $1", since)
     await db.execute("DELETE FROM outbox_pace_chats WHERE free_from <= $1", since)
     chat = await db.rows("SELECT free_from FROM outbox_pace_chats WHERE chat_id = $1", chat_id)
