@@ -90,7 +90,7 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 async def serve(settings: Settings, catalog: Catalog | None) -> None:
     """Run the service until the process is asked to stop."""
-    from bot.service import Service
+    from bot.service import Service, StartupError
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -109,6 +109,13 @@ async def serve(settings: Settings, catalog: Catalog | None) -> None:
         # (a few MB at most), with older generations as rarely, the collector costs a few
         # percent of a webhook's instructions less (callgrind); cycles are still collected.
         gc.set_threshold(*GC_THRESHOLDS)
-        await stop.wait()
+        stopping, failing = (
+            asyncio.ensure_future(event.wait()) for event in (stop, service.failed)
+        )
+        await asyncio.wait([stopping, failing], return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        failing.cancel()
         log.info("stopping: finishing what is in flight")
+    if service.failure is not None:
+        raise StartupError(service.failure)
     log.info("stopped cleanly")

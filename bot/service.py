@@ -3,6 +3,7 @@ started and stopped together in one event loop."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -12,11 +13,11 @@ from typing import Any, Self
 
 import stripe
 from aiohttp import web
-from telegram.error import InvalidToken, TelegramError
+from telegram.error import Conflict, InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ExtBot
 from telegram.request import BaseRequest
 
-from bot.admin.catalog_reload import CatalogReload
+from bot.admin.catalog_reload import FOLLOW_SECONDS, CatalogReload
 from bot.admin.console import AdminHandlers
 from bot.buyer.cart import Carts
 from bot.buyer.cart_handlers import CartHandlers
@@ -65,6 +66,12 @@ CONCURRENT_UPDATES = 64
 
 TelegramApp = Application[Any, Any, Any, Any, Any, Any]
 
+SECOND_POLLER = (
+    "another copy of this bot is polling Telegram with the same token (getUpdates answered"
+    " 409 Conflict): stop it, or run every copy with TELEGRAM_MODE=webhook behind a load"
+    " balancer to run several replicas"
+)
+
 
 class StartupError(Exception):
     """The shop cannot start; the message is the one line the owner reads."""
@@ -75,10 +82,14 @@ class Service:
 
     With CATALOG_SOURCE=stripe there is no catalog to pass: start-up reads it from Stripe.
 
-    `clock` (monotonic seconds, read by the buyers' tap guard and the guardian), `wall_clock`
-    (Unix seconds, the guardian's), `outbox_delays`, `guard_limits` and `http_limits` are the
-    bot's own unless a test passes others: shorter retries, a clock
-    it moves itself, deadlines it can wait out."""
+    `clock` (monotonic seconds, read by the guardian), `wall_clock` (Unix seconds, the
+    guardian's and the buyers' tap guard's), `outbox_delays`, `guard_limits`, `http_limits`
+    and `catalog_follow_seconds` (how often it looks whether another process reloaded the
+    catalog) are the bot's own unless a test passes others: shorter retries, a clock it moves
+    itself, deadlines it can wait out.
+
+    `failed` is set when the service can no longer run (another copy polls with the same
+    token); `failure` then says why, in one line."""
 
     def __init__(
         self,
@@ -90,6 +101,7 @@ class Service:
         wall_clock: Callable[[], float] = time.time,
         guard_limits: GuardLimits = GUARD_LIMITS,
         http_limits: HttpLimits = HTTP_LIMITS,
+        catalog_follow_seconds: float = FOLLOW_SECONDS,
     ) -> None:
         self.settings = settings
         self._clock = clock
@@ -98,7 +110,9 @@ class Service:
         self.guardian: Guardian | None = None
         self._outbox_delays = outbox_delays
         self._http_limits = http_limits
-        self.storage: Storage = open_storage(settings.database_url)
+        self.storage: Storage = open_storage(
+            settings.database_url, pool_size=settings.database_pool_size
+        )
         # This service's own metrics, and the facts its guardian judges.
         self.metrics = Metrics()
         self.watch = Watch(self.metrics, clock=clock)
@@ -114,12 +128,19 @@ class Service:
             max_network_retries=STRIPE_NETWORK_RETRIES,
         )
         self.live_catalog = LiveCatalog(catalog, self._catalog_loader(), self.storage)
-        self.catalog_reload = CatalogReload(self.live_catalog, settings.admin_ids)
+        self.catalog_reload = CatalogReload(
+            self.live_catalog, settings.admin_ids, follow_seconds=catalog_follow_seconds
+        )
         # Kept here so that they are closed even when Telegram refuses to initialise.
         self._telegram_requests = (
             TimedTelegramRequest(self.watch.telegram_call),
-            TimedTelegramRequest(self.watch.telegram_call, connections=1),
+            TimedTelegramRequest(self._polling_call, connections=1),
         )
+        # Whether a getUpdates was ever answered: a 409 Conflict before that means another
+        # copy was polling first, and this one is the second.
+        self._polled = False
+        self.failed = asyncio.Event()
+        self.failure: str | None = None
         self.application = build_application(settings, self.storage, *self._telegram_requests)
         self._stack = AsyncExitStack()
         self.http_port = 0
@@ -179,6 +200,8 @@ class Service:
             await self.live_catalog.start()
         except CatalogError as exc:
             raise StartupError(str(exc)) from None
+        self.catalog_reload.start()
+        stack.push_async_callback(self.catalog_reload.stop)
 
         for request in self._telegram_requests:
             stack.push_async_callback(request.shutdown)
@@ -242,7 +265,7 @@ class Service:
         HealthCommand(self.guardian, settings.admin_ids).register(application)
         buyers = BuyerLanguages(self.storage, menus)
         purchases = Purchases(self.storage, links, reconciler.check)
-        tap_guard = TapGuard(clock=self._clock)
+        tap_guard = TapGuard(self.storage, clock=self._wall_clock)
         shop = ShopHandlers(
             catalog=self.live_catalog,
             storage=self.storage,
@@ -297,7 +320,10 @@ class Service:
 
         if settings.telegram_mode is TelegramMode.POLLING:
             assert application.updater is not None
-            await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+            await self._refuse_a_webhook_in_use()
+            await application.updater.start_polling(
+                allowed_updates=ALLOWED_UPDATES, error_callback=self._polling_failed
+            )
             stack.push_async_callback(application.updater.stop)
         else:
             await self._set_webhook()
@@ -309,6 +335,38 @@ class Service:
             settings.telegram_mode.value,
             self.http_port,
         )
+
+    async def _refuse_a_webhook_in_use(self) -> None:
+        """Polling starts by deleting the bot's webhook (python-telegram-bot does): copies
+        running in webhook mode would stop getting updates, silently. Refuse instead."""
+        try:
+            info = await self.application.bot.get_webhook_info()
+        except TelegramError as exc:
+            raise StartupError(f"Telegram did not say whether a webhook is set: {exc}") from None
+        if info.url:
+            raise StartupError(
+                f"Telegram has a webhook set for this bot ({info.url}): copies in webhook mode"
+                " would stop getting updates if this one polled. Run it with"
+                " TELEGRAM_MODE=webhook too, or, if no copy uses the webhook any more, delete it"
+                " first (the Bot API's deleteWebhook)"
+            )
+
+    def _polling_call(self, method: str, status: int | None, seconds: float) -> None:
+        self.watch.telegram_call(method, status, seconds)
+        if method == "getUpdates" and status == 200:
+            self._polled = True
+
+    def _polling_failed(self, error: TelegramError) -> None:
+        """A getUpdates that failed (python-telegram-bot tries again by itself)."""
+        if not isinstance(error, Conflict):
+            # What python-telegram-bot's own callback logs, traceback included.
+            log.error("Exception happened while polling for updates.", exc_info=error)
+        elif not self._polled:
+            # Refused at start-up: the copy that was polling first keeps its place.
+            self.failure = SECOND_POLLER
+            self.failed.set()
+        else:
+            log.error("Telegram: %s; %s", error, SECOND_POLLER)
 
     async def _start_web_server(self, fulfilment: Fulfilment, refunds: RefundLedger) -> None:
         settings, limits = self.settings, self._http_limits

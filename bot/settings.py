@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     stripe_api_base_url: str = "https://api.stripe.com"
 
     database_url: str = "sqlite:///data/shop.db"
+    # PostgreSQL's connections per process at most (each replica has its own pool; the
+    # server's max_connections must hold them all). Unused with SQLite.
+    database_pool_size: int = Field(default=10, ge=1, le=1000)
     catalog_source: CatalogSource = CatalogSource.FILE
     catalog_file: Path = Path("catalog.toml")
     # The greeting's shop name when the catalog comes from Stripe (the file has its own).

@@ -209,6 +209,38 @@ class Storage(Protocol):
         """All or nothing; the block returns once what it did is durable."""
         ...
 
+    # Several processes on one database
+
+    def periodic_turn(self, name: str) -> AbstractAsyncContextManager[bool]:
+        """Whether this process has the turn at the periodic work `name` (reconciliation)
+        while the block runs: True for one process at a time, False for the others. A process
+        that dies loses its turn with it."""
+        ...
+
+    async def catalog_version(self) -> int:
+        """How many times a catalog was reloaded, by any process on this database."""
+        ...
+
+    async def bump_catalog_version(self) -> int:
+        """Count one more reload; the new version."""
+        ...
+
+    async def pace_tap(self, telegram_user_id: int, now: float, window: float, limit: int) -> float:
+        """0 when the buyer's tap at `now` (Unix seconds) may go ahead, and it is counted;
+        else the seconds until fewer than `limit` of their taps are within `window`."""
+        ...
+
+    async def take_buy_turn(
+        self, telegram_user_id: int, product_id: str, holder: str, now: float, until: float
+    ) -> bool:
+        """The buyer's turn at a product, for `holder` until `until` (Unix seconds); False
+        while another holder's turn has not ended or run out."""
+        ...
+
+    async def end_buy_turn(self, telegram_user_id: int, product_id: str, holder: str) -> None:
+        """End `holder`'s turn (nothing if it ran out and another took it)."""
+        ...
+
     # Orders
 
     async def get_order(self, order_id: int) -> Order | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from storage.postgres import PostgresStorage
+from storage.postgres.engine import POOL_SIZE
 from storage.protocol import Storage
 from storage.sqlite import SQLiteStorage
 
@@ -33,11 +34,12 @@ def url_problem(url: str) -> str | None:
     return "expected sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
 
 
-def open_storage(url: str) -> Storage:
-    """The store the URL names, not opened yet (its open() connects and migrates)."""
+def open_storage(url: str, *, pool_size: int = POOL_SIZE) -> Storage:
+    """The store the URL names, not opened yet (its open() connects and migrates);
+    `pool_size`: PostgreSQL's most connections."""
     path = sqlite_path(url)
     if path is not None:
         return SQLiteStorage(path)
     if is_postgres(url):
-        return PostgresStorage(url)
+        return PostgresStorage(url, pool_size=pool_size)
     raise ValueError(url_problem(url))

@@ -39,6 +39,19 @@ async def scratch_database() -> AsyncIterator[str]:
         await admin.close()
 
 
+@asynccontextmanager
+async def replicas_on(url: str) -> AsyncIterator[tuple[Storage, Storage]]:
+    """Two stores open on one database, as two replicas (processes) on it have."""
+    first, second = open_storage(url), open_storage(url)
+    await first.open()
+    await second.open()
+    try:
+        yield first, second
+    finally:
+        await second.close()
+        await first.close()
+
+
 async def fetch(url: str, sql: str, *parameters: Any) -> list[dict[str, Any]]:
     """The rows of a query, read through a connection of its own (what was committed). The
     SQL is written once for both: $1, $2… for PostgreSQL become ? for SQLite."""

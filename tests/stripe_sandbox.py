@@ -3,6 +3,7 @@ client pointed at the emulator, and a webhook endpoint that keeps what it is sen
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,6 +14,7 @@ import stripe
 from aiohttp import web
 
 from sandbox.stripe_api import StripeEmulator
+from storage import NewOrder, OrderLine, Storage
 
 ORDER_METADATA = {
     "order_id": "7",
@@ -69,6 +71,52 @@ async def stripe_http() -> AsyncIterator[stripe.AIOHTTPClient]:
         yield http
     finally:
         await http.close_async()  # type: ignore[no-untyped-call]  # untyped in stripe-python
+
+
+async def orders_with_open_sessions(
+    store: Storage,
+    emulator: StripeEmulator,
+    count: int,
+    *,
+    product: tuple[str, str, int] = ("trail-map", "Trail Map", 1250),
+) -> list[tuple[int, str]]:
+    """`count` pending orders of one (id, title, USD cents) product from distinct buyers
+    (10000, 10001, …), each with its open Checkout Session: (buyer, session id) pairs."""
+    product_id, title, amount = product
+    at_once = asyncio.Semaphore(16)
+    async with stripe_http() as http:
+        client = make_client(emulator, http)
+
+        async def one(number: int) -> tuple[int, str]:
+            buyer = 10_000 + number
+            line = OrderLine(product_id, title, amount, 1)
+            new = NewOrder(buyer, buyer, f"Buyer {number}", None, "en", "usd", (line,))
+            async with at_once:
+                order = await store.create_order_within_stock(new, stock={})
+                assert order is not None
+                session = await client.v1.checkout.sessions.create_async(
+                    {
+                        "mode": "payment",
+                        "success_url": "https://t.me/checkout_test_bot?start=paid",
+                        "client_reference_id": str(buyer),
+                        "metadata": {"order_id": str(order.id)},
+                        "line_items": [
+                            {
+                                "quantity": 1,
+                                "price_data": {
+                                    "currency": "usd",
+                                    "unit_amount": amount,
+                                    "product_data": {"name": title},
+                                },
+                            }
+                        ],
+                    }
+                )
+                assert session.url is not None
+                await store.attach_checkout(order.id, session.id, session.url, session.expires_at)
+            return buyer, session.id
+
+        return list(await asyncio.gather(*(one(number) for number in range(count))))
 
 
 @dataclass

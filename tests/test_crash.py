@@ -18,9 +18,9 @@ import pytest
 from bot.outbox.sender import CONCURRENCY as SENDS_IN_FLIGHT
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
-from storage import NewOrder, OrderLine, SQLiteStorage
+from storage import SQLiteStorage
 from tests.helpers import REPO, free_port, rows, until
-from tests.stripe_sandbox import make_client, stripe_http
+from tests.stripe_sandbox import orders_with_open_sessions
 
 ORDERS = 300
 KILL_AFTER = 90  # acknowledged deliveries before the kill
@@ -43,45 +43,8 @@ async def unlimited_telegram() -> AsyncIterator[TelegramEmulator]:
 
 async def preload(database: Path, stripe_api: StripeEmulator, count: int) -> list[tuple[int, str]]:
     """`count` pending orders from distinct buyers, each with its open Checkout Session."""
-    made = []
-    async with stripe_http() as http, SQLiteStorage(database) as store:
-        client = make_client(stripe_api, http)
-        for number in range(count):
-            buyer = 10_000 + number
-            order = await store.create_order_within_stock(
-                NewOrder(
-                    buyer,
-                    buyer,
-                    f"Buyer {number}",
-                    None,
-                    "en",
-                    "usd",
-                    (OrderLine("trail-map", "Trail Map", 1250, 1),),
-                ),
-                stock={},
-            )
-            session = await client.v1.checkout.sessions.create_async(
-                {
-                    "mode": "payment",
-                    "success_url": "https://t.me/checkout_test_bot?start=paid",
-                    "client_reference_id": str(buyer),
-                    "metadata": {"order_id": str(order.id)},
-                    "line_items": [
-                        {
-                            "quantity": 1,
-                            "price_data": {
-                                "currency": "usd",
-                                "unit_amount": 1250,
-                                "product_data": {"name": "Trail Map"},
-                            },
-                        }
-                    ],
-                }
-            )
-            assert session.url is not None
-            await store.attach_checkout(order.id, session.id, session.url, session.expires_at)
-            made.append((buyer, session.id))
-    return made
+    async with SQLiteStorage(database) as store:
+        return await orders_with_open_sessions(store, stripe_api, count)
 
 
 async def start_bot(

@@ -156,6 +156,8 @@ class GarbledBotApi:
                         "can_read_all_group_messages": False,
                         "supports_inline_queries": False,
                     }
+                elif method == "getWebhookInfo":  # polling starts only without a webhook
+                    result = {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
                 else:
                     result = True
                 body = json.dumps({"ok": True, "result": result}).encode()

@@ -103,12 +103,18 @@ class Reconciler:
     async def _every_few_minutes(self) -> None:
         # The first run, at start-up, looks at every waiting order: webhooks may have been
         # missed while the process was down. Later runs leave recent orders to their webhook.
+        # With several replicas on one database, one of them runs at a time (the store's
+        # periodic turn); the others skip that run.
         quiet_seconds = 0
         while True:
             try:
-                report = await self.run(quiet_seconds=quiet_seconds)
-                if report.checked or report.abandoned:
-                    log.info("reconciliation: %s", describe(report))
+                async with self._storage.periodic_turn("reconciliation") as mine:
+                    if mine:
+                        report = await self.run(quiet_seconds=quiet_seconds)
+                        if report.checked or report.abandoned:
+                            log.info("reconciliation: %s", describe(report))
+                    else:
+                        log.debug("reconciliation: another replica has the turn")
             except Exception:  # the next run tries again; this loop must not die
                 log.exception("reconciliation failed")
             quiet_seconds = QUIET_SECONDS

@@ -1,8 +1,11 @@
-"""Reloading the catalog without a restart: `/reload` for admins, and SIGHUP."""
+"""Reloading the catalog without a restart: `/reload` for admins, SIGHUP, and a reload on
+another process on the same database (each process checks the database's catalog version every
+few seconds, and reloads its own catalog when it moved)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -15,6 +18,9 @@ from bot.handler_groups import ROOMS
 from storage import StorageError
 
 log = logging.getLogger(__name__)
+
+# How often each process looks whether another one reloaded: one cheap read.
+FOLLOW_SECONDS = 5.0
 
 Context = ContextTypes.DEFAULT_TYPE
 
@@ -34,10 +40,43 @@ def reload_failed(error: str) -> str:
 class CatalogReload:
     """Swaps the live catalog for a freshly loaded one; a failure keeps the old one."""
 
-    def __init__(self, live: LiveCatalog, admin_ids: frozenset[int]) -> None:
+    def __init__(
+        self,
+        live: LiveCatalog,
+        admin_ids: frozenset[int],
+        *,
+        follow_seconds: float = FOLLOW_SECONDS,
+    ) -> None:
         self.live = live
         self.admin_ids = admin_ids
+        self._follow_seconds = follow_seconds
         self._signalled: set[asyncio.Task[str]] = set()
+        self._following: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Follow the reloads of the other processes on the database, in the background."""
+        self._following = asyncio.create_task(self._follow(), name="catalog-follow")
+
+    async def stop(self) -> None:
+        if self._following is not None:
+            task, self._following = self._following, None
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _follow(self) -> None:
+        while True:
+            await asyncio.sleep(self._follow_seconds)
+            try:
+                catalog = await self.live.follow()
+            except (CatalogError, StorageError) as exc:
+                log.error("catalog reload (another process's) failed, keeping ours: %s", exc)
+                continue
+            if catalog is not None:
+                log.info(
+                    "catalog reloaded (another process's reload): %d product(s) on sale",
+                    len(catalog.on_sale()),
+                )
 
     def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         guarded = admins_only(self.admin_ids, self.reload)

@@ -137,7 +137,7 @@ class CartHandlers:
                 query, texts.at_most_per_order(product.max_per_order, lang), alert=True
             )
             return
-        if wait := self.tap_guard.wait_needed(user.id):
+        if wait := await self.tap_guard.wait_needed(user.id):
             await answer_tap(query, texts.slow_down(wait, lang), alert=True)
             return
         async with self.tap_guard.one_at_a_time(user.id, CART_TURN):
@@ -220,13 +220,16 @@ class CartHandlers:
             return
         user = query.from_user
         lang = await self.buyers.of(user)
-        if wait := self.tap_guard.wait_needed(user.id):
+        if wait := await self.tap_guard.wait_needed(user.id):
             await answer_tap(query, texts.slow_down(wait, lang), alert=True)
             return
         chat_id = query.message.chat.id if query.message is not None else user.id
         code = await self.buyers.code_of(user)
         buyer = Buyer(user.id, chat_id, name=user.full_name, username=user.username, language=code)
-        async with self.tap_guard.one_at_a_time(user.id, CART_TURN):
+        async with self.tap_guard.one_at_a_time(user.id, CART_TURN) as mine:
+            if not mine:  # another replica is checking this cart out
+                await answer_tap(query, texts.cart_link_on_its_way(lang))
+                return
             contents = await self.carts.contents(user.id)
             refusal = _refusal(contents, lang)
             if refusal is not None:

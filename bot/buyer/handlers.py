@@ -218,13 +218,16 @@ class ShopHandlers:
             text = texts.at_most_per_order(product.max_per_order, lang)
             await answer_tap(query, text, alert=True)
             return
-        if wait := self.tap_guard.wait_needed(user.id):
+        if wait := await self.tap_guard.wait_needed(user.id):
             await answer_tap(query, texts.slow_down(wait, lang), alert=True)
             return
         chat_id = query.message.chat.id if query.message is not None else user.id
         code = await self.buyers.code_of(user)
         buyer = Buyer(user.id, chat_id, name=user.full_name, username=user.username, language=code)
-        async with self.tap_guard.one_at_a_time(user.id, product.id):
+        async with self.tap_guard.one_at_a_time(user.id, product.id) as mine:
+            if not mine:
+                await answer_tap(query, texts.link_on_its_way(lang))
+                return
             if product.stars and self.stars is not None:
                 await self.stars.sell(query, buyer, product, quantity, lang)
                 return
@@ -354,7 +357,7 @@ class ShopHandlers:
         if (
             kind == "paid"
             and order.status in AWAITING_PAYMENT
-            and not self.tap_guard.wait_needed(user.id)
+            and not await self.tap_guard.wait_needed(user.id)
         ):
             try:
                 await self.check_at_stripe(order, source="buyer's return")

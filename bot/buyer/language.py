@@ -20,18 +20,16 @@ Context = ContextTypes.DEFAULT_TYPE
 
 
 class BuyerLanguages:
-    """Buyers' language choices, read from the store once per buyer and kept in memory."""
+    """Buyers' language choices, read from the store at each update: a choice made through
+    one replica holds on every other at once (a copy kept in memory would not)."""
 
     def __init__(self, storage: Storage, menus: CommandMenus) -> None:
         self.storage = storage
         self.menus = menus
-        self._chosen: dict[int, str | None] = {}
 
     async def code_of(self, user: User) -> str | None:
         """The buyer's language code: their /language choice, else Telegram's language_code."""
-        if user.id not in self._chosen:
-            self._chosen[user.id] = await self.storage.buyer_language(user.id)
-        return self._chosen[user.id] or user.language_code
+        return await self.storage.buyer_language(user.id) or user.language_code
 
     async def of(self, user: User) -> Language:
         return languages().get(await self.code_of(user))
@@ -67,7 +65,6 @@ class BuyerLanguages:
             await answer_tap(query, texts.unknown_input(lang), alert=True)
             return
         await self.storage.set_buyer_language(query.from_user.id, code)
-        self._chosen[query.from_user.id] = code
         await answer_tap(query)
         try:
             await query.edit_message_text(texts.language_chosen(languages().get(code)))

@@ -263,7 +263,7 @@ class StarsCounter:
         ):
             await answer_tap(query, texts.product_unavailable(lang), alert=True)
             return
-        if wait := self._tap_guard.wait_needed(query.from_user.id):
+        if wait := await self._tap_guard.wait_needed(query.from_user.id):
             await answer_tap(query, texts.slow_down(wait, lang), alert=True)
             return
         async with self._storage.transaction() as tx:

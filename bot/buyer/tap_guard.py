@@ -1,64 +1,72 @@
 """Pacing of buyers' taps: one link request at a time per buyer and product, and a per-buyer
 cap, so that one buyer can neither make five sessions by tapping fast nor use up the Stripe
-account's request rate (25/s in test mode, 100/s live, for everyone together)."""
+account's request rate (25/s in test mode, 100/s live, for everyone together).
+
+The database decides both, so that they hold whichever process (replica) answers a tap: the
+buyer's recent taps are counted there, and the turn at a product is a lease there. Within one
+process a second tap for the same product waits for the first, and then sees its link."""
 
 from __future__ import annotations
 
 import asyncio
 import math
 import time
-from collections import deque
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+from storage import Storage
+
 TAPS_PER_WINDOW = 10
 WINDOW_SECONDS = 60.0
+# A turn outlives the longest a tap may take (Stripe's timeout and retries, then Telegram):
+# a process killed mid-tap holds the buyer up for no longer than this.
+TURN_SECONDS = 90.0
 
 
 class TapGuard:
     def __init__(
         self,
+        storage: Storage,
         *,
         taps_per_window: int = TAPS_PER_WINDOW,
         window_seconds: float = WINDOW_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """`clock`: Unix seconds, the same for every process on the database."""
+        self._storage = storage
         self._limit = taps_per_window
         self._window = window_seconds
         self._clock = clock
-        self._taps: dict[int, deque[float]] = {}
+        # Who holds a turn: this process, as the database knows it.
+        self._holder = uuid.uuid4().hex
         self._locks: dict[tuple[int, str], asyncio.Lock] = {}
         self._users: dict[tuple[int, str], int] = {}
 
-    def wait_needed(self, user_id: int) -> int:
+    async def wait_needed(self, user_id: int) -> int:
         """0 when this tap may go ahead (and counts it), else the seconds to wait first."""
-        now = self._clock()
-        taps = self._taps.setdefault(user_id, deque())
-        while taps and taps[0] <= now - self._window:
-            taps.popleft()
-        if len(taps) >= self._limit:
-            return max(math.ceil(taps[0] + self._window - now), 1)
-        taps.append(now)
-        if len(self._taps) > 10_000:  # forget buyers whose window has passed
-            self._forget_idle(now)
-        return 0
+        wait = await self._storage.pace_tap(user_id, self._clock(), self._window, self._limit)
+        return max(math.ceil(wait), 1) if wait else 0
 
     @asynccontextmanager
-    async def one_at_a_time(self, user_id: int, product_id: str) -> AsyncIterator[None]:
-        """Serialises a buyer's requests for one product; the second sees the first's link."""
+    async def one_at_a_time(self, user_id: int, product_id: str) -> AsyncIterator[bool]:
+        """Serialises a buyer's requests for one product; the second sees the first's link.
+        False inside when another process is answering the same buyer for the same product."""
         key = (user_id, product_id)
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._users[key] = self._users.get(key, 0) + 1
         try:
             async with lock:
-                yield
+                now = self._clock()
+                mine = await self._storage.take_buy_turn(
+                    user_id, product_id, self._holder, now, now + TURN_SECONDS
+                )
+                try:
+                    yield mine
+                finally:
+                    if mine:
+                        await self._storage.end_buy_turn(user_id, product_id, self._holder)
         finally:
             self._users[key] -= 1
             if not self._users[key]:
                 del self._users[key], self._locks[key]
-
-    def _forget_idle(self, now: float) -> None:
-        for user_id in [
-            u for u, taps in self._taps.items() if not taps or taps[-1] <= now - self._window
-        ]:
-            del self._taps[user_id]

@@ -360,6 +360,18 @@ def link_below(lang: Language) -> str:
     return lang._("Your payment link for this product is already in the chat, just above.")
 
 
+def link_on_its_way(lang: Language) -> str:
+    """A tap while the same buyer's tap for the same product is being answered elsewhere."""
+    return lang._(
+        "Your payment link for this product is on its way: it will be in the chat in a moment."
+    )
+
+
+def cart_link_on_its_way(lang: Language) -> str:
+    """A Checkout tap while the same buyer's cart is being checked out elsewhere."""
+    return lang._("Your cart's payment link is on its way: it will be in the chat in a moment.")
+
+
 def slow_down(seconds: int, lang: Language) -> str:
     return lang._("That is a lot of taps! Please wait {seconds} s and try again.").format(
         seconds=seconds

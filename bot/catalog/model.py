@@ -421,6 +421,8 @@ class LiveCatalog:
         self._current = current
         self._load = load
         self._storage = storage
+        # The database's catalog version this process's catalog was loaded at.
+        self._version = 0
 
     @property
     def current(self) -> Catalog:
@@ -430,13 +432,29 @@ class LiveCatalog:
 
     async def start(self) -> None:
         """Load the first catalog if there is none yet; record its stock numbers."""
+        self._version = await self._storage.catalog_version()
         if self._current is None:
             self._current = await self._load()
         await self._record(self._current)
 
     async def reload(self) -> Catalog:
-        """Load the catalog again and use it; raises CatalogError (keeping the old one)."""
-        catalog = await self._load()
+        """Load the catalog again and use it, and tell the other processes on the database to
+        do the same; raises CatalogError (keeping the old one)."""
+        catalog = await self._use(await self._load())
+        self._version = await self._storage.bump_catalog_version()
+        return catalog
+
+    async def follow(self) -> Catalog | None:
+        """Reload if another process reloaded since this one last did; the catalog loaded, or
+        None when there was nothing to do. Raises CatalogError (keeping the old one, and not
+        trying that version again)."""
+        version = await self._storage.catalog_version()
+        if version == self._version:
+            return None
+        self._version = version
+        return await self._use(await self._load())
+
+    async def _use(self, catalog: Catalog) -> Catalog:
         await self._record(catalog)
         self._current = catalog
         return catalog

@@ -79,7 +79,14 @@ class Guardian:
         while True:
             await asyncio.sleep(self._limits.every_seconds)
             try:
-                await self.check()
+                # One replica at a time speaks: they share a database, an outbox and
+                # settings, and the balancer spreads the work, so one replica's facts stand
+                # for all, and the admins hear of a condition once, not once per replica.
+                async with self._storage.periodic_turn("guardian") as mine:
+                    if mine:
+                        await self.check()
+                    else:
+                        log.debug("guardian: another replica has the turn")
             except Exception:  # the next look may go better; this loop must not die
                 log.exception("the guardian could not check the shop's health")
 

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 # Connections the pool keeps at most: each transaction block holds one until its COMMIT.
 POOL_SIZE = 10
+# How long opening a connection of its own (an advisory turn) may take.
+CONNECT_SECONDS = 10.0
 # What asyncpg and the server raise for a failed statement or a lost connection.
 DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
@@ -103,6 +105,32 @@ class Engine:
         if self._pool is None:
             raise StorageError("the database is not open")
         return self._pool
+
+    @asynccontextmanager
+    async def advisory_turn(self, name: str) -> AsyncIterator[bool]:
+        """Whether this replica holds the advisory lock named `name` while the block runs.
+
+        The lock is taken on a connection of its own, outside the pool, and held by its
+        session: when the replica dies its connection closes and the lock goes with it."""
+        try:
+            connection = await asyncpg.connect(self._url, timeout=CONNECT_SECONDS)
+        except (*DATABASE_ERRORS, TimeoutError) as exc:
+            raise StorageError(f"cannot take the turn at {name}: {exc}") from exc
+        try:
+            key = "checkout-bot:" + name
+            try:
+                mine = await connection.fetchval(
+                    "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", key
+                )
+            except DATABASE_ERRORS as exc:
+                raise StorageError(f"cannot take the turn at {name}: {exc}") from exc
+            yield bool(mine)
+        finally:
+            # Closing the session releases its advisory locks.
+            try:
+                await connection.close(timeout=CONNECT_SECONDS)
+            except (*DATABASE_ERRORS, TimeoutError):
+                connection.terminate()
 
     async def rows(self, sql: str, *parameters: Any) -> list[Record]:
         """A read outside any transaction, on whichever pooled connection is free."""

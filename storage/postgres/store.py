@@ -12,7 +12,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
 from typing import Concatenate, ParamSpec, Self, TypeVar
 
@@ -38,8 +38,9 @@ from storage.postgres import (
     outbox_pace,
     preferences,
     refunds,
+    replicas,
 )
-from storage.postgres.engine import Engine
+from storage.postgres.engine import POOL_SIZE, Engine
 from storage.postgres.reports import PostgresReports
 from storage.postgres.statements import Writes
 from storage.postgres.stock import lock_level, record_catalog, record_levels, units_left
@@ -59,8 +60,8 @@ class PostgresStorage:
     connection of its own, committed before the call returns.
     """
 
-    def __init__(self, url: str) -> None:
-        self._engine = Engine(url)
+    def __init__(self, url: str, *, pool_size: int = POOL_SIZE) -> None:
+        self._engine = Engine(url, pool_size=pool_size)
         self.reports = PostgresReports(self._engine)
 
     @property
@@ -103,6 +104,28 @@ class PostgresStorage:
         """One write in a transaction of its own."""
         async with self._engine.transaction() as db:
             return await write(db, *args, **kwargs)
+
+    def periodic_turn(self, name: str) -> AbstractAsyncContextManager[bool]:
+        return self._engine.advisory_turn(name)
+
+    async def catalog_version(self) -> int:
+        return await replicas.catalog_version(self._engine)
+
+    async def bump_catalog_version(self) -> int:
+        return await self._write(replicas.bump_catalog_version)
+
+    async def pace_tap(self, telegram_user_id: int, now: float, window: float, limit: int) -> float:
+        return await self._write(replicas.pace_tap, telegram_user_id, now, window, limit)
+
+    async def take_buy_turn(
+        self, telegram_user_id: int, product_id: str, holder: str, now: float, until: float
+    ) -> bool:
+        return await self._write(
+            replicas.take_buy_turn, telegram_user_id, product_id, holder, now, until
+        )
+
+    async def end_buy_turn(self, telegram_user_id: int, product_id: str, holder: str) -> None:
+        await self._write(replicas.end_buy_turn, telegram_user_id, product_id, holder)
 
     # Orders
 

@@ -32,7 +32,7 @@ from storage.models import (
 from storage.order_rules import OrderStatus
 from storage.protocol import StorageError, Transaction
 from storage.send_slots import SlotBook, SlotGrid
-from storage.sqlite import carts, goods, health, orders, outbox, preferences, refunds
+from storage.sqlite import carts, goods, health, orders, outbox, preferences, refunds, replicas
 from storage.sqlite.engine import Engine
 from storage.sqlite.reports import SQLiteReports
 from storage.sqlite.statements import Writes
@@ -101,6 +101,30 @@ class SQLiteStorage:
         """One write, committed together with the transactions open beside it (group commit)."""
         async with self._engine.transaction() as db:
             return await write(db, *args, **kwargs)
+
+    @asynccontextmanager
+    async def periodic_turn(self, name: str) -> AsyncIterator[bool]:
+        """Always this process's: one process opens a SQLite file."""
+        yield True
+
+    async def catalog_version(self) -> int:
+        return await replicas.catalog_version(self._engine)
+
+    async def bump_catalog_version(self) -> int:
+        return await self._write(replicas.bump_catalog_version)
+
+    async def pace_tap(self, telegram_user_id: int, now: float, window: float, limit: int) -> float:
+        return await self._write(replicas.pace_tap, telegram_user_id, now, window, limit)
+
+    async def take_buy_turn(
+        self, telegram_user_id: int, product_id: str, holder: str, now: float, until: float
+    ) -> bool:
+        """Always the one process's: its own lock already lets one tap at a time through, and a
+        write here would only add a COMMIT to every tap."""
+        return True
+
+    async def end_buy_turn(self, telegram_user_id: int, product_id: str, holder: str) -> None:
+        pass
 
     # Orders
 

@@ -123,7 +123,7 @@ async def test_a_buyer_tapping_dozens_of_times_is_slowed_down_politely(
 
 
 class ManualClock:
-    """A monotonic clock that moves only when the test moves it (from a whole number of
+    """A clock that moves only when the test moves it (from a whole number of
     seconds, so that the seconds left come out whole)."""
 
     def __init__(self) -> None:
@@ -139,9 +139,10 @@ async def test_a_slowed_down_buyer_is_told_the_seconds_left_and_may_tap_once_the
     telegram: TelegramEmulator,
     stripe_api: StripeEmulator,
 ) -> None:
-    """The tap guard reads the service's clock: a minute passes without waiting for it."""
+    """The tap guard reads the service's wall clock (the taps are counted in the database, for
+    every process on it): a minute passes without waiting for it."""
     clock = ManualClock()
-    async with Service(make_settings(), catalog, clock=clock, outbox_delays=QUICK_RETRIES):
+    async with Service(make_settings(), catalog, wall_clock=clock, outbox_delays=QUICK_RETRIES):
         ada = telegram.user(4242, "Ada")
         card = await open_card(telegram, ada, "The Forest Hiker")
         data = button_with(card, "buy:")["callback_data"]
