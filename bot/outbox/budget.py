@@ -20,9 +20,6 @@ log = logging.getLogger(__name__)
 
 JSONDict = dict[str, Any]
 
-# An answer does not space its chat's messages a second apart: it waits for a second the
-# outbox took in its chat, but leaves the chat free behind it (see SharedBudget).
-ANSWERS_SECONDS_PER_CHAT = 0.0
 # A 429 that comes anyway (Telegram stricter than the pace, another program on the same token)
 # is waited out and the answer tried again this many times.
 MAX_RETRIES = 2
@@ -32,15 +29,9 @@ _MESSAGE_METHODS = ("send", "copyMessage", "forwardMessage", "editMessage")
 _NOT_MESSAGES = frozenset({"sendChatAction"})
 
 
-def counted_chat(endpoint: str, data: JSONDict) -> int | None:
-    """The chat whose message this request sends or edits; None when it is not a message, or
-    names no chat by number (an inline message, a channel's @username)."""
-    if not endpoint.startswith(_MESSAGE_METHODS) or endpoint in _NOT_MESSAGES:
-        return None
-    try:
-        return int(data["chat_id"])
-    except (KeyError, TypeError, ValueError):
-        return None
+def is_message(endpoint: str) -> bool:
+    """Whether a Bot API method sends a message or changes one."""
+    return endpoint.startswith(_MESSAGE_METHODS) and endpoint not in _NOT_MESSAGES
 
 
 class SharedBudget(BaseRateLimiter[None]):
@@ -50,11 +41,12 @@ class SharedBudget(BaseRateLimiter[None]):
     with the outbox's few sends already waiting for theirs (eight a replica at most), not
     behind its backlog, which waits in the database.
 
-    An answer waits for its chat's second when the outbox sent there just before, but takes
-    none of its own: it follows a person's tap or command, and a second's wait after each
-    message of a handler that sends two would be felt by every buyer, to spare Telegram a
-    short burst in one chat, which it allows. A 429 is waited out, then the message takes a
-    fresh slot, up to `max_retries` times.
+    An answer keeps no second in its chat, neither after the outbox's messages nor after
+    another answer: it follows a person's tap or command, a short burst Telegram allows in a
+    chat, and a second's wait would be felt by every buyer whose handler sends two messages
+    or who taps just after a confirmation. The outbox keeps the chats' seconds, for the chat
+    that gets many messages (an owner's sale alerts). A 429 is waited out, then the message
+    takes a fresh slot, up to `max_retries` times.
 
     The outbox takes its slots itself (it gives a message back when it stops while waiting),
     so its sends go through a bot without this limiter."""
@@ -63,7 +55,7 @@ class SharedBudget(BaseRateLimiter[None]):
         self, storage: Storage, per_second: float, *, max_retries: int = MAX_RETRIES
     ) -> None:
         self._storage = storage
-        self._grid = SlotGrid(per_second, seconds_per_chat=ANSWERS_SECONDS_PER_CHAT)
+        self._grid = SlotGrid(per_second)
         self._max_retries = max_retries
 
     async def initialize(self) -> None:
@@ -81,11 +73,11 @@ class SharedBudget(BaseRateLimiter[None]):
         data: dict[str, Any],
         rate_limit_args: None,
     ) -> bool | JSONDict | list[JSONDict]:
-        chat_id = counted_chat(endpoint, data)
+        counted = is_message(endpoint)
         attempt = 0
         while True:
-            if chat_id is not None:
-                await self._wait_for_slot(chat_id)
+            if counted:
+                await self._wait_for_slot()
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
@@ -97,9 +89,9 @@ class SharedBudget(BaseRateLimiter[None]):
                 log.info("%s: Telegram says retry in %s s", endpoint, seconds)
                 await asyncio.sleep(seconds)
 
-    async def _wait_for_slot(self, chat_id: int) -> None:
+    async def _wait_for_slot(self) -> None:
         try:
-            delay = await self._slot(chat_id)
+            delay = await self._slot()
         except Exception:
             # An answer now (a 429 at worst) is better than none while the store is away.
             log.warning("no send slot from the store; sending without one", exc_info=True)
@@ -107,8 +99,8 @@ class SharedBudget(BaseRateLimiter[None]):
         if delay > 0:
             await asyncio.sleep(delay)
 
-    async def _slot(self, chat_id: int) -> float:
-        """Take the slot for a message to `chat_id`; seconds to wait for it.
+    async def _slot(self) -> float:
+        """Take the slot for a message; seconds to wait for it.
 
         The next free slot may be up to a slot's length away (1/30 s) when nothing else is
         being sent: a wait every buyer would feel on every answer. So when the slot under way
@@ -118,11 +110,11 @@ class SharedBudget(BaseRateLimiter[None]):
         grid, reserve = self._grid, self._storage.reserve_send_slot
         now = time.time()
         if not grid.exclusive:  # no cap: slots a millisecond long, shared
-            return await reserve(chat_id, now, grid) - now
+            return await reserve(None, now, grid) - now
         # Asked as of a slot ago, so that the slot under way counts as free if it is.
-        starts = await reserve(chat_id, now - grid.interval, grid)
+        starts = await reserve(None, now - grid.interval, grid)
         if starts <= now:
-            following = await reserve(chat_id, now, grid)
+            following = await reserve(None, now, grid)
             if following < starts + 1.5 * grid.interval:
                 return 0.0
             starts = following
