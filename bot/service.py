@@ -39,7 +39,7 @@ from bot.ops.watch import Watch
 from bot.outbox.budget import SharedBudget
 from bot.outbox.goods import Goods
 from bot.outbox.notices import Notices
-from bot.outbox.pace import Pace
+from bot.outbox.pace import SECONDS_PER_CHAT, Pace
 from bot.outbox.sender import RETRY_DELAYS, OutboxSender, RetryDelays
 from bot.settings import CatalogSource, Settings, TelegramMode
 from storage import Storage, StorageError, open_storage
@@ -83,10 +83,11 @@ class Service:
     With CATALOG_SOURCE=stripe there is no catalog to pass: start-up reads it from Stripe.
 
     `clock` (monotonic seconds, read by the guardian), `wall_clock` (Unix seconds, the
-    guardian's and the buyers' tap guard's), `outbox_delays`, `guard_limits`, `http_limits`
-    and `catalog_follow_seconds` (how often it looks whether another process reloaded the
-    catalog) are the bot's own unless a test passes others: shorter retries, a clock it moves
-    itself, deadlines it can wait out.
+    guardian's and the buyers' tap guard's), `outbox_delays`, `guard_limits`, `http_limits`,
+    `catalog_follow_seconds` (how often it looks whether another process reloaded the
+    catalog) and `seconds_per_chat` are the bot's own unless a test passes others: shorter
+    retries, a clock it moves itself, deadlines it can wait out, a chat's messages closer
+    together than Telegram's one a second (for tests whose emulator enforces no flood limits).
 
     `failed` is set when the service can no longer run (another copy polls with the same
     token); `failure` then says why, in one line."""
@@ -102,6 +103,7 @@ class Service:
         guard_limits: GuardLimits = GUARD_LIMITS,
         http_limits: HttpLimits = HTTP_LIMITS,
         catalog_follow_seconds: float = FOLLOW_SECONDS,
+        seconds_per_chat: float = SECONDS_PER_CHAT,
     ) -> None:
         self.settings = settings
         self._clock = clock
@@ -110,6 +112,7 @@ class Service:
         self.guardian: Guardian | None = None
         self._outbox_delays = outbox_delays
         self._http_limits = http_limits
+        self._seconds_per_chat = seconds_per_chat
         self.storage: Storage = open_storage(
             settings.database_url, pool_size=settings.database_pool_size
         )
@@ -215,7 +218,7 @@ class Service:
             Notices(self.storage, Goods(self.storage, application.bot, self.live_catalog)).compose,
             # The slots of the answers' rate limiter (build_application), kept in the store:
             # on PostgreSQL, one budget for every replica.
-            pace=Pace(self.storage, settings.telegram_messages_per_second),
+            pace=Pace(self.storage, settings.telegram_messages_per_second, self._seconds_per_chat),
             delays=self._outbox_delays,
             on_result=self.watch.outbox_send,
             lease=settings.outbox_lease_seconds,

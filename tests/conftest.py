@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 
 from bot.catalog.model import Catalog, load_catalog
+from bot.outbox.pace import SECONDS_PER_CHAT
 from bot.service import Service
 from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TELEGRAM_LIMITS, TelegramEmulator
 from tests.databases import scratch_database
-from tests.helpers import ADMIN_ID, QUICK_RETRIES, REPO, free_port
+from tests.helpers import ADMIN_ID, QUICK_RETRIES, QUICK_SECONDS_PER_CHAT, REPO, free_port
 
 
 @pytest.fixture
@@ -27,6 +28,16 @@ async def telegram(request: pytest.FixtureRequest) -> AsyncIterator[TelegramEmul
     limits = None if marker is None else (marker.args[0] if marker.args else TELEGRAM_LIMITS)
     async with TelegramEmulator(rate_limits=limits) as emulator:
         yield emulator
+
+
+@pytest.fixture
+def seconds_per_chat(request: pytest.FixtureRequest) -> float:
+    """The outbox's spacing of a chat's messages for the shop under test: a hundredth of a
+    second, as the `telegram` fixture enforces no flood limits; Telegram's real second in a
+    test marked `flood_limits`, as that test is about the limits."""
+    if request.node.get_closest_marker("flood_limits") is not None:
+        return SECONDS_PER_CHAT
+    return QUICK_SECONDS_PER_CHAT
 
 
 @pytest.fixture
@@ -72,11 +83,16 @@ def make_settings(
 
 @pytest.fixture
 async def shop(
-    make_settings: Callable[..., Settings], catalog: Catalog, stripe_api: StripeEmulator
+    make_settings: Callable[..., Settings],
+    catalog: Catalog,
+    stripe_api: StripeEmulator,
+    seconds_per_chat: float,
 ) -> AsyncIterator[Service]:
     """The shop in polling mode, with Stripe's events sent to its webhook; the outbox retries
-    without a real backoff."""
-    async with Service(make_settings(), catalog, outbox_delays=QUICK_RETRIES) as service:
+    without a real backoff and paces each chat as `seconds_per_chat` says."""
+    async with Service(
+        make_settings(), catalog, outbox_delays=QUICK_RETRIES, seconds_per_chat=seconds_per_chat
+    ) as service:
         stripe_api.webhook_url = f"{service.http_url}/stripe/webhook"
         yield service
 
@@ -86,8 +102,9 @@ async def webhook_shop(
     make_settings: Callable[..., Settings],
     catalog: Catalog,
     stripe_api: StripeEmulator,
+    seconds_per_chat: float,
 ) -> AsyncIterator[Service]:
-    """The shop in Telegram webhook mode."""
+    """The shop in Telegram webhook mode, paced as `shop` is."""
     port = free_port()
     settings = make_settings(
         telegram_mode="webhook",
@@ -95,7 +112,9 @@ async def webhook_shop(
         public_base_url=f"http://127.0.0.1:{port}",
         http_port=port,
     )
-    async with Service(settings, catalog, outbox_delays=QUICK_RETRIES) as service:
+    async with Service(
+        settings, catalog, outbox_delays=QUICK_RETRIES, seconds_per_chat=seconds_per_chat
+    ) as service:
         stripe_api.webhook_url = f"{service.http_url}/stripe/webhook"
         yield service
 

@@ -27,6 +27,10 @@ ADMIN_ID = 900_001
 # trouble): tests wait for the retry itself, never for a real backoff.
 QUICK_RETRIES = RetryDelays(first=0.01, most=3.0, trouble=0.04)
 
+# A chat's messages a hundredth of a second apart, not Telegram's second (bot/outbox/pace.py):
+# where the emulator enforces no flood limits, a test waits for the bot, not for the pace.
+QUICK_SECONDS_PER_CHAT = 0.01
+
 
 def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
     markup = message.get("reply_markup") or {}
@@ -350,11 +354,20 @@ async def open_order(
     return pay_message, session_behind(stripe_api, pay_message)
 
 
-async def ask(telegram: TelegramEmulator, user: TgUser, text: str) -> dict[str, Any]:
-    """Send `text` as the user; the next message the bot sends them."""
+async def ask(
+    telegram: TelegramEmulator,
+    user: TgUser,
+    text: str,
+    *,
+    with_buttons: str | None = None,
+    holding: str | None = None,
+) -> dict[str, Any]:
+    """Send `text` as the user; the next message the bot sends them (with that kind of button,
+    or holding that text, if given). Say which where the outbox may send the user something
+    meanwhile (a notice queued earlier), as it may arrive before the answer or after it."""
     after = from_now_on(telegram)
     await telegram.send_text(user, text)
-    return await next_message(telegram, user, after=after)
+    return await next_message(telegram, user, with_buttons=with_buttons, text=holding, after=after)
 
 
 async def raw_post(

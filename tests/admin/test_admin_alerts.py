@@ -32,10 +32,13 @@ FORMER_ADMIN = 900_003
 
 @pytest.fixture
 async def two_admins_shop(
-    make_settings: Callable[..., Settings], catalog: Catalog, stripe_api: StripeEmulator
+    make_settings: Callable[..., Settings],
+    catalog: Catalog,
+    stripe_api: StripeEmulator,
+    seconds_per_chat: float,
 ) -> AsyncIterator[Service]:
     settings = make_settings(admin_ids=frozenset({ADMIN_ID, OTHER_ADMIN}))
-    async with Service(settings, catalog) as service:
+    async with Service(settings, catalog, seconds_per_chat=seconds_per_chat) as service:
         stripe_api.webhook_url = f"{service.http_url}/stripe/webhook"
         yield service
 

@@ -67,10 +67,11 @@ async def test_two_admins_refunding_the_same_amount_make_two_refunds(
     catalog: Catalog,
     telegram: TelegramEmulator,
     stripe_api: StripeEmulator,
+    seconds_per_chat: float,
 ) -> None:
     """Message ids are counted per chat: two admins' questions can share one."""
     settings = make_settings(admin_ids=frozenset({ADMIN_ID, OTHER_ADMIN}))
-    async with Service(settings, catalog) as shop:
+    async with Service(settings, catalog, seconds_per_chat=seconds_per_chat) as shop:
         stripe_api.webhook_url = f"{shop.http_url}/stripe/webhook"
         order, _ = await paid_order(shop, telegram, stripe_api)
         reference = reference_for(order["id"])

@@ -47,9 +47,13 @@ SEPARATORS = re.compile(r"[,;|\t\r\n]")
 
 @pytest.fixture
 async def paris_shop(
-    make_settings: Callable[..., Settings], catalog: Catalog, stripe_api: StripeEmulator
+    make_settings: Callable[..., Settings],
+    catalog: Catalog,
+    stripe_api: StripeEmulator,
+    seconds_per_chat: float,
 ) -> AsyncIterator[Service]:
-    async with Service(make_settings(shop_timezone="Europe/Paris"), catalog) as service:
+    settings = make_settings(shop_timezone="Europe/Paris")
+    async with Service(settings, catalog, seconds_per_chat=seconds_per_chat) as service:
         stripe_api.webhook_url = f"{service.http_url}/stripe/webhook"
         yield service
 

@@ -54,14 +54,19 @@ async def test_a_refund_stripe_never_answered_is_made_at_the_next_start(
     catalog: Catalog,
     telegram: TelegramEmulator,
     stripe_api: StripeEmulator,
+    seconds_per_chat: float,
 ) -> None:
     settings, owner = make_settings(), telegram.user(ADMIN_ID, "Owner")
-    async with Service(settings, catalog, outbox_delays=QUICK_RETRIES) as shop:
+    async with Service(
+        settings, catalog, outbox_delays=QUICK_RETRIES, seconds_per_chat=seconds_per_chat
+    ) as shop:
         stripe_api.webhook_url = f"{shop.http_url}/stripe/webhook"
         question = await unanswered_refund(shop, telegram, stripe_api, owner)
     (key,) = keys_asked(stripe_api)
     after = from_now_on(telegram)
-    async with Service(settings, catalog, outbox_delays=QUICK_RETRIES):
+    async with Service(
+        settings, catalog, outbox_delays=QUICK_RETRIES, seconds_per_chat=seconds_per_chat
+    ):
         await telegram.wait_for("editMessageText", after, timeout=10)
         ended = question_now(telegram, question)
     assert "Requested at Stripe" in ended["text"] and buttons(ended) == []
@@ -98,17 +103,22 @@ async def test_a_refund_stripe_refuses_when_asked_again_is_said_not_made(
     telegram: TelegramEmulator,
     stripe_api: StripeEmulator,
     closed_port: int,
+    seconds_per_chat: float,
 ) -> None:
     """While the bot was down, the owner refunded the whole payment from Stripe's Dashboard."""
     settings, owner = make_settings(), telegram.user(ADMIN_ID, "Owner")
-    async with Service(settings, catalog, outbox_delays=QUICK_RETRIES) as shop:
+    async with Service(
+        settings, catalog, outbox_delays=QUICK_RETRIES, seconds_per_chat=seconds_per_chat
+    ) as shop:
         stripe_api.webhook_url = f"{shop.http_url}/stripe/webhook"
         question = await unanswered_refund(shop, telegram, stripe_api, owner)
         (order,) = rows(settings.database_path, "SELECT payment_intent_id FROM orders")
     stripe_api.webhook_url = f"http://127.0.0.1:{closed_port}/stripe/webhook"
     await stripe_api.refund(order["payment_intent_id"])
     after = from_now_on(telegram)
-    async with Service(settings, catalog, outbox_delays=QUICK_RETRIES):
+    async with Service(
+        settings, catalog, outbox_delays=QUICK_RETRIES, seconds_per_chat=seconds_per_chat
+    ):
         await telegram.wait_for("editMessageText", after, timeout=10)
         ended = question_now(telegram, question)
     assert "Stripe refused the refund: Charge " in ended["text"]

@@ -64,12 +64,13 @@ def shop_catalog(*products: dict[str, Any]) -> Catalog:
 
 @pytest.fixture
 def open_shop(
-    make_settings: Callable[..., Settings], stripe_api: StripeEmulator
+    make_settings: Callable[..., Settings], stripe_api: StripeEmulator, seconds_per_chat: float
 ) -> Callable[[Catalog], Any]:
     """Run the shop with a given catalog: `async with open_shop(catalog) as shop:`."""
 
     def run(catalog: Catalog) -> Any:
-        return _Running(Service(make_settings(), catalog), stripe_api)
+        service = Service(make_settings(), catalog, seconds_per_chat=seconds_per_chat)
+        return _Running(service, stripe_api)
 
     return run
 

@@ -107,10 +107,10 @@ def stripe_settings(make_settings: Callable[..., Settings]) -> Callable[..., Set
 
 @pytest.fixture
 async def stripe_shop(
-    stripe_settings: Callable[..., Settings], stripe_api: StripeEmulator
+    stripe_settings: Callable[..., Settings], stripe_api: StripeEmulator, seconds_per_chat: float
 ) -> AsyncIterator[Service]:
     stock(stripe_api)
-    async with Service(stripe_settings()) as service:
+    async with Service(stripe_settings(), seconds_per_chat=seconds_per_chat) as service:
         stripe_api.webhook_url = f"{service.http_url}/stripe/webhook"
         yield service
 

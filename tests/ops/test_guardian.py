@@ -44,6 +44,7 @@ async def guarded(
     stripe_api: StripeEmulator,
     clocks: Clocks,
     request: pytest.FixtureRequest,
+    seconds_per_chat: float,
 ) -> AsyncIterator[Service]:
     """The shop with clocks the test moves; limits from the test's `limits` parameter."""
     limits = getattr(request, "param", GuardLimits())
@@ -54,6 +55,7 @@ async def guarded(
         clock=clocks.monotonic,
         wall_clock=clocks.wall,
         guard_limits=limits,
+        seconds_per_chat=seconds_per_chat,
     ) as service:
         stripe_api.webhook_url = f"{service.http_url}/stripe/webhook"
         yield service

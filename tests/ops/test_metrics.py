@@ -29,10 +29,15 @@ from tests.ops.steps import METRICS_TOKEN, exported_series, get_metrics, scrape,
 
 @pytest.fixture
 async def measured_shop(
-    make_settings: Callable[..., Settings], catalog: Catalog, stripe_api: StripeEmulator
+    make_settings: Callable[..., Settings],
+    catalog: Catalog,
+    stripe_api: StripeEmulator,
+    seconds_per_chat: float,
 ) -> AsyncIterator[Service]:
     settings = make_settings(metrics_token=METRICS_TOKEN)
-    async with Service(settings, catalog, outbox_delays=QUICK_RETRIES) as service:
+    async with Service(
+        settings, catalog, outbox_delays=QUICK_RETRIES, seconds_per_chat=seconds_per_chat
+    ) as service:
         stripe_api.webhook_url = f"{service.http_url}/stripe/webhook"
         yield service
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +67,10 @@ async def test_a_buyer_who_blocked_the_bot_is_not_retried(
     catalog: Catalog,
     telegram: TelegramEmulator,
     stripe_api: StripeEmulator,
+    seconds_per_chat: float,
 ) -> None:
     settings = make_settings()
-    async with Service(settings, catalog) as shop:
+    async with Service(settings, catalog, seconds_per_chat=seconds_per_chat) as shop:
         stripe_api.webhook_url = f"{shop.http_url}/stripe/webhook"
         ada = telegram.user(4242, "Ada")
         session = session_behind(stripe_api, await tap_product(telegram, ada, "The Forest Hiker"))
@@ -112,25 +114,43 @@ async def test_a_confirmation_whose_sending_cannot_be_recorded_is_not_sent_again
     session = session_behind(stripe_api, pay_message)
     # Recording a send fails from now on; the payment itself only inserts, and the claim and
     # its renewals set no sent_at.
-    with sqlite3.connect(database) as db:
-        db.execute(
-            "CREATE TRIGGER disk_full BEFORE UPDATE OF sent_at ON outbox"
-            " BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END"
-        )
+    disk_full = (
+        "CREATE TRIGGER disk_full BEFORE UPDATE OF sent_at ON outbox"
+        " BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END"
+    )
+    await until(schema_changed(database, disk_full))
     after = from_now_on(telegram)
     assert (await stripe_api.pay(session["id"])).status == 200
     await next_message(telegram, ada, text="Payment received", after=after, timeout=10)
     # The first record failed when it was sent, the second when it was tried again.
     await until(lambda: outbox_errors(caplog) >= 2, timeout=15)
 
-    with sqlite3.connect(database) as db:
-        db.execute("DROP TRIGGER disk_full")
+    await until(schema_changed(database, "DROP TRIGGER disk_full"))
     await until(
         lambda: bool(rows(database, "SELECT id FROM outbox WHERE sent_at IS NOT NULL")),
         timeout=15,
     )
     confirmations = [m for m in telegram.messages_to(ada.id) if "Payment received" in m["text"]]
     assert len(confirmations) == 1
+
+
+def schema_changed(database: Path, statement: str) -> Callable[[], bool]:
+    """A try at a schema change while the bot writes: false if the database was locked. A
+    change begun on a snapshot the bot's next write made stale waits out its whole busy
+    timeout in vain ("database is locked"); a new try reads the database afresh."""
+
+    def attempt() -> bool:
+        with closing(sqlite3.connect(database, timeout=0.05)) as db:
+            try:
+                db.execute(statement)
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc):
+                    raise
+                return False
+            db.commit()
+        return True
+
+    return attempt
 
 
 async def test_a_stale_processing_notice_never_follows_the_payment_confirmation(

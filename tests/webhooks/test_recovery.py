@@ -158,17 +158,18 @@ async def test_start_up_reconciles_what_was_paid_while_the_bot_was_down(
     telegram: TelegramEmulator,
     stripe_api: StripeEmulator,
     closed_port: int,
+    seconds_per_chat: float,
 ) -> None:
     settings = make_settings()
     ada = telegram.user(4242, "Ada")
-    async with Service(settings, catalog) as shop:
+    async with Service(settings, catalog, seconds_per_chat=seconds_per_chat) as shop:
         stripe_api.webhook_url = f"{shop.http_url}/stripe/webhook"
         _, session = await open_order(shop, telegram, stripe_api, ada)
     await missed(stripe_api, closed_port)  # the bot is down: nobody answers
     await stripe_api.pay(session["id"])
 
     after = from_now_on(telegram)
-    async with Service(settings, catalog):
+    async with Service(settings, catalog, seconds_per_chat=seconds_per_chat):
         await next_message(telegram, ada, text="Payment received", after=after)
     (order,) = rows(settings.database_path, "SELECT status FROM orders")
     assert order["status"] == "paid"
