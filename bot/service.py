@@ -14,7 +14,7 @@ from typing import Any, Self
 import stripe
 from aiohttp import web
 from telegram.error import Conflict, InvalidToken, TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.ext import Application, ApplicationBuilder, ExtBot
 from telegram.request import BaseRequest
 
 from bot.admin.catalog_reload import FOLLOW_SECONDS, CatalogReload
@@ -36,6 +36,7 @@ from bot.ops.health_command import HealthCommand
 from bot.ops.metrics import Metrics
 from bot.ops.metrics_http import MetricsEndpoint
 from bot.ops.watch import Watch
+from bot.outbox.budget import SharedBudget
 from bot.outbox.goods import Goods
 from bot.outbox.notices import Notices
 from bot.outbox.pace import SECONDS_PER_CHAT, Pace
@@ -143,7 +144,7 @@ class Service:
         self._polled = False
         self.failed = asyncio.Event()
         self.failure: str | None = None
-        self.application = build_application(settings, *self._telegram_requests)
+        self.application = build_application(settings, self.storage, *self._telegram_requests)
         self._stack = AsyncExitStack()
         self.http_port = 0
         # Every part started (GET /readyz); false again from the moment stop() begins.
@@ -213,10 +214,10 @@ class Service:
         stripe_client = self.stripe_client
         sender = OutboxSender(
             self.storage,
-            application.bot,
+            outbox_bot(settings, *self._telegram_requests),
             Notices(self.storage, Goods(self.storage, application.bot, self.live_catalog)).compose,
-            # The same cap as python-telegram-bot's rate limiter (build_application), kept in
-            # the store: on PostgreSQL, one pace for every replica.
+            # The slots of the answers' rate limiter (build_application), kept in the store:
+            # on PostgreSQL, one budget for every replica.
             pace=Pace(self.storage, settings.telegram_messages_per_second, self._seconds_per_chat),
             delays=self._outbox_delays,
             on_result=self.watch.outbox_send,
@@ -429,7 +430,7 @@ class Service:
 
 
 def build_application(
-    settings: Settings, requests: BaseRequest, get_updates_requests: BaseRequest
+    settings: Settings, storage: Storage, requests: BaseRequest, get_updates_requests: BaseRequest
 ) -> TelegramApp:
     """python-telegram-bot's Application, pointed at the configured Bot API server."""
     base_url = settings.telegram_api_base_url
@@ -438,10 +439,10 @@ def build_application(
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(base_url)
         .base_file_url(_file_url_for(base_url))
-        # One budget for everything the bot sends, answers and confirmations alike, so that a
-        # flash sale queues here instead of running into Telegram's 429s; a 429 that comes
-        # anyway is waited out and retried. The outbox also spaces each chat's messages.
-        .rate_limiter(message_limiter(settings.telegram_messages_per_second))
+        # One budget for everything the bot sends, answers and confirmations alike: the answers
+        # take their send slots where the outbox takes its own, so that a flash sale queues
+        # instead of running into Telegram's 429s; a 429 that comes anyway is waited out.
+        .rate_limiter(SharedBudget(storage, settings.telegram_messages_per_second))
         .concurrent_updates(CONCURRENT_UPDATES)
         .request(requests)
         .get_updates_request(get_updates_requests)
@@ -451,17 +452,19 @@ def build_application(
     return builder.build()
 
 
-def message_limiter(per_second: float) -> AIORateLimiter:
-    """The cap on messages to Telegram, all chats together; 0 means none (aiolimiter's own
-    meaning of a zero rate).
-
-    aiolimiter's bucket holds `max_rate` and a message takes 1 from it: a bucket of 0.5 never
-    holds a whole message, and nothing would ever be sent. Below 1 a second, the same rate is
-    one message per 1/rate seconds.
-    """
-    if 0 < per_second < 1:
-        return AIORateLimiter(overall_max_rate=1, overall_time_period=1 / per_second, max_retries=2)
-    return AIORateLimiter(overall_max_rate=per_second, max_retries=2)
+def outbox_bot(
+    settings: Settings, requests: BaseRequest, get_updates_requests: BaseRequest
+) -> ExtBot[None]:
+    """The application's bot without its rate limiter, on the same connections: the outbox
+    takes each message's slot itself (bot/outbox/pace.py), and must not take two."""
+    base_url = settings.telegram_api_base_url
+    return ExtBot(
+        settings.telegram_bot_token.get_secret_value(),
+        base_url=base_url,
+        base_file_url=_file_url_for(base_url),
+        request=requests,
+        get_updates_request=get_updates_requests,
+    )
 
 
 def _file_url_for(base_url: str) -> str:

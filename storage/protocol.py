@@ -480,10 +480,11 @@ class Storage(Protocol):
         """Let other senders take these messages at once (a sender that stops unsent)."""
         ...
 
-    async def reserve_send_slot(self, chat_id: int, now: float, grid: SlotGrid) -> float:
+    async def reserve_send_slot(self, chat_id: int | None, now: float, grid: SlotGrid) -> float:
         """Take the first free send slot for a message to `chat_id` from `now` on, within
         `grid`'s limits, for every process on this database together; when the slot starts
-        (on the clock `now` was read from: Unix seconds, for processes to agree)."""
+        (on the clock `now` was read from: Unix seconds, for processes to agree). With no
+        `chat_id`, only the cap for all chats together applies (the bot's answers)."""
         ...
 
     async def next_attempt_at(

@@ -89,17 +89,21 @@ class SlotBook:
         self._taken: set[int] = set()
         self._chat_free_from: dict[int, int] = {}
 
-    def reserve(self, chat_id: int, now: float, grid: SlotGrid) -> float:
-        """Take the slot for a message to `chat_id`; when it starts (on `now`'s clock)."""
+    def reserve(self, chat_id: int | None, now: float, grid: SlotGrid) -> float:
+        """Take the slot for a message to `chat_id` (None: no chat's spacing); when it starts
+        (on `now`'s clock)."""
         if grid != self._grid:
             self._regrid(grid)
         first = grid.first(now)
-        slot = place(grid, first, self._taken, self._chat_free_from.get(chat_id))
+        chat_free_from = None if chat_id is None else self._chat_free_from.get(chat_id)
+        slot = place(grid, first, self._taken, chat_free_from)
         if grid.exclusive:
             self._taken.add(slot)
-        self._chat_free_from[chat_id] = slot + grid.slots_per_chat
+        if chat_id is not None:
+            self._chat_free_from[chat_id] = slot + grid.slots_per_chat
         if len(self._taken) > _REMEMBERED:
-            self._taken = {taken for taken in self._taken if taken >= first}
+            # The slot under way is kept: the bot's answers may still take it.
+            self._taken = {taken for taken in self._taken if taken >= first - 1}
         if len(self._chat_free_from) > _REMEMBERED:
             self._chat_free_from = {c: s for c, s in self._chat_free_from.items() if s > first}
         return grid.starts(slot)

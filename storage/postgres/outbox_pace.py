@@ -10,16 +10,20 @@ from storage.send_slots import SlotGrid, place
 PACE_LOCK = 0x636B6F75745F7063  # "ckout_pc"
 
 
-async def reserve(db: Writes, chat_id: int, now: float, grid: SlotGrid) -> float:
-    """Take the slot for a message to `chat_id`; when it starts (Unix seconds). The slots and
-    chats whose time has passed are dropped on the way."""
+async def reserve(db: Writes, chat_id: int | None, now: float, grid: SlotGrid) -> float:
+    """Take the slot for a message to `chat_id` (None: no chat's spacing); when it starts
+    (Unix seconds). The slots and chats whose time has passed are dropped on the way."""
     await db.execute("SELECT pg_advisory_xact_lock($1)", PACE_LOCK)
     first = grid.first(now)
-    since = grid.micros(first)
+    # The slot under way is kept: the bot's answers may still take it (bot/outbox/budget.py).
+    since = grid.micros(first - 1)
     await db.execute("DELETE FROM outbox_pace_slots WHERE at < $1", since)
     await db.execute("DELETE FROM outbox_pace_chats WHERE free_from <= $1", since)
-    chat = await db.rows("SELECT free_from FROM outbox_pace_chats WHERE chat_id = $1", chat_id)
-    chat_free_from = grid.slot_at(chat[0]["free_from"]) if chat else None
+    chat_free_from = None
+    if chat_id is not None:
+        sql = "SELECT free_from FROM outbox_pace_chats WHERE chat_id = $1"
+        if chat := await db.rows(sql, chat_id):
+            chat_free_from = grid.slot_at(chat[0]["free_from"])
     taken: set[int] = set()
     if grid.exclusive:
         rows = await db.rows(
@@ -33,6 +37,8 @@ async def reserve(db: Writes, chat_id: int, now: float, grid: SlotGrid) -> float
             "INSERT INTO outbox_pace_slots (at) VALUES ($1) ON CONFLICT DO NOTHING",
             grid.micros(slot),
         )
+    if chat_id is None:
+        return grid.starts(slot)
     await db.execute(
         "INSERT INTO outbox_pace_chats (chat_id, free_from) VALUES ($1, $2)"
         " ON CONFLICT (chat_id) DO UPDATE SET free_from = excluded.free_from",

@@ -368,7 +368,7 @@ class PostgresStorage:
         if message_ids:
             await self._write(outbox.release_claims, claimant, message_ids)
 
-    async def reserve_send_slot(self, chat_id: int, now: float, grid: SlotGrid) -> float:
+    async def reserve_send_slot(self, chat_id: int | None, now: float, grid: SlotGrid) -> float:
         return await self._write(outbox_pace.reserve, chat_id, now, grid)
 
     async def next_attempt_at(

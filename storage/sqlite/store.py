@@ -364,7 +364,7 @@ class SQLiteStorage:
         if message_ids:
             await self._write(outbox.release_claims, claimant, message_ids)
 
-    async def reserve_send_slot(self, chat_id: int, now: float, grid: SlotGrid) -> float:
+    async def reserve_send_slot(self, chat_id: int | None, now: float, grid: SlotGrid) -> float:
         # One process owns the file: its memory holds every slot taken.
         return self._send_slots.reserve(chat_id, now, grid)
 

@@ -205,9 +205,10 @@ async def test_a_429_is_waited_out_exactly_as_long_as_telegram_says(tmp_path: Pa
 async def test_a_cap_below_one_message_a_second_sends_at_that_pace(
     make_settings: Callable[..., Settings], catalog: Catalog
 ) -> None:
-    """aiolimiter's bucket holds the rate: one of 0.5 never held the 1 a message takes, and
-    the bot said nothing to anyone. Here Telegram allows 0.6 a second: a bot that did not keep
-    to its 0.5 would be answered 429."""
+    """The answers keep a cap below one a second too (the rate limiter once used, aiolimiter's
+    bucket of 0.5, never held the 1 a message takes, and the bot said nothing to anyone).
+    Here Telegram allows 0.6 a second: a bot that did not keep to its 0.5 would be answered
+    429, one that answered early in a slot and then at the next slot's start too."""
     slow = RateLimits(global_per_second=0.6, global_burst=1, per_chat_per_second=None)
     async with TelegramEmulator(rate_limits=slow) as telegram:
         settings = make_settings(

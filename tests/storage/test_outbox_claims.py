@@ -110,6 +110,21 @@ async def test_send_slots_keep_the_cap_and_each_chats_second(store: Storage) -> 
     assert 1.0 - 1e-6 <= await store.reserve_send_slot(11, T, grid) - T < 2.0
 
 
+async def test_a_message_of_no_chat_takes_a_slot_but_keeps_no_chats_second(
+    store: Storage,
+) -> None:
+    """The bot's answers (no chat given) share the cap with the outbox, not the chats' seconds;
+    and the slot under way stays taken until it ends, for an answer may ask for it."""
+    grid = SlotGrid(per_second=10, seconds_per_chat=1)
+    assert await store.reserve_send_slot(7, T, grid) == pytest.approx(T, abs=1e-6)
+    answers = [await store.reserve_send_slot(None, T, grid) - T for _ in range(2)]
+    assert answers == pytest.approx([0.1, 0.2], abs=1e-6)
+    assert await store.reserve_send_slot(7, T, grid) - T == pytest.approx(1.0, abs=1e-6)
+    # Half a slot on, the slot under way (chat 7's first) is not given again.
+    assert await store.reserve_send_slot(8, T + 0.05, grid) - T == pytest.approx(0.3, abs=1e-6)
+    assert await store.reserve_send_slot(None, T - 0.05, grid) - T == pytest.approx(0.4, abs=1e-6)
+
+
 async def test_replicas_on_one_database_share_the_send_slots(postgres_url: str) -> None:
     """Telegram's limits are the bot's: two stores on one PostgreSQL database never take the
     same slot, nor a chat's second twice."""
