@@ -31,9 +31,9 @@ from tests.helpers import REPO, free_port, session_behind, tap_product
 from tests.processes import environment
 from tests.stripe_sandbox import orders_with_open_sessions
 
-PRELOADED = 120  # buyers whose pending order and open session are made as the replicas start
+PRELOADED = 200  # buyers whose pending order and open session are made as the replicas start
 TAPPING = 4  # buyers who tap Buy through Telegram, their updates going to any replica
-KILL_AFTER = 60  # acknowledged deliveries before the kill
+KILL_AFTER = 100  # acknowledged deliveries before the kill
 # Stripe retries soon: a retry lands on whichever replica is alive.
 RETRY_DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 3.2, 3.2)
 WEBHOOK_SECRET = "fleet-test-secret"
