@@ -8,24 +8,32 @@ import sqlite3
 from storage.models import Order, OrderLine
 from storage.order_rules import OrderStatus
 
-# Every stored column of an order, then its lines as one JSON array (a correlated subquery: the
-# queries read `FROM orders` unaliased). Each line is [line_no, product_id, title, unit_amount,
-# quantity].
-ORDER_COLUMNS = ", ".join(name for name in Order.__slots__ if name != "lines") + (
-    ", (SELECT json_group_array(json_array(l.line_no, l.product_id, l.title, l.unit_amount,"
+# An order's lines as one JSON array (a correlated subquery: the queries read `FROM orders`
+# unaliased). Each line is [line_no, product_id, title, unit_amount, quantity].
+_LINES = (
+    "(SELECT json_group_array(json_array(l.line_no, l.product_id, l.title, l.unit_amount,"
     " l.quantity)) FROM order_lines l WHERE l.order_id = orders.id) AS lines"
 )
+# Every field of an order, in Order's own order, so that a row builds one positionally: a
+# dict of the row and keyword arguments were a tenth of reading an order.
+ORDER_COLUMNS = ", ".join(_LINES if name == "lines" else name for name in Order.__slots__)
+_STATUS = Order.__slots__.index("status")
+_LINES_AT = Order.__slots__.index("lines")
+_FROM_CART = Order.__slots__.index("from_cart")
 
 
 def lines_from(text: str | None) -> tuple[OrderLine, ...]:
     """The lines of the JSON array ORDER_COLUMNS reads, in their order."""
-    rows = sorted(json.loads(text or "[]"))
+    if not text or text == "[]":
+        return ()
+    rows = sorted(json.loads(text))
     return tuple(OrderLine(*row[1:]) for row in rows)
 
 
 def order_from(row: sqlite3.Row) -> Order:
-    values = dict(row)
-    values["status"] = OrderStatus(values["status"])
-    values["lines"] = lines_from(values["lines"])
-    values["from_cart"] = bool(values["from_cart"])
-    return Order(**values)
+    """The order of a row of ORDER_COLUMNS."""
+    values = list(row)
+    values[_STATUS] = OrderStatus(values[_STATUS])
+    values[_LINES_AT] = lines_from(values[_LINES_AT])
+    values[_FROM_CART] = bool(values[_FROM_CART])
+    return Order(*values)
