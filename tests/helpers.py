@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import itertools
 import socket
 import sqlite3
 import struct
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -219,15 +220,26 @@ def png(width: int, height: int) -> bytes:
     )
 
 
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+async def until(
+    condition: Callable[[], bool | Awaitable[bool]],
+    timeout: float = 5.0,
+    what: str = "condition",
+    every: float = 0.005,
+) -> None:
     """Wait for something the bot does without telling anyone: it stores the pay message's id
-    once Telegram has answered the send, and nothing observable follows. Polls the condition
-    until it holds, never a guessed duration."""
+    once Telegram has answered the send, and nothing observable follows; a row another process
+    writes. Polls the condition (a plain or an async check) until it holds, never a guessed
+    duration; `what` names it in the error, `every` spaces costly checks (a new connection)."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    while not await _holds(condition):
         if time.monotonic() > deadline:
-            raise TimeoutError(f"condition still false after {timeout}s")
-        await asyncio.sleep(0.005)
+            raise TimeoutError(f"{what} still false after {timeout}s")
+        await asyncio.sleep(every)
+
+
+async def _holds(condition: Callable[[], bool | Awaitable[bool]]) -> bool:
+    answer = condition()
+    return await answer if inspect.isawaitable(answer) else answer
 
 
 def link_stored(database: Path) -> Callable[[], bool]:

@@ -5,9 +5,7 @@ one process's)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from typing import Any
 
 import pytest
@@ -31,10 +29,13 @@ from webhooks.reconciliation import Reconciler, Report
 
 async def rows_of(url: str, sql: str) -> list[dict[str, Any]]:
     """The query's rows once there are some (at most 5 s)."""
-    deadline = time.monotonic() + 5
-    while not (found := await fetch(url, sql)):
-        assert time.monotonic() < deadline, f"no rows for {sql}"
-        await asyncio.sleep(0.01)
+    found: list[dict[str, Any]] = []
+
+    async def some() -> bool:
+        found[:] = await fetch(url, sql)
+        return bool(found)
+
+    await until(some, what=f"rows for {sql}", every=0.01)
     return found
 
 

@@ -27,7 +27,7 @@ from sandbox.telegram_api import TelegramEmulator
 from sandbox.telegram_emulator.flood import TELEGRAM_LIMITS
 from storage import open_storage
 from tests.databases import fetch
-from tests.helpers import REPO, free_port, session_behind, tap_product
+from tests.helpers import REPO, free_port, session_behind, tap_product, until
 from tests.processes import environment
 from tests.stripe_sandbox import orders_with_open_sessions
 
@@ -104,16 +104,16 @@ def _text(log: Path) -> str:
 
 async def _ready(url: str, process: asyncio.subprocess.Process, log: Path) -> None:
     """Wait for GET /readyz to answer 200 (every part started), as a balancer's check does."""
-    deadline = time.monotonic() + 30
     async with aiohttp.ClientSession() as http:
-        while time.monotonic() < deadline:
+
+        async def ready() -> bool:
             assert process.returncode is None, _text(log)
             with contextlib.suppress(aiohttp.ClientError):
                 async with http.get(f"{url}/readyz") as answer:
-                    if answer.status == 200:
-                        return
-            await asyncio.sleep(0.05)
-    raise TimeoutError(f"{url} never became ready:\n{_text(log)}")
+                    return answer.status == 200
+            return False
+
+        await until(ready, timeout=30, what=f"{url} ready", every=0.05)
 
 
 @pytest.fixture
@@ -198,13 +198,12 @@ def confirmations(telegram: TelegramEmulator) -> collections.Counter[int]:
 
 async def settled(url: str, telegram: TelegramEmulator, buyers: set[int]) -> None:
     """Wait until every buyer was told and the outbox has nothing left to send."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    async def all_told() -> bool:
         unsent = await fetch(url, "SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL")
-        if set(confirmations(telegram)) >= buyers and unsent[0]["n"] == 0:
-            return
-        await asyncio.sleep(0.05)
-    raise TimeoutError(f"{len(set(confirmations(telegram)))} of {len(buyers)} buyers told")
+        return set(confirmations(telegram)) >= buyers and unsent[0]["n"] == 0
+
+    await until(all_told, timeout=60, what="every buyer told, nothing left to send", every=0.05)
 
 
 async def open_shop(
