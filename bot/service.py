@@ -42,7 +42,7 @@ from bot.outbox.notices import Notices
 from bot.outbox.pace import SECONDS_PER_CHAT, Pace
 from bot.outbox.sender import RETRY_DELAYS, OutboxSender, RetryDelays
 from bot.settings import CatalogSource, Settings, TelegramMode
-from storage import Storage, StorageError, open_storage
+from storage import Change, Storage, StorageError, open_storage
 from webhooks.app import create_web_app
 from webhooks.fulfilment import Fulfilment
 from webhooks.reconciliation import Reconciler
@@ -203,7 +203,11 @@ class Service:
             await self.live_catalog.start()
         except CatalogError as exc:
             raise StartupError(str(exc)) from None
-        self.catalog_reload.start()
+        # On PostgreSQL the store tells of another replica's reload, and of its queued
+        # messages (LISTEN/NOTIFY): the followers then look rarely, as a safety net.
+        self.catalog_reload.start(
+            told=self.storage.on_change(Change.CATALOG, self.catalog_reload.changed)
+        )
         stack.push_async_callback(self.catalog_reload.stop)
 
         for request in self._telegram_requests:
@@ -223,7 +227,7 @@ class Service:
             on_result=self.watch.outbox_send,
             lease=settings.outbox_lease_seconds,
         )
-        sender.start()
+        sender.start(told=self.storage.on_change(Change.OUTBOX, sender.notify))
         stack.push_async_callback(sender.stop)
 
         links = CheckoutLinks(

@@ -4,6 +4,7 @@ PostgresStorage; open_storage picks one from the DATABASE_URL."""
 
 from storage.models import (
     CartLine,
+    Change,
     CurrencyFigures,
     InviteLink,
     MessageKind,
@@ -32,6 +33,7 @@ from storage.urls import is_postgres, open_storage, sqlite_path, url_problem
 
 __all__ = [
     "CartLine",
+    "Change",
     "CurrencyFigures",
     "InviteLink",
     "MessageKind",

@@ -118,6 +118,13 @@ class MessageKind(StrEnum):
     HEALTH_ALERT = "health_alert"
 
 
+class Change(StrEnum):
+    """What one process on a database tells the others it changed (Storage.on_change)."""
+
+    OUTBOX = "outbox"  # a message was queued
+    CATALOG = "catalog"  # the catalog was reloaded (its version moved)
+
+
 # The `detail` of a DELIVERY row is the product whose goods it sends; queued with the payment,
 # it starts with this, and its message also confirms the payment ("Send again" rows do not).
 DELIVERY_ON_PAYMENT = "paid:"

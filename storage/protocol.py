@@ -6,12 +6,13 @@ A backend implements these with its own queries; nothing here names SQL, rows or
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from storage.models import (
     CartLine,
+    Change,
     InviteLink,
     MessageKind,
     NewOrder,
@@ -210,6 +211,13 @@ class Storage(Protocol):
         ...
 
     # Several processes on one database
+
+    def on_change(self, change: Change, callback: Callable[[], None]) -> bool:
+        """Have `callback` called, while the store is open, when another process on the
+        database made `change` (queued a message, reloaded the catalog), and once after the
+        store may have missed one. True when the store tells (PostgreSQL); False when it never
+        will (SQLite: one process), and the caller must look for itself."""
+        ...
 
     def periodic_turn(self, name: str) -> AbstractAsyncContextManager[bool]:
         """Whether this process has the turn at the periodic work `name` (reconciliation)

@@ -1,6 +1,7 @@
 """Reloading the catalog without a restart: `/reload` for admins, SIGHUP, and a reload on
-another process on the same database (each process checks the database's catalog version every
-few seconds, and reloads its own catalog when it moved)."""
+another process on the same database (each process checks the database's catalog version when
+the store tells it another process reloaded, and every few seconds or, when the store tells,
+every minute; it reloads its own catalog when the version moved)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ log = logging.getLogger(__name__)
 
 # How often each process looks whether another one reloaded: one cheap read.
 FOLLOW_SECONDS = 5.0
+# The same when the store tells of the others' reloads (PostgreSQL's notifications): a look
+# now and then in case a notification was lost.
+TOLD_FOLLOW_SECONDS = 60.0
 
 Context = ContextTypes.DEFAULT_TYPE
 
@@ -52,10 +56,17 @@ class CatalogReload:
         self._follow_seconds = follow_seconds
         self._signalled: set[asyncio.Task[str]] = set()
         self._following: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
 
-    def start(self) -> None:
-        """Follow the reloads of the other processes on the database, in the background."""
-        self._following = asyncio.create_task(self._follow(), name="catalog-follow")
+    def start(self, *, told: bool = False) -> None:
+        """Follow the reloads of the other processes on the database, in the background.
+        `told`: changed() is called when another process reloads, so looks can be rare."""
+        every = max(self._follow_seconds, TOLD_FOLLOW_SECONDS) if told else self._follow_seconds
+        self._following = asyncio.create_task(self._follow(every), name="catalog-follow")
+
+    def changed(self) -> None:
+        """Another process reloaded (the store says so): look now."""
+        self._changed.set()
 
     async def stop(self) -> None:
         if self._following is not None:
@@ -64,9 +75,11 @@ class CatalogReload:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def _follow(self) -> None:
+    async def _follow(self, every: float) -> None:
         while True:
-            await asyncio.sleep(self._follow_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), every)
+            self._changed.clear()
             try:
                 catalog = await self.live.follow()
             except (CatalogError, StorageError) as exc:

@@ -39,6 +39,10 @@ MAX_BACKOFF_SECONDS = 300.0
 # Even with nothing due, look again now and then: rows may have been queued by another path
 # that did not call notify().
 IDLE_CHECK_SECONDS = 30.0
+# The same when the store tells the sender of every message another process queues
+# (PostgreSQL's notifications, `start(told=True)`): only a notification lost on the way is
+# waited for this long.
+TOLD_IDLE_CHECK_SECONDS = 120.0
 # After the outbox could not be read, or what came of a send could not be recorded.
 TROUBLE_RETRY_SECONDS = 4.0
 # How long stop() lets the sends in flight finish (and their outcome be recorded).
@@ -128,12 +132,16 @@ class OutboxSender:
         self._sending: dict[int, asyncio.Task[None]] = {}  # by chat id
         self._unrecorded: dict[int, Record] = {}  # by message id
         self._record_again_at = 0.0
+        self._idle_check = IDLE_CHECK_SECONDS
 
     def notify(self) -> None:
         """Something was queued: look at the outbox now rather than at the next check."""
         self._wake.set()
 
-    def start(self) -> None:
+    def start(self, *, told: bool = False) -> None:
+        """Send in the background. `told`: notify() is called for every message queued, by
+        this process or another (the store says so), so the idle look can be rare."""
+        self._idle_check = TOLD_IDLE_CHECK_SECONDS if told else IDLE_CHECK_SECONDS
         self._stopping = False
         self._halt.clear()
         self._task = asyncio.create_task(self._run(), name="outbox-sender")
@@ -203,18 +211,18 @@ class OutboxSender:
                 self._begin(message)
             if len(claimed) < room:
                 return await self._seconds_until_next()
-        return min(IDLE_CHECK_SECONDS, self._lease / 3)
+        return min(self._idle_check, self._lease / 3)
 
     async def _seconds_until_next(self) -> float:
         due = await self._storage.next_attempt_at(
             skip_ids=list(self._unrecorded), skip_chats=list(self._sending)
         )
-        delay = IDLE_CHECK_SECONDS if due is None else due - self._wall_clock()
+        delay = self._idle_check if due is None else due - self._wall_clock()
         if self._unrecorded:
             delay = min(delay, self._record_again_at - time.monotonic())
         if self._held:
             delay = min(delay, self._renew_at - self._wall_clock())
-        return min(max(delay, 0.0), IDLE_CHECK_SECONDS)
+        return min(max(delay, 0.0), self._idle_check)
 
     async def _renew(self) -> None:
         """Extend the claims on the messages in hand, every third of a lease: long before they

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from storage.models import MessageKind, OutboxMessage
+from storage.models import Change, MessageKind, OutboxMessage
 from storage.postgres.statements import Reads, Record, Writes, now
 
 _COLUMNS = "id, chat_id, kind, order_id, attempts, detail, next_attempt_at"
@@ -43,6 +43,7 @@ async def enqueue(
         at,
         float(at),
     )
+    db.announce(Change.OUTBOX)
 
 
 async def enqueue_alerts(
@@ -66,6 +67,7 @@ async def enqueue_alerts(
         float(at),
         sorted(admin_ids),
     )
+    db.announce(Change.OUTBOX)
 
 
 async def due(
@@ -134,11 +136,13 @@ async def renew_claims(
 
 
 async def release_claims(db: Writes, claimant: str, message_ids: Collection[int]) -> None:
+    """Give back messages unsent, and tell the other replicas, for them to take at once."""
     await db.execute(
         f"UPDATE outbox SET {_UNCLAIMED} WHERE claimed_by = $1 AND id = ANY($2::bigint[])",
         claimant,
         list(message_ids),
     )
+    db.announce(Change.OUTBOX)
 
 
 def _message(row: Record) -> OutboxMessage:

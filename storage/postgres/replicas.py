@@ -3,6 +3,7 @@ taps, and the one Buy tap at a time per buyer and product (a lease)."""
 
 from __future__ import annotations
 
+from storage.models import Change
 from storage.pacing import admit
 from storage.postgres.statements import Reads, Writes
 
@@ -16,6 +17,7 @@ async def bump_catalog_version(db: Writes) -> int:
     rows = await db.rows(
         "UPDATE catalog_version SET version = version + 1 WHERE id = 1 RETURNING version"
     )
+    db.announce(Change.CATALOG)
     return int(rows[0][0])
 
 

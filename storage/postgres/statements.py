@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from asyncpg import Record
 
+from storage.models import Change
 from storage.sqlite.statements import now
 
 __all__ = ["Reads", "Record", "Writes", "now"]
@@ -33,3 +34,7 @@ class Writes(Reads, Protocol):
         ...
 
     async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> None: ...
+
+    def announce(self, change: Change) -> None:
+        """Tell the other processes on the database of `change` once this has committed."""
+        ...

@@ -18,6 +18,7 @@ from typing import Concatenate, ParamSpec, Self, TypeVar
 
 from storage.models import (
     CartLine,
+    Change,
     InviteLink,
     NewOrder,
     Order,
@@ -105,6 +106,21 @@ class PostgresStorage:
         async with self._engine.transaction() as db:
             return await write(db, *args, **kwargs)
 
+    async def _single(
+        self,
+        write: Callable[Concatenate[Writes, P], Awaitable[T]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """A write of one statement, which PostgreSQL commits as it answers: no BEGIN and
+        COMMIT round trips (the engine refuses a second statement)."""
+        async with self._engine.single() as db:
+            return await write(db, *args, **kwargs)
+
+    def on_change(self, change: Change, callback: Callable[[], None]) -> bool:
+        self._engine.changes.follow(change, callback)
+        return True
+
     def periodic_turn(self, name: str) -> AbstractAsyncContextManager[bool]:
         return self._engine.advisory_turn(name)
 
@@ -112,7 +128,7 @@ class PostgresStorage:
         return await replicas.catalog_version(self._engine)
 
     async def bump_catalog_version(self) -> int:
-        return await self._write(replicas.bump_catalog_version)
+        return await self._single(replicas.bump_catalog_version)
 
     async def pace_tap(self, telegram_user_id: int, now: float, window: float, limit: int) -> float:
         return await self._write(replicas.pace_tap, telegram_user_id, now, window, limit)
@@ -120,12 +136,12 @@ class PostgresStorage:
     async def take_buy_turn(
         self, telegram_user_id: int, product_id: str, holder: str, now: float, until: float
     ) -> bool:
-        return await self._write(
+        return await self._single(
             replicas.take_buy_turn, telegram_user_id, product_id, holder, now, until
         )
 
     async def end_buy_turn(self, telegram_user_id: int, product_id: str, holder: str) -> None:
-        await self._write(replicas.end_buy_turn, telegram_user_id, product_id, holder)
+        await self._single(replicas.end_buy_turn, telegram_user_id, product_id, holder)
 
     # Orders
 
@@ -169,10 +185,10 @@ class PostgresStorage:
     async def attach_checkout(
         self, order_id: int, session_id: str, url: str, expires_at: int
     ) -> None:
-        await self._write(orders.attach_checkout, order_id, session_id, url, expires_at)
+        await self._single(orders.attach_checkout, order_id, session_id, url, expires_at)
 
     async def set_pay_message(self, order_id: int, message_id: int) -> None:
-        await self._write(orders.set_pay_message, order_id, message_id)
+        await self._single(orders.set_pay_message, order_id, message_id)
 
     async def fail_order(self, order: Order, reason: str) -> bool:
         return await self._write(
@@ -201,7 +217,7 @@ class PostgresStorage:
         return await orders.waiting(self._engine, updated_before, limit)
 
     async def take_turns(self, order_ids: Sequence[int]) -> None:
-        await self._write(orders.take_turn, order_ids)
+        await self._single(orders.take_turn, order_ids)
 
     async def fail_orphans(self, created_before: int) -> int:
         """Fail pending orders that never got a Checkout Session and now never can."""
@@ -241,13 +257,13 @@ class PostgresStorage:
         return await self._write(goods.save_invite, order_id, chat_id, link)
 
     async def mark_invite_revoked(self, order_id: int, chat_id: int) -> None:
-        await self._write(goods.mark_revoked, order_id, chat_id)
+        await self._single(goods.mark_revoked, order_id, chat_id)
 
     async def file_id_for(self, path: str) -> str | None:
         return await goods.file_id_for(self._engine, path)
 
     async def remember_file_id(self, path: str, file_id: str) -> None:
-        await self._write(goods.remember_file_id, path, file_id)
+        await self._single(goods.remember_file_id, path, file_id)
 
     async def star_payment_of(self, order_id: int) -> StarPayment | None:
         return await goods.star_payment_of(self._engine, order_id)
@@ -308,25 +324,25 @@ class PostgresStorage:
         return await preferences.buyer_language(self._engine, telegram_user_id)
 
     async def set_buyer_language(self, telegram_user_id: int, language: str) -> None:
-        await self._write(preferences.set_buyer_language, telegram_user_id, language)
+        await self._single(preferences.set_buyer_language, telegram_user_id, language)
 
     async def alerts_enabled(self, admin_id: int) -> bool:
         return await preferences.alerts_enabled(self._engine, admin_id)
 
     async def set_alerts(self, admin_id: int, enabled: bool) -> None:
-        await self._write(preferences.set_alerts, admin_id, enabled)
+        await self._single(preferences.set_alerts, admin_id, enabled)
 
     async def admin_language(self, admin_id: int) -> str | None:
         return await preferences.admin_language(self._engine, admin_id)
 
     async def set_admin_language(self, admin_id: int, language: str | None) -> None:
-        await self._write(preferences.set_admin_language, admin_id, language)
+        await self._single(preferences.set_admin_language, admin_id, language)
 
     async def admin_menu_chats(self) -> set[int]:
         return await preferences.admin_menu_chats(self._engine)
 
     async def set_admin_menu(self, chat_id: int, shown: bool) -> None:
-        await self._write(preferences.set_admin_menu, chat_id, shown)
+        await self._single(preferences.set_admin_menu, chat_id, shown)
 
     # The outbox
 
@@ -350,7 +366,7 @@ class PostgresStorage:
         skip_ids: Collection[int] = (),
         skip_chats: Collection[int] = (),
     ) -> list[OutboxMessage]:
-        return await self._write(
+        return await self._single(
             outbox.claim,
             claimant,
             now,
@@ -362,14 +378,14 @@ class PostgresStorage:
 
     async def renew_claims(self, claimant: str, message_ids: Collection[int], until: float) -> None:
         if message_ids:
-            await self._write(outbox.renew_claims, claimant, message_ids, until)
+            await self._single(outbox.renew_claims, claimant, message_ids, until)
 
     async def release_claims(self, claimant: str, message_ids: Collection[int]) -> None:
         if message_ids:
-            await self._write(outbox.release_claims, claimant, message_ids)
+            await self._single(outbox.release_claims, claimant, message_ids)
 
     async def reserve_send_slot(self, chat_id: int | None, now: float, grid: SlotGrid) -> float:
-        return await self._write(outbox_pace.reserve, chat_id, now, grid)
+        return await self._single(outbox_pace.reserve, chat_id, now, grid)
 
     async def next_attempt_at(
         self, *, skip_ids: Collection[int] = (), skip_chats: Collection[int] = ()
@@ -379,13 +395,13 @@ class PostgresStorage:
     async def mark_sent(self, message_ids: Iterable[int]) -> None:
         ids = list(message_ids)
         if ids:
-            await self._write(outbox.mark_sent, ids)
+            await self._single(outbox.mark_sent, ids)
 
     async def retry_later(self, message_id: int, at: float, error: str) -> None:
-        await self._write(outbox.retry_later, message_id, at, error)
+        await self._single(outbox.retry_later, message_id, at, error)
 
     async def give_up(self, message_id: int, error: str) -> None:
-        await self._write(outbox.give_up, message_id, error)
+        await self._single(outbox.give_up, message_id, error)
 
     # Health figures
 

@@ -19,6 +19,7 @@ from typing import Concatenate, ParamSpec, Self, TypeVar
 
 from storage.models import (
     CartLine,
+    Change,
     InviteLink,
     NewOrder,
     Order,
@@ -101,6 +102,10 @@ class SQLiteStorage:
         """One write, committed together with the transactions open beside it (group commit)."""
         async with self._engine.transaction() as db:
             return await write(db, *args, **kwargs)
+
+    def on_change(self, change: Change, callback: Callable[[], None]) -> bool:
+        """Never: the one process on the file made every change itself."""
+        return False
 
     @asynccontextmanager
     async def periodic_turn(self, name: str) -> AsyncIterator[bool]:
