@@ -169,7 +169,9 @@ async def advance(
 
     The status it moves from is checked in the UPDATE itself: of two transactions racing on the
     same order, the second waits for the first's row lock, then finds the status changed and
-    moves nothing. Returns whether this call moved it.
+    moves nothing. The move and its line of history are one statement (one round trip): the
+    history row is inserted only for an order the UPDATE moved. Returns whether this call
+    moved it.
     """
     if not order.status.can_move_to(target):
         return False
@@ -183,16 +185,18 @@ async def advance(
         fields.update((name, value) for name, value in given if value is not None)
     assignments = ", ".join(f"{name} = ${index}" for index, name in enumerate(fields, start=1))
     count = len(fields)
+    # $1 is the new status and $2 the time (the first two fields), for the history too.
     changed = await db.execute(
-        f"UPDATE orders SET {assignments} WHERE id = ${count + 1} AND status = ${count + 2}",
+        f"WITH moved AS (UPDATE orders SET {assignments}"
+        f" WHERE id = ${count + 1} AND status = ${count + 2} RETURNING id)"
+        " INSERT INTO order_history (order_id, status, at, source)"
+        f" SELECT id, $1, $2, ${count + 3} FROM moved",
         *fields.values(),
         order.id,
         order.status.value,
+        source,
     )
-    if changed != 1:
-        return False
-    await _record_status(db, order.id, target, at, source)
-    return True
+    return changed == 1
 
 
 async def attach_checkout(
