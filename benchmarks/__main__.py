@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import burst, footprint, replicas, taps, webhook
+from benchmarks import burst, footprint, replicas, round_trips, taps, webhook
 from benchmarks.context import REPO, RunContext
 from benchmarks.figures import BenchmarkFailure, Figure, print_table, write_json_lines
 
@@ -27,6 +27,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "footprint": footprint.run,
     "webhook-pg": replicas.run_webhook,
     "burst-pg": replicas.run_burst,
+    "round-trips-pg": round_trips.run,
 }
 
 
