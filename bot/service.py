@@ -85,7 +85,7 @@ class Service:
     `clock` (monotonic seconds, read by the guardian), `wall_clock` (Unix seconds, the
     guardian's and the buyers' tap guard's), `outbox_delays`, `guard_limits`, `http_limits`,
     `catalog_follow_seconds` (how often it looks whether another process reloaded the
-    catalog) and `seconds_per_chat` are the bot's own unless a test passes others: shorter
+    catalog; a minute at least where the store tells it of a reload) and `seconds_per_chat` are the bot's own unless a test passes others: shorter
     retries, a clock it moves itself, deadlines it can wait out, a chat's messages closer
     together than Telegram's one a second (for tests whose emulator enforces no flood limits).
 

@@ -191,7 +191,7 @@ class PostgresStorage:
         await self._single(orders.set_pay_message, order_id, message_id)
 
     async def fail_order(self, order: Order, reason: str) -> bool:
-        return await self._write(
+        return await self._single(
             orders.advance,
             order,
             OrderStatus.FAILED,
