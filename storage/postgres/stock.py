@@ -80,19 +80,21 @@ async def units_left(
 async def codes_left(
     db: Reads, product_ids: list[str], replacing: int | None, now: int
 ) -> dict[str, int]:
-    """Codes of each key pool among the products that no order took nor holds at `now`, not
-    counting the order `replacing` names (storage/sqlite/stock.py says why)."""
+    """Codes of each key pool among the products that no order took, less those that orders
+    being paid at `now` will take, not counting the order `replacing` names
+    (storage/sqlite/stock.py says why and which)."""
     if not product_ids:
         return {}
     rows = await db.rows(
         "SELECT d.product_id, (SELECT count(*) FROM key_codes k"
         " WHERE k.product_id = d.product_id AND k.order_id IS NULL)"
         " - coalesce((SELECT sum(l.quantity) FROM order_lines l JOIN orders o ON o.id = l.order_id"
-        " WHERE l.product_id = d.product_id AND o.status IN ('pending', 'processing')"
-        f" AND {_HOLDS_STOCK} AND o.id IS DISTINCT FROM $3), 0)::bigint AS codes"
-        " FROM digital_products d WHERE d.kind = 'keys' AND d.product_id = ANY($4::text[])",
+        " WHERE l.product_id = d.product_id AND o.id IS DISTINCT FROM $2 AND"
+        " (o.status = 'processing' OR (o.status = 'pending' AND o.retired_at IS NULL"
+        " AND (o.checkout_session_id IS NOT NULL OR o.held_until > $1::bigint)))), 0)::bigint"
+        " AS codes FROM digital_products d"
+        " WHERE d.kind = 'keys' AND d.product_id = ANY($3::text[])",
         now,
-        LINK_MAKING_SECONDS,
         replacing,
         product_ids,
     )

@@ -93,10 +93,12 @@ async def units_left(
 async def codes_left(
     db: Reads, product_ids: list[str], replacing: int | None, now: int
 ) -> dict[str, int]:
-    """Codes of each key pool among the products that no order took nor holds at `now`, not
-    counting the order `replacing` names. A paid order took its codes; a waiting one takes
-    them when paid, so its units are counted against the free codes. (A pool's stock can
-    say more: a refunded order holds no units, but its codes never come back.)"""
+    """Codes of each key pool among the products that no order took, less those that orders
+    being paid at `now` will take, not counting the order `replacing` names. A pool's stock
+    can say more: a refunded order holds no units, but the codes it took never come back.
+    Being paid: processing, or waiting with a Checkout Session, or with a yes at pre-checkout
+    (an invoice that was only sent asks first: counting it would let two such invoices each
+    refuse the other)."""
     if not product_ids:
         return {}
     placeholders = ", ".join(f":p{index}" for index in range(len(product_ids)))
@@ -104,12 +106,12 @@ async def codes_left(
         "SELECT d.product_id, (SELECT count(*) FROM key_codes k"
         " WHERE k.product_id = d.product_id AND k.order_id IS NULL)"
         " - coalesce((SELECT sum(l.quantity) FROM order_lines l JOIN orders o ON o.id = l.order_id"
-        " WHERE l.product_id = d.product_id AND o.status IN ('pending', 'processing')"
-        f" AND {_HOLDS_STOCK} AND o.id IS NOT :replacing), 0) AS left"
+        " WHERE l.product_id = d.product_id AND o.id IS NOT :replacing AND"
+        " (o.status = 'processing' OR (o.status = 'pending' AND o.retired_at IS NULL"
+        " AND (o.checkout_session_id IS NOT NULL OR o.held_until > :now)))), 0) AS left"
         f" FROM digital_products d WHERE d.kind = 'keys' AND d.product_id IN ({placeholders})",
         {
             "now": now,
-            "making": LINK_MAKING_SECONDS,
             "replacing": replacing,
             **{f"p{index}": product_id for index, product_id in enumerate(product_ids)},
         },
