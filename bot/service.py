@@ -82,8 +82,9 @@ class Service:
 
     With CATALOG_SOURCE=stripe there is no catalog to pass: start-up reads it from Stripe.
 
-    `clock` (monotonic seconds, read by the guardian), `wall_clock` (Unix seconds, the
-    guardian's and the buyers' tap guard's), `outbox_delays`, `guard_limits`, `http_limits`,
+    `clock` (Unix seconds, read by the watch and the guardian, whose memory of what it told
+    the replicas share), `wall_clock` (Unix seconds, the guardian's for the outbox's age, and
+    the buyers' tap guard's), `outbox_delays`, `guard_limits`, `http_limits`,
     `catalog_follow_seconds` (how often it looks whether another process reloaded the
     catalog) and `seconds_per_chat` are the bot's own unless a test passes others: shorter
     retries, a clock it moves itself, deadlines it can wait out, a chat's messages closer
@@ -97,7 +98,7 @@ class Service:
         settings: Settings,
         catalog: Catalog | None = None,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         outbox_delays: RetryDelays = RETRY_DELAYS,
         wall_clock: Callable[[], float] = time.time,
         guard_limits: GuardLimits = GUARD_LIMITS,

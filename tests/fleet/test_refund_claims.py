@@ -1,0 +1,83 @@
+"""A refund on its way to Stripe from one replica: a tap on its question answered by another
+replica (the same admin's other device, or another admin) is told it is being requested, and
+Stripe is asked once. Two shops on one PostgreSQL database, each polling its own Telegram."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
+
+import pytest
+
+from bot.admin.texts import refund_in_progress
+from bot.catalog.model import Catalog
+from bot.references import reference_for
+from bot.service import Service
+from bot.settings import Settings
+from sandbox.stripe_api import StripeEmulator
+from sandbox.telegram_api import TelegramEmulator
+from tests.admin.steps import confirm_button, pay_for, refund_requests
+from tests.databases import fetch
+from tests.helpers import ADMIN_ID, QUICK_RETRIES, ask, from_now_on
+
+
+@pytest.fixture
+async def replicas(
+    make_settings: Callable[..., Settings],
+    catalog: Catalog,
+    stripe_api: StripeEmulator,
+    postgres_url: str,
+    seconds_per_chat: float,
+) -> AsyncIterator[tuple[TelegramEmulator, Service, Service]]:
+    """The shop twice on one database; the second reads the updates of a Telegram of its
+    own (two copies cannot poll one bot), which stands for the balancer's other backend."""
+    async with AsyncExitStack() as stack:
+        other = await stack.enter_async_context(TelegramEmulator())
+        shops = []
+        for settings in (
+            make_settings(database_url=postgres_url),
+            make_settings(
+                database_url=postgres_url,
+                telegram_bot_token=other.token,
+                telegram_api_base_url=other.base_url,
+            ),
+        ):
+            service = Service(
+                settings, catalog, outbox_delays=QUICK_RETRIES, seconds_per_chat=seconds_per_chat
+            )
+            shops.append(await stack.enter_async_context(service))
+        stripe_api.webhook_url = f"{shops[0].http_url}/stripe/webhook"
+        yield other, shops[0], shops[1]
+
+
+async def test_a_tap_on_another_replica_while_stripe_is_asked_is_told_so(
+    replicas: tuple[TelegramEmulator, Service, Service],
+    telegram: TelegramEmulator,
+    stripe_api: StripeEmulator,
+    postgres_url: str,
+) -> None:
+    other, _, _ = replicas
+    owner = telegram.user(ADMIN_ID, "Owner")
+    await pay_for(telegram, stripe_api, 1, "The Forest Hiker")
+    (order,) = await fetch(postgres_url, "SELECT id FROM orders")
+    question = await ask(telegram, owner, f"/refund {reference_for(order['id'])} 50")
+
+    stripe_api.hold_requests()
+    try:
+        after = from_now_on(telegram)
+        await telegram.tap(owner, question, confirm_button(question))
+        await stripe_api.wait_until_held()
+        elsewhere = from_now_on(other)
+        await other.forge_tap(other.user(ADMIN_ID, "Owner"), question, confirm_button(question))
+        (answer,) = await other.wait_for("answerCallbackQuery", elsewhere)
+    finally:
+        stripe_api.release_requests()
+    assert answer.params.get("text") == refund_in_progress()
+    (ended,) = await telegram.wait_for("editMessageText", after, timeout=10)
+    assert "Requested at Stripe" in ended.params["text"]
+
+    assert len(refund_requests(stripe_api)) == 1
+    assert [refund["amount"] for refund in stripe_api.refunds.values()] == [5000]
+    (stored,) = await fetch(postgres_url, "SELECT settled, claimed_until FROM refund_questions")
+    assert stored == {"settled": "made", "claimed_until": None}
+    assert other.calls_to("editMessageText") == []
