@@ -1,62 +1,26 @@
 """A refund on its way to Stripe from one replica: a tap on its question answered by another
 replica (the same admin's other device, or another admin) is told it is being requested, and
-Stripe is asked once. Two shops on one PostgreSQL database, each polling its own Telegram."""
+Stripe is asked once."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack
-
-import pytest
-
 from bot.admin.texts import refund_in_progress
-from bot.catalog.model import Catalog
 from bot.references import reference_for
 from bot.service import Service
-from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
 from tests.admin.steps import confirm_button, pay_for, refund_requests
 from tests.databases import fetch
-from tests.helpers import ADMIN_ID, QUICK_RETRIES, ask, from_now_on
-
-
-@pytest.fixture
-async def replicas(
-    make_settings: Callable[..., Settings],
-    catalog: Catalog,
-    stripe_api: StripeEmulator,
-    postgres_url: str,
-    seconds_per_chat: float,
-) -> AsyncIterator[tuple[TelegramEmulator, Service, Service]]:
-    """The shop twice on one database; the second reads the updates of a Telegram of its
-    own (two copies cannot poll one bot), which stands for the balancer's other backend."""
-    async with AsyncExitStack() as stack:
-        other = await stack.enter_async_context(TelegramEmulator())
-        shops = []
-        for settings in (
-            make_settings(database_url=postgres_url),
-            make_settings(
-                database_url=postgres_url,
-                telegram_bot_token=other.token,
-                telegram_api_base_url=other.base_url,
-            ),
-        ):
-            service = Service(
-                settings, catalog, outbox_delays=QUICK_RETRIES, seconds_per_chat=seconds_per_chat
-            )
-            shops.append(await stack.enter_async_context(service))
-        stripe_api.webhook_url = f"{shops[0].http_url}/stripe/webhook"
-        yield other, shops[0], shops[1]
+from tests.helpers import ADMIN_ID, ask, from_now_on
 
 
 async def test_a_tap_on_another_replica_while_stripe_is_asked_is_told_so(
-    replicas: tuple[TelegramEmulator, Service, Service],
+    two_shops: tuple[TelegramEmulator, Service, Service],
     telegram: TelegramEmulator,
     stripe_api: StripeEmulator,
     postgres_url: str,
 ) -> None:
-    other, _, _ = replicas
+    other, _, _ = two_shops
     owner = telegram.user(ADMIN_ID, "Owner")
     await pay_for(telegram, stripe_api, 1, "The Forest Hiker")
     (order,) = await fetch(postgres_url, "SELECT id FROM orders")
