@@ -4,6 +4,7 @@ started and stopped together in one event loop."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -14,7 +15,7 @@ from typing import Any, Self
 import stripe
 from aiohttp import web
 from telegram.error import Conflict, InvalidToken, TelegramError
-from telegram.ext import Application, ApplicationBuilder, ExtBot
+from telegram.ext import Application, ApplicationBuilder, ExtBot, Updater
 from telegram.request import BaseRequest
 
 from bot.admin.catalog_reload import FOLLOW_SECONDS, CatalogReload
@@ -70,6 +71,11 @@ SECOND_POLLER = (
     "another copy of this bot is polling Telegram with the same token (getUpdates answered"
     " 409 Conflict): stop it, or run every copy with TELEGRAM_MODE=webhook behind a load"
     " balancer to run several replicas"
+)
+TOKEN_REFUSED_WHILE_POLLING = (
+    "Telegram refused TELEGRAM_BOT_TOKEN while polling (getUpdates answered 401"
+    " Unauthorized: was the token revoked in @BotFather?): no update can come any more, so"
+    " the bot stops; set the new token and start it again (Stripe retries its events meanwhile)"
 )
 
 
@@ -328,7 +334,7 @@ class Service:
             await application.updater.start_polling(
                 allowed_updates=ALLOWED_UPDATES, error_callback=self._polling_failed
             )
-            stack.push_async_callback(application.updater.stop)
+            stack.push_async_callback(_stop_polling, application.updater)
         else:
             await self._set_webhook()
         await menus.publish(application.bot)
@@ -357,8 +363,15 @@ class Service:
 
     def _polling_call(self, method: str, status: int | None, seconds: float) -> None:
         self.watch.telegram_call(method, status, seconds)
-        if method == "getUpdates" and status == 200:
+        if method != "getUpdates":
+            return
+        if status == 200:
             self._polled = True
+        elif status == 401:
+            # python-telegram-bot ends its polling loop for good on a refused token: left
+            # running, the bot would answer nobody. Stopping says so, once, to the supervisor.
+            self.failure = TOKEN_REFUSED_WHILE_POLLING
+            self.failed.set()
 
     def _polling_failed(self, error: TelegramError) -> None:
         """A getUpdates that failed (python-telegram-bot tries again by itself)."""
@@ -466,6 +479,12 @@ def outbox_bot(
         request=requests,
         get_updates_request=get_updates_requests,
     )
+
+
+async def _stop_polling(updater: Updater) -> None:
+    """Stop polling; a loop that a refused token ended raises that again here, already told."""
+    with contextlib.suppress(InvalidToken):
+        await updater.stop()
 
 
 def _file_url_for(base_url: str) -> str:
