@@ -88,13 +88,14 @@ class Service:
 
     With CATALOG_SOURCE=stripe there is no catalog to pass: start-up reads it from Stripe.
 
-    `clock` (monotonic seconds, read by the guardian), `wall_clock` (Unix seconds, the
-    guardian's, the buyers' tap guard's, and the store's for how long orders hold their
-    units), `outbox_delays`, `guard_limits`, `http_limits`, `catalog_follow_seconds` (how
-    often it looks whether another process reloaded the catalog) and `seconds_per_chat` are
-    the bot's own unless a test passes others: shorter retries, a clock it moves itself,
-    deadlines it can wait out, a chat's messages closer together than Telegram's one a second
-    (for tests whose emulator enforces no flood limits).
+    `clock` (Unix seconds, read by the watch and the guardian, whose memory of what it told
+    the replicas share), `wall_clock` (Unix seconds, the guardian's for the outbox's age, the
+    buyers' tap guard's, and the store's for how long orders hold their units),
+    `outbox_delays`, `guard_limits`, `http_limits`, `catalog_follow_seconds` (how often it
+    looks whether another process reloaded the catalog) and `seconds_per_chat` are the bot's
+    own unless a test passes others: shorter retries, a clock it moves itself, deadlines it
+    can wait out, a chat's messages closer together than Telegram's one a second (for tests
+    whose emulator enforces no flood limits).
 
     `failed` is set when the service can no longer run (another copy polls with the same
     token); `failure` then says why, in one line."""
@@ -104,7 +105,7 @@ class Service:
         settings: Settings,
         catalog: Catalog | None = None,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         outbox_delays: RetryDelays = RETRY_DELAYS,
         wall_clock: Callable[[], float] = time.time,
         guard_limits: GuardLimits = GUARD_LIMITS,

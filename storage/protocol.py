@@ -417,6 +417,29 @@ class Storage(Protocol):
         """The question's confirmed refund, if Stripe's answer to it was never recorded."""
         ...
 
+    async def claim_refund_ask(
+        self, chat_id: int, message_id: int, now: float, until: float
+    ) -> bool:
+        """The question's unsettled refund is the caller's to ask of Stripe until `until`
+        (Unix seconds); False while another's claim has not run out at `now`, or once the
+        refund is settled. One process on the database wins."""
+        ...
+
+    async def release_refund_ask(self, chat_id: int, message_id: int, until: float) -> None:
+        """End the claim made with `until` (nothing if it ran out and another took it)."""
+        ...
+
+    # The guardian's memory
+
+    async def guardian_told(self) -> dict[str, float]:
+        """The conditions the guardian told the admins of and that have not ended: when each
+        was last told (Unix seconds), whichever process told it."""
+        ...
+
+    async def remember_guardian_told(self, conditions: Mapping[str, float]) -> None:
+        """Replace what guardian_told returns."""
+        ...
+
     # Buyers' and admins' preferences
 
     async def buyer_language(self, telegram_user_id: int) -> str | None:

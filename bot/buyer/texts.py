@@ -372,6 +372,14 @@ def cart_link_on_its_way(lang: Language) -> str:
     return lang._("Your cart's payment link is on its way: it will be in the chat in a moment.")
 
 
+def cart_busy(lang: Language) -> str:
+    """A change to the cart while another process checks that cart out: refused, not lost."""
+    return lang._(
+        "Your cart is being checked out right now, so it was not changed."
+        " Try again once its payment link is in the chat."
+    )
+
+
 def slow_down(seconds: int, lang: Language) -> str:
     return lang._("That is a lot of taps! Please wait {seconds} s and try again.").format(
         seconds=seconds

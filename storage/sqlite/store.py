@@ -33,7 +33,17 @@ from storage.models import (
 from storage.order_rules import OrderStatus
 from storage.protocol import StorageError, Transaction
 from storage.send_slots import SlotBook, SlotGrid
-from storage.sqlite import carts, goods, health, orders, outbox, preferences, refunds, replicas
+from storage.sqlite import (
+    carts,
+    goods,
+    guardian,
+    health,
+    orders,
+    outbox,
+    preferences,
+    refunds,
+    replicas,
+)
 from storage.sqlite.engine import Engine
 from storage.sqlite.reports import SQLiteReports
 from storage.sqlite.statements import Writes
@@ -303,6 +313,22 @@ class SQLiteStorage:
 
     async def unsettled_refund_ask(self, chat_id: int, message_id: int) -> RefundAsk | None:
         return await refunds.unsettled_ask(self._engine, chat_id, message_id)
+
+    async def claim_refund_ask(
+        self, chat_id: int, message_id: int, now: float, until: float
+    ) -> bool:
+        return await self._write(refunds.claim_ask, chat_id, message_id, now, until)
+
+    async def release_refund_ask(self, chat_id: int, message_id: int, until: float) -> None:
+        await self._write(refunds.release_ask, chat_id, message_id, until)
+
+    # The guardian's memory
+
+    async def guardian_told(self) -> dict[str, float]:
+        return await guardian.told(self._engine)
+
+    async def remember_guardian_told(self, conditions: Mapping[str, float]) -> None:
+        await self._write(guardian.remember, conditions)
 
     # Buyers' and admins' preferences
 
