@@ -26,6 +26,7 @@ from storage.models import (
     OutboxBacklog,
     OutboxMessage,
     RefundAsk,
+    RefundClaim,
     StarPayment,
     StatusChange,
 )
@@ -310,7 +311,7 @@ class SQLiteStorage:
 
     async def claim_refund_ask(
         self, chat_id: int, message_id: int, now: float, until: float
-    ) -> bool:
+    ) -> RefundClaim:
         return await self._write(refunds.claim_ask, chat_id, message_id, now, until)
 
     async def release_refund_ask(self, chat_id: int, message_id: int, until: float) -> None:

@@ -4,6 +4,7 @@ admin is told plainly that it was not made."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -73,6 +74,46 @@ async def test_a_refund_stripe_never_answered_is_made_at_the_next_start(
     (refund,) = stripe_api.refunds.values()
     assert refund["amount"] == 5000
     assert keys_asked(stripe_api) == {key}
+    assert settled(settings) == ["made"]
+
+
+async def test_a_refund_made_whose_answer_was_lost_is_found_a_day_later_not_made_again(
+    make_settings: Callable[..., Settings],
+    catalog: Catalog,
+    telegram: TelegramEmulator,
+    stripe_api: StripeEmulator,
+    seconds_per_chat: float,
+) -> None:
+    """Stripe made the refund but its answer never came back; the bot starts again 25 hours
+    later, when Stripe no longer knows the request's idempotency key (it would make a second
+    refund): the refund made is found at Stripe and recorded instead."""
+    settings, owner = make_settings(), telegram.user(ADMIN_ID, "Owner")
+    async with Service(
+        settings, catalog, outbox_delays=QUICK_RETRIES, seconds_per_chat=seconds_per_chat
+    ) as shop:
+        stripe_api.webhook_url = f"{shop.http_url}/stripe/webhook"
+        order, _ = await paid_order(shop, telegram, stripe_api)
+        question = await ask(telegram, owner, f"/refund {reference_for(order['id'])} 50")
+        async with stripe_api.outage("answer_lost"):
+            ended = await confirm(telegram, owner, question)
+        assert "not made yet" in ended["text"]
+        (made,) = stripe_api.refunds.values()
+        await stripe_api.wait_until_acknowledged()  # its events reached the shop
+    stripe_api.clock = lambda: time.time() + 25 * 3600
+    after = from_now_on(telegram)
+    async with Service(
+        settings, catalog, outbox_delays=QUICK_RETRIES, seconds_per_chat=seconds_per_chat
+    ):
+        await telegram.wait_for("editMessageText", after, timeout=10)
+        ended = question_now(telegram, question)
+    assert "Requested at Stripe" in ended["text"] and made["id"] in ended["text"]
+    assert buttons(ended) == []
+    assert list(stripe_api.refunds) == [made["id"]]
+    assert stripe_api.charges[made["charge"]]["amount_refunded"] == 5000
+    stored = rows(settings.database_path, "SELECT id, amount, status FROM refunds")
+    assert stored == [{"id": made["id"], "amount": 5000, "status": "succeeded"}]
+    (refunded,) = rows(settings.database_path, "SELECT status, amount_refunded FROM orders")
+    assert refunded == {"status": "partially_refunded", "amount_refunded": 5000}
     assert settled(settings) == ["made"]
 
 

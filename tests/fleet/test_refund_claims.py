@@ -16,7 +16,7 @@ from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
 from tests.admin.steps import confirm_button, pay_for, refund_requests
 from tests.databases import fetch
-from tests.helpers import ADMIN_ID, ask, from_now_on
+from tests.helpers import ADMIN_ID, ask, from_now_on, until
 from tests.stripe_sandbox import make_client, stripe_http
 
 
@@ -48,8 +48,15 @@ async def test_a_tap_on_another_replica_while_stripe_is_asked_is_told_so(
 
     assert len(refund_requests(stripe_api)) == 1
     assert [refund["amount"] for refund in stripe_api.refunds.values()] == [5000]
-    (stored,) = await fetch(postgres_url, "SELECT settled, claimed_until FROM refund_questions")
-    assert stored == {"settled": "made", "claimed_until": None}
+
+    async def released() -> bool:
+        # The claim ends right after the question is edited.
+        (stored,) = await fetch(postgres_url, "SELECT claimed_until FROM refund_questions")
+        return stored["claimed_until"] is None
+
+    await until(released, what="the claim released", every=0.05)
+    (stored,) = await fetch(postgres_url, "SELECT settled FROM refund_questions")
+    assert stored == {"settled": "made"}
     assert other.calls_to("editMessageText") == []
 
 
