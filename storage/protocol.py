@@ -242,6 +242,13 @@ class Storage(Protocol):
         """End `holder`'s turn (nothing if it ran out and another took it)."""
         ...
 
+    async def buy_turn_holder(
+        self, telegram_user_id: int, product_id: str, now: float
+    ) -> str | None:
+        """Who holds the buyer's turn at the product at `now`; None when nobody does (and on
+        a backend whose one process keeps its turns in memory)."""
+        ...
+
     # Orders
 
     async def get_order(self, order_id: int) -> Order | None:

@@ -129,6 +129,11 @@ class PostgresStorage:
     async def end_buy_turn(self, telegram_user_id: int, product_id: str, holder: str) -> None:
         await self._write(replicas.end_buy_turn, telegram_user_id, product_id, holder)
 
+    async def buy_turn_holder(
+        self, telegram_user_id: int, product_id: str, now: float
+    ) -> str | None:
+        return await replicas.buy_turn_holder(self._engine, telegram_user_id, product_id, now)
+
     # Orders
 
     async def get_order(self, order_id: int) -> Order | None:

@@ -137,6 +137,11 @@ class SQLiteStorage:
     async def end_buy_turn(self, telegram_user_id: int, product_id: str, holder: str) -> None:
         pass
 
+    async def buy_turn_holder(
+        self, telegram_user_id: int, product_id: str, now: float
+    ) -> str | None:
+        return None
+
     # Orders
 
     async def get_order(self, order_id: int) -> Order | None:
