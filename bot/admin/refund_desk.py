@@ -65,9 +65,9 @@ class RefundDesk:
         # Orders paid in Telegram Stars are refunded through Telegram, whole.
         self._star_payments = star_payments
         self._clock = clock
-        # The database lets one process at a time ask Stripe for a refund of an order (the
-        # claim); within this process a second confirmation waits for the first here, rather
-        # than be turned away by the claim, and then checks what is left.
+        # Held with the order's claim: the database lets one process at a time ask Stripe for
+        # a refund of an order, and a second confirmation in this process waits for the first
+        # here, rather than be turned away by the claim, and then checks what is left.
         self._orders: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     def idempotency_key(self, order: Order, amount: int, chat_id: int, question_id: int) -> str:
@@ -287,15 +287,26 @@ class RefundDesk:
         the database lets one process at a time ask Stripe for a refund of an order, so a
         second tap anywhere is told it is on its way, a confirmation of another question of
         the order checks what is left only after it, and a killed process's claim runs out."""
-        async with self._orders[ask.order_id]:
+        order = self._orders[ask.order_id]
+        while True:
             now = self._clock()
             until = now + CLAIM_SECONDS
             claim = await self._storage.claim_refund_ask(ask.chat_id, ask.message_id, now, until)
+            if claim is not RefundClaim.ORDER_BUSY or not order.locked():
+                break
+            # This process is asking for another refund of the order: wait for it to end (as
+            # two confirmations in one process always did), then claim again.
+            async with order:
+                pass
+        if claim is not RefundClaim.MINE:
+            yield claim
+            return
+        async with order:
             try:
                 yield claim
             finally:
-                if claim is RefundClaim.MINE:
-                    await self._storage.release_refund_ask(ask.chat_id, ask.message_id, until)
+                # Before the lock goes: a confirmation waiting for it then finds no claim.
+                await self._storage.release_refund_ask(ask.chat_id, ask.message_id, until)
 
     async def _request(self, bot: Bot, order: Order, ask: RefundAsk, question: str) -> Outcome:
         """Ask Stripe for the refund and record its answer; the text that replaces the question.
