@@ -10,12 +10,12 @@ from typing import Any
 
 from bot.catalog.model import Catalog
 from bot.references import reference_for
-from bot.service import Service
+from bot.service import STRIPE_NETWORK_RETRIES, Service
 from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator, TgUser
 from tests.admin.steps import confirm, paid_order, refund_requests
-from tests.helpers import ADMIN_ID, QUICK_RETRIES, ask, buttons, from_now_on, rows
+from tests.helpers import ADMIN_ID, QUICK_RETRIES, ask, buttons, from_now_on, rows, until
 
 
 def question_now(telegram: TelegramEmulator, question: dict[str, Any]) -> dict[str, Any]:
@@ -136,6 +136,32 @@ async def test_a_tap_asks_again_with_the_same_key_then_the_question_is_closed(
     (answer,) = await telegram.wait_for("answerCallbackQuery", after)
     assert answer.params["text"] == "This question is closed."
     assert len(stripe_api.refunds) == 1
+
+
+async def test_asked_again_while_stripe_cannot_list_refunds_nothing_is_asked(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    """Whether the refund was made is unknown until Stripe lists the payment's refunds: without
+    that list, asking again could refund twice, so the question stays as it was."""
+    owner = telegram.user(ADMIN_ID, "Owner")
+    question = await unanswered_refund(shop, telegram, stripe_api, owner)
+    (again,) = buttons(question_now(telegram, question))
+    requests_before = len(refund_requests(stripe_api))
+    stripe_api.fail_next(1 + STRIPE_NETWORK_RETRIES)
+    seen = len(telegram.calls)
+    await telegram.tap(owner, question_now(telegram, question), again["callback_data"])
+    # The same text and button again: Telegram answers that the message is not modified.
+    await until(
+        lambda: any(c.method == "editMessageText" for c in telegram.calls[seen:]),
+        what="the question shown again",
+    )
+    ended = question_now(telegram, question)
+    assert "not made yet" in ended["text"]
+    assert [b["text"] for b in buttons(ended)] == ["Ask Stripe again"]
+    listed = [r for r in stripe_api.requests if r.method == "GET" and r.path == "/v1/refunds"]
+    assert [r.status for r in listed] == [500] * (1 + STRIPE_NETWORK_RETRIES)
+    assert len(refund_requests(stripe_api)) == requests_before
+    assert stripe_api.refunds == {} and settled(shop.settings) == [None]
 
 
 async def test_a_refund_stripe_refuses_when_asked_again_is_said_not_made(
