@@ -89,12 +89,13 @@ class Service:
     With CATALOG_SOURCE=stripe there is no catalog to pass: start-up reads it from Stripe.
 
     `clock` (Unix seconds, read by the watch and the guardian, whose memory of what it told
-    the replicas share), `wall_clock` (Unix seconds, the guardian's for the outbox's age, and
-    the buyers' tap guard's), `outbox_delays`, `guard_limits`, `http_limits`,
-    `catalog_follow_seconds` (how often it looks whether another process reloaded the
-    catalog) and `seconds_per_chat` are the bot's own unless a test passes others: shorter
-    retries, a clock it moves itself, deadlines it can wait out, a chat's messages closer
-    together than Telegram's one a second (for tests whose emulator enforces no flood limits).
+    the replicas share), `wall_clock` (Unix seconds, the guardian's for the outbox's age, the
+    buyers' tap guard's, and the store's for how long orders hold their units),
+    `outbox_delays`, `guard_limits`, `http_limits`, `catalog_follow_seconds` (how often it
+    looks whether another process reloaded the catalog) and `seconds_per_chat` are the bot's
+    own unless a test passes others: shorter retries, a clock it moves itself, deadlines it
+    can wait out, a chat's messages closer together than Telegram's one a second (for tests
+    whose emulator enforces no flood limits).
 
     `failed` is set when the service can no longer run (another copy polls with the same
     token); `failure` then says why, in one line."""
@@ -121,7 +122,7 @@ class Service:
         self._http_limits = http_limits
         self._seconds_per_chat = seconds_per_chat
         self.storage: Storage = open_storage(
-            settings.database_url, pool_size=settings.database_pool_size
+            settings.database_url, pool_size=settings.database_pool_size, clock=wall_clock
         )
         # This service's own metrics, and the facts its guardian judges.
         self.metrics = Metrics()

@@ -127,6 +127,14 @@ class Transaction(Protocol):
         """What the product delivers once paid (file, keys, invite, text); None: nothing."""
         ...
 
+    async def hold_units(self, order_id: int) -> bool:
+        """Hold a pending order's units again for a while from now (a yes to a pre-checkout
+        query in Telegram Stars, or its payment), if they are there without it: as many left
+        of each product with a stock and as many codes of each key pool as the order wants,
+        no other order on any replica counting them meanwhile. False, changing nothing, when
+        they are not (another order took them) or the order is not pending."""
+        ...
+
     async def take_keys(self, order_id: int, product_id: str, count: int) -> list[str]:
         """The order's codes of the product's pool: those it took before, else up to
         `count` free ones, taken for good (never by another order, on any replica)."""

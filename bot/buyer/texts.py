@@ -516,13 +516,22 @@ PRE_CHECKOUT_REFUSALS = {
 }
 
 
-def payment_given_back(reference: str, lang: Language) -> str:
-    """A Star payment its order could not take (paid by another, or closed, before it came):
-    refunded at once."""
-    return lang._(
+GIVEN_BACK = {
+    "closed": N_(
         "Order #{reference} was paid or closed before this payment arrived, so these Stars"
         " went back to your balance. Your orders are in /orders."
-    ).format(reference=reference)
+    ),
+    "sold_out": N_(
+        "Sorry, what you ordered (order #{reference}) sold out before this payment arrived, so"
+        " these Stars went back to your balance. Your orders are in /orders."
+    ),
+}
+
+
+def payment_given_back(reference: str, reason: str, lang: Language) -> str:
+    """A Star payment its order could not take (`reason`: paid by another or closed before
+    it came, or its units sold out meanwhile): refunded at once."""
+    return lang._(GIVEN_BACK[reason]).format(reference=reference)
 
 
 def pre_checkout_refused(reason: str, lang: Language) -> str:

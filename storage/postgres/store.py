@@ -3,6 +3,7 @@ the queries of each concept."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import (
     AsyncIterator,
     Awaitable,
@@ -62,9 +63,16 @@ class PostgresStorage:
     connection of its own, committed before the call returns.
     """
 
-    def __init__(self, url: str, *, pool_size: int = POOL_SIZE) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = POOL_SIZE, clock: Callable[[], float] = time.time
+    ) -> None:
+        """`clock`: Unix seconds, read for whether an order still holds its units."""
         self._engine = Engine(url, pool_size=pool_size)
         self.reports = PostgresReports(self._engine)
+        self._clock = clock
+
+    def _now(self) -> int:
+        return int(self._clock())
 
     @property
     def instance_id(self) -> str:
@@ -95,7 +103,7 @@ class PostgresStorage:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         async with self._engine.transaction() as db:
-            yield PostgresTransaction(db)
+            yield PostgresTransaction(db, self._now)
 
     async def _write(
         self,
@@ -162,7 +170,7 @@ class PostgresStorage:
                 await record_levels(db, counted, replace=False)
                 for product_id in sorted(counted):
                     await lock_level(db, product_id)
-                left = await units_left(db, list(counted), replacing)
+                left = await units_left(db, list(counted), replacing, self._now())
                 if any(
                     left[line.product_id] < line.quantity
                     for line in new.lines
@@ -225,7 +233,7 @@ class PostgresStorage:
     async def stock_left(
         self, product_ids: Iterable[str], *, replacing: int | None = None
     ) -> dict[str, int]:
-        return await units_left(self._engine, list(product_ids), replacing)
+        return await units_left(self._engine, list(product_ids), replacing, self._now())
 
     # Digital goods
 

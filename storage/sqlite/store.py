@@ -3,6 +3,7 @@ queries of each concept."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import (
     AsyncIterator,
     Awaitable,
@@ -61,10 +62,15 @@ class SQLiteStorage:
     shares its COMMIT with the transactions open beside it (group commit).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
+        """`clock`: Unix seconds, read for whether an order still holds its units."""
         self._engine = Engine(path)
         self.reports = SQLiteReports(self._engine)
         self._send_slots = SlotBook()
+        self._clock = clock
+
+    def _now(self) -> int:
+        return int(self._clock())
 
     @property
     def instance_id(self) -> str:
@@ -101,7 +107,7 @@ class SQLiteStorage:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         async with self._engine.transaction() as db:
-            yield SQLiteTransaction(db)
+            yield SQLiteTransaction(db, self._now)
 
     async def _write(
         self,
@@ -167,7 +173,7 @@ class SQLiteStorage:
                 # Only start-up and reloads change a recorded number: a tap still holding the
                 # catalog from before a reload must not write its old number back.
                 await record_levels(db, counted, replace=False)
-                left = await units_left(db.off_loop, list(counted), replacing)
+                left = await units_left(db.off_loop, list(counted), replacing, self._now())
                 if any(
                     left[line.product_id] < line.quantity
                     for line in new.lines
@@ -230,7 +236,7 @@ class SQLiteStorage:
     async def stock_left(
         self, product_ids: Iterable[str], *, replacing: int | None = None
     ) -> dict[str, int]:
-        return await units_left(self._engine, list(product_ids), replacing)
+        return await units_left(self._engine, list(product_ids), replacing, self._now())
 
     # Digital goods
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from storage.models import (
     InviteLink,
@@ -14,15 +14,17 @@ from storage.models import (
     StarPayment,
 )
 from storage.order_rules import OrderStatus
-from storage.sqlite import carts, events, goods, orders, outbox, preferences, refunds
+from storage.sqlite import carts, events, goods, orders, outbox, preferences, refunds, stock
 from storage.sqlite.statements import Writes
 
 
 class SQLiteTransaction:
     """The operations of one transaction() block, each run by its concept's queries."""
 
-    def __init__(self, db: Writes) -> None:
+    def __init__(self, db: Writes, now: Callable[[], int]) -> None:
+        """`now`: the store's clock (Unix seconds), for whether orders hold their units."""
         self._db = db
+        self._now = now
 
     async def remember_event(self, event_id: str, event_type: str) -> bool:
         return await events.remember(self._db, event_id, event_type)
@@ -87,6 +89,9 @@ class SQLiteTransaction:
 
     async def digital_kind(self, product_id: str) -> str | None:
         return await goods.kind_of(self._db, product_id)
+
+    async def hold_units(self, order_id: int) -> bool:
+        return await stock.hold(self._db, order_id, self._now())
 
     async def take_keys(self, order_id: int, product_id: str, count: int) -> list[str]:
         return await goods.take_keys(self._db, order_id, product_id, count)
