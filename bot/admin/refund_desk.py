@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import stripe
 from babel import Locale
+from stripe import RequestOptions
+from stripe.params import RefundCreateParams
 from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
@@ -315,18 +317,7 @@ class RefundDesk:
             return await self._refund_stars(bot, order, ask, question)
         assert order.payment_intent_id is not None
         try:
-            refund = await self._client.v1.refunds.create_async(
-                {
-                    "payment_intent": order.payment_intent_id,
-                    "amount": ask.amount,
-                    "metadata": {
-                        "order_id": str(order.id),
-                        "requested_by": str(ask.admin_id),
-                        QUESTION_METADATA: ask.idempotency_key,
-                    },
-                },
-                {"idempotency_key": ask.idempotency_key},
-            )
+            refund = await self._create_refund(order, ask)
         except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
             # stripe-python has retried already; whether Stripe made it is unknown until a
             # request with the same key is answered.
@@ -353,6 +344,24 @@ class RefundDesk:
             ask.admin_id,
         )
         return await self._record_made(order, ask, refund, question)
+
+    async def _create_refund(self, order: Order, ask: RefundAsk) -> stripe.Refund:
+        """The refund, asked with the question's key. A question first asked by a version that
+        put no question in the metadata is asked again as that version asked it: Stripe refuses
+        a known key with other parameters, and answers the same ones with what it did then."""
+        assert order.payment_intent_id is not None
+        metadata = {"order_id": str(order.id), "requested_by": str(ask.admin_id)}
+        params: RefundCreateParams = {
+            "payment_intent": order.payment_intent_id,
+            "amount": ask.amount,
+            "metadata": {**metadata, QUESTION_METADATA: ask.idempotency_key},
+        }
+        options: RequestOptions = {"idempotency_key": ask.idempotency_key}
+        try:
+            return await self._client.v1.refunds.create_async(params, options)
+        except stripe.IdempotencyError:
+            params["metadata"] = metadata
+            return await self._client.v1.refunds.create_async(params, options)
 
     async def _record_made(
         self, order: Order, ask: RefundAsk, refund: stripe.Refund, question: str

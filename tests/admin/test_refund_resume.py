@@ -16,6 +16,7 @@ from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator, TgUser
 from tests.admin.steps import confirm, paid_order, refund_requests
 from tests.helpers import ADMIN_ID, QUICK_RETRIES, ask, buttons, from_now_on, rows, until
+from tests.stripe_sandbox import make_client, stripe_http
 
 
 def question_now(telegram: TelegramEmulator, question: dict[str, Any]) -> dict[str, Any]:
@@ -192,3 +193,38 @@ async def test_a_refund_stripe_refuses_when_asked_again_is_said_not_made(
     assert "has already been refunded" in ended["text"]
     assert [r["amount"] for r in stripe_api.refunds.values()] == [39700]
     assert settled(settings) == ["not_made"]
+
+
+async def test_a_question_asked_before_its_key_went_into_the_metadata_is_still_found(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    """A refund the previous version asked (its metadata without the question's key), made at
+    Stripe, its answer lost; asked again within Stripe's 24 hours by this version, whose
+    request carries more metadata: Stripe refuses a known key with other parameters, so the
+    bot asks as that version did, and Stripe answers with the refund it made then."""
+    owner = telegram.user(ADMIN_ID, "Owner")
+    question = await unanswered_refund(shop, telegram, stripe_api, owner)
+    (key,) = keys_asked(stripe_api)
+    (order,) = rows(shop.settings.database_path, "SELECT id, payment_intent_id FROM orders")
+    async with stripe_http() as http:
+        made = await make_client(stripe_api, http).v1.refunds.create_async(
+            {
+                "payment_intent": order["payment_intent_id"],
+                "amount": 5000,
+                "metadata": {"order_id": str(order["id"]), "requested_by": str(ADMIN_ID)},
+            },
+            {"idempotency_key": key},
+        )
+    await stripe_api.wait_until_acknowledged()
+
+    (again,) = buttons(question_now(telegram, question))
+    after = from_now_on(telegram)
+    await telegram.tap(owner, question_now(telegram, question), again["callback_data"])
+    await telegram.wait_for("editMessageText", after, timeout=10)
+
+    ended = question_now(telegram, question)
+    assert "Requested at Stripe" in ended["text"] and made.id in ended["text"]
+    assert list(stripe_api.refunds) == [made.id]
+    assert settled(shop.settings) == ["made"]
+    stored = rows(shop.settings.database_path, "SELECT id, amount FROM refunds")
+    assert stored == [{"id": made.id, "amount": 5000}]
