@@ -10,6 +10,9 @@ from storage.order_rules import OrderStatus
 from storage.sqlite.rows import ORDER_COLUMNS, order_from
 from storage.sqlite.statements import Reads, Writes, now
 
+# orders_waiting's own condition (migration 0011), word for word.
+_WAITING_STATUSES = f"'{OrderStatus.PENDING.value}', '{OrderStatus.PROCESSING.value}'"
+
 
 async def get(db: Reads, order_id: int) -> Order | None:
     return await _one(db, "id = ?", (order_id,))
@@ -23,9 +26,11 @@ async def open_link_for(
     db: Reads, telegram_user_id: int, product_id: str, valid_after: int
 ) -> Order | None:
     """The buyer's newest pending order for a product whose link is still valid then."""
+    # The unary + keeps SQLite to the buyer's few orders (orders_by_buyer) rather than every
+    # pending order of the shop (orders_by_status).
     return await _one(
         db,
-        "telegram_user_id = ? AND product_id = ? AND from_cart = 0 AND status = ? AND"
+        "telegram_user_id = ? AND product_id = ? AND from_cart = 0 AND +status = ? AND"
         " checkout_url IS NOT NULL AND checkout_expires_at > ? AND retired_at IS NULL"
         " ORDER BY id DESC LIMIT 1",
         (telegram_user_id, product_id, OrderStatus.PENDING.value, valid_after),
@@ -45,11 +50,15 @@ async def open_cart_link_for(db: Reads, telegram_user_id: int, valid_after: int)
 async def waiting(db: Reads, updated_before: int, limit: int) -> list[Order]:
     """Pending and processing orders with a session, untouched after `updated_before`, not
     retired; those reconciliation looked at longest ago first."""
+    # Read in orders_waiting's order, a batch at a time. Without INDEXED BY, SQLite picked
+    # orders_by_status and sorted every waiting order at each run: it cannot tell that a
+    # partial index fits bound parameters, hence the statuses written out.
     rows = await db.rows(
-        f"SELECT {ORDER_COLUMNS} FROM orders WHERE status IN (?, ?)"
+        f"SELECT {ORDER_COLUMNS} FROM orders INDEXED BY orders_waiting"
+        f" WHERE status IN ({_WAITING_STATUSES})"
         " AND checkout_session_id IS NOT NULL AND retired_at IS NULL AND updated_at <= ?"
         " ORDER BY check_turn, id LIMIT ?",
-        (OrderStatus.PENDING.value, OrderStatus.PROCESSING.value, updated_before, limit),
+        (updated_before, limit),
     )
     return [order_from(row) for row in rows]
 
