@@ -30,14 +30,14 @@ from storage.models import (
     StatusChange,
 )
 from storage.order_rules import OrderStatus
-from storage.protocol import StorageError, Transaction
+from storage.protocol import StorageError
 from storage.send_slots import SlotBook, SlotGrid
 from storage.sqlite import carts, goods, health, orders, outbox, preferences, refunds, replicas
 from storage.sqlite.engine import Engine
 from storage.sqlite.reports import SQLiteReports
 from storage.sqlite.statements import Writes
 from storage.sqlite.stock import record_catalog, record_levels, units_left
-from storage.sqlite.transaction import SQLiteTransaction
+from storage.sqlite.transaction import TransactionBlock
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -87,10 +87,8 @@ class SQLiteStorage:
     async def ping(self) -> None:
         await self._engine.ping()
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Transaction]:
-        async with self._engine.transaction() as db:
-            yield SQLiteTransaction(db)
+    def transaction(self) -> TransactionBlock:
+        return TransactionBlock(self._engine.transaction())
 
     async def _write(
         self,

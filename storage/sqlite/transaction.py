@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
 
 from storage.models import (
     InviteLink,
@@ -16,6 +18,27 @@ from storage.models import (
 from storage.order_rules import OrderStatus
 from storage.sqlite import carts, events, goods, orders, outbox, preferences, refunds
 from storage.sqlite.statements import Writes
+
+
+class TransactionBlock:
+    """What `SQLiteStorage.transaction()` returns: the engine's block, its connection seen as
+    a SQLiteTransaction (a class, not a generator: see the engine's _Member)."""
+
+    __slots__ = ("_block",)
+
+    def __init__(self, block: AbstractAsyncContextManager[Writes]) -> None:
+        self._block = block
+
+    async def __aenter__(self) -> SQLiteTransaction:
+        return SQLiteTransaction(await self._block.__aenter__())
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        return await self._block.__aexit__(exc_type, exc, tb)
 
 
 class SQLiteTransaction:
