@@ -47,15 +47,19 @@ class _Inline:
     """
 
     def __init__(self, connection: sqlite3.Connection, off_loop: Reads) -> None:
-        # The engine's too, for the savepoint around each block.
         self.connection = connection
         self.off_loop = off_loop
+        # One cursor for every statement (the engine's too, for the savepoint around each
+        # block): connection.execute() makes and drops a cursor per statement. What execute()
+        # returns is read at once (rowcount, lastrowid), before the next statement.
+        self.cursor = connection.cursor()
+        self.cursor.row_factory = sqlite3.Row  # made before the connection's was set
 
     async def rows(self, sql: str, parameters: Parameters = ()) -> list[sqlite3.Row]:
-        return self.connection.execute(sql, parameters).fetchall()
+        return self.cursor.execute(sql, parameters).fetchall()
 
     async def execute(self, sql: str, parameters: Parameters = ()) -> Changed:
-        return self.connection.execute(sql, parameters)
+        return self.cursor.execute(sql, parameters)
 
     async def executemany(self, sql: str, parameters: Iterable[Parameters]) -> None:
         self.connection.executemany(sql, parameters)
@@ -86,7 +90,7 @@ class _Member:
         batch = self._batch = await engine._join_batch()
         try:
             inline = engine._inline_statements
-            inline.connection.execute("SAVEPOINT member")
+            inline.cursor.execute("SAVEPOINT member")
         except BaseException as exc:
             await engine._leave_batch(batch)
             if isinstance(exc, sqlite3.Error):
@@ -109,7 +113,7 @@ class _Member:
                     raise StorageError(str(exc)) from exc
                 return
             try:
-                engine._inline_statements.connection.execute("RELEASE member")
+                engine._inline_statements.cursor.execute("RELEASE member")
             except sqlite3.Error as error:
                 engine._undo_member(batch)
                 raise StorageError(str(error)) from error
