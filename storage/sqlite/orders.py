@@ -3,7 +3,8 @@ one in its history), and the queries that find orders."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
+from functools import cache
 
 from storage.models import NewOrder, Order, OrderFacts, StatusChange
 from storage.order_rules import OrderStatus
@@ -14,8 +15,8 @@ from storage.sqlite.statements import Reads, Writes, now
 _WAITING_STATUSES = f"'{OrderStatus.PENDING.value}', '{OrderStatus.PROCESSING.value}'"
 
 
-async def get(db: Reads, order_id: int) -> Order | None:
-    return await _one(db, "id = ?", (order_id,))
+def get(db: Reads, order_id: int) -> Awaitable[Order | None]:
+    return _one(db, "id = ?", (order_id,))
 
 
 async def with_payment_intent(db: Reads, payment_intent_id: str) -> Order | None:
@@ -172,17 +173,23 @@ async def advance(
         fields["paid_at"] = at
     if facts is not None:
         # Column names are OrderFacts' own fields, never a caller's words.
-        given = ((name, getattr(facts, name)) for name in OrderFacts.__slots__)
-        fields.update((name, value) for name, value in given if value is not None)
-    assignments = ", ".join(f"{name} = ?" for name in fields)
+        for name in OrderFacts.__slots__:
+            if (value := getattr(facts, name)) is not None:
+                fields[name] = value
     changed = await db.execute(
-        f"UPDATE orders SET {assignments} WHERE id = ? AND status = ?",
-        (*fields.values(), order.id, order.status.value),
+        _update_of(tuple(fields)), (*fields.values(), order.id, order.status.value)
     )
     if changed.rowcount != 1:
         return False
     await _record_status(db, order.id, target, at, source)
     return True
+
+
+@cache
+def _update_of(columns: tuple[str, ...]) -> str:
+    """The UPDATE that advance() runs to set these columns (a handful of shapes)."""
+    assignments = ", ".join(f"{name} = ?" for name in columns)
+    return f"UPDATE orders SET {assignments} WHERE id = ? AND status = ?"
 
 
 async def attach_checkout(
