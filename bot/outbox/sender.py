@@ -187,8 +187,9 @@ class OutboxSender:
             self._held.intersection_update(self._unrecorded)
 
     async def _step(self) -> float:
-        """Start a send for each message due, as far as there is room; seconds until the next
-        look (a send that ends wakes the sender sooner)."""
+        """Start a send for each message due, as far as there is room (claimed a tenth of the
+        hands at a time once they are full); seconds until the next look (a send that ends
+        wakes the sender sooner)."""
         if self._unrecorded and time.monotonic() >= self._record_again_at:
             await self._record_again()
         if self._wall_clock() >= self._renew_at:
