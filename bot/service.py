@@ -4,6 +4,7 @@ started and stopped together in one event loop."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -14,7 +15,7 @@ from typing import Any, Self
 import stripe
 from aiohttp import web
 from telegram.error import Conflict, InvalidToken, TelegramError
-from telegram.ext import Application, ApplicationBuilder, ExtBot
+from telegram.ext import Application, ApplicationBuilder, ExtBot, Updater
 from telegram.request import BaseRequest
 
 from bot.admin.catalog_reload import FOLLOW_SECONDS, CatalogReload
@@ -71,6 +72,11 @@ SECOND_POLLER = (
     " 409 Conflict): stop it, or run every copy with TELEGRAM_MODE=webhook behind a load"
     " balancer to run several replicas"
 )
+TOKEN_REFUSED_WHILE_POLLING = (
+    "Telegram refused TELEGRAM_BOT_TOKEN while polling (getUpdates answered 401"
+    " Unauthorized: was the token revoked in @BotFather?): no update can come any more, so"
+    " the bot stops; set the new token and start it again (Stripe retries its events meanwhile)"
+)
 
 
 class StartupError(Exception):
@@ -82,12 +88,14 @@ class Service:
 
     With CATALOG_SOURCE=stripe there is no catalog to pass: start-up reads it from Stripe.
 
-    `clock` (monotonic seconds, read by the guardian), `wall_clock` (Unix seconds, the
-    guardian's and the buyers' tap guard's), `outbox_delays`, `guard_limits`, `http_limits`,
-    `catalog_follow_seconds` (how often it looks whether another process reloaded the
-    catalog) and `seconds_per_chat` are the bot's own unless a test passes others: shorter
-    retries, a clock it moves itself, deadlines it can wait out, a chat's messages closer
-    together than Telegram's one a second (for tests whose emulator enforces no flood limits).
+    `clock` (Unix seconds, read by the watch and the guardian, whose memory of what it told
+    the replicas share), `wall_clock` (Unix seconds, the guardian's for the outbox's age, the
+    buyers' tap guard's, and the store's for how long orders hold their units),
+    `outbox_delays`, `guard_limits`, `http_limits`, `catalog_follow_seconds` (how often it
+    looks whether another process reloaded the catalog) and `seconds_per_chat` are the bot's
+    own unless a test passes others: shorter retries, a clock it moves itself, deadlines it
+    can wait out, a chat's messages closer together than Telegram's one a second (for tests
+    whose emulator enforces no flood limits).
 
     `failed` is set when the service can no longer run (another copy polls with the same
     token); `failure` then says why, in one line."""
@@ -97,7 +105,7 @@ class Service:
         settings: Settings,
         catalog: Catalog | None = None,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         outbox_delays: RetryDelays = RETRY_DELAYS,
         wall_clock: Callable[[], float] = time.time,
         guard_limits: GuardLimits = GUARD_LIMITS,
@@ -114,7 +122,7 @@ class Service:
         self._http_limits = http_limits
         self._seconds_per_chat = seconds_per_chat
         self.storage: Storage = open_storage(
-            settings.database_url, pool_size=settings.database_pool_size
+            settings.database_url, pool_size=settings.database_pool_size, clock=wall_clock
         )
         # This service's own metrics, and the facts its guardian judges.
         self.metrics = Metrics()
@@ -327,7 +335,7 @@ class Service:
             await application.updater.start_polling(
                 allowed_updates=ALLOWED_UPDATES, error_callback=self._polling_failed
             )
-            stack.push_async_callback(application.updater.stop)
+            stack.push_async_callback(_stop_polling, application.updater)
         else:
             await self._set_webhook()
         await menus.publish(application.bot)
@@ -356,8 +364,15 @@ class Service:
 
     def _polling_call(self, method: str, status: int | None, seconds: float) -> None:
         self.watch.telegram_call(method, status, seconds)
-        if method == "getUpdates" and status == 200:
+        if method != "getUpdates":
+            return
+        if status == 200:
             self._polled = True
+        elif status == 401:
+            # python-telegram-bot ends its polling loop for good on a refused token: left
+            # running, the bot would answer nobody. Stopping says so, once, to the supervisor.
+            self.failure = TOKEN_REFUSED_WHILE_POLLING
+            self.failed.set()
 
     def _polling_failed(self, error: TelegramError) -> None:
         """A getUpdates that failed (python-telegram-bot tries again by itself)."""
@@ -465,6 +480,12 @@ def outbox_bot(
         request=requests,
         get_updates_request=get_updates_requests,
     )
+
+
+async def _stop_polling(updater: Updater) -> None:
+    """Stop polling; a loop that a refused token ended raises that again here, already told."""
+    with contextlib.suppress(InvalidToken):
+        await updater.stop()
 
 
 def _file_url_for(base_url: str) -> str:

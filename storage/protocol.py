@@ -126,6 +126,14 @@ class Transaction(Protocol):
         """What the product delivers once paid (file, keys, invite, text); None: nothing."""
         ...
 
+    async def hold_units(self, order_id: int) -> bool:
+        """Hold a pending order's units again for a while from now (a yes to a pre-checkout
+        query in Telegram Stars, or its payment), if they are there without it: as many left
+        of each product with a stock and as many codes of each key pool as the order wants,
+        no other order on any replica counting them meanwhile. False, changing nothing, when
+        they are not (another order took them) or the order is not pending."""
+        ...
+
     async def take_keys(self, order_id: int, product_id: str, count: int) -> list[str]:
         """The order's codes of the product's pool: those it took before, else up to
         `count` free ones, taken for good (never by another order, on any replica)."""
@@ -407,6 +415,29 @@ class Storage(Protocol):
 
     async def unsettled_refund_ask(self, chat_id: int, message_id: int) -> RefundAsk | None:
         """The question's confirmed refund, if Stripe's answer to it was never recorded."""
+        ...
+
+    async def claim_refund_ask(
+        self, chat_id: int, message_id: int, now: float, until: float
+    ) -> bool:
+        """The question's unsettled refund is the caller's to ask of Stripe until `until`
+        (Unix seconds); False while another's claim has not run out at `now`, or once the
+        refund is settled. One process on the database wins."""
+        ...
+
+    async def release_refund_ask(self, chat_id: int, message_id: int, until: float) -> None:
+        """End the claim made with `until` (nothing if it ran out and another took it)."""
+        ...
+
+    # The guardian's memory
+
+    async def guardian_told(self) -> dict[str, float]:
+        """The conditions the guardian told the admins of and that have not ended: when each
+        was last told (Unix seconds), whichever process told it."""
+        ...
+
+    async def remember_guardian_told(self, conditions: Mapping[str, float]) -> None:
+        """Replace what guardian_told returns."""
         ...
 
     # Buyers' and admins' preferences

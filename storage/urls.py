@@ -3,6 +3,8 @@ postgresql://… (postgres:// too, as hosting platforms write it)."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from storage.postgres import PostgresStorage
@@ -34,12 +36,15 @@ def url_problem(url: str) -> str | None:
     return "expected sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
 
 
-def open_storage(url: str, *, pool_size: int = POOL_SIZE) -> Storage:
+def open_storage(
+    url: str, *, pool_size: int = POOL_SIZE, clock: Callable[[], float] = time.time
+) -> Storage:
     """The store the URL names, not opened yet (its open() connects and migrates);
-    `pool_size`: PostgreSQL's most connections."""
+    `pool_size`: PostgreSQL's most connections; `clock`: Unix seconds, read for whether an
+    order still holds its units."""
     path = sqlite_path(url)
     if path is not None:
-        return SQLiteStorage(path)
+        return SQLiteStorage(path, clock=clock)
     if is_postgres(url):
-        return PostgresStorage(url, pool_size=pool_size)
+        return PostgresStorage(url, pool_size=pool_size, clock=clock)
     raise ValueError(url_problem(url))

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import stripe
@@ -30,6 +33,10 @@ log = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
 
+# How long a claim on a confirmed refund lasts: longer than a request to Stripe may take with
+# its retries (three tries of 15 s). A process killed mid-request holds the refund up no longer.
+CLAIM_SECONDS = 120.0
+
 
 def amount_left(order: Order, requested: int) -> int:
     """What may still be refunded: what the buyer paid, less what Stripe refunded or was asked
@@ -45,16 +52,18 @@ class RefundDesk:
         client: stripe.StripeClient,
         storage: Storage,
         star_payments: StarPayments | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """`clock`: Unix seconds, the same for every process on the database."""
         self._client = client
         self._storage = storage
         # Orders paid in Telegram Stars are refunded through Telegram, whole.
         self._star_payments = star_payments
-        # Idempotency keys of requests on their way to Stripe: a second tap on the same button
-        # meanwhile is told that, rather than that the question is closed.
-        self._in_flight: set[str] = set()
-        # One check-and-ask at a time per order, so two confirmations cannot both pass the
-        # check of what is left before either refund is recorded.
+        self._clock = clock
+        # One check-and-ask at a time per order in this process, so two confirmations cannot
+        # both pass the check of what is left before either refund is recorded. (Across
+        # processes Stripe is the judge: it refuses a refund over what the payment has left.)
         self._orders: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     def idempotency_key(self, order: Order, amount: int, chat_id: int, question_id: int) -> str:
@@ -159,8 +168,10 @@ class RefundDesk:
             await answer_tap(query)
             await _edit(query, admin_texts.refund_cancelled(question))
             return
-        self._in_flight.add(key)
-        try:
+        async with self._claimed(ask) as mine:
+            if not mine:  # another process's tap on this question took it first
+                await answer_tap(query, admin_texts.refund_in_progress())
+                return
             await answer_tap(query)
             async with self._orders[order.id]:
                 fresh = await self._storage.get_order(order.id)
@@ -175,17 +186,12 @@ class RefundDesk:
                     return
                 async with self._storage.transaction() as tx:
                     await tx.settle_refund_ask(ask, made=False)
-        finally:
-            self._in_flight.discard(key)
         await _edit(query, text)
 
     async def _answer_again(self, query: CallbackQuery, tapped: RefundAsk | None) -> None:
         """A later tap: a refund still on its way is said so; a Confirm of one whose answer from
         Stripe was never recorded (Stripe unreachable, the process killed) asks again, with
         the same key. `tapped` is what a Confirm asks, None for a Cancel."""
-        if tapped is not None and tapped.idempotency_key in self._in_flight:
-            await answer_tap(query, admin_texts.refund_in_progress())
-            return
         ask = (
             await self._storage.unsettled_refund_ask(tapped.chat_id, tapped.message_id)
             if tapped is not None
@@ -194,15 +200,24 @@ class RefundDesk:
         if ask is None:
             await answer_tap(query, admin_texts.refund_question_closed())
             return
-        await answer_tap(query)
-        locale = locale_for(query.from_user.language_code)
-        await _show(query, await self._finish(query.get_bot(), ask, locale))
+        async with self._claimed(ask) as mine:
+            if not mine:  # on its way to Stripe from this process or another
+                await answer_tap(query, admin_texts.refund_in_progress())
+                return
+            await answer_tap(query)
+            locale = locale_for(query.from_user.language_code)
+            await _show(query, await self._finish(query.get_bot(), ask, locale))
 
     async def resume(self, bot: Bot) -> None:
         """At start-up: finish each refund confirmed but never answered by Stripe, with the
-        key it was first asked with, and put the outcome in place of its question."""
+        key it was first asked with, and put the outcome in place of its question. One that
+        another process is asking about now is left to it."""
         for ask in await self._storage.unsettled_refund_asks():
-            outcome = await self._finish(bot, ask, locale_for(None))
+            async with self._claimed(ask) as mine:
+                if not mine:
+                    log.info("refund of order %s: another process is asking", ask.order_id)
+                    continue
+                outcome = await self._finish(bot, ask, locale_for(None))
             try:
                 await bot.edit_message_text(
                     outcome.text,
@@ -223,12 +238,22 @@ class RefundDesk:
             # Unreachable for a question this bot asked: it offers refunds of paid orders only.
             return Outcome(admin_texts.refund_question_closed())
         question = admin_texts.refund_question(order, ask.amount, locale)
-        self._in_flight.add(ask.idempotency_key)
+        async with self._orders[order.id]:
+            return await self._request(bot, order, ask, question)
+
+    @asynccontextmanager
+    async def _claimed(self, ask: RefundAsk) -> AsyncIterator[bool]:
+        """Whether this process holds the claim on the confirmed refund while the block runs:
+        the database lets one process at a time ask Stripe, so a second tap anywhere is told
+        the refund is on its way, and a killed process's claim runs out by itself."""
+        now = self._clock()
+        until = now + CLAIM_SECONDS
+        mine = await self._storage.claim_refund_ask(ask.chat_id, ask.message_id, now, until)
         try:
-            async with self._orders[order.id]:
-                return await self._request(bot, order, ask, question)
+            yield mine
         finally:
-            self._in_flight.discard(ask.idempotency_key)
+            if mine:
+                await self._storage.release_refund_ask(ask.chat_id, ask.message_id, until)
 
     async def _request(self, bot: Bot, order: Order, ask: RefundAsk, question: str) -> Outcome:
         """Ask Stripe for the refund and record its answer; the text that replaces the question.

@@ -57,7 +57,9 @@ class CarryOut(Protocol):
     ) -> None: ...
 
 
-# The tap guard's key for a buyer's cart: no product id is empty.
+# The tap guard's key for a buyer's cart: no product id is empty. A checkout and every edit
+# hold it, so that an edit comes before the checkout reads the cart, or after it has its link
+# (in this process, the edit waits; in another, it is refused: the turn is in the database).
 CART_TURN = ""
 
 
@@ -140,7 +142,10 @@ class CartHandlers:
         if wait := await self.tap_guard.wait_needed(user.id):
             await answer_tap(query, texts.slow_down(wait, lang), alert=True)
             return
-        async with self.tap_guard.one_at_a_time(user.id, CART_TURN):
+        async with self.tap_guard.one_at_a_time(user.id, CART_TURN) as mine:
+            if not mine:
+                await answer_tap(query, texts.cart_busy(lang), alert=True)
+                return
             result = await self.carts.add(user.id, product, quantity, new_cart=new_cart)
         await self._tell_added(query, product, quantity, result, lang, context)
 
@@ -186,7 +191,10 @@ class CartHandlers:
         except ValueError:
             await answer_tap(query, texts.unknown_input(lang), alert=True)
             return
-        async with self.tap_guard.one_at_a_time(user.id, CART_TURN):
+        async with self.tap_guard.one_at_a_time(user.id, CART_TURN) as mine:
+            if not mine:
+                await answer_tap(query, texts.cart_busy(lang), alert=True)
+                return
             row = (await self.carts.contents(user.id)).row(product_id)
             # A line off sale only goes down or out (its + is from a view before a reload).
             if row is not None and quantity > row.line.quantity and not row.on_sale:
@@ -209,7 +217,11 @@ class CartHandlers:
         query = update.callback_query
         if query is None:
             return
-        async with self.tap_guard.one_at_a_time(query.from_user.id, CART_TURN):
+        async with self.tap_guard.one_at_a_time(query.from_user.id, CART_TURN) as mine:
+            if not mine:
+                lang = await self.buyers.of(query.from_user)
+                await answer_tap(query, texts.cart_busy(lang), alert=True)
+                return
             await self.carts.empty(query.from_user.id)
         await answer_tap(query)
         await self._show(query, context)

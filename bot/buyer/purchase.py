@@ -220,18 +220,26 @@ class Purchases:
         return left.get(product.id)
 
     async def _close(self, replaced: Order) -> bool:
-        """Close the earlier link at Stripe, and apply what became of it; False if Stripe failed."""
+        """Close the earlier link at Stripe, and apply what became of it; False if Stripe failed,
+        or if the link was no longer open and Stripe could not say what became of it."""
         assert replaced.checkout_session_id is not None
         try:
             await self._links.expire(replaced.checkout_session_id)
+            closed_now = True
         except stripe.InvalidRequestError:
-            pass  # not open any more: paid or expired meanwhile, which the check below applies
+            # Not open any more: paid or expired meanwhile, which the check below applies.
+            closed_now = False
         except stripe.StripeError as exc:
             log.error("order %s: its link could not be closed: %s", replaced.id, _describe(exc))
             return False
         try:
             await self._check_at_stripe(replaced, source="replaced by a new link")
-        except stripe.StripeError as exc:  # its expiry event will tell us anyway
+        except stripe.StripeError as exc:
+            if not closed_now:
+                # Paid, perhaps, its webhook not here yet: a new order that did not count its
+                # units could sell them twice.
+                log.error("order %s: its link was not open, and not checked: %s", replaced.id, exc)
+                return False
             log.warning("order %s: could not check it at Stripe: %s", replaced.id, exc)
         return True
 

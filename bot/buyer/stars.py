@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from telegram import Bot, CallbackQuery, LabeledPrice, Update
@@ -60,18 +60,12 @@ class StarLedger(Protocol):
     """The payment side's record of payments in Stars (webhooks/stars.py)."""
 
     async def refusal(
-        self,
-        order_id: int | None,
-        user_id: int,
-        currency: str,
-        total: int,
-        *,
-        key_pools: Collection[str],
+        self, order_id: int | None, user_id: int, currency: str, total: int
     ) -> str | None: ...
 
     async def take_payment(
         self, order_id: int | None, charge_id: str, user_id: int, currency: str, total: int
-    ) -> bool: ...
+    ) -> str | None: ...
 
     async def given_back(self, charge_id: str) -> None: ...
 
@@ -205,7 +199,6 @@ class StarsCounter:
             query.from_user.id,
             query.currency,
             query.total_amount,
-            key_pools=self._catalog.current.key_pools().keys(),
         )
         if refusal is None:
             await query.answer(ok=True)
@@ -222,24 +215,23 @@ class StarsCounter:
         payment = message.successful_payment
         order_id = order_of_payload(payment.invoice_payload)
         charge_id = payment.telegram_payment_charge_id
-        kept = await self._ledger.take_payment(
+        why = await self._ledger.take_payment(
             order_id, charge_id, user.id, payment.currency, payment.total_amount
         )
-        if kept or order_id is None:
+        if why is None or order_id is None:
             return
         # Telegram charged after the bot said yes, and meanwhile the order closed (a new tap
-        # replaced its invoice) or was paid by another form of the same invoice: nothing is
-        # delivered for this payment, so the Stars go back at once.
+        # replaced its invoice), was paid by another form of the same invoice, or lost its
+        # units to another order: nothing is delivered for this payment, so the Stars go back
+        # at once.
         try:
             await context.bot.refund_star_payment(user.id, charge_id)
         except TelegramError as exc:  # the admins were alerted with the order's flag
-            log.error(
-                "Star payment %s of closed order %s not given back: %s", charge_id, order_id, exc
-            )
+            log.error("Star payment %s of order %s not given back: %s", charge_id, order_id, exc)
             return
         await self._ledger.given_back(charge_id)
         lang = await self._buyers.of(user)
-        await message.reply_text(texts.payment_given_back(reference_for(order_id), lang))
+        await message.reply_text(texts.payment_given_back(reference_for(order_id), why, lang))
 
     async def refunded(self, update: Update, context: Context) -> None:
         """Telegram's note that a Star payment was refunded: recorded, if /refund's record of

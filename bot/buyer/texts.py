@@ -372,6 +372,14 @@ def cart_link_on_its_way(lang: Language) -> str:
     return lang._("Your cart's payment link is on its way: it will be in the chat in a moment.")
 
 
+def cart_busy(lang: Language) -> str:
+    """A change to the cart while another process checks that cart out: refused, not lost."""
+    return lang._(
+        "Your cart is being checked out right now, so it was not changed."
+        " Try again once its payment link is in the chat."
+    )
+
+
 def slow_down(seconds: int, lang: Language) -> str:
     return lang._("That is a lot of taps! Please wait {seconds} s and try again.").format(
         seconds=seconds
@@ -502,13 +510,22 @@ PRE_CHECKOUT_REFUSALS = {
 }
 
 
-def payment_given_back(reference: str, lang: Language) -> str:
-    """A Star payment its order could not take (paid by another, or closed, before it came):
-    refunded at once."""
-    return lang._(
+GIVEN_BACK = {
+    "closed": N_(
         "Order #{reference} was paid or closed before this payment arrived, so these Stars"
         " went back to your balance. Your orders are in /orders."
-    ).format(reference=reference)
+    ),
+    "sold_out": N_(
+        "Sorry, what you ordered (order #{reference}) sold out before this payment arrived, so"
+        " these Stars went back to your balance. Your orders are in /orders."
+    ),
+}
+
+
+def payment_given_back(reference: str, reason: str, lang: Language) -> str:
+    """A Star payment its order could not take (`reason`: paid by another or closed before
+    it came, or its units sold out meanwhile): refunded at once."""
+    return lang._(GIVEN_BACK[reason]).format(reference=reference)
 
 
 def pre_checkout_refused(reason: str, lang: Language) -> str:

@@ -1,8 +1,8 @@
 """The guardian: judges the shop's health every minute and tells every admin, through the
 outbox, when a condition starts (again at most once an hour while it lasts) and when it ends.
 
-What it told and when lives in memory: after a restart a condition still present is told once
-more, which is what an owner who restarted to fix it wants to hear."""
+What it told and when lives in the database, so that whichever replica has the turn (or a
+restarted process) knows: a condition still present is told again only once its hour is up."""
 
 from __future__ import annotations
 
@@ -50,9 +50,12 @@ class Guardian:
         database_path: Path | None,
         on_queued: Callable[[], None],
         limits: GuardLimits = GUARD_LIMITS,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
+        """`clock`: Unix seconds, the same for every process on the database (when each
+        condition was told is kept there); the watch's clock. `wall_clock`: Unix seconds, for
+        the age of what waits in the outbox."""
         self._storage = storage
         self._facts = watch.facts
         self._admin_ids = admin_ids
@@ -61,8 +64,6 @@ class Guardian:
         self._limits = limits
         self._clock = clock
         self._wall_clock = wall_clock
-        # Conditions told and still active: when they were last told (the clock's seconds).
-        self._told: dict[Condition, float] = {}
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -93,17 +94,19 @@ class Guardian:
     async def check(self) -> list[str]:
         """Judge every condition now; queue and return what the admins are to be told."""
         now = self._clock()
+        remembered = await self._storage.guardian_told()
+        told = dict(remembered)
         messages: list[str] = []
         for finding in await self.findings():
             condition = finding.condition
             if finding.active:
-                told = self._told.get(condition)
-                if told is None or now - told >= self._limits.repeat_seconds:
+                last = told.get(condition.value)
+                if last is None or now - last >= self._limits.repeat_seconds:
                     messages.append(finding.warning())
-                    self._told[condition] = now
+                    told[condition.value] = now
                     log.warning("guardian: %s: %s", condition.value, finding.figures)
-            elif condition in self._told:
-                del self._told[condition]
+            elif condition.value in told:
+                del told[condition.value]
                 messages.append(finding.cleared())
                 log.info("guardian: %s resolved", condition.value)
         if messages and self._admin_ids:
@@ -112,6 +115,9 @@ class Guardian:
                     for admin_id in sorted(self._admin_ids):
                         await tx.enqueue(admin_id, MessageKind.HEALTH_ALERT, None, detail=text)
             self._on_queued()
+        # Remembered once queued: a crash in between tells once more rather than never.
+        if told != remembered:
+            await self._storage.remember_guardian_told(told)
         return messages
 
     async def findings(self) -> list[Finding]:

@@ -42,7 +42,7 @@ class Watch:
         self,
         metrics: Metrics,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.metrics = metrics

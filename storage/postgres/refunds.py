@@ -128,3 +128,29 @@ async def settle_ask(db: Writes, ask: RefundAsk, *, made: bool) -> None:
         ask.chat_id,
         ask.message_id,
     )
+
+
+async def claim_ask(db: Writes, chat_id: int, message_id: int, now: float, until: float) -> bool:
+    """The question's unsettled refund is the caller's to ask of Stripe until `until`, unless
+    another's claim has not run out at `now`; one UPDATE, so two replicas cannot both win."""
+    changed = await db.execute(
+        "UPDATE refund_questions SET claimed_until = $1 WHERE chat_id = $2 AND message_id = $3"
+        " AND idempotency_key IS NOT NULL AND settled IS NULL"
+        " AND (claimed_until IS NULL OR claimed_until <= $4)",
+        until,
+        chat_id,
+        message_id,
+        now,
+    )
+    return changed == 1
+
+
+async def release_ask(db: Writes, chat_id: int, message_id: int, until: float) -> None:
+    """End the claim that runs until `until` (nothing if it ran out and another took it)."""
+    await db.execute(
+        "UPDATE refund_questions SET claimed_until = NULL"
+        " WHERE chat_id = $1 AND message_id = $2 AND claimed_until = $3",
+        chat_id,
+        message_id,
+        until,
+    )

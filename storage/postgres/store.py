@@ -3,6 +3,7 @@ the queries of each concept."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import (
     AsyncIterator,
     Awaitable,
@@ -32,6 +33,7 @@ from storage.order_rules import OrderStatus
 from storage.postgres import (
     carts,
     goods,
+    guardian,
     health,
     orders,
     outbox,
@@ -60,9 +62,16 @@ class PostgresStorage:
     connection of its own, committed before the call returns.
     """
 
-    def __init__(self, url: str, *, pool_size: int = POOL_SIZE) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = POOL_SIZE, clock: Callable[[], float] = time.time
+    ) -> None:
+        """`clock`: Unix seconds, read for whether an order still holds its units."""
         self._engine = Engine(url, pool_size=pool_size)
         self.reports = PostgresReports(self._engine)
+        self._clock = clock
+
+    def _now(self) -> int:
+        return int(self._clock())
 
     @property
     def instance_id(self) -> str:
@@ -93,7 +102,7 @@ class PostgresStorage:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         async with self._engine.transaction() as db:
-            yield PostgresTransaction(db)
+            yield PostgresTransaction(db, self._now)
 
     async def _write(
         self,
@@ -155,7 +164,7 @@ class PostgresStorage:
                 await record_levels(db, counted, replace=False)
                 for product_id in sorted(counted):
                     await lock_level(db, product_id)
-                left = await units_left(db, list(counted), replacing)
+                left = await units_left(db, list(counted), replacing, self._now())
                 if any(
                     left[line.product_id] < line.quantity
                     for line in new.lines
@@ -218,7 +227,7 @@ class PostgresStorage:
     async def stock_left(
         self, product_ids: Iterable[str], *, replacing: int | None = None
     ) -> dict[str, int]:
-        return await units_left(self._engine, list(product_ids), replacing)
+        return await units_left(self._engine, list(product_ids), replacing, self._now())
 
     # Digital goods
 
@@ -301,6 +310,22 @@ class PostgresStorage:
 
     async def unsettled_refund_ask(self, chat_id: int, message_id: int) -> RefundAsk | None:
         return await refunds.unsettled_ask(self._engine, chat_id, message_id)
+
+    async def claim_refund_ask(
+        self, chat_id: int, message_id: int, now: float, until: float
+    ) -> bool:
+        return await self._write(refunds.claim_ask, chat_id, message_id, now, until)
+
+    async def release_refund_ask(self, chat_id: int, message_id: int, until: float) -> None:
+        await self._write(refunds.release_ask, chat_id, message_id, until)
+
+    # The guardian's memory
+
+    async def guardian_told(self) -> dict[str, float]:
+        return await guardian.told(self._engine)
+
+    async def remember_guardian_told(self, conditions: Mapping[str, float]) -> None:
+        await self._write(guardian.remember, conditions)
 
     # Buyers' and admins' preferences
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from storage.models import (
     InviteLink,
@@ -14,7 +14,7 @@ from storage.models import (
     StarPayment,
 )
 from storage.order_rules import OrderStatus
-from storage.postgres import carts, events, goods, orders, outbox, preferences, refunds
+from storage.postgres import carts, events, goods, orders, outbox, preferences, refunds, stock
 from storage.postgres.statements import Writes
 
 
@@ -25,8 +25,10 @@ class PostgresTransaction:
     changes it in between, as the protocol promises.
     """
 
-    def __init__(self, db: Writes) -> None:
+    def __init__(self, db: Writes, now: Callable[[], int]) -> None:
+        """`now`: the store's clock (Unix seconds), for whether orders hold their units."""
         self._db = db
+        self._now = now
 
     async def remember_event(self, event_id: str, event_type: str) -> bool:
         return await events.remember(self._db, event_id, event_type)
@@ -91,6 +93,9 @@ class PostgresTransaction:
 
     async def digital_kind(self, product_id: str) -> str | None:
         return await goods.kind_of(self._db, product_id)
+
+    async def hold_units(self, order_id: int) -> bool:
+        return await stock.hold(self._db, order_id, self._now())
 
     async def take_keys(self, order_id: int, product_id: str, count: int) -> list[str]:
         return await goods.take_keys(self._db, order_id, product_id, count)

@@ -3,8 +3,9 @@ one in its history), and the queries that find orders."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Coroutine, Sequence
 from functools import cache
+from typing import Any
 
 from storage.models import NewOrder, Order, OrderFacts, StatusChange
 from storage.order_rules import OrderStatus
@@ -15,7 +16,7 @@ from storage.sqlite.statements import Reads, Writes, now
 _WAITING_STATUSES = f"'{OrderStatus.PENDING.value}', '{OrderStatus.PROCESSING.value}'"
 
 
-def get(db: Reads, order_id: int) -> Awaitable[Order | None]:
+def get(db: Reads, order_id: int) -> Coroutine[Any, Any, Order | None]:
     return _one(db, "id = ?", (order_id,))
 
 

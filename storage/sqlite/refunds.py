@@ -121,3 +121,24 @@ async def settle_ask(db: Writes, ask: RefundAsk, *, made: bool) -> None:
         "UPDATE refund_questions SET settled = ? WHERE chat_id = ? AND message_id = ?",
         ("made" if made else "not_made", ask.chat_id, ask.message_id),
     )
+
+
+async def claim_ask(db: Writes, chat_id: int, message_id: int, now: float, until: float) -> bool:
+    """The question's unsettled refund is the caller's to ask of Stripe until `until`, unless
+    another's claim has not run out at `now`; one UPDATE, so two replicas cannot both win."""
+    changed = await db.execute(
+        "UPDATE refund_questions SET claimed_until = ? WHERE chat_id = ? AND message_id = ?"
+        " AND idempotency_key IS NOT NULL AND settled IS NULL"
+        " AND (claimed_until IS NULL OR claimed_until <= ?)",
+        (until, chat_id, message_id, now),
+    )
+    return changed.rowcount == 1
+
+
+async def release_ask(db: Writes, chat_id: int, message_id: int, until: float) -> None:
+    """End the claim that runs until `until` (nothing if it ran out and another took it)."""
+    await db.execute(
+        "UPDATE refund_questions SET claimed_until = NULL"
+        " WHERE chat_id = ? AND message_id = ? AND claimed_until = ?",
+        (chat_id, message_id, until),
+    )

@@ -3,6 +3,7 @@ queries of each concept."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import (
     AsyncIterator,
     Awaitable,
@@ -32,7 +33,17 @@ from storage.models import (
 from storage.order_rules import OrderStatus
 from storage.protocol import StorageError
 from storage.send_slots import SlotBook, SlotGrid
-from storage.sqlite import carts, goods, health, orders, outbox, preferences, refunds, replicas
+from storage.sqlite import (
+    carts,
+    goods,
+    guardian,
+    health,
+    orders,
+    outbox,
+    preferences,
+    refunds,
+    replicas,
+)
 from storage.sqlite.engine import Engine
 from storage.sqlite.reports import SQLiteReports
 from storage.sqlite.statements import Writes
@@ -50,10 +61,15 @@ class SQLiteStorage:
     shares its COMMIT with the transactions open beside it (group commit).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
+        """`clock`: Unix seconds, read for whether an order still holds its units."""
         self._engine = Engine(path)
         self.reports = SQLiteReports(self._engine)
         self._send_slots = SlotBook()
+        self._clock = clock
+
+    def _now(self) -> int:
+        return int(self._clock())
 
     @property
     def instance_id(self) -> str:
@@ -88,7 +104,7 @@ class SQLiteStorage:
         await self._engine.ping()
 
     def transaction(self) -> TransactionBlock:
-        return TransactionBlock(self._engine.transaction())
+        return TransactionBlock(self._engine.transaction(), self._now)
 
     async def _write(
         self,
@@ -149,7 +165,7 @@ class SQLiteStorage:
                 # Only start-up and reloads change a recorded number: a tap still holding the
                 # catalog from before a reload must not write its old number back.
                 await record_levels(db, counted, replace=False)
-                left = await units_left(db.off_loop, list(counted), replacing)
+                left = await units_left(db.off_loop, list(counted), replacing, self._now())
                 if any(
                     left[line.product_id] < line.quantity
                     for line in new.lines
@@ -212,7 +228,7 @@ class SQLiteStorage:
     async def stock_left(
         self, product_ids: Iterable[str], *, replacing: int | None = None
     ) -> dict[str, int]:
-        return await units_left(self._engine, list(product_ids), replacing)
+        return await units_left(self._engine, list(product_ids), replacing, self._now())
 
     # Digital goods
 
@@ -295,6 +311,22 @@ class SQLiteStorage:
 
     async def unsettled_refund_ask(self, chat_id: int, message_id: int) -> RefundAsk | None:
         return await refunds.unsettled_ask(self._engine, chat_id, message_id)
+
+    async def claim_refund_ask(
+        self, chat_id: int, message_id: int, now: float, until: float
+    ) -> bool:
+        return await self._write(refunds.claim_ask, chat_id, message_id, now, until)
+
+    async def release_refund_ask(self, chat_id: int, message_id: int, until: float) -> None:
+        await self._write(refunds.release_ask, chat_id, message_id, until)
+
+    # The guardian's memory
+
+    async def guardian_told(self) -> dict[str, float]:
+        return await guardian.told(self._engine)
+
+    async def remember_guardian_told(self, conditions: Mapping[str, float]) -> None:
+        await self._write(guardian.remember, conditions)
 
     # Buyers' and admins' preferences
 

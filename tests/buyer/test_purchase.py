@@ -210,6 +210,29 @@ async def test_a_link_paid_meanwhile_keeps_its_units(
     assert await status_of(store, earlier) is OrderStatus.PAID
 
 
+async def test_a_link_no_longer_open_that_stripe_cannot_check_keeps_its_units(
+    purchases: Purchases, store: SQLiteStorage, lamp: Product, stripe_api: StripeEmulator
+) -> None:
+    """Ada paid for 2 and the webhook has not come yet; Stripe refuses to close her link, as
+    it is complete, and then fails to say what became of it: no link for 3 more is made,
+    which could sell 5 of 3."""
+    earlier = await linked(purchases, ADA, lamp, 2)
+    assert earlier.checkout_session_id is not None
+    async with webhook_receiver(stripe_api):  # Stripe's event goes elsewhere: not applied here
+        await stripe_api.pay(earlier.checkout_session_id)
+        stripe_api.fail_next(
+            1,
+            status=400,
+            error_type="invalid_request_error",
+            message='Only Checkout Sessions with a status in ["open"] can be expired.',
+        )
+        stripe_api.fail_next(1, status=500, error_type="api_error", message="Down")
+
+        assert await purchases.decide(ADA, lamp, 3, now=now()) == CannotReplace()
+    assert len(await store.orders_of_buyer(ADA.telegram_user_id, 10)) == 1
+    assert await store.stock_left(["lamp"]) == {"lamp": 1}
+
+
 async def test_when_stripe_cannot_close_the_open_link_no_second_one_is_made(
     purchases: Purchases, store: SQLiteStorage, trail_map: Product, stripe_api: StripeEmulator
 ) -> None:

@@ -6,6 +6,7 @@ one process's)."""
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import pytest
@@ -114,3 +115,50 @@ async def test_one_replicas_guardian_tells_the_admins(
         finally:
             await guardian.stop()
         assert len(told) == 1 and "signature" in told[0]["detail"]
+
+
+class Later:
+    """Unix seconds, moved on by the test."""
+
+    def __init__(self) -> None:
+        self.shift = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.shift
+
+
+async def test_the_guardian_remembers_what_it_told_when_the_turn_moves(postgres_url: str) -> None:
+    """Each replica sees the same lasting condition; whichever has the turn, the admins hear
+    of it once an hour while it lasts, and once when it ends."""
+    async with replicas_on(postgres_url) as stores:
+        clock = Later()
+        watches = [Watch(Metrics(), clock=clock) for _ in stores]
+        guardians = [
+            Guardian(
+                store,
+                watch,
+                admin_ids=frozenset({1}),
+                database_path=None,
+                on_queued=lambda: None,
+                clock=clock,
+            )
+            for store, watch in zip(stores, watches, strict=True)
+        ]
+        for watch in watches:
+            watch.refused(bad_signature=True)
+        alerts = "SELECT detail FROM outbox WHERE kind = 'health_alert' ORDER BY id"
+
+        (warning,) = await guardians[0].check()
+        assert "signing secret does not match" in warning
+        assert await guardians[1].check() == []
+        clock.shift += 3600
+        assert await guardians[1].check() == [warning]
+        assert await guardians[0].check() == []
+
+        for watch in watches:
+            watch.answered("checkout.session.completed", "paid", None)
+        (cleared,) = await guardians[0].check()
+        assert cleared.startswith("✅ Resolved: the signing secret does not match")
+        assert await guardians[1].check() == []
+        told = [row["detail"] for row in await fetch(postgres_url, alerts)]
+        assert told == [warning, warning, cleared]

@@ -1,17 +1,19 @@
 """A second copy polling with the same token is refused at start-up with one line: Telegram
 ends the earlier of two getUpdates long polls with 409 Conflict, so the two copies would take
 each other's updates away. The copy that was polling first keeps its place. Polling is refused
-as well while a webhook is set: copies in webhook mode would stop getting updates."""
+as well while a webhook is set: copies in webhook mode would stop getting updates. A token
+refused while polling stops the bot: python-telegram-bot polls no more after a 401."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from bot.catalog.model import Catalog
-from bot.service import SECOND_POLLER, Service, StartupError
+from bot.service import SECOND_POLLER, TOKEN_REFUSED_WHILE_POLLING, Service, StartupError
 from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
@@ -64,3 +66,19 @@ async def test_polling_is_refused_while_copies_run_in_webhook_mode(
     # The copy in webhook mode still gets its buyers' updates.
     ada = telegram.user(4242, "Ada")
     assert "Natours" in (await open_catalog(telegram, ada))["text"]
+
+
+async def test_a_token_refused_while_polling_stops_the_bot_with_one_line(
+    shop: Service, telegram: TelegramEmulator
+) -> None:
+    """Left running, the bot would record payments but answer no buyer, for good."""
+    ada = telegram.user(4242, "Ada")
+    await open_catalog(telegram, ada)
+    assert not shop.failed.is_set()
+
+    telegram.token_refused = True  # as after /revoke in @BotFather
+    await telegram.send_text(ada, "/start")  # ends the pending long poll; the next is refused
+
+    await asyncio.wait_for(shop.failed.wait(), timeout=5)
+    assert shop.failure == TOKEN_REFUSED_WHILE_POLLING
+    assert [call.status for call in telegram.calls_to("getUpdates")][-1] == 401

@@ -44,15 +44,15 @@ def value(
 
 class Clocks:
     """The guardian's clocks, each moved forward by the test on its own: the real time plus
-    `shift` seconds (the monotonic clock: the hour between two alerts) or `wall_shift` (the
-    Unix clock: the age of what waits in the outbox)."""
+    `shift` seconds (its clock: the hour between two alerts) or `wall_shift` (its wall clock:
+    the age of what waits in the outbox)."""
 
     def __init__(self) -> None:
         self.shift = 0.0
         self.wall_shift = 0.0
 
-    def monotonic(self) -> float:
-        return time.monotonic() + self.shift
+    def clock(self) -> float:
+        return time.time() + self.shift
 
     def wall(self) -> float:
         return time.time() + self.wall_shift

@@ -52,7 +52,7 @@ async def guarded(
         make_settings(metrics_token=METRICS_TOKEN),
         catalog,
         outbox_delays=QUICK_RETRIES,
-        clock=clocks.monotonic,
+        clock=clocks.clock,
         wall_clock=clocks.wall,
         guard_limits=limits,
         seconds_per_chat=seconds_per_chat,

@@ -1,0 +1,84 @@
+"""A refund on its way to Stripe from one replica: a tap on its question answered by another
+replica (the same admin's other device, or another admin) is told it is being requested, and
+Stripe is asked once."""
+
+from __future__ import annotations
+
+import asyncio
+
+from telegram import Bot
+
+from bot.admin.refund_desk import RefundDesk
+from bot.admin.texts import refund_in_progress
+from bot.references import reference_for
+from bot.service import Service
+from sandbox.stripe_api import StripeEmulator
+from sandbox.telegram_api import TelegramEmulator
+from tests.admin.steps import confirm_button, pay_for, refund_requests
+from tests.databases import fetch
+from tests.helpers import ADMIN_ID, ask, from_now_on
+from tests.stripe_sandbox import make_client, stripe_http
+
+
+async def test_a_tap_on_another_replica_while_stripe_is_asked_is_told_so(
+    two_shops: tuple[TelegramEmulator, Service, Service],
+    telegram: TelegramEmulator,
+    stripe_api: StripeEmulator,
+    postgres_url: str,
+) -> None:
+    other, _, _ = two_shops
+    owner = telegram.user(ADMIN_ID, "Owner")
+    await pay_for(telegram, stripe_api, 1, "The Forest Hiker")
+    (order,) = await fetch(postgres_url, "SELECT id FROM orders")
+    question = await ask(telegram, owner, f"/refund {reference_for(order['id'])} 50")
+
+    stripe_api.hold_requests()
+    try:
+        after = from_now_on(telegram)
+        await telegram.tap(owner, question, confirm_button(question))
+        await stripe_api.wait_until_held()
+        elsewhere = from_now_on(other)
+        await other.forge_tap(other.user(ADMIN_ID, "Owner"), question, confirm_button(question))
+        (answer,) = await other.wait_for("answerCallbackQuery", elsewhere)
+    finally:
+        stripe_api.release_requests()
+    assert answer.params.get("text") == refund_in_progress()
+    (ended,) = await telegram.wait_for("editMessageText", after, timeout=10)
+    assert "Requested at Stripe" in ended.params["text"]
+
+    assert len(refund_requests(stripe_api)) == 1
+    assert [refund["amount"] for refund in stripe_api.refunds.values()] == [5000]
+    (stored,) = await fetch(postgres_url, "SELECT settled, claimed_until FROM refund_questions")
+    assert stored == {"settled": "made", "claimed_until": None}
+    assert other.calls_to("editMessageText") == []
+
+
+async def test_a_replica_starting_while_another_asks_stripe_leaves_the_refund_to_it(
+    two_shops: tuple[TelegramEmulator, Service, Service],
+    telegram: TelegramEmulator,
+    stripe_api: StripeEmulator,
+    postgres_url: str,
+) -> None:
+    """Start-up finishes refunds Stripe never answered, except one another replica is asking."""
+    other, _, second = two_shops
+    owner = telegram.user(ADMIN_ID, "Owner")
+    await pay_for(telegram, stripe_api, 1, "The Forest Hiker")
+    (order,) = await fetch(postgres_url, "SELECT id FROM orders")
+    question = await ask(telegram, owner, f"/refund {reference_for(order['id'])} 50")
+
+    stripe_api.hold_requests()
+    try:
+        after = from_now_on(telegram)
+        await telegram.tap(owner, question, confirm_button(question))
+        await stripe_api.wait_until_held()
+        async with stripe_http() as http, Bot(other.token, base_url=other.base_url) as bot:
+            starting = RefundDesk(make_client(stripe_api, http), second.storage)
+            # Were it to ask Stripe too, its request would be held until the release below.
+            await asyncio.wait_for(starting.resume(bot), timeout=10)
+        assert stripe_api.held_requests == 1
+    finally:
+        stripe_api.release_requests()
+    (ended,) = await telegram.wait_for("editMessageText", after, timeout=10)
+    assert "Requested at Stripe" in ended.params["text"]
+    assert len(refund_requests(stripe_api)) == 1
+    assert other.calls_to("editMessageText") == []
