@@ -7,17 +7,19 @@ import asyncio
 import logging
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
+from typing import Generic, TypeVar
 
 import aiosqlite
 
 from storage.protocol import StorageError
 from storage.sqlite.migrate import apply_migrations
-from storage.sqlite.statements import Changed, Parameters, Reads
+from storage.sqlite.statements import Changed, Parameters, Reads, Writes
 
 log = logging.getLogger(__name__)
+V = TypeVar("V")
 
 # At most this many transactions share one COMMIT, so that a steady stream of callers never
 # keeps the first of them waiting.
@@ -97,18 +99,24 @@ class _Batch:
                 waiter.set_exception(self.lost)
 
 
-class _Member:
-    """One transaction() block in its batch. A class rather than @asynccontextmanager: the
+def _itself(inline: _Inline) -> _Inline:
+    return inline
+
+
+class _Member(Generic[V]):
+    """One transaction() block in its batch, which the block sees through `view` (the store's
+    Transaction, or the statements themselves). A class rather than @asynccontextmanager: the
     generator's machinery (and the StopAsyncIteration that ends it) was a few percent of a
     webhook event's CPU, run twice per event with the store's own wrapper."""
 
-    __slots__ = ("_batch", "_engine")
+    __slots__ = ("_batch", "_engine", "_view")
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, view: Callable[[_Inline], V]) -> None:
         self._engine = engine
+        self._view = view
         self._batch: _Batch | None = None
 
-    async def __aenter__(self) -> _Inline:
+    async def __aenter__(self) -> V:
         engine = self._engine
         batch = self._batch = await engine._join_batch()
         try:
@@ -119,7 +127,7 @@ class _Member:
             if isinstance(exc, sqlite3.Error):
                 raise StorageError(f"cannot start a transaction: {exc}") from exc
             raise
-        return inline
+        return self._view(inline)
 
     async def __aexit__(
         self,
@@ -231,7 +239,7 @@ class Engine:
         """Raise StorageError unless the database answers a query."""
         await self.rows("SELECT 1")
 
-    def transaction(self) -> _Member:
+    def transaction(self) -> _Member[_Inline]:
         """All or nothing: commits when the block ends, rolls back when it raises.
 
         Transactions that arrive together share one BEGIN…COMMIT (group commit), so a burst
@@ -239,7 +247,11 @@ class Engine:
         SAVEPOINT: a block that raises undoes only its own work. A caller returns only after
         the COMMIT that holds its work is durable, and raises StorageError if it failed.
         """
-        return _Member(self)
+        return _Member(self, _itself)
+
+    def transaction_as(self, view: Callable[[Writes], V]) -> _Member[V]:
+        """transaction(), its block seeing the statements through `view`."""
+        return _Member(self, view)
 
     async def _join_batch(self) -> _Batch:
         """Wait for this caller's turn on the connection, in the open batch or a new one."""

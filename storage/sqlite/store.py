@@ -13,7 +13,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Concatenate, ParamSpec, Self, TypeVar
@@ -31,7 +31,7 @@ from storage.models import (
     StatusChange,
 )
 from storage.order_rules import OrderStatus
-from storage.protocol import StorageError
+from storage.protocol import StorageError, Transaction
 from storage.send_slots import SlotBook, SlotGrid
 from storage.sqlite import (
     carts,
@@ -48,7 +48,7 @@ from storage.sqlite.engine import Engine
 from storage.sqlite.reports import SQLiteReports
 from storage.sqlite.statements import Writes
 from storage.sqlite.stock import record_catalog, record_levels, units_left
-from storage.sqlite.transaction import TransactionBlock
+from storage.sqlite.transaction import SQLiteTransaction
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -103,8 +103,11 @@ class SQLiteStorage:
     async def ping(self) -> None:
         await self._engine.ping()
 
-    def transaction(self) -> TransactionBlock:
-        return TransactionBlock(self._engine.transaction(), self._now)
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+        return self._engine.transaction_as(self._transaction)
+
+    def _transaction(self, db: Writes) -> SQLiteTransaction:
+        return SQLiteTransaction(db, self._now)
 
     async def _write(
         self,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Coroutine, Sequence
-from contextlib import AbstractAsyncContextManager
-from types import TracebackType
 from typing import Any, TypeAlias, TypeVar
 
 from storage.models import (
@@ -23,28 +21,6 @@ from storage.sqlite.statements import Writes
 T = TypeVar("T")
 # What SQLiteTransaction's methods return: their query's coroutine, for the caller to await.
 Query: TypeAlias = Coroutine[Any, Any, T]
-
-
-class TransactionBlock:
-    """What `SQLiteStorage.transaction()` returns: the engine's block, its connection seen as
-    a SQLiteTransaction (a class, not a generator: see the engine's _Member)."""
-
-    __slots__ = ("_block", "_now")
-
-    def __init__(self, block: AbstractAsyncContextManager[Writes], now: Callable[[], int]) -> None:
-        self._block = block
-        self._now = now
-
-    async def __aenter__(self) -> SQLiteTransaction:
-        return SQLiteTransaction(await self._block.__aenter__(), self._now)
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        return await self._block.__aexit__(exc_type, exc, tb)
 
 
 class SQLiteTransaction:
