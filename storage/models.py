@@ -238,6 +238,19 @@ class RefundAsk:
     admin_id: int
 
 
+class RefundClaim(StrEnum):
+    """What came of claiming a confirmed refund, to ask Stripe for it."""
+
+    MINE = "mine"
+    # Another holder is asking Stripe for this question's refund.
+    TAKEN = "taken"
+    # Another question's refund of the same order is on its way to Stripe: one at a time per
+    # order, so that what is left is checked after the other is recorded.
+    ORDER_BUSY = "order_busy"
+    # Nothing to ask: not a confirmed question, or its refund is settled.
+    CLOSED = "closed"
+
+
 @dataclass(frozen=True, slots=True)
 class StarPayment:
     """A payment in Telegram Stars, recorded once by Telegram's charge id."""

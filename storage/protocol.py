@@ -22,6 +22,7 @@ from storage.models import (
     OutboxMessage,
     PeriodFigures,
     RefundAsk,
+    RefundClaim,
     SpanSales,
     StarPayment,
     StatusChange,
@@ -249,6 +250,13 @@ class Storage(Protocol):
         """End `holder`'s turn (nothing if it ran out and another took it)."""
         ...
 
+    async def buy_turn_holder(
+        self, telegram_user_id: int, product_id: str, now: float
+    ) -> str | None:
+        """Who holds the buyer's turn at the product at `now`; None when nobody does (and on
+        a backend whose one process keeps its turns in memory)."""
+        ...
+
     # Orders
 
     async def get_order(self, order_id: int) -> Order | None:
@@ -419,10 +427,11 @@ class Storage(Protocol):
 
     async def claim_refund_ask(
         self, chat_id: int, message_id: int, now: float, until: float
-    ) -> bool:
+    ) -> RefundClaim:
         """The question's unsettled refund is the caller's to ask of Stripe until `until`
-        (Unix seconds); False while another's claim has not run out at `now`, or once the
-        refund is settled. One process on the database wins."""
+        (Unix seconds), unless a claim on it or on another question of its order has not run
+        out at `now` (one claim per order), or the refund is settled. One process on the
+        database wins."""
         ...
 
     async def release_refund_ask(self, chat_id: int, message_id: int, until: float) -> None:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import stripe
 from babel import Locale
+from stripe import RequestOptions
+from stripe.params import RefundCreateParams
 from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
@@ -25,7 +27,7 @@ from bot.admin import texts as admin_texts
 from bot.answers import answer_tap
 from bot.money import STARS, Money, MoneyError, locale_for
 from bot.references import order_id_for
-from storage import Order, RefundAsk, Storage
+from storage import Order, RefundAsk, RefundClaim, Storage
 from storage.order_rules import MONEY_KEPT, paid_by_buyer
 from webhooks.stars import StarPayments
 
@@ -36,6 +38,10 @@ Context = ContextTypes.DEFAULT_TYPE
 # How long a claim on a confirmed refund lasts: longer than a request to Stripe may take with
 # its retries (three tries of 15 s). A process killed mid-request holds the refund up no longer.
 CLAIM_SECONDS = 120.0
+# The metadata key under which a refund names the question (its idempotency key) it answers.
+# Stripe forgets an idempotency key after 24 hours and would make a refund asked again later a
+# second time; the refund made for a question is found by this instead.
+QUESTION_METADATA = "refund_question"
 
 
 def amount_left(order: Order, requested: int) -> int:
@@ -61,9 +67,9 @@ class RefundDesk:
         # Orders paid in Telegram Stars are refunded through Telegram, whole.
         self._star_payments = star_payments
         self._clock = clock
-        # One check-and-ask at a time per order in this process, so two confirmations cannot
-        # both pass the check of what is left before either refund is recorded. (Across
-        # processes Stripe is the judge: it refuses a refund over what the payment has left.)
+        # Held with the order's claim: the database lets one process at a time ask Stripe for
+        # a refund of an order, and a second confirmation in this process waits for the first
+        # here, rather than be turned away by the claim, and then checks what is left.
         self._orders: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     def idempotency_key(self, order: Order, amount: int, chat_id: int, question_id: int) -> str:
@@ -168,24 +174,32 @@ class RefundDesk:
             await answer_tap(query)
             await _edit(query, admin_texts.refund_cancelled(question))
             return
-        async with self._claimed(ask) as mine:
-            if not mine:  # another process's tap on this question took it first
-                await answer_tap(query, admin_texts.refund_in_progress())
-                return
-            await answer_tap(query)
-            async with self._orders[order.id]:
-                fresh = await self._storage.get_order(order.id)
-                if fresh is None or fresh.status not in MONEY_KEPT:
-                    text = admin_texts.refund_not_refundable(fresh or order)
-                elif choice.amount > (left := await self._left(fresh)):
-                    text = admin_texts.refund_too_much(
-                        fresh, choice.amount, paid_by_buyer(fresh), left, locale
-                    )
-                else:
-                    await _show(query, await self._request(query.get_bot(), fresh, ask, question))
-                    return
+        async with self._claimed(ask) as claim:
+            if claim is RefundClaim.ORDER_BUSY:
+                # Another question's refund of this order is on its way to Stripe (from another
+                # process): this one was never asked, and is closed with a word on why.
                 async with self._storage.transaction() as tx:
                     await tx.settle_refund_ask(ask, made=False)
+                await answer_tap(query)
+                await _edit(query, admin_texts.refund_order_busy(question, order))
+                return
+            if claim is not RefundClaim.MINE:  # another process's tap took this question first
+                await answer_tap(query, _not_claimed(claim))
+                return
+            await answer_tap(query)
+            # Checked inside the order's claim: no other refund of it is being asked meanwhile.
+            fresh = await self._storage.get_order(order.id)
+            if fresh is None or fresh.status not in MONEY_KEPT:
+                text = admin_texts.refund_not_refundable(fresh or order)
+            elif choice.amount > (left := await self._left(fresh)):
+                text = admin_texts.refund_too_much(
+                    fresh, choice.amount, paid_by_buyer(fresh), left, locale
+                )
+            else:
+                await _show(query, await self._request(query.get_bot(), fresh, ask, question))
+                return
+            async with self._storage.transaction() as tx:
+                await tx.settle_refund_ask(ask, made=False)
         await _edit(query, text)
 
     async def _answer_again(self, query: CallbackQuery, tapped: RefundAsk | None) -> None:
@@ -200,9 +214,9 @@ class RefundDesk:
         if ask is None:
             await answer_tap(query, admin_texts.refund_question_closed())
             return
-        async with self._claimed(ask) as mine:
-            if not mine:  # on its way to Stripe from this process or another
-                await answer_tap(query, admin_texts.refund_in_progress())
+        async with self._claimed(ask) as claim:
+            if claim is not RefundClaim.MINE:  # it, or another of its order, is being asked
+                await answer_tap(query, _not_claimed(claim))
                 return
             await answer_tap(query)
             locale = locale_for(query.from_user.language_code)
@@ -213,9 +227,9 @@ class RefundDesk:
         key it was first asked with, and put the outcome in place of its question. One that
         another process is asking about now is left to it."""
         for ask in await self._storage.unsettled_refund_asks():
-            async with self._claimed(ask) as mine:
-                if not mine:
-                    log.info("refund of order %s: another process is asking", ask.order_id)
+            async with self._claimed(ask) as claim:
+                if claim is not RefundClaim.MINE:
+                    log.info("refund of order %s: not asked now (%s)", ask.order_id, claim)
                     continue
                 outcome = await self._finish(bot, ask, locale_for(None))
             try:
@@ -230,29 +244,70 @@ class RefundDesk:
                 log.warning("could not show admin %s a resumed refund: %s", ask.chat_id, exc)
 
     async def _finish(self, bot: Bot, ask: RefundAsk, locale: Locale) -> Outcome:
-        """Ask Stripe again with the same key. No check of what is left here: the first request
-        may have been made, and its event applied; Stripe answers a repeat with what it did
-        then, and refuses a refund over what the payment has left."""
+        """Ask Stripe again with the same key, unless the refund turns out made already. No
+        check of what is left here: the first request may have been made, and its event
+        applied; Stripe answers a repeat with what it did then (for 24 hours), and refuses a
+        refund over what the payment has left."""
         order = await self._storage.get_order(ask.order_id)
         if order is None or not await self._refundable(order):
             # Unreachable for a question this bot asked: it offers refunds of paid orders only.
             return Outcome(admin_texts.refund_question_closed())
         question = admin_texts.refund_question(order, ask.amount, locale)
-        async with self._orders[order.id]:
-            return await self._request(bot, order, ask, question)
+        if order.currency != STARS:
+            try:
+                made = await self._made_for(order, ask)
+            except stripe.StripeError as exc:
+                # Whether it was made is still unknown: asking again now could make it twice.
+                log.warning("order %s: could not look for a refund at Stripe: %s", order.id, exc)
+                return Outcome(
+                    admin_texts.refund_unanswered(question),
+                    admin_keyboards.refund_ask_again(order.id, ask.amount),
+                )
+            if made is not None:
+                log.info("order %s: refund %s was made, its answer lost", order.id, made.id)
+                return await self._record_made(order, ask, made, question)
+        return await self._request(bot, order, ask, question)
+
+    async def _made_for(self, order: Order, ask: RefundAsk) -> stripe.Refund | None:
+        """The refund Stripe made for the question, if it made one: after 24 hours Stripe no
+        longer knows the key, so a request with it would make another. Stripe lists refunds
+        by PaymentIntent only (newest first, pages of at most 100); the question is matched by
+        the metadata the request carried."""
+        assert order.payment_intent_id is not None  # _refundable
+        listing = await self._client.v1.refunds.list_async(
+            {"payment_intent": order.payment_intent_id, "limit": 100}
+        )
+        async for refund in listing.auto_paging_iter():
+            metadata = refund.to_dict().get("metadata") or {}
+            if metadata.get(QUESTION_METADATA) == ask.idempotency_key:
+                return refund
+        return None
 
     @asynccontextmanager
-    async def _claimed(self, ask: RefundAsk) -> AsyncIterator[bool]:
+    async def _claimed(self, ask: RefundAsk) -> AsyncIterator[RefundClaim]:
         """Whether this process holds the claim on the confirmed refund while the block runs:
-        the database lets one process at a time ask Stripe, so a second tap anywhere is told
-        the refund is on its way, and a killed process's claim runs out by itself."""
-        now = self._clock()
-        until = now + CLAIM_SECONDS
-        mine = await self._storage.claim_refund_ask(ask.chat_id, ask.message_id, now, until)
-        try:
-            yield mine
-        finally:
-            if mine:
+        the database lets one process at a time ask Stripe for a refund of an order, so a
+        second tap anywhere is told it is on its way, a confirmation of another question of
+        the order checks what is left only after it, and a killed process's claim runs out."""
+        order = self._orders[ask.order_id]
+        while True:
+            now = self._clock()
+            until = now + CLAIM_SECONDS
+            claim = await self._storage.claim_refund_ask(ask.chat_id, ask.message_id, now, until)
+            if claim is not RefundClaim.ORDER_BUSY or not order.locked():
+                break
+            # This process is asking for another refund of the order: wait for it to end (as
+            # two confirmations in one process always did), then claim again.
+            async with order:
+                pass
+        if claim is not RefundClaim.MINE:
+            yield claim
+            return
+        async with order:
+            try:
+                yield claim
+            finally:
+                # Before the lock goes: a confirmation waiting for it then finds no claim.
                 await self._storage.release_refund_ask(ask.chat_id, ask.message_id, until)
 
     async def _request(self, bot: Bot, order: Order, ask: RefundAsk, question: str) -> Outcome:
@@ -262,14 +317,7 @@ class RefundDesk:
             return await self._refund_stars(bot, order, ask, question)
         assert order.payment_intent_id is not None
         try:
-            refund = await self._client.v1.refunds.create_async(
-                {
-                    "payment_intent": order.payment_intent_id,
-                    "amount": ask.amount,
-                    "metadata": {"order_id": str(order.id), "requested_by": str(ask.admin_id)},
-                },
-                {"idempotency_key": ask.idempotency_key},
-            )
+            refund = await self._create_refund(order, ask)
         except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
             # stripe-python has retried already; whether Stripe made it is unknown until a
             # request with the same key is answered.
@@ -295,12 +343,35 @@ class RefundDesk:
             ask.amount,
             ask.admin_id,
         )
+        return await self._record_made(order, ask, refund, question)
+
+    async def _create_refund(self, order: Order, ask: RefundAsk) -> stripe.Refund:
+        """The refund, asked with the question's key. A question first asked by a version that
+        put no question in the metadata is asked again as that version asked it: Stripe refuses
+        a known key with other parameters, and answers the same ones with what it did then."""
+        assert order.payment_intent_id is not None
+        metadata = {"order_id": str(order.id), "requested_by": str(ask.admin_id)}
+        params: RefundCreateParams = {
+            "payment_intent": order.payment_intent_id,
+            "amount": ask.amount,
+            "metadata": {**metadata, QUESTION_METADATA: ask.idempotency_key},
+        }
+        options: RequestOptions = {"idempotency_key": ask.idempotency_key}
+        try:
+            return await self._client.v1.refunds.create_async(params, options)
+        except stripe.IdempotencyError:
+            params["metadata"] = metadata
+            return await self._client.v1.refunds.create_async(params, options)
+
+    async def _record_made(
+        self, order: Order, ask: RefundAsk, refund: stripe.Refund, question: str
+    ) -> Outcome:
+        """Record the refund Stripe made for the question, which is settled as made."""
+        status = refund.status or "pending"
         async with self._storage.transaction() as tx:
-            await tx.record_refund(refund.id, order.id, refund.amount, refund.status or "pending")
+            await tx.record_refund(refund.id, order.id, refund.amount, status)
             await tx.settle_refund_ask(ask, made=True)
-        return Outcome(
-            admin_texts.refund_requested(question, refund.id, refund.status or "pending")
-        )
+        return Outcome(admin_texts.refund_requested(question, refund.id, status))
 
     async def _refund_stars(self, bot: Bot, order: Order, ask: RefundAsk, question: str) -> Outcome:
         """refundStarPayment (whole payments only), then recorded like a Stripe refund: the
@@ -335,6 +406,15 @@ class Outcome:
 
     text: str
     buttons: InlineKeyboardMarkup | None = None
+
+
+def _not_claimed(claim: RefundClaim) -> str:
+    """What a tap is told when its refund cannot be asked of Stripe now."""
+    if claim is RefundClaim.ORDER_BUSY:
+        return admin_texts.refund_order_busy_for_now()
+    if claim is RefundClaim.TAKEN:
+        return admin_texts.refund_in_progress()
+    return admin_texts.refund_question_closed()
 
 
 async def _show(query: CallbackQuery, outcome: Outcome) -> None:

@@ -485,6 +485,22 @@ def refund_in_progress() -> str:
     return "This refund is already being requested."
 
 
+def refund_order_busy(question: str, order: Order) -> str:
+    """A Confirm that came while another refund of the same order was on its way to Stripe
+    (from another question, maybe on another device): not asked, so that two refunds never
+    pass the check of what is left together."""
+    reference = reference_for(order.id)
+    return (
+        f"{question}\n\nNot refunded: another refund of this order was being requested at"
+        f" Stripe at that moment. See what is left with /order {reference}, then ask again"
+        f" with /refund {reference} if you still want to."
+    )
+
+
+def refund_order_busy_for_now() -> str:
+    return "Another refund of this order is being requested at Stripe; tap again in a moment."
+
+
 def refund_question_closed() -> str:
     return "This question is closed."
 

@@ -4,8 +4,10 @@ checkout, bot/buyer/purchase.py."""
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -61,6 +63,14 @@ class CarryOut(Protocol):
 # hold it, so that an edit comes before the checkout reads the cart, or after it has its link
 # (in this process, the edit waits; in another, it is refused: the turn is in the database).
 CART_TURN = ""
+# What the cart turn is held for, which a tap on another replica reads to know what it met.
+CHECKING_OUT = "checkout"
+CHANGING = "change"
+# A change is a few statements: a tap that meets one on another replica waits for the turn up
+# to this long (reading it again every CHANGE_POLL_SECONDS), then asks the buyer to try again.
+# A checkout elsewhere (a Stripe request) is not waited for.
+CHANGE_WAIT_SECONDS = 2.0
+CHANGE_POLL_SECONDS = 0.05
 
 
 class CartHandlers:
@@ -142,9 +152,9 @@ class CartHandlers:
         if wait := await self.tap_guard.wait_needed(user.id):
             await answer_tap(query, texts.slow_down(wait, lang), alert=True)
             return
-        async with self.tap_guard.one_at_a_time(user.id, CART_TURN) as mine:
-            if not mine:
-                await answer_tap(query, texts.cart_busy(lang), alert=True)
+        async with self._cart_turn(user.id, CHANGING) as busy:
+            if busy is not None:
+                await answer_tap(query, _change_refused(busy, lang), alert=True)
                 return
             result = await self.carts.add(user.id, product, quantity, new_cart=new_cart)
         await self._tell_added(query, product, quantity, result, lang, context)
@@ -191,9 +201,9 @@ class CartHandlers:
         except ValueError:
             await answer_tap(query, texts.unknown_input(lang), alert=True)
             return
-        async with self.tap_guard.one_at_a_time(user.id, CART_TURN) as mine:
-            if not mine:
-                await answer_tap(query, texts.cart_busy(lang), alert=True)
+        async with self._cart_turn(user.id, CHANGING) as busy:
+            if busy is not None:
+                await answer_tap(query, _change_refused(busy, lang), alert=True)
                 return
             row = (await self.carts.contents(user.id)).row(product_id)
             # A line off sale only goes down or out (its + is from a view before a reload).
@@ -217,10 +227,10 @@ class CartHandlers:
         query = update.callback_query
         if query is None:
             return
-        async with self.tap_guard.one_at_a_time(query.from_user.id, CART_TURN) as mine:
-            if not mine:
+        async with self._cart_turn(query.from_user.id, CHANGING) as busy:
+            if busy is not None:
                 lang = await self.buyers.of(query.from_user)
-                await answer_tap(query, texts.cart_busy(lang), alert=True)
+                await answer_tap(query, _change_refused(busy, lang), alert=True)
                 return
             await self.carts.empty(query.from_user.id)
         await answer_tap(query)
@@ -239,9 +249,12 @@ class CartHandlers:
         chat_id = query.message.chat.id if query.message is not None else user.id
         code = await self.buyers.code_of(user)
         buyer = Buyer(user.id, chat_id, name=user.full_name, username=user.username, language=code)
-        async with self.tap_guard.one_at_a_time(user.id, CART_TURN) as mine:
-            if not mine:  # another replica is checking this cart out
+        async with self._cart_turn(user.id, CHECKING_OUT) as busy:
+            if busy == CHECKING_OUT:  # another replica is checking this cart out
                 await answer_tap(query, texts.cart_link_on_its_way(lang))
+                return
+            if busy is not None:  # another replica's change did not end in time
+                await answer_tap(query, texts.cart_changing(lang), alert=True)
                 return
             contents = await self.carts.contents(user.id)
             refusal = _refusal(contents, lang)
@@ -256,6 +269,23 @@ class CartHandlers:
             products = {pick.product.id: pick.product for pick in picks}
             link_above = texts.cart_link_below(lang)
             await self.carry_out(decision, query, products, lang, context, link_above=link_above)
+
+    @asynccontextmanager
+    async def _cart_turn(self, user_id: int, doing: str) -> AsyncIterator[str | None]:
+        """The buyer's cart turn, taken for `doing`: None inside when this tap has it, else
+        what another replica holds it for (CHECKING_OUT, or CHANGING for a change that did not
+        end within CHANGE_WAIT_SECONDS)."""
+        deadline = time.monotonic() + CHANGE_WAIT_SECONDS
+        while True:
+            async with self.tap_guard.one_at_a_time(user_id, CART_TURN, doing=doing) as mine:
+                if mine:
+                    yield None
+                    return
+            held_for = await self.tap_guard.held_for(user_id, CART_TURN)
+            if held_for == CHECKING_OUT or time.monotonic() >= deadline:
+                yield held_for or CHANGING
+                return
+            await asyncio.sleep(CHANGE_POLL_SECONDS)
 
     async def _show(self, query: CallbackQuery, context: Context) -> None:
         """Turn the tapped message into the buyer's cart (a photo card cannot become text: the
@@ -295,6 +325,11 @@ def _refusal(contents: CartContents, lang: Language) -> str | None:
         if product is not None and row.line.quantity > product.max_per_order:
             return texts.line_over_most(product.title_in(lang.code), product.max_per_order, lang)
     return None
+
+
+def _change_refused(busy: str, lang: Language) -> str:
+    """Why a change to the cart was not made: another replica checks it out, or changes it."""
+    return texts.cart_busy(lang) if busy == CHECKING_OUT else texts.cart_changing(lang)
 
 
 def _bound_text(product: Product, upper: int, left: int | None, lang: Language) -> str:

@@ -49,24 +49,34 @@ class TapGuard:
         return max(math.ceil(wait), 1) if wait else 0
 
     @asynccontextmanager
-    async def one_at_a_time(self, user_id: int, product_id: str) -> AsyncIterator[bool]:
+    async def one_at_a_time(
+        self, user_id: int, product_id: str, *, doing: str = ""
+    ) -> AsyncIterator[bool]:
         """Serialises a buyer's requests for one product; the second sees the first's link.
-        False inside when another process is answering the same buyer for the same product."""
+        False inside when another process is answering the same buyer for the same product.
+        `doing` names what the turn is for, which another process may read (`held_for`)."""
         key = (user_id, product_id)
+        holder = f"{self._holder} {doing}"
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._users[key] = self._users.get(key, 0) + 1
         try:
             async with lock:
                 now = self._clock()
                 mine = await self._storage.take_buy_turn(
-                    user_id, product_id, self._holder, now, now + TURN_SECONDS
+                    user_id, product_id, holder, now, now + TURN_SECONDS
                 )
                 try:
                     yield mine
                 finally:
                     if mine:
-                        await self._storage.end_buy_turn(user_id, product_id, self._holder)
+                        await self._storage.end_buy_turn(user_id, product_id, holder)
         finally:
             self._users[key] -= 1
             if not self._users[key]:
                 del self._users[key], self._locks[key]
+
+    async def held_for(self, user_id: int, product_id: str) -> str | None:
+        """What another process holds the buyer's turn at the product for (the `doing` it was
+        taken with); None when nobody holds it now."""
+        holder = await self._storage.buy_turn_holder(user_id, product_id, self._clock())
+        return None if holder is None else holder.partition(" ")[2]

@@ -372,6 +372,12 @@ def cart_link_on_its_way(lang: Language) -> str:
     return lang._("Your cart's payment link is on its way: it will be in the chat in a moment.")
 
 
+def cart_changing(lang: Language) -> str:
+    """A tap on the cart while another process was changing that cart, for longer than the tap
+    waits: nothing was done."""
+    return lang._("Your cart is being changed on another device right now. Try again in a moment.")
+
+
 def cart_busy(lang: Language) -> str:
     """A change to the cart while another process checks that cart out: refused, not lost."""
     return lang._(

@@ -12,6 +12,10 @@
   ``api_error`` ("An unknown error occurred"), which stripe-python retries, or
   does not answer at all (``"unreachable"``: the connection is dropped before
   any HTTP answer, which stripe-python reports as an ``APIConnectionError``).
+  A network that fails on the way back (``"answer_lost"``) lets each request
+  do its work at Stripe, then drops the connection before the answer: the
+  client cannot tell it from ``"unreachable"``, but what it asked for is done
+  (and kept under its idempotency key).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from .errors import StripeError
 
 __all__ = ["OUTAGE_KINDS", "RATE_LIMIT_MESSAGE", "Dropped", "Failure", "Faults"]
 
-OUTAGE_KINDS = ("api_error", "unreachable")
+OUTAGE_KINDS = ("api_error", "unreachable", "answer_lost")
 RATE_LIMIT_MESSAGE = (
     "Too many requests hit the API too quickly. We recommend an exponential backoff of your "
     "requests."
@@ -71,6 +75,11 @@ class Faults:
         if kind not in OUTAGE_KINDS:
             raise ValueError(f"outage kind must be one of {OUTAGE_KINDS}, not {kind!r}")
         self.outage_kind = kind
+
+    @property
+    def loses_answers(self) -> bool:
+        """Whether requests are carried out and their answers then dropped."""
+        return self.outage_kind == "answer_lost"
 
     def check(self, now: float) -> Failure | None:
         """The failure this request meets, if any; raises :class:`Dropped` for no answer."""

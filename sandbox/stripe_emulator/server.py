@@ -42,7 +42,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, NoReturn, Self
 
 from aiohttp import web
 
@@ -76,6 +76,9 @@ __all__ = [
 DEFAULT_API_VERSION = "2026-10-28.endive"
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
+# Stripe prunes a key once it is at least 24 hours old (docs.stripe.com/api/idempotent_requests);
+# the emulator forgets it at exactly 24 hours, the soonest Stripe may.
+IDEMPOTENCY_KEY_LIFETIME = 24 * 3600.0
 _VERSION = re.compile(r"\d{4}-\d{2}-\d{2}(\.[a-z]+)?")
 _NO_API_KEY = (
     "You did not provide an API key. You need to provide your API key in the Authorization "
@@ -119,6 +122,8 @@ class _StoredResult:
     body: bytes
     headers: dict[str, str]
     request_id: str
+    # The emulator's clock when it was stored: it is forgotten IDEMPOTENCY_KEY_LIFETIME later.
+    stored_at: float
 
 
 Handler = Callable[[_Call], dict[str, Any]]
@@ -695,7 +700,8 @@ class StripeEmulator:
         )
 
     def start_outage(self, kind: str = "api_error") -> None:
-        """Every API request fails from now on: ``"api_error"`` (500) or ``"unreachable"``."""
+        """Every API request fails from now on: ``"api_error"`` (500), ``"unreachable"`` (no
+        answer), or ``"answer_lost"`` (carried out, then no answer)."""
         self._faults.start_outage(kind)
 
     def end_outage(self) -> None:
@@ -774,13 +780,10 @@ class StripeEmulator:
             if status == 401:
                 extra_headers["Www-Authenticate"] = 'Basic realm="Stripe"'
         except Dropped:
-            # An outage that answers nothing: close the connection, record status 0.
-            self.requests.append(
-                ApiRequest(request.method, request.path, params, headers, 0, {}, request_id)
-            )
-            if request.transport is not None:
-                request.transport.close()
-            raise web.HTTPServiceUnavailable() from None
+            self._drop(request, params, headers, request_id)
+        if self._faults.loses_answers:
+            # Done at Stripe (and kept under its key), but the answer never reaches the client.
+            self._drop(request, params, headers, request_id, replayed=replayed)
 
         self.requests.append(
             ApiRequest(
@@ -800,6 +803,25 @@ class StripeEmulator:
             content_type="application/json",
             headers={"Request-Id": request_id, **extra_headers},
         )
+
+    def _drop(
+        self,
+        request: web.Request,
+        params: dict[str, Any],
+        headers: dict[str, str],
+        request_id: str,
+        *,
+        replayed: bool = False,
+    ) -> NoReturn:
+        """Close the connection without an answer; the request is recorded with status 0."""
+        self.requests.append(
+            ApiRequest(
+                request.method, request.path, params, headers, 0, {}, request_id, replayed=replayed
+            )
+        )
+        if request.transport is not None:
+            request.transport.close()
+        raise web.HTTPServiceUnavailable()
 
     def _authenticate(self, request: web.Request) -> str:
         authorization = request.headers.get("Authorization", "")
@@ -849,6 +871,10 @@ class StripeEmulator:
                 f"characters, but it is {len(key)} characters long."
             )
         stored = self._idempotent.get((api_key, key))
+        if stored is not None and self.clock() - stored.stored_at >= IDEMPOTENCY_KEY_LIFETIME:
+            # Pruned: Stripe runs a request with a key older than that as a new one.
+            del self._idempotent[(api_key, key)]
+            stored = None
         if stored is not None:
             if stored.endpoint != endpoint:
                 raise _idempotency_error(
@@ -875,7 +901,7 @@ class StripeEmulator:
         body = _pretty_json(handler(call))
         headers = {"Original-Request": call.request_id}
         self._idempotent[(api_key, key)] = _StoredResult(
-            endpoint, copy.deepcopy(call.params), 200, body, headers, call.request_id
+            endpoint, copy.deepcopy(call.params), 200, body, headers, call.request_id, self.clock()
         )
         return 200, body, headers, False
 

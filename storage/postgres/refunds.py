@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from storage.models import RefundAsk
+from storage.models import RefundAsk, RefundClaim
 from storage.postgres.statements import Reads, Writes, now
+from storage.sqlite.refunds import why_not_claimed
 
 
 async def record(db: Writes, refund_id: str, order_id: int, amount: int, status: str) -> int:
@@ -130,19 +131,42 @@ async def settle_ask(db: Writes, ask: RefundAsk, *, made: bool) -> None:
     )
 
 
-async def claim_ask(db: Writes, chat_id: int, message_id: int, now: float, until: float) -> bool:
-    """The question's unsettled refund is the caller's to ask of Stripe until `until`, unless
-    another's claim has not run out at `now`; one UPDATE, so two replicas cannot both win."""
+async def claim_ask(
+    db: Writes, chat_id: int, message_id: int, now: float, until: float
+) -> RefundClaim:
+    """The question's unsettled refund is the caller's to ask of Stripe until `until`, unless a
+    claim on any question of its order has not run out at `now`.
+
+    The order's row is locked first, so that replicas claiming questions of one order do so one
+    after the other: the UPDATE's check then reads the claims committed before it (a statement
+    of its own, READ COMMITTED), and two claims on one order cannot both win."""
+    await db.execute(
+        "SELECT 1 FROM orders WHERE id = (SELECT order_id FROM refund_questions"
+        " WHERE chat_id = $1 AND message_id = $2) FOR UPDATE",
+        chat_id,
+        message_id,
+    )
     changed = await db.execute(
         "UPDATE refund_questions SET claimed_until = $1 WHERE chat_id = $2 AND message_id = $3"
         " AND idempotency_key IS NOT NULL AND settled IS NULL"
-        " AND (claimed_until IS NULL OR claimed_until <= $4)",
+        " AND NOT EXISTS (SELECT 1 FROM refund_questions AS live"
+        " WHERE live.order_id = refund_questions.order_id AND live.claimed_until > $4)",
         until,
         chat_id,
         message_id,
         now,
     )
-    return changed == 1
+    if changed == 1:
+        return RefundClaim.MINE
+    rows = await db.rows(
+        "SELECT idempotency_key IS NOT NULL AND settled IS NULL,"
+        " coalesce(claimed_until > $3, false)"
+        " FROM refund_questions WHERE chat_id = $1 AND message_id = $2",
+        chat_id,
+        message_id,
+        now,
+    )
+    return why_not_claimed(rows[0] if rows else None)
 
 
 async def release_ask(db: Writes, chat_id: int, message_id: int, until: float) -> None:

@@ -60,6 +60,20 @@ async def take_buy_turn(
     return changed == 1
 
 
+async def buy_turn_holder(
+    db: Reads, telegram_user_id: int, product_id: str, now: float
+) -> str | None:
+    """Who holds the buyer's turn at this product at `now`, if anyone."""
+    rows = await db.rows(
+        "SELECT holder FROM buy_turns"
+        " WHERE telegram_user_id = $1 AND product_id = $2 AND until > $3",
+        telegram_user_id,
+        product_id,
+        now,
+    )
+    return str(rows[0][0]) if rows else None
+
+
 async def end_buy_turn(db: Writes, telegram_user_id: int, product_id: str, holder: str) -> None:
     await db.execute(
         "DELETE FROM buy_turns WHERE telegram_user_id = $1 AND product_id = $2 AND holder = $3",

@@ -26,6 +26,7 @@ from storage.models import (
     OutboxBacklog,
     OutboxMessage,
     RefundAsk,
+    RefundClaim,
     StarPayment,
     StatusChange,
 )
@@ -135,6 +136,11 @@ class PostgresStorage:
 
     async def end_buy_turn(self, telegram_user_id: int, product_id: str, holder: str) -> None:
         await self._write(replicas.end_buy_turn, telegram_user_id, product_id, holder)
+
+    async def buy_turn_holder(
+        self, telegram_user_id: int, product_id: str, now: float
+    ) -> str | None:
+        return await replicas.buy_turn_holder(self._engine, telegram_user_id, product_id, now)
 
     # Orders
 
@@ -313,7 +319,7 @@ class PostgresStorage:
 
     async def claim_refund_ask(
         self, chat_id: int, message_id: int, now: float, until: float
-    ) -> bool:
+    ) -> RefundClaim:
         return await self._write(refunds.claim_ask, chat_id, message_id, now, until)
 
     async def release_refund_ask(self, chat_id: int, message_id: int, until: float) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from storage.models import RefundAsk
+from collections.abc import Sequence
+from typing import Any
+
+from storage.models import RefundAsk, RefundClaim
 from storage.sqlite.statements import Reads, Writes, now
 
 
@@ -123,16 +126,34 @@ async def settle_ask(db: Writes, ask: RefundAsk, *, made: bool) -> None:
     )
 
 
-async def claim_ask(db: Writes, chat_id: int, message_id: int, now: float, until: float) -> bool:
-    """The question's unsettled refund is the caller's to ask of Stripe until `until`, unless
-    another's claim has not run out at `now`; one UPDATE, so two replicas cannot both win."""
+async def claim_ask(
+    db: Writes, chat_id: int, message_id: int, now: float, until: float
+) -> RefundClaim:
+    """The question's unsettled refund is the caller's to ask of Stripe until `until`, unless a
+    claim on any question of its order has not run out at `now`; one writer at a time, so two
+    claims on one order cannot both win."""
     changed = await db.execute(
         "UPDATE refund_questions SET claimed_until = ? WHERE chat_id = ? AND message_id = ?"
         " AND idempotency_key IS NOT NULL AND settled IS NULL"
-        " AND (claimed_until IS NULL OR claimed_until <= ?)",
+        " AND NOT EXISTS (SELECT 1 FROM refund_questions AS live"
+        " WHERE live.order_id = refund_questions.order_id AND live.claimed_until > ?)",
         (until, chat_id, message_id, now),
     )
-    return changed.rowcount == 1
+    if changed.rowcount == 1:
+        return RefundClaim.MINE
+    rows = await db.rows(
+        "SELECT idempotency_key IS NOT NULL AND settled IS NULL, claimed_until > ?"
+        " FROM refund_questions WHERE chat_id = ? AND message_id = ?",
+        (now, chat_id, message_id),
+    )
+    return why_not_claimed(rows[0] if rows else None)
+
+
+def why_not_claimed(row: Sequence[Any] | None) -> RefundClaim:
+    """(open, claimed) of a question whose claim failed: what held it back."""
+    if row is None or not row[0]:
+        return RefundClaim.CLOSED
+    return RefundClaim.TAKEN if row[1] else RefundClaim.ORDER_BUSY
 
 
 async def release_ask(db: Writes, chat_id: int, message_id: int, until: float) -> None:

@@ -27,6 +27,7 @@ from storage.models import (
     OutboxBacklog,
     OutboxMessage,
     RefundAsk,
+    RefundClaim,
     StarPayment,
     StatusChange,
 )
@@ -142,6 +143,11 @@ class SQLiteStorage:
 
     async def end_buy_turn(self, telegram_user_id: int, product_id: str, holder: str) -> None:
         pass
+
+    async def buy_turn_holder(
+        self, telegram_user_id: int, product_id: str, now: float
+    ) -> str | None:
+        return None
 
     # Orders
 
@@ -317,7 +323,7 @@ class SQLiteStorage:
 
     async def claim_refund_ask(
         self, chat_id: int, message_id: int, now: float, until: float
-    ) -> bool:
+    ) -> RefundClaim:
         return await self._write(refunds.claim_ask, chat_id, message_id, now, until)
 
     async def release_refund_ask(self, chat_id: int, message_id: int, until: float) -> None:

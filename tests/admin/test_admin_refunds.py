@@ -110,6 +110,34 @@ async def test_double_taps_on_confirm_refund_once(
     assert stored_order["amount_refunded"] == Money.parse("10", "usd").minor
 
 
+async def test_two_questions_of_an_order_confirmed_together_are_checked_one_after_the_other(
+    shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
+) -> None:
+    """In one process the second Confirm waits for the first's request, then finds what is
+    left too little: Stripe is asked once."""
+    order, _ = await paid_order(shop, telegram, stripe_api)
+    owner = telegram.user(ADMIN_ID, "Owner")
+    reference = reference_for(order["id"])
+    first = await ask(telegram, owner, f"/refund {reference} 300")
+    second = await ask(telegram, owner, f"/refund {reference} 300")
+
+    stripe_api.hold_requests()
+    try:
+        after = from_now_on(telegram)
+        await telegram.tap(owner, first, confirm_button(first))
+        await stripe_api.wait_until_held()
+        await telegram.tap(owner, second, confirm_button(second))
+    finally:
+        stripe_api.release_requests()
+    await telegram.wait_for("editMessageText", after, count=2, timeout=10)
+    assert "Requested at Stripe" in question_now(telegram, first)["text"]
+    assert question_now(telegram, second)["text"] == (
+        f"Cannot refund $300.00 on order #{reference}: only $97.00 is left"
+        " (paid $397.00, refunded or asked of Stripe $300.00)."
+    )
+    assert len(refund_requests(stripe_api)) == 1
+
+
 async def test_a_deliberate_second_refund_of_the_same_amount_is_a_new_refund(
     shop: Service, telegram: TelegramEmulator, stripe_api: StripeEmulator
 ) -> None:

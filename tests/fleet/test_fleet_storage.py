@@ -85,8 +85,10 @@ async def test_taps_racing_on_two_replicas_are_counted_one_after_another(
 async def test_a_buyers_turn_at_a_product_is_held_by_one_replica(postgres_url: str) -> None:
     """PostgreSQL only: on SQLite the one process's own lock is the turn."""
     async with replicas_on(postgres_url) as (first, second):
+        assert await second.buy_turn_holder(4242, "forest-hiker", 1000.0) is None
         assert await first.take_buy_turn(4242, "forest-hiker", "replica-a", 1000.0, 1090.0)
         assert not await second.take_buy_turn(4242, "forest-hiker", "replica-b", 1001.0, 1091.0)
+        assert await second.buy_turn_holder(4242, "forest-hiker", 1001.0) == "replica-a"
         # The same buyer's other product, and another buyer's same product, are free.
         assert await second.take_buy_turn(4242, "sea-explorer", "replica-b", 1001.0, 1091.0)
         assert await second.take_buy_turn(4343, "forest-hiker", "replica-b", 1001.0, 1091.0)
@@ -101,6 +103,7 @@ async def test_a_turn_left_by_a_killed_replica_runs_out(postgres_url: str) -> No
     async with replicas_on(postgres_url) as (first, second):
         assert await first.take_buy_turn(4242, "forest-hiker", "replica-a", 1000.0, 1090.0)
         assert not await second.take_buy_turn(4242, "forest-hiker", "replica-b", 1089.0, 1179.0)
+        assert await second.buy_turn_holder(4242, "forest-hiker", 1090.0) is None  # run out
         assert await second.take_buy_turn(4242, "forest-hiker", "replica-b", 1090.0, 1180.0)
         # The late holder's end no longer ends the new holder's turn.
         await first.end_buy_turn(4242, "forest-hiker", "replica-a")

@@ -116,3 +116,25 @@ async def test_held_requests_wait_unanswered_until_released(
     emulator.release_requests()
     assert (await listing).data == []
     assert [r.path for r in emulator.requests] == ["/v1/checkout/sessions"]
+
+
+async def test_a_lost_answer_leaves_the_work_done_and_kept_under_its_key(
+    emulator: StripeEmulator, http: stripe.AIOHTTPClient
+) -> None:
+    emulator.rate_limit_per_second = None
+    client = make_client(emulator, http, max_network_retries=1)
+    params = checkout_params()
+
+    async with emulator.outage("answer_lost"):
+        with pytest.raises(stripe.APIConnectionError):
+            await client.v1.checkout.sessions.create_async(
+                params, options={"idempotency_key": "order-1"}
+            )
+
+    assert [(r.status, r.replayed) for r in emulator.requests] == [(0, False), (0, True)]
+    (made,) = emulator.sessions
+    again = await client.v1.checkout.sessions.create_async(
+        params, options={"idempotency_key": "order-1"}
+    )
+    assert again.id == made and emulator.requests[-1].replayed
+    assert list(emulator.sessions) == [made]

@@ -298,6 +298,30 @@ async def test_refund_idempotency_keys_are_as_strict_as_for_sessions(
     assert emulator.charges[intent["latest_charge"]]["amount_refunded"] == 500
 
 
+async def test_a_refund_key_is_forgotten_24_hours_after_its_first_use(
+    emulator: StripeEmulator, client: Any, receiver: Receiver
+) -> None:
+    """Stripe prunes keys at least 24 hours old: the same request then makes a second refund."""
+    intent = await paid_intent(emulator, client)
+    params = {"payment_intent": intent["id"], "amount": 500}
+    start = float(int(emulator.clock()))
+    emulator.clock = lambda: start
+    first = await client.v1.refunds.create_async(params, options={"idempotency_key": "refund-1"})
+
+    emulator.clock = lambda: start + 24 * 3600 - 1
+    again = await client.v1.refunds.create_async(params, options={"idempotency_key": "refund-1"})
+    assert again.id == first.id and emulator.requests[-1].replayed
+
+    emulator.clock = lambda: start + 24 * 3600
+    later = await client.v1.refunds.create_async(params, options={"idempotency_key": "refund-1"})
+    assert later.id != first.id and not emulator.requests[-1].replayed
+    assert list(emulator.refunds) == [first.id, later.id]
+    assert emulator.charges[intent["latest_charge"]]["amount_refunded"] == 1000
+    # Kept again from its new first use: a repeat now is answered with the second refund.
+    repeat = await client.v1.refunds.create_async(params, options={"idempotency_key": "refund-1"})
+    assert repeat.id == later.id
+
+
 # -- refunds from the Dashboard --------------------------------------------------------------
 
 
