@@ -56,6 +56,10 @@ _OUTCOMES = {
 }
 
 
+# Nothing to store with a move (frozen: one instance serves every call).
+_NO_FACTS = OrderFacts()
+
+
 def order_id_of(obj: Mapping[str, Any]) -> int | None:
     """The order a Stripe object was made for, from the metadata this bot puts on it."""
     metadata = obj.get("metadata") or {}
@@ -166,7 +170,7 @@ class Fulfilment:
             return Outcome.UNCHANGED
         # DEBUG: at a flash sale's rate an INFO line per event costs a tenth of the webhook's
         # time, and order_history (shown by /order) keeps the same facts.
-        log.debug("order %s is %s (%s)", order.id, target.value, source)
+        log.debug("order %s is %s (%s)", order.id, target, source)
         self._on_queued()
         return _OUTCOMES[target]
 
@@ -178,7 +182,7 @@ class Fulfilment:
         session: Mapping[str, Any],
         source: str,
     ) -> bool:
-        facts = OrderFacts()
+        facts = _NO_FACTS
         flag = None
         if target is OrderStatus.PAID:
             flag = _mismatch(order, session)

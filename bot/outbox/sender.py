@@ -34,6 +34,10 @@ CONCURRENCY = 8
 # rate: a flash sale's thousands of rows stay in the database, not in memory (nor in the
 # claims of one replica).
 MAX_WAITING = 300
+# Once that many are in hand, more are claimed a tenth of it at a time: a claim walks past the
+# messages in hand, and one claim per send that ended was a tenth of the sender's CPU at a
+# flash sale's rate. The messages still in hand keep the sends going meanwhile.
+REFILL_SHARE = 10
 FIRST_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 300.0
 # Even with nothing due, look again now and then: rows may have been queued by another path
@@ -112,6 +116,8 @@ class OutboxSender:
         self._lease = lease
         # At most this many messages in hand, waiting for their place or their slot.
         self._max_waiting = max_waiting
+        # Claim no fewer than this many at a time (one, for a small max_waiting).
+        self._refill = max(1, max_waiting // REFILL_SHARE)
         # Unix seconds, as the outbox's times and leases are (replicas must agree on them).
         self._wall_clock = wall_clock
         self._held: set[int] = set()  # claimed and not yet recorded nor given back
@@ -189,13 +195,14 @@ class OutboxSender:
             self._held.intersection_update(self._unrecorded)
 
     async def _step(self) -> float:
-        """Start a send for each message due, as far as there is room; seconds until the next
-        look (a send that ends wakes the sender sooner)."""
+        """Start a send for each message due, as far as there is room (claimed a tenth of the
+        hands at a time once they are full); seconds until the next look (a send that ends
+        wakes the sender sooner)."""
         if self._unrecorded and time.monotonic() >= self._record_again_at:
             await self._record_again()
         if self._wall_clock() >= self._renew_at:
             await self._renew()
-        while (room := self._max_waiting - len(self._sending)) > 0:
+        while (room := self._max_waiting - len(self._sending)) >= self._refill:
             now = self._wall_clock()
             claimed = await self._storage.claim_messages(
                 self.claimant,

@@ -3,16 +3,21 @@ one in its history), and the queries that find orders."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from functools import cache
+from typing import Any
 
 from storage.models import NewOrder, Order, OrderFacts, StatusChange
 from storage.order_rules import OrderStatus
 from storage.sqlite.rows import ORDER_COLUMNS, order_from
 from storage.sqlite.statements import Reads, Writes, now
 
+# orders_waiting's own condition (migration 0011), word for word.
+_WAITING_STATUSES = f"'{OrderStatus.PENDING.value}', '{OrderStatus.PROCESSING.value}'"
 
-async def get(db: Reads, order_id: int) -> Order | None:
-    return await _one(db, "id = ?", (order_id,))
+
+def get(db: Reads, order_id: int) -> Coroutine[Any, Any, Order | None]:
+    return _one(db, "id = ?", (order_id,))
 
 
 async def with_payment_intent(db: Reads, payment_intent_id: str) -> Order | None:
@@ -23,9 +28,11 @@ async def open_link_for(
     db: Reads, telegram_user_id: int, product_id: str, valid_after: int
 ) -> Order | None:
     """The buyer's newest pending order for a product whose link is still valid then."""
+    # The unary + keeps SQLite to the buyer's few orders (orders_by_buyer) rather than every
+    # pending order of the shop (orders_by_status).
     return await _one(
         db,
-        "telegram_user_id = ? AND product_id = ? AND from_cart = 0 AND status = ? AND"
+        "telegram_user_id = ? AND product_id = ? AND from_cart = 0 AND +status = ? AND"
         " checkout_url IS NOT NULL AND checkout_expires_at > ? AND retired_at IS NULL"
         " ORDER BY id DESC LIMIT 1",
         (telegram_user_id, product_id, OrderStatus.PENDING.value, valid_after),
@@ -45,11 +52,15 @@ async def open_cart_link_for(db: Reads, telegram_user_id: int, valid_after: int)
 async def waiting(db: Reads, updated_before: int, limit: int) -> list[Order]:
     """Pending and processing orders with a session, untouched after `updated_before`, not
     retired; those reconciliation looked at longest ago first."""
+    # Read in orders_waiting's order, a batch at a time. Without INDEXED BY, SQLite picked
+    # orders_by_status and sorted every waiting order at each run: it cannot tell that a
+    # partial index fits bound parameters, hence the statuses written out.
     rows = await db.rows(
-        f"SELECT {ORDER_COLUMNS} FROM orders WHERE status IN (?, ?)"
+        f"SELECT {ORDER_COLUMNS} FROM orders INDEXED BY orders_waiting"
+        f" WHERE status IN ({_WAITING_STATUSES})"
         " AND checkout_session_id IS NOT NULL AND retired_at IS NULL AND updated_at <= ?"
         " ORDER BY check_turn, id LIMIT ?",
-        (OrderStatus.PENDING.value, OrderStatus.PROCESSING.value, updated_before, limit),
+        (updated_before, limit),
     )
     return [order_from(row) for row in rows]
 
@@ -163,17 +174,23 @@ async def advance(
         fields["paid_at"] = at
     if facts is not None:
         # Column names are OrderFacts' own fields, never a caller's words.
-        given = ((name, getattr(facts, name)) for name in OrderFacts.__slots__)
-        fields.update((name, value) for name, value in given if value is not None)
-    assignments = ", ".join(f"{name} = ?" for name in fields)
+        for name in OrderFacts.__slots__:
+            if (value := getattr(facts, name)) is not None:
+                fields[name] = value
     changed = await db.execute(
-        f"UPDATE orders SET {assignments} WHERE id = ? AND status = ?",
-        (*fields.values(), order.id, order.status.value),
+        _update_of(tuple(fields)), (*fields.values(), order.id, order.status.value)
     )
     if changed.rowcount != 1:
         return False
     await _record_status(db, order.id, target, at, source)
     return True
+
+
+@cache
+def _update_of(columns: tuple[str, ...]) -> str:
+    """The UPDATE that advance() runs to set these columns (a handful of shapes)."""
+    assignments = ", ".join(f"{name} = ?" for name in columns)
+    return f"UPDATE orders SET {assignments} WHERE id = ? AND status = ?"
 
 
 async def attach_checkout(

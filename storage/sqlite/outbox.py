@@ -142,10 +142,18 @@ async def next_attempt_at(
 ) -> float | None:
     """When the earliest unsent message is due, or its claim ends if that is later, leaving
     out the ids and chats skipped; None when there is none."""
+    # Two cheap reads rather than a min over every unsent message (20 ms at 20,000 of them,
+    # under the lock the next group commit waits for): the first unclaimed one in outbox_due's
+    # order (past the few in hand), and the claimed ones (outbox_claimed), due when their
+    # claim ends if that is later.
+    skipped = (json.dumps(list(skip_ids)), json.dumps(list(skip_chats)))
     rows = await db.rows(
-        "SELECT min(max(next_attempt_at, coalesce(claimed_until, next_attempt_at)))"
-        f" FROM outbox WHERE {_UNSENT_AND_NOT_SKIPPED}",
-        (json.dumps(list(skip_ids)), json.dumps(list(skip_chats))),
+        "SELECT min(due) FROM ("
+        f"SELECT (SELECT next_attempt_at FROM outbox WHERE {_UNSENT_AND_NOT_SKIPPED}"
+        " AND claimed_until IS NULL ORDER BY next_attempt_at LIMIT 1) AS due"
+        " UNION ALL SELECT min(max(next_attempt_at, claimed_until)) FROM outbox"
+        f" WHERE {_UNSENT_AND_NOT_SKIPPED} AND claimed_until IS NOT NULL)",
+        skipped * 2,
     )
     value = rows[0][0]
     return float(value) if value is not None else None

@@ -13,7 +13,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Concatenate, ParamSpec, Self, TypeVar
@@ -105,10 +105,11 @@ class SQLiteStorage:
     async def ping(self) -> None:
         await self._engine.ping()
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Transaction]:
-        async with self._engine.transaction() as db:
-            yield SQLiteTransaction(db, self._now)
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+        return self._engine.transaction_as(self._transaction)
+
+    def _transaction(self, db: Writes) -> SQLiteTransaction:
+        return SQLiteTransaction(db, self._now)
 
     async def _write(
         self,

@@ -211,3 +211,59 @@ async def test_a_live_senders_claim_is_renewed_and_never_taken_over(
         await other_replica.stop()
     assert message_ids(telegram, held) == [held_id]
     assert message_ids(telegram, other) == [other_id]
+
+
+class Ticking:
+    """Unix seconds that move on by a millisecond at each reading: each claim has its own."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        self.now += 0.001
+        return self.now
+
+
+async def test_a_full_sender_claims_more_a_tenth_of_its_hands_at_a_time(
+    store: Storage, bot: Bot, telegram: TelegramEmulator, database_url: str
+) -> None:
+    """With 20 messages in hand, the next ones are claimed once two sends have ended, in one
+    claim, rather than one claim after each send."""
+    chats = list(range(6401, 6423))
+    for chat_id in chats:
+        telegram.user(chat_id)
+    gates = {chat_id: asyncio.Event() for chat_id in chats}
+
+    async def gated(message: OutboxMessage) -> Outgoing:
+        await gates[message.chat_id].wait()
+        return await numbered(message)
+
+    ids = await queue(store, chats)
+    sender = sender_on(store, bot, gated, wall_clock=Ticking(), max_waiting=20)
+    sender.start()
+    try:
+
+        async def claimed(message_ids: list[int]) -> bool:
+            claims = [await claim_of(database_url, id_) for id_ in message_ids]
+            return all(claim["claimed_by"] == sender.claimant for claim in claims)
+
+        await until(lambda: claimed(ids[:20]), what="the first 20 claimed", every=0.05)
+        assert (await claim_of(database_url, ids[20]))["claimed_by"] is None
+        for chat_id in chats[:2]:
+            gates[chat_id].set()
+            await telegram.wait_for(
+                "sendMessage", lambda c, chat_id=chat_id: c.params["chat_id"] == chat_id
+            )
+        await until(lambda: claimed(ids[20:]), what="the last two claimed", every=0.05)
+        last, after = [await claim_of(database_url, id_) for id_ in ids[20:]]
+        assert last["claimed_until"] == after["claimed_until"]  # one claim took both
+        for gate in gates.values():
+            gate.set()
+        await until(
+            lambda: len(telegram.calls_to("sendMessage")) == len(chats), what="every message"
+        )
+    finally:
+        for gate in gates.values():
+            gate.set()
+        await sender.stop()
+    assert [message_ids(telegram, chat_id) for chat_id in chats] == [[id_] for id_ in ids]
