@@ -36,8 +36,10 @@ GAP_SECONDS = 0.05
 # How often the listening connection is checked with a query: a connection cut without a
 # word (a network partition) shows itself only when used.
 CHECK_SECONDS = 60.0
-# After a failed connection, before the next try.
+# After a failed connection, before the next try: doubled after each failure in a row, up to
+# the most (a database away for long is not asked, nor logged, every second).
 RECONNECT_SECONDS = 1.0
+MOST_RECONNECT_SECONDS = 30.0
 CONNECT_SECONDS = 10.0
 # The listening connection's application_name, as pg_stat_activity shows it.
 LISTENER_NAME = "checkout-bot listener"
@@ -60,8 +62,8 @@ class Changes:
         self._listening: asyncio.Task[None] | None = None
         self._announcer: asyncpg.Connection | None = None
         self._closed = False
-        # Set each time the listener is connected and listening (the tests wait for it).
-        self.connections = 0
+        # How many times the listener was connected and listening.
+        self._connections = 0
 
     def follow(self, change: Change, callback: Callable[[], None]) -> None:
         """Call `callback` when another replica announces `change` (and after a reconnect)."""
@@ -107,6 +109,7 @@ class Changes:
 
     async def _listen(self) -> None:
         """Keep a connection listening on every followed channel, reconnecting when it drops."""
+        pause = RECONNECT_SECONDS
         while True:
             try:
                 connection = await asyncpg.connect(
@@ -116,10 +119,13 @@ class Changes:
                 )
             except _ERRORS as exc:
                 log.warning("cannot listen to the other replicas: %s; trying again", exc)
-                await asyncio.sleep(RECONNECT_SECONDS)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, MOST_RECONNECT_SECONDS)
                 continue
+            pause = RECONNECT_SECONDS
             try:
                 await self._serve(connection)
+                log.warning("the connection listening to the other replicas closed")
             except _ERRORS as exc:
                 log.warning("lost the connection listening to the other replicas: %s", exc)
             finally:
@@ -133,8 +139,8 @@ class Changes:
         # Every channel, whoever follows it yet: a follower added later needs no new LISTEN.
         for change in Change:
             await connection.add_listener(channel(change), self._heard)
-        reconnected = self.connections > 0
-        self.connections += 1
+        reconnected = self._connections > 0
+        self._connections += 1
         if reconnected:
             # What the others announced while no one listened is looked at now.
             for callback in list(self._followers.values()):
