@@ -187,17 +187,10 @@ def rows(database: Path, sql: str, *parameters: Any) -> list[dict[str, Any]]:
         return [dict(row) for row in db.execute(sql, parameters)]
 
 
-PACING_TABLES = frozenset({"buyer_taps"})
-
-
 def snapshot(database: Path) -> dict[str, list[dict[str, Any]]]:
-    """Every row of every table: compared before and after a request that must change nothing.
-
-    Not the buyers' pace (`buyer_taps`): a tap counts against it whatever it asked for."""
+    """Every row of every table: compared before and after a request that must change nothing."""
     tables = [
-        row["name"]
-        for row in rows(database, "SELECT name FROM sqlite_master WHERE type = 'table'")
-        if row["name"] not in PACING_TABLES
+        row["name"] for row in rows(database, "SELECT name FROM sqlite_master WHERE type = 'table'")
     ]
     return {table: rows(database, f"SELECT * FROM {table} ORDER BY rowid") for table in tables}
 

@@ -33,6 +33,7 @@ from storage.models import (
     StatusChange,
 )
 from storage.order_rules import OrderStatus
+from storage.pacing import TapBook
 from storage.protocol import StorageError, Transaction
 from storage.send_slots import SlotBook, SlotGrid
 from storage.sqlite import (
@@ -68,6 +69,7 @@ class SQLiteStorage:
         self._engine = Engine(path)
         self.reports = SQLiteReports(self._engine)
         self._send_slots = SlotBook()
+        self._taps = TapBook()
         self._clock = clock
 
     def _now(self) -> int:
@@ -137,7 +139,9 @@ class SQLiteStorage:
         return await self._write(replicas.bump_catalog_version)
 
     async def pace_tap(self, telegram_user_id: int, now: float, window: float, limit: int) -> float:
-        return await self._write(replicas.pace_tap, telegram_user_id, now, window, limit)
+        """In memory: one process opens the file, and a write would add a COMMIT to every tap
+        (forgotten at a restart, as the taps of a minute ago may be)."""
+        return self._taps.pace(telegram_user_id, now, window, limit)
 
     async def take_buy_turn(
         self, telegram_user_id: int, product_id: str, holder: str, now: float, until: float

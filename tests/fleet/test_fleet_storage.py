@@ -10,11 +10,17 @@ from collections.abc import AsyncIterator
 import pytest
 
 from storage import Storage
-from tests.databases import fetch, replicas_on
+from tests.databases import fetch, opened_storage, replicas_on
 
 
 @pytest.fixture
 async def two_stores(database_url: str) -> AsyncIterator[tuple[Storage, Storage]]:
+    """Two stores on one PostgreSQL database; on SQLite, whose file one process opens, that
+    process's store twice (what it keeps in memory must still hold for all its callers)."""
+    if database_url.startswith("sqlite"):
+        async with opened_storage(database_url) as store:
+            yield store, store
+        return
     async with replicas_on(database_url) as stores:
         yield stores
 
