@@ -195,11 +195,11 @@ async def burst_with(context: RunContext, replicas: int) -> list[Figure]:
     try:
         async with fleet_on_postgres(replicas, orders, folder) as (url, telegram, fleet):
             generate_requests(context.peers, orders, requests)
-            last, refused = await burst.confirm_all(telegram, fleet.url, requests, orders)
+            result = await burst.confirm_all(telegram, fleet.url, requests, orders)
             await fleet.stop()
             await postgres.expect_counts(
                 url, {database.PAID_ORDERS: orders, database.SENT_MESSAGES: orders}
             )
     except postgres.NoServer as exc:
         return [Figure(BURST, f"{replicas} replicas: all figures", None, "", note=str(exc))]
-    return burst.figures(BURST, orders, last, refused, label=f"{replicas} replicas: ")
+    return burst.figures(BURST, orders, result, label=f"{replicas} replicas: ")
