@@ -397,7 +397,10 @@ class Service:
         if settings.telegram_mode is TelegramMode.WEBHOOK:
             assert settings.telegram_webhook_secret is not None
             telegram_webhook = TelegramWebhook(
-                self.application, settings.telegram_webhook_secret.get_secret_value()
+                self.application,
+                settings.telegram_webhook_secret.get_secret_value(),
+                self.storage,
+                clock=self._wall_clock,
             )
         web_app = create_web_app(
             storage=self.storage,

@@ -242,6 +242,11 @@ class Storage(Protocol):
         """Count one more reload; the new version."""
         ...
 
+    async def first_sight_of_update(self, update_id: int, now: float) -> bool:
+        """Whether this Telegram update (by its update_id) is new, and it is remembered; False
+        for a repeat Telegram delivered again, to whichever process (storage/updates.py)."""
+        ...
+
     async def pace_tap(self, telegram_user_id: int, now: float, window: float, limit: int) -> float:
         """0 when the buyer's tap at `now` (Unix seconds) may go ahead, and it is counted;
         else the seconds until fewer than `limit` of their taps are within `window`."""

@@ -5,11 +5,15 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 from telegram import Update
 from telegram.ext import Application
+
+from storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -17,9 +21,19 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
 class TelegramWebhook:
-    def __init__(self, application: Application[Any, Any, Any, Any, Any, Any], secret: str) -> None:
+    def __init__(
+        self,
+        application: Application[Any, Any, Any, Any, Any, Any],
+        secret: str,
+        storage: Storage,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """`clock`: Unix seconds, for how long an update's id is remembered."""
         self._application = application
         self._secret = secret.encode()
+        self._storage = storage
+        self._clock = clock
 
     async def handle(self, request: web.Request) -> web.Response:
         """403 without the secret Telegram was given, 400 for a body that is not an update."""
@@ -40,5 +54,16 @@ class TelegramWebhook:
         except Exception as exc:  # PTB raises whatever a wrong shape trips on: AttributeError…
             log.warning("refused a malformed Telegram update: %s", exc)
             return web.json_response({"error": "body is not a Telegram update"}, status=400)
+        try:
+            new = await self._storage.first_sight_of_update(update.update_id, self._clock())
+        except Exception:
+            log.exception("cannot tell whether Telegram update %s is a repeat", update.update_id)
+            # Telegram delivers it again later, when the database may answer.
+            return web.json_response({"error": "database unavailable"}, status=503)
+        if not new:
+            # Delivered again (a retry, a setWebhook meanwhile): handled already, here or on
+            # another replica. Answered 200, so that Telegram stops.
+            log.info("Telegram update %s came again; handled once", update.update_id)
+            return web.json_response({"ok": True})
         await self._application.update_queue.put(update)
         return web.json_response({"ok": True})

@@ -43,6 +43,7 @@ from storage.postgres import (
     preferences,
     refunds,
     replicas,
+    updates,
 )
 from storage.postgres.engine import POOL_SIZE, Engine
 from storage.postgres.reports import PostgresReports
@@ -51,6 +52,7 @@ from storage.postgres.stock import lock_level, record_catalog, record_levels, un
 from storage.postgres.transaction import PostgresTransaction
 from storage.protocol import Transaction
 from storage.send_slots import SlotGrid
+from storage.updates import FORGET_EVERY, KEPT_SECONDS
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -139,6 +141,11 @@ class PostgresStorage:
 
     async def bump_catalog_version(self) -> int:
         return await self._single(replicas.bump_catalog_version)
+
+    async def first_sight_of_update(self, update_id: int, now: float) -> bool:
+        if update_id % FORGET_EVERY == 0:
+            await self._single(updates.forget_before, now - KEPT_SECONDS)
+        return await self._single(updates.first_sight, update_id, now)
 
     async def pace_tap(self, telegram_user_id: int, now: float, window: float, limit: int) -> float:
         return await self._write(replicas.pace_tap, telegram_user_id, now, window, limit)

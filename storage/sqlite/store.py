@@ -52,6 +52,7 @@ from storage.sqlite.reports import SQLiteReports
 from storage.sqlite.statements import Writes
 from storage.sqlite.stock import record_catalog, record_levels, units_left
 from storage.sqlite.transaction import SQLiteTransaction
+from storage.updates import UpdateBook
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -70,6 +71,7 @@ class SQLiteStorage:
         self.reports = SQLiteReports(self._engine)
         self._send_slots = SlotBook()
         self._taps = TapBook()
+        self._updates = UpdateBook()
         self._clock = clock
 
     def _now(self) -> int:
@@ -137,6 +139,10 @@ class SQLiteStorage:
 
     async def bump_catalog_version(self) -> int:
         return await self._write(replicas.bump_catalog_version)
+
+    async def first_sight_of_update(self, update_id: int, now: float) -> bool:
+        """In memory: one process opens the file."""
+        return self._updates.first_sight(update_id, now)
 
     async def pace_tap(self, telegram_user_id: int, now: float, window: float, limit: int) -> float:
         """In memory: one process opens the file, and a write would add a COMMIT to every tap

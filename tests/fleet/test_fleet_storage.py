@@ -1,5 +1,6 @@
 """What several processes on one database decide in it (the Storage protocol's side): the
-periodic turn, the buyers' pace, the turn at a product, the catalog's version. Two stores on
+periodic turn, the buyers' pace, the turn at a product, the catalog's version, the Telegram
+updates taken. Two stores on
 one database stand for two replicas; every test runs on both backends unless it says why."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from storage import Storage
+from storage.updates import KEPT_SECONDS
 from tests.databases import fetch, opened_storage, replicas_on
 
 
@@ -125,3 +127,17 @@ async def test_a_reload_on_one_replica_moves_the_version_all_of_them_read(
     assert await second.catalog_version() == 1
     assert await second.bump_catalog_version() == 2
     assert await first.catalog_version() == 2
+
+
+async def test_a_telegram_update_is_taken_once_whichever_replica_it_reaches(
+    two_stores: tuple[Storage, Storage],
+) -> None:
+    """Telegram may deliver an update twice; its id is forgotten after a day."""
+    first, second = two_stores
+    assert await first.first_sight_of_update(7, 1000.0)
+    assert not await second.first_sight_of_update(7, 1001.0)
+    assert not await first.first_sight_of_update(7, 1002.0)
+    assert await second.first_sight_of_update(8, 1002.0)
+    # A day on, a thousandth update (or, in memory, any) forgets the day-old ids.
+    assert await first.first_sight_of_update(1000, 1000.0 + KEPT_SECONDS + 1)
+    assert await second.first_sight_of_update(7, 1000.0 + KEPT_SECONDS + 2)

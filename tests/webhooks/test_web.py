@@ -15,7 +15,7 @@ from bot.service import Service
 from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
 from sandbox.telegram_api import TelegramEmulator
-from tests.helpers import QUICK_RETRIES, raw_post, snapshot
+from tests.helpers import QUICK_RETRIES, from_now_on, next_message, raw_post, snapshot
 from webhooks.app import HEALTH_SECONDS
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -141,3 +141,34 @@ async def test_a_secret_header_that_is_not_ascii_is_refused(
     assert status == 403 and "secret token" in json.loads(answer)["error"]
     assert snapshot(webhook_shop.settings.database_path) == before
     assert not any(r.exc_info for r in caplog.records)
+
+
+async def test_a_telegram_update_delivered_twice_is_handled_once(
+    webhook_shop: Service, telegram: TelegramEmulator
+) -> None:
+    """Telegram posts an update again when it got no answer in time, or after a setWebhook:
+    the bot answers the repeat 200 (or Telegram would go on) and does not handle it again."""
+    ada, bob = telegram.user(4242, "Ada"), telegram.user(4343, "Bob")
+    start = {
+        "update_id": 10**6,
+        "message": {
+            "message_id": 1,
+            "date": 0,
+            "chat": ada.private_chat(),
+            "from": ada.as_dict(),
+            "text": "/start",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+        },
+    }
+    url = f"{webhook_shop.http_url}/telegram/webhook"
+    headers = {SECRET_HEADER: "test-webhook-secret_123"}
+    after = from_now_on(telegram)
+    assert (await request("POST", url, json=start, headers=headers))[0] == 200
+    await next_message(telegram, ada, after=after)
+
+    assert (await request("POST", url, json=start, headers=headers))[0] == 200
+    # Bob's /start, queued after the repeat, is answered after the repeat would have been.
+    after = from_now_on(telegram)
+    await telegram.send_text(bob, "/start")
+    await next_message(telegram, bob, after=after)
+    assert len(telegram.messages_to(ada.id)) == 1
