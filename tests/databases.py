@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -14,6 +14,8 @@ import asyncpg
 import pytest
 
 from storage import Storage, is_postgres, open_storage, sqlite_path
+from storage.postgres.migrate import available_migrations as postgres_migrations
+from storage.sqlite.migrate import available_migrations as sqlite_migrations
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
 # Where CREATE DATABASE and DROP DATABASE are sent from: the machine's own test database.
@@ -94,3 +96,51 @@ async def opened_storage(url: str) -> AsyncIterator[Storage]:
         yield storage
     finally:
         await storage.close()
+
+
+async def write_schema_up_to(url: str, last: int, statements: Sequence[str] = ()) -> None:
+    """The database as the migrations up to `last` left it, then `statements` run on it, as a
+    shop running that version wrote them: for the tests of a later migration on data."""
+    if is_postgres(url):
+        connection = await asyncpg.connect(url)
+        try:
+            await connection.execute(
+                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
+                " name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
+            )
+            for migration in postgres_migrations():
+                if migration.version <= last:
+                    await connection.execute(migration.sql)
+                    await connection.execute(
+                        "INSERT INTO schema_migrations VALUES ($1, $2, 0)",
+                        migration.version,
+                        migration.name,
+                    )
+            for statement in statements:
+                await connection.execute(statement)
+        finally:
+            await connection.close()
+        return
+    path = sqlite_path(url)
+    assert path is not None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path)
+    try:
+        with db:
+            db.execute(
+                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
+                " name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+            )
+        for migration in sqlite_migrations():
+            if migration.version <= last:
+                db.executescript(migration.sql)
+                with db:
+                    db.execute(
+                        "INSERT INTO schema_migrations VALUES (?, ?, 0)",
+                        (migration.version, migration.name),
+                    )
+        with db:
+            for statement in statements:
+                db.execute(statement)
+    finally:
+        db.close()

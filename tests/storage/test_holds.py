@@ -6,18 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import asyncpg
-
 from storage import NewOrder, OrderLine, OrderStatus, Storage, open_storage
-from storage.postgres.migrate import available_migrations as postgres_migrations
-from storage.sqlite.migrate import available_migrations as sqlite_migrations
-from storage.urls import is_postgres, sqlite_path
-from tests.databases import fetch
+from storage.urls import is_postgres
+from tests.databases import fetch, write_schema_up_to
 from tests.helpers import new_order
 
 # The migration that added orders.held_until.
@@ -145,43 +140,7 @@ async def write_schema_before_holds(url: str) -> None:
         "INSERT INTO stock_levels (product_id, stock, after_order_id, recorded_at)"
         f" VALUES ('notes', 1, 0, {long_ago})",
     ]
-    if is_postgres(url):
-        connection = await asyncpg.connect(url)
-        try:
-            await connection.execute(
-                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
-                " name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
-            )
-            for migration in postgres_migrations():
-                if migration.version < HELD_UNTIL:
-                    await connection.execute(migration.sql)
-                    await connection.execute(
-                        "INSERT INTO schema_migrations VALUES ($1, $2, 0)",
-                        migration.version,
-                        migration.name,
-                    )
-            for statement in statements:
-                await connection.execute(statement)
-        finally:
-            await connection.close()
-        return
-    path = sqlite_path(url)
-    assert path is not None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(path) as db:
-        db.execute(
-            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
-            " name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
-        )
-        for migration in sqlite_migrations():
-            if migration.version < HELD_UNTIL:
-                db.executescript(migration.sql)
-                db.execute(
-                    "INSERT INTO schema_migrations VALUES (?, ?, 0)",
-                    (migration.version, migration.name),
-                )
-        for statement in statements:
-            db.execute(statement)
+    await write_schema_up_to(url, HELD_UNTIL - 1, statements)
 
 
 async def test_orders_stored_before_holds_take_their_hold_again(database_url: str) -> None:

@@ -3,17 +3,11 @@ stored before lines, all-or-nothing stock across lines, carts, and the figures p
 
 from __future__ import annotations
 
-import sqlite3
 import time
 
-import asyncpg
-
 from storage import CartLine, NewOrder, OrderFacts, OrderLine, OrderStatus, Storage, open_storage
-from storage.postgres.migrate import available_migrations as postgres_migrations
 from storage.sqlite.carts import CART_SECONDS
-from storage.sqlite.migrate import available_migrations as sqlite_migrations
-from storage.urls import is_postgres, sqlite_path
-from tests.databases import execute, fetch
+from tests.databases import execute, fetch, write_schema_up_to
 
 # The last migration before orders had lines.
 BEFORE_LINES = 11
@@ -36,41 +30,7 @@ async def write_todays_schema(url: str) -> None:
         " 'eur', 'paid', 100, 100, 100, 'cs_paid'), (8, 8, 'Bob', 'bulb', 'Bulb', 1, 250, 250,"
         " 'eur', 'pending', 200, 200, NULL, 'cs_open')"
     )
-    if is_postgres(url):
-        connection = await asyncpg.connect(url)
-        try:
-            await connection.execute(
-                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
-                " name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
-            )
-            for migration in postgres_migrations():
-                if migration.version <= BEFORE_LINES:
-                    await connection.execute(migration.sql)
-                    await connection.execute(
-                        "INSERT INTO schema_migrations VALUES ($1, $2, 0)",
-                        migration.version,
-                        migration.name,
-                    )
-            await connection.execute(insert)
-        finally:
-            await connection.close()
-        return
-    path = sqlite_path(url)
-    assert path is not None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(path) as db:
-        db.execute(
-            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
-            " name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
-        )
-        for migration in sqlite_migrations():
-            if migration.version <= BEFORE_LINES:
-                db.executescript(migration.sql)
-                db.execute(
-                    "INSERT INTO schema_migrations VALUES (?, ?, 0)",
-                    (migration.version, migration.name),
-                )
-        db.execute(insert)
+    await write_schema_up_to(url, BEFORE_LINES, [insert])
 
 
 async def test_orders_stored_before_lines_read_as_one_line_orders(database_url: str) -> None:

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import time
 
-import asyncpg
 import pytest
 
 from storage.postgres.migrate import available_migrations
 from storage.send_slots import SlotGrid
-from tests.databases import fetch, opened_storage
+from tests.databases import fetch, opened_storage, write_schema_up_to
 
 BEFORE = 21  # the last migration before the send slot became one statement
 
@@ -21,32 +20,18 @@ async def test_slots_taken_before_the_upgrade_are_kept(postgres_url: str) -> Non
     grid = SlotGrid(30)
     now = time.time() + 60  # ahead, so that nothing has passed and been dropped meanwhile
     first = grid.first(now)
-    connection = await asyncpg.connect(postgres_url)
-    try:
-        await connection.execute(
-            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
-            " name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
-        )
-        for migration in available_migrations():
-            if migration.version <= BEFORE:
-                await connection.execute(migration.sql)
-                await connection.execute(
-                    "INSERT INTO schema_migrations VALUES ($1, $2, 0)",
-                    migration.version,
-                    migration.name,
-                )
-        # As the code before 0022 stored them: the next two slots taken, and chat 5's next
-        # message not before ten slots on.
-        await connection.executemany(
-            "INSERT INTO outbox_pace_slots (at) VALUES ($1)",
-            [(grid.micros(first),), (grid.micros(first + 1),)],
-        )
-        await connection.execute(
-            "INSERT INTO outbox_pace_chats (chat_id, free_from) VALUES (5, $1)",
-            grid.micros(first + 10),
-        )
-    finally:
-        await connection.close()
+    # As the code before 0022 stored them: the next two slots taken, and chat 5's next
+    # message not before ten slots on.
+    await write_schema_up_to(
+        postgres_url,
+        BEFORE,
+        [
+            "INSERT INTO outbox_pace_slots (at)"
+            f" VALUES ({grid.micros(first)}), ({grid.micros(first + 1)})",
+            "INSERT INTO outbox_pace_chats (chat_id, free_from)"
+            f" VALUES (5, {grid.micros(first + 10)})",
+        ],
+    )
 
     async with opened_storage(postgres_url) as store:
         other = await store.reserve_send_slot(6, now, grid)

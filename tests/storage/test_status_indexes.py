@@ -4,15 +4,10 @@ an order's status are gone or status-free, and every lookup they served still fi
 
 from __future__ import annotations
 
-import sqlite3
 import time
 
-import asyncpg
-
-from storage.postgres.migrate import available_migrations as postgres_migrations
-from storage.sqlite.migrate import available_migrations as sqlite_migrations
-from storage.urls import is_postgres, sqlite_path
-from tests.databases import fetch, opened_storage
+from storage.urls import is_postgres
+from tests.databases import fetch, opened_storage, write_schema_up_to
 
 # The last migration before these.
 BEFORE = 19
@@ -45,44 +40,7 @@ _ROWS = [
 
 async def write_schema_before(url: str) -> None:
     """The database as migrations up to BEFORE left it, holding the rows above."""
-    if is_postgres(url):
-        connection = await asyncpg.connect(url)
-        try:
-            await connection.execute(
-                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
-                " name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
-            )
-            for migration in postgres_migrations():
-                if migration.version <= BEFORE:
-                    await connection.execute(migration.sql)
-                    await connection.execute(
-                        "INSERT INTO schema_migrations VALUES ($1, $2, 0)",
-                        migration.version,
-                        migration.name,
-                    )
-            for row in _ROWS:
-                await connection.execute(row)
-        finally:
-            await connection.close()
-        return
-    path = sqlite_path(url)
-    assert path is not None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(path) as db:
-        db.execute(
-            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
-            " name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
-        )
-        for migration in sqlite_migrations():
-            if migration.version <= BEFORE:
-                db.executescript(migration.sql)
-                db.execute(
-                    "INSERT INTO schema_migrations VALUES (?, ?, 0)",
-                    (migration.version, migration.name),
-                )
-        for row in _ROWS:
-            db.execute(row)
-    db.close()
+    await write_schema_up_to(url, BEFORE, _ROWS)
 
 
 async def index_keys(url: str, table: str) -> dict[str, str]:
