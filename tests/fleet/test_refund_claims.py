@@ -20,6 +20,15 @@ from tests.helpers import ADMIN_ID, ask, from_now_on, until
 from tests.stripe_sandbox import make_client, stripe_http
 
 
+async def paid_order(
+    telegram: TelegramEmulator, stripe_api: StripeEmulator, postgres_url: str
+) -> str:
+    """Buyer 1's paid Forest Hiker; its reference, for /refund."""
+    await pay_for(telegram, stripe_api, 1, "The Forest Hiker")
+    (order,) = await fetch(postgres_url, "SELECT id FROM orders")
+    return reference_for(order["id"])
+
+
 async def test_a_tap_on_another_replica_while_stripe_is_asked_is_told_so(
     two_shops: tuple[TelegramEmulator, Service, Service],
     telegram: TelegramEmulator,
@@ -28,9 +37,9 @@ async def test_a_tap_on_another_replica_while_stripe_is_asked_is_told_so(
 ) -> None:
     other, _, _ = two_shops
     owner = telegram.user(ADMIN_ID, "Owner")
-    await pay_for(telegram, stripe_api, 1, "The Forest Hiker")
-    (order,) = await fetch(postgres_url, "SELECT id FROM orders")
-    question = await ask(telegram, owner, f"/refund {reference_for(order['id'])} 50")
+    question = await ask(
+        telegram, owner, f"/refund {await paid_order(telegram, stripe_api, postgres_url)} 50"
+    )
 
     stripe_api.hold_requests()
     try:
@@ -69,9 +78,9 @@ async def test_a_replica_starting_while_another_asks_stripe_leaves_the_refund_to
     """Start-up finishes refunds Stripe never answered, except one another replica is asking."""
     other, _, second = two_shops
     owner = telegram.user(ADMIN_ID, "Owner")
-    await pay_for(telegram, stripe_api, 1, "The Forest Hiker")
-    (order,) = await fetch(postgres_url, "SELECT id FROM orders")
-    question = await ask(telegram, owner, f"/refund {reference_for(order['id'])} 50")
+    question = await ask(
+        telegram, owner, f"/refund {await paid_order(telegram, stripe_api, postgres_url)} 50"
+    )
 
     stripe_api.hold_requests()
     try:
@@ -102,9 +111,7 @@ async def test_a_second_refund_of_the_order_confirmed_on_another_replica_waits_i
     recorded), and its admin is told so; asked again, it is checked against the first."""
     other, _, _ = two_shops
     owner, owner_elsewhere = telegram.user(ADMIN_ID, "Owner"), other.user(ADMIN_ID, "Owner")
-    await pay_for(telegram, stripe_api, 1, "The Forest Hiker")
-    (order,) = await fetch(postgres_url, "SELECT id FROM orders")
-    reference = reference_for(order["id"])
+    reference = await paid_order(telegram, stripe_api, postgres_url)
     # Each emulator numbers the chat's messages on its own, where one Telegram would not give
     # two messages one id: an earlier exchange on the first keeps the questions' ids apart.
     await ask(telegram, owner, "/stats")
