@@ -87,7 +87,14 @@ async def units_left(
             **{f"p{index}": product_id for index, product_id in enumerate(product_ids)},
         },
     )
-    return {row["product_id"]: max(row["left"], 0) for row in rows}
+    left = {row["product_id"]: max(row["left"], 0) for row in rows}
+    # A key pool's stock can say more than its codes: a refunded order gives its units back,
+    # never its code. What can be sold is the fewer (the storefront and every new order
+    # read this), or a buyer paying by card could pay for a code that is not there.
+    for product_id, codes in (await codes_left(db, product_ids, replacing, now)).items():
+        if product_id in left:
+            left[product_id] = min(left[product_id], codes)
+    return left
 
 
 async def codes_left(
