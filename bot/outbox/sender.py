@@ -19,6 +19,7 @@ from telegram.error import BadRequest, Forbidden, RetryAfter
 
 from bot.outbox.notices import Outgoing
 from bot.outbox.pace import Pace
+from bot.outbox.wake import Wake
 from storage import OutboxMessage, Storage
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ class OutboxSender:
         self._on_result = on_result
         self._bot = bot
         self._compose = compose
-        self._wake = asyncio.Event()
+        self._wake = Wake()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._slots = asyncio.Semaphore(CONCURRENCY)
@@ -176,8 +177,7 @@ class OutboxSender:
                 except Exception:  # a database error, a bug: the next look may go better
                     log.exception("the outbox sender failed; trying again shortly")
                     delay = self._delays.trouble
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), delay)
+                await self._wake.nap(delay)
             await asyncio.gather(*self._sending.values())
             await self._record_again()
             await self._give_back()
