@@ -8,7 +8,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from storage import Storage, StorageError
-from webhooks.server_limits import HTTP_LIMITS, body_deadline
+from webhooks.server_limits import HTTP_LIMITS, with_body_deadline
 from webhooks.stripe_webhook import StripeWebhook
 from webhooks.telegram_webhook import TelegramWebhook
 
@@ -27,8 +27,8 @@ def create_web_app(
     is_ready: Callable[[], bool] = lambda: True,
 ) -> web.Application:
     """The routes of the README's endpoint table; Telegram's only in webhook mode. A body not
-    in within `body_seconds` is answered 408."""
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[body_deadline(body_seconds)])
+    in within `body_seconds` is answered 408 (the routes that read one)."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
 
     async def healthz(request: web.Request) -> web.Response:
         """200 while the database answers within HEALTH_SECONDS, 503 saying why when not."""
@@ -41,9 +41,10 @@ def create_web_app(
             return web.json_response({"status": "unavailable", "database": "error"}, status=503)
         return web.json_response({"status": "ok", "database": "ok"})
 
-    app.router.add_post("/stripe/webhook", stripe_webhook.handle)
+    app.router.add_post("/stripe/webhook", with_body_deadline(stripe_webhook.handle, body_seconds))
     if telegram_webhook is not None:
-        app.router.add_post("/telegram/webhook", telegram_webhook.handle)
+        telegram = with_body_deadline(telegram_webhook.handle, body_seconds)
+        app.router.add_post("/telegram/webhook", telegram)
 
     async def readyz(request: web.Request) -> web.Response:
         """200 once the bot has started on a migrated database that answers; 503 while it is
