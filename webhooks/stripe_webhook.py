@@ -41,6 +41,9 @@ class StripeWebhook:
         refunds: RefundLedger,
         watch: WebhookWatch | None = None,
     ) -> None:
+        if not signing_secret.strip():
+            # An HMAC under an empty key is one anybody can make.
+            raise ValueError("the webhook's signing secret is empty")
         self._secret = signing_secret
         self._fulfilment = fulfilment
         self._refunds = refunds

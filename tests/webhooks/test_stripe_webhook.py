@@ -64,6 +64,7 @@ async def test_no_signature_header_is_refused(
         ("other body", "no signature matches"),
         ("stale timestamp", "older than five minutes"),
         ("garbled header", "Unable to extract timestamp"),
+        ("other scheme", "no v1 signature"),
     ],
 )
 async def test_a_bad_signature_is_refused(
@@ -81,11 +82,32 @@ async def test_a_bad_signature_is_refused(
         )
     elif how == "stale timestamp":
         delivery = await stripe_api.deliver(event, timestamp=int(time.time()) - 301)
+    elif how == "other scheme":
+        # The right digest, under a scheme other than the one Stripe signs with.
+        header = stripe_api.sign(body).replace(",v1=", ",v0=")
+        delivery = await stripe_api.deliver(event, body=body, signature_header=header)
     else:
         delivery = await stripe_api.deliver(event, signature_header="t=soon,v1=")
     assert delivery.status == 400
     assert reason in delivery.response_body
     assert snapshot(shop.settings.database_path) == before
+
+
+async def test_a_delivery_signed_with_a_rolled_secret_too_is_accepted(
+    shop: Service, stripe_api: StripeEmulator, open_session: dict[str, Any]
+) -> None:
+    """While an endpoint's secret is rolled, Stripe signs with the old one and the new one:
+    any v1 entry that matches will do, wherever it is in the header."""
+    event = paid_event(stripe_api, open_session)
+    body = compact(event)
+    stamp = int(time.time())
+    old = stripe_api.sign(body, timestamp=stamp, secret="whsec_rolled_over_secret")
+    new = stripe_api.sign(body, timestamp=stamp)
+    header = f"{old},{new.split(',')[1]}"  # t=…,v1=<old>,v1=<new>
+    delivery = await stripe_api.deliver(event, body=body, signature_header=header)
+    assert delivery.status == 200
+    (order,) = rows(shop.settings.database_path, "SELECT status FROM orders")
+    assert order["status"] == "paid"
 
 
 async def test_a_replayed_old_delivery_is_refused(
