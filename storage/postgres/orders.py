@@ -92,13 +92,16 @@ async def retire(db: Writes, order_id: int, reason: str) -> bool:
     return changed == 1
 
 
-async def without_session(db: Reads, created_before: int) -> list[Order]:
-    """Pending orders created before then that never got a Checkout Session."""
+async def without_session(db: Reads, created_before: int, now: int) -> list[Order]:
+    """Pending orders created before then that never got a Checkout Session, and hold no
+    units at `now` (a Stars order's yes to a pre-checkout holds them, its charge on the way)."""
     rows = await db.rows(
         f"SELECT {ORDER_COLUMNS} FROM orders WHERE status = $1"
-        " AND checkout_session_id IS NULL AND created_at < $2",
+        " AND checkout_session_id IS NULL AND created_at < $2"
+        " AND (held_until IS NULL OR held_until <= $3)",
         OrderStatus.PENDING.value,
         created_before,
+        now,
     )
     return [order_from(row) for row in rows]
 

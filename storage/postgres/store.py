@@ -244,7 +244,7 @@ class PostgresStorage:
     async def fail_orphans(self, created_before: int) -> int:
         """Fail pending orders that never got a Checkout Session and now never can."""
         failed = 0
-        for order in await orders.without_session(self._engine, created_before):
+        for order in await orders.without_session(self._engine, created_before, self._now()):
             failed += await self.fail_order(order, "no checkout session was made")
         return failed
 

@@ -86,12 +86,14 @@ async def retire(db: Writes, order_id: int, reason: str) -> bool:
     return changed.rowcount == 1
 
 
-async def without_session(db: Reads, created_before: int) -> list[Order]:
-    """Pending orders created before then that never got a Checkout Session."""
+async def without_session(db: Reads, created_before: int, now: int) -> list[Order]:
+    """Pending orders created before then that never got a Checkout Session, and hold no
+    units at `now` (a Stars order's yes to a pre-checkout holds them, its charge on the way)."""
     rows = await db.rows(
         f"SELECT {ORDER_COLUMNS} FROM orders WHERE status = ?"
-        " AND checkout_session_id IS NULL AND created_at < ?",
-        (OrderStatus.PENDING.value, created_before),
+        " AND checkout_session_id IS NULL AND created_at < ?"
+        " AND (held_until IS NULL OR held_until <= ?)",
+        (OrderStatus.PENDING.value, created_before, now),
     )
     return [order_from(row) for row in rows]
 

@@ -360,6 +360,28 @@ async def test_an_order_left_without_a_link_stops_holding_after_a_while(
     assert await store.create_order_within_stock(new_order(user_id=2), stock=ONE_LEFT) is not None
 
 
+async def test_an_order_never_given_a_link_is_failed_unless_a_yes_still_holds_it(
+    store: Storage, database_url: str
+) -> None:
+    """Orphans (no Checkout Session after a day) are failed, but not a Stars order that was
+    just told yes at its pre-checkout: its charge is on the way, and would be given back."""
+    long_ago = int(time.time()) - 2 * 86_400
+    orphan = await store.create_order_within_stock(new_order(user_id=1), stock={})
+    answered = await store.create_order_within_stock(new_order(user_id=2), stock={})
+    assert orphan is not None and answered is not None
+    await execute(database_url, f"UPDATE orders SET created_at = {long_ago}")
+    async with store.transaction() as tx:
+        assert await tx.hold_units(answered.id)
+
+    assert await store.fail_orphans(int(time.time()) - 86_400) == 1
+
+    statuses = await fetch(database_url, "SELECT id, status FROM orders ORDER BY id")
+    assert statuses == [
+        {"id": orphan.id, "status": "failed"},
+        {"id": answered.id, "status": "pending"},
+    ]
+
+
 async def test_waiting_orders_take_turns_and_a_retired_one_leaves_them(store: Storage) -> None:
     """Reconciliation reads those it looked at longest ago first, so none is left behind for
     good; an order retired (Stripe does not know its session) is flagged once and waits no
