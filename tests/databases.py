@@ -4,6 +4,7 @@ database holds through another connection, whichever backend it is."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -83,8 +84,18 @@ async def execute(url: str, sql: str) -> None:
         return
     path = sqlite_path(url)
     assert path is not None
-    with sqlite3.connect(path) as db:
-        db.execute(sql)
+
+    def write() -> None:
+        db = sqlite3.connect(path)
+        try:
+            with db:
+                db.execute(sql)
+        finally:
+            db.close()
+
+    # Off the event loop: a transaction of the store's may hold the write lock, and can only
+    # finish while the loop runs.
+    await asyncio.to_thread(write)
 
 
 @asynccontextmanager

@@ -180,6 +180,28 @@ def session_behind(stripe_api: StripeEmulator, pay_message: dict[str, Any]) -> d
     return found[0]
 
 
+async def write_directly(
+    database: Path, sql: str, parameters: Any = (), *, many: bool = False
+) -> None:
+    """Change the shop's file from a connection of its own, as an owner (or a crash) would,
+    off the event loop: the shop's own transaction may hold the write lock just then, and
+    can only finish while its loop runs (a write from the loop's thread waited for it, in
+    vain, until "database is locked")."""
+
+    def write() -> None:
+        db = sqlite3.connect(database)
+        try:
+            with db:
+                if many:
+                    db.executemany(sql, parameters)
+                else:
+                    db.execute(sql, parameters)
+        finally:
+            db.close()
+
+    await asyncio.to_thread(write)
+
+
 def rows(database: Path, sql: str, *parameters: Any) -> list[dict[str, Any]]:
     """Read the shop's database directly, as an owner inspecting the file would."""
     with sqlite3.connect(database) as db:

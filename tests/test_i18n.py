@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 import string
 from collections.abc import Callable
 from importlib import resources
@@ -34,6 +33,7 @@ from tests.helpers import (
     session_behind,
     tap_product,
     until,
+    write_directly,
 )
 
 BOT = Path(__file__).resolve().parents[1] / "bot"
@@ -185,8 +185,9 @@ async def test_a_link_given_again_speaks_the_language_the_buyer_chose(
     await tap_product(telegram, ada, "The Forest Hiker")
     await until(link_stored(shop.settings.database_path))
     await choose_language(telegram, ada, "Français")
-    with sqlite3.connect(shop.settings.database_path) as db:  # a minute passes
-        db.execute("UPDATE orders SET updated_at = updated_at - 60")
+    await write_directly(
+        shop.settings.database_path, "UPDATE orders SET updated_at = updated_at - 60"
+    )  # a minute passes
 
     again = await tap_product(telegram, ada, "The Forest Hiker")
     assert len(stripe_api.sessions) == 1  # the same link, given again

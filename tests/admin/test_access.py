@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from bot.admin import texts as admin_texts
 from bot.buyer.texts import internal_error
 from bot.i18n import language
 from bot.service import Service
 from sandbox.telegram_api import TelegramEmulator
-from tests.helpers import ADMIN_ID, ask
+from tests.helpers import ADMIN_ID, ask, write_directly
 
 
 async def test_a_failed_admin_command_is_answered_in_the_consoles_words(
@@ -17,8 +15,7 @@ async def test_a_failed_admin_command_is_answered_in_the_consoles_words(
 ) -> None:
     """The buyers' apology ("please try again in a moment") is no help to the owner."""
     owner, ada = telegram.user(ADMIN_ID, "Owner"), telegram.user(4242, "Ada")
-    with sqlite3.connect(shop.settings.database_path) as other:
-        other.execute("ALTER TABLE orders RENAME TO orders_gone")
+    await write_directly(shop.settings.database_path, "ALTER TABLE orders RENAME TO orders_gone")
 
     assert (await ask(telegram, owner, "/stats"))["text"] == admin_texts.command_failed()
     assert (await ask(telegram, owner, "/sales"))["text"] == admin_texts.command_failed()

@@ -4,7 +4,6 @@ currencies, and input that looks like a number or a reference but is not one."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Callable
 
@@ -29,6 +28,7 @@ from tests.helpers import (
     open_order,
     paid_event,
     rows,
+    write_directly,
 )
 
 EN = Locale("en")
@@ -130,18 +130,19 @@ async def test_stats_in_many_currencies_come_in_messages_telegram_takes(
 ) -> None:
     currencies = ["usd", "eur", "gbp", "jpy", "chf", "cad", "aud", "sek", "nok", "dkk"]
     now = int(time.time())
-    with sqlite3.connect(shop.settings.database_path) as db:
-        db.executemany(
-            "INSERT INTO orders (telegram_user_id, chat_id, buyer_name, product_id, product_title,"
-            " quantity, unit_amount, amount_total, currency, status, created_at, updated_at,"
-            " paid_at) VALUES (?, ?, 'B', ?, ?, 1, 123456789, 123456789, ?, 'paid', ?, ?, ?)",
-            [
-                (n, n, f"p{n}{c}", f"Product number {n} in {c}", c, now, now, now)
-                for c in currencies
-                for n in range(3)
-            ],
-        )
-        db.execute(ONE_LINE_EACH)
+    await write_directly(
+        shop.settings.database_path,
+        "INSERT INTO orders (telegram_user_id, chat_id, buyer_name, product_id, product_title,"
+        " quantity, unit_amount, amount_total, currency, status, created_at, updated_at,"
+        " paid_at) VALUES (?, ?, 'B', ?, ?, 1, 123456789, 123456789, ?, 'paid', ?, ?, ?)",
+        [
+            (n, n, f"p{n}{c}", f"Product number {n} in {c}", c, now, now, now)
+            for c in currencies
+            for n in range(3)
+        ],
+        many=True,
+    )
+    await write_directly(shop.settings.database_path, ONE_LINE_EACH)
     owner = telegram.user(ADMIN_ID, "Owner")
     await telegram.send_text(owner, "/stats")
     await telegram.wait_until(

@@ -31,6 +31,7 @@ from tests.helpers import (
     next_message,
     rows,
     tap_product,
+    write_directly,
 )
 
 DECIMALS = {"usd": 2, "eur": 2, "jpy": 0}
@@ -150,17 +151,18 @@ async def test_a_large_export_holds_every_order_once(
     """More orders than one chunk of the store, more bytes than the in-memory spool."""
     database = shop.settings.database_path
     count = 7_000
-    with sqlite3.connect(database) as db:
-        db.executemany(
-            "INSERT INTO orders (telegram_user_id, chat_id, buyer_name, product_id, product_title,"
-            " quantity, unit_amount, amount_total, currency, status, created_at, updated_at)"
-            " VALUES (?, ?, ?, 'trail-map', 'Trail map', 1, 1250, 1250, 'usd', 'expired', ?, ?)",
-            [
-                (n, n, f"Buyer {n} " + "x" * 150, 1_700_000_000 + n, 1_700_000_000 + n)
-                for n in range(count)
-            ],
-        )
-        db.execute(ONE_LINE_EACH)
+    await write_directly(
+        database,
+        "INSERT INTO orders (telegram_user_id, chat_id, buyer_name, product_id, product_title,"
+        " quantity, unit_amount, amount_total, currency, status, created_at, updated_at)"
+        " VALUES (?, ?, ?, 'trail-map', 'Trail map', 1, 1250, 1250, 'usd', 'expired', ?, ?)",
+        [
+            (n, n, f"Buyer {n} " + "x" * 150, 1_700_000_000 + n, 1_700_000_000 + n)
+            for n in range(count)
+        ],
+        many=True,
+    )
+    await write_directly(database, ONE_LINE_EACH)
     _, exported = await export(telegram, "/export all")
     assert [row["buyer_id"] for row in exported] == [str(n) for n in range(count)]
 
@@ -255,12 +257,12 @@ async def test_chart_of_a_long_period_draws_weeks_or_months(
     await pay_for(telegram, stripe_api, 1, "Trail map")
     await pay_for(telegram, stripe_api, 2, "Trail map")
     earlier = 24 * 60 * 60 * days_ago
-    with sqlite3.connect(shop.settings.database_path) as db:  # the first sale, long ago
-        db.execute(
-            "UPDATE orders SET created_at = created_at - ?, paid_at = paid_at - ?"
-            " WHERE id = (SELECT min(id) FROM orders)",
-            (earlier, earlier),
-        )
+    await write_directly(
+        shop.settings.database_path,
+        "UPDATE orders SET created_at = created_at - ?, paid_at = paid_at - ?"
+        " WHERE id = (SELECT min(id) FROM orders)",
+        (earlier, earlier),
+    )  # the first sale, long ago
     owner = telegram.user(ADMIN_ID, "Owner")
     after = from_now_on(telegram)
     await telegram.send_text(owner, "/chart all")

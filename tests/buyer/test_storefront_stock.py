@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -28,6 +27,7 @@ from tests.helpers import (
     tap_and_see,
     tap_product,
     until,
+    write_directly,
 )
 
 BUYERS = 12
@@ -143,7 +143,7 @@ async def test_a_new_stock_number_is_what_the_owner_has_now(tmp_path: Path) -> N
         assert await storage.create_order_within_stock(new_order(3), {"lamp": 2}) is None
         async with storage.transaction() as tx:
             await tx.advance(sold, OrderStatus.PAID, source="test")
-        paid_a_minute_ago(tmp_path / "shop.db", sold.id)
+        await paid_a_minute_ago(tmp_path / "shop.db", sold.id)
         # The same number again (a reload of an unchanged file) is not a restock.
         await storage.record_stock_levels({"lamp": 2})
         assert await storage.stock_left(["lamp"]) == {"lamp": 0}
@@ -168,7 +168,7 @@ async def test_a_product_whose_stock_line_goes_is_unlimited_and_counts_afresh_la
         assert first is not None
         async with storage.transaction() as tx:
             await tx.advance(first, OrderStatus.PAID, source="test")
-        paid_a_minute_ago(tmp_path / "shop.db", first.id)
+        await paid_a_minute_ago(tmp_path / "shop.db", first.id)
         assert await storage.stock_left(["lamp"]) == {"lamp": 0}
         await storage.record_stock_levels({})  # the owner deleted the `stock` line
         assert await storage.stock_left(["lamp"]) == {}
@@ -176,10 +176,11 @@ async def test_a_product_whose_stock_line_goes_is_unlimited_and_counts_afresh_la
         assert await storage.stock_left(["lamp"]) == {"lamp": 1}
 
 
-def paid_a_minute_ago(database: Path, order_id: int) -> None:
+async def paid_a_minute_ago(database: Path, order_id: int) -> None:
     """Date the order's payment a minute back, before the owner's next count."""
-    with sqlite3.connect(database) as db:
-        db.execute("UPDATE orders SET paid_at = ? WHERE id = ?", (int(time.time()) - 60, order_id))
+    await write_directly(
+        database, "UPDATE orders SET paid_at = ? WHERE id = ?", (int(time.time()) - 60, order_id)
+    )
 
 
 def new_order(buyer: int) -> NewOrder:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +33,7 @@ from tests.helpers import (
     tap_and_see,
     tap_product,
     until,
+    write_directly,
 )
 
 
@@ -71,8 +71,9 @@ async def test_a_later_tap_gives_the_same_open_link_again(
     first = await tap_product(telegram, ada, "The Forest Hiker")
     await until(link_stored(shop.settings.database_path))
     # A minute passes, as the owner would see it in the file.
-    with sqlite3.connect(shop.settings.database_path) as db:
-        db.execute("UPDATE orders SET updated_at = updated_at - 60")
+    await write_directly(
+        shop.settings.database_path, "UPDATE orders SET updated_at = updated_at - 60"
+    )
 
     second = await tap_product(telegram, ada, "The Forest Hiker")
     await until(
@@ -323,11 +324,11 @@ async def test_a_link_given_again_does_not_promise_more_time_than_it_has(
     first = await tap_product(telegram, ada, "The Forest Hiker")
     await until(link_stored(shop.settings.database_path))
     # 25 minutes later, as the file shows it: five minutes are left on the link.
-    with sqlite3.connect(shop.settings.database_path) as db:
-        db.execute(
-            "UPDATE orders SET checkout_expires_at = CAST(strftime('%s', 'now') AS INTEGER)"
-            " + 300, updated_at = updated_at - 1500, created_at = created_at - 1500"
-        )
+    await write_directly(
+        shop.settings.database_path,
+        "UPDATE orders SET checkout_expires_at = CAST(strftime('%s', 'now') AS INTEGER)"
+        " + 300, updated_at = updated_at - 1500, created_at = created_at - 1500",
+    )
 
     again = await tap_product(telegram, ada, "The Forest Hiker")
     assert session_behind(stripe_api, again) == session_behind(stripe_api, first)

@@ -33,6 +33,7 @@ from tests.helpers import (
     session_behind,
     tap_product,
     until,
+    write_directly,
 )
 
 
@@ -257,18 +258,17 @@ async def test_the_sender_outlives_an_error_it_did_not_expect(
     ):
         order = await store.create_order_within_stock(new_order(user_id=ada.id), stock={})
         # A kind of message this version does not know (a newer one queued it) cannot be read.
-        with sqlite3.connect(database) as db:
-            db.execute(
-                "INSERT INTO outbox (chat_id, kind, created_at, next_attempt_at)"
-                " VALUES (?, 'gift_card', 0, 0)",
-                (ada.id,),
-            )
+        await write_directly(
+            database,
+            "INSERT INTO outbox (chat_id, kind, created_at, next_attempt_at)"
+            " VALUES (?, 'gift_card', 0, 0)",
+            (ada.id,),
+        )
         sender = OutboxSender(store, bot, Notices(store).compose, pace=Pace(store, per_second=30))
         sender.start()
         try:
             await until(lambda: outbox_errors(caplog) >= 1)
-            with sqlite3.connect(database) as db:
-                db.execute("DELETE FROM outbox WHERE kind = 'gift_card'")
+            await write_directly(database, "DELETE FROM outbox WHERE kind = 'gift_card'")
             async with store.transaction() as tx:
                 await tx.enqueue(ada.id, MessageKind.PAYMENT_RECEIVED, order.id)
             sender.notify()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections.abc import Callable
 
@@ -27,6 +26,7 @@ from tests.helpers import (
     rows,
     session_behind,
     tap_product,
+    write_directly,
 )
 from tests.stripe_sandbox import make_client, stripe_http
 from webhooks.fulfilment import Fulfilment
@@ -94,15 +94,15 @@ async def test_reconcile_finds_what_the_webhooks_missed(
         pay_messages.append(pay_message)
         sessions.append(session)
     database = shop.settings.database_path
-    with sqlite3.connect(database) as db:  # a tap whose process died before Stripe answered
-        db.execute(
-            "INSERT INTO orders (telegram_user_id, chat_id, buyer_name, product_id,"
-            " product_title, quantity, unit_amount, amount_total, currency, status,"
-            " created_at, updated_at) VALUES (1, 1, 'Gone', 'forest-hiker', 'The Forest Hiker',"
-            " 1, 39700, 39700, 'usd', 'pending', ?, ?)",
-            (int(time.time()) - 26 * 3600, int(time.time()) - 26 * 3600),
-        )
-        db.execute(ONE_LINE_EACH)
+    await write_directly(
+        database,
+        "INSERT INTO orders (telegram_user_id, chat_id, buyer_name, product_id,"
+        " product_title, quantity, unit_amount, amount_total, currency, status,"
+        " created_at, updated_at) VALUES (1, 1, 'Gone', 'forest-hiker', 'The Forest Hiker',"
+        " 1, 39700, 39700, 'usd', 'pending', ?, ?)",
+        (int(time.time()) - 26 * 3600, int(time.time()) - 26 * 3600),
+    )  # a tap whose process died before Stripe answered
+    await write_directly(database, ONE_LINE_EACH)
     await missed(stripe_api, closed_port)
     await stripe_api.pay(sessions[0]["id"])
     await stripe_api.expire_session(sessions[1]["id"])
