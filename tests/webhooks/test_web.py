@@ -14,8 +14,16 @@ from bot.catalog.model import Catalog
 from bot.service import Service
 from bot.settings import Settings
 from sandbox.stripe_api import StripeEmulator
-from sandbox.telegram_api import TelegramEmulator
-from tests.helpers import QUICK_RETRIES, from_now_on, next_message, raw_post, snapshot
+from sandbox.telegram_api import TelegramEmulator, TgUser
+from tests.databases import execute, fetch
+from tests.helpers import (
+    QUICK_RETRIES,
+    free_port,
+    from_now_on,
+    next_message,
+    raw_post,
+    snapshot,
+)
 from webhooks.app import HEALTH_SECONDS
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -143,32 +151,70 @@ async def test_a_secret_header_that_is_not_ascii_is_refused(
     assert not any(r.exc_info for r in caplog.records)
 
 
+def start_from(user: TgUser, update_id: int) -> dict[str, Any]:
+    """The update Telegram posts when the user sends /start."""
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": 1,
+            "date": 0,
+            "chat": user.private_chat(),
+            "from": user.as_dict(),
+            "text": "/start",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+        },
+    }
+
+
+TELEGRAM_HEADERS = {SECRET_HEADER: "test-webhook-secret_123"}
+
+
 async def test_a_telegram_update_delivered_twice_is_handled_once(
     webhook_shop: Service, telegram: TelegramEmulator
 ) -> None:
     """Telegram posts an update again when it got no answer in time, or after a setWebhook:
     the bot answers the repeat 200 (or Telegram would go on) and does not handle it again."""
     ada, bob = telegram.user(4242, "Ada"), telegram.user(4343, "Bob")
-    start = {
-        "update_id": 10**6,
-        "message": {
-            "message_id": 1,
-            "date": 0,
-            "chat": ada.private_chat(),
-            "from": ada.as_dict(),
-            "text": "/start",
-            "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
-        },
-    }
     url = f"{webhook_shop.http_url}/telegram/webhook"
-    headers = {SECRET_HEADER: "test-webhook-secret_123"}
+    start = start_from(ada, 10**6)
     after = from_now_on(telegram)
-    assert (await request("POST", url, json=start, headers=headers))[0] == 200
+    assert (await request("POST", url, json=start, headers=TELEGRAM_HEADERS))[0] == 200
     await next_message(telegram, ada, after=after)
 
-    assert (await request("POST", url, json=start, headers=headers))[0] == 200
+    assert (await request("POST", url, json=start, headers=TELEGRAM_HEADERS))[0] == 200
     # Bob's /start, queued after the repeat, is answered after the repeat would have been.
     after = from_now_on(telegram)
     await telegram.send_text(bob, "/start")
     await next_message(telegram, bob, after=after)
     assert len(telegram.messages_to(ada.id)) == 1
+
+
+async def test_an_update_whose_id_cannot_be_recorded_is_answered_503_and_comes_again(
+    make_settings: Callable[..., Settings],
+    catalog: Catalog,
+    telegram: TelegramEmulator,
+    postgres_url: str,
+) -> None:
+    """On PostgreSQL the update's id is recorded before it is handled: while it cannot be,
+    Telegram hears 503 (it delivers the update again later) and nothing is handled."""
+    port = free_port()
+    settings = make_settings(
+        database_url=postgres_url,
+        telegram_mode="webhook",
+        telegram_webhook_secret="test-webhook-secret_123",
+        public_base_url=f"http://127.0.0.1:{port}",
+        http_port=port,
+    )
+    async with Service(settings, catalog, outbox_delays=QUICK_RETRIES) as shop:
+        ada = telegram.user(4242, "Ada")
+        url, start = f"{shop.http_url}/telegram/webhook", start_from(ada, 10**6)
+        await execute(postgres_url, "ALTER TABLE telegram_updates RENAME TO telegram_updates_gone")
+        status, body = await request("POST", url, json=start, headers=TELEGRAM_HEADERS)
+        assert (status, json.loads(body)) == (503, {"error": "database unavailable"})
+        assert await fetch(postgres_url, "SELECT * FROM telegram_updates_gone") == []
+
+        await execute(postgres_url, "ALTER TABLE telegram_updates_gone RENAME TO telegram_updates")
+        after = from_now_on(telegram)
+        assert (await request("POST", url, json=start, headers=TELEGRAM_HEADERS))[0] == 200
+        await next_message(telegram, ada, after=after)
+        assert len(telegram.messages_to(ada.id)) == 1
