@@ -4,7 +4,6 @@ database holds through another connection, whichever backend it is."""
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -17,6 +16,7 @@ import pytest
 from storage import Storage, is_postgres, open_storage, sqlite_path
 from storage.postgres.migrate import available_migrations as postgres_migrations
 from storage.sqlite.migrate import available_migrations as sqlite_migrations
+from tests.helpers import write_directly
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
 # Where CREATE DATABASE and DROP DATABASE are sent from: the machine's own test database.
@@ -84,18 +84,7 @@ async def execute(url: str, sql: str) -> None:
         return
     path = sqlite_path(url)
     assert path is not None
-
-    def write() -> None:
-        db = sqlite3.connect(path)
-        try:
-            with db:
-                db.execute(sql)
-        finally:
-            db.close()
-
-    # Off the event loop: a transaction of the store's may hold the write lock, and can only
-    # finish while the loop runs.
-    await asyncio.to_thread(write)
+    await write_directly(path, sql)
 
 
 @asynccontextmanager

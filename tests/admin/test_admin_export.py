@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import re
-import sqlite3
 import struct
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -176,32 +174,20 @@ async def test_an_export_over_telegrams_50_mb_is_refused_with_a_shorter_period_t
     long_title = "A product with a long title " + "y" * 9_000
     count = 6_500  # about 9.4 kB a row: some 61 MB
 
-    def insert_orders() -> None:
-        with sqlite3.connect(database) as db:
-            db.executemany(
-                "INSERT INTO orders (telegram_user_id, chat_id, buyer_name, buyer_username,"
-                " product_id, product_title, quantity, unit_amount, amount_total, currency,"
-                " status, created_at, updated_at, checkout_session_id)"
-                " VALUES (?, ?, ?, 'a_long_username_of_32_characters', 'trail-map', ?, 1, 1250,"
-                " 1250, 'usd', 'expired', ?, ?, ?)",
-                [
-                    (
-                        n,
-                        n,
-                        long_name,
-                        long_title,
-                        1_700_000_000 + n,
-                        1_700_000_000 + n,
-                        f"cs_{n:060}",
-                    )
-                    for n in range(count)
-                ],
-            )
-            db.execute(ONE_LINE_EACH)
-
-    # Off the event loop: a write of the bot's still open (its start-up) must be able to commit
-    # while this one waits for the lock, or both wait until SQLite gives up ("locked").
-    await asyncio.to_thread(insert_orders)
+    await write_directly(
+        database,
+        "INSERT INTO orders (telegram_user_id, chat_id, buyer_name, buyer_username,"
+        " product_id, product_title, quantity, unit_amount, amount_total, currency,"
+        " status, created_at, updated_at, checkout_session_id)"
+        " VALUES (?, ?, ?, 'a_long_username_of_32_characters', 'trail-map', ?, 1, 1250,"
+        " 1250, 'usd', 'expired', ?, ?, ?)",
+        [
+            (n, n, long_name, long_title, 1_700_000_000 + n, 1_700_000_000 + n, f"cs_{n:060}")
+            for n in range(count)
+        ],
+        many=True,
+    )
+    await write_directly(database, ONE_LINE_EACH)
     owner = telegram.user(ADMIN_ID, "Owner")
     after = from_now_on(telegram)
 
