@@ -16,7 +16,7 @@ from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
 from bot.answers import answer_tap
-from bot.buyer import texts
+from bot.buyer import cart_texts, texts
 from bot.buyer.cart import Added, AtBound, CartContents, CartFull, Carts, OtherCurrency
 from bot.buyer.keyboards import (
     ADD_PREFIX,
@@ -172,8 +172,8 @@ class CartHandlers:
         title = product.title_in(lang.code)
         match result:
             case Added(held, capped, contents):
-                await answer_tap(query, texts.cart_capped(lang) if capped else None)
-                text = texts.added_to_cart(title, held, contents.units, contents.total, lang)
+                await answer_tap(query, cart_texts.cart_capped(lang) if capped else None)
+                text = cart_texts.added_to_cart(title, held, contents.units, contents.total, lang)
                 await context.bot.send_message(
                     chat_id, text, parse_mode=ParseMode.HTML, reply_markup=view_cart_keyboard(lang)
                 )
@@ -181,13 +181,13 @@ class CartHandlers:
                 await answer_tap(query, _bound_text(product, upper, left, lang), alert=True)
             case OtherCurrency(cart_currency):
                 await answer_tap(query)
-                text = texts.other_currency(title, cart_currency, product.price.currency, lang)
+                text = cart_texts.other_currency(title, cart_currency, product.price.currency, lang)
                 markup = other_currency_keyboard(product.id, quantity, lang)
                 await context.bot.send_message(
                     chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
                 )
             case CartFull():
-                await answer_tap(query, texts.cart_full(lang), alert=True)
+                await answer_tap(query, cart_texts.cart_full(lang), alert=True)
 
     async def change_line(self, update: Update, context: Context) -> None:
         """− / + / ✕ on a line: its new quantity, within its bounds."""
@@ -267,7 +267,7 @@ class CartHandlers:
                 return
             decision = await self.purchases.decide_cart(buyer, picks, now=int(time.time()))
             products = {pick.product.id: pick.product for pick in picks}
-            link_above = texts.cart_link_below(lang)
+            link_above = cart_texts.cart_link_below(lang)
             await self.carry_out(decision, query, products, lang, context, link_above=link_above)
 
     @asynccontextmanager
@@ -312,18 +312,24 @@ def _cart_view(contents: CartContents, lang: Language) -> tuple[str, InlineKeybo
     """The cart's text and buttons; an empty cart leads back to the shop."""
     if not contents.rows:
         shop = InlineKeyboardButton(texts.back_button(lang), callback_data=home_data(0))
-        return texts.cart_empty(lang), InlineKeyboardMarkup.from_button(shop)
-    return texts.cart_view(contents.rows, contents.total, lang), cart_keyboard(contents, lang)
+        return cart_texts.cart_empty(lang), InlineKeyboardMarkup.from_button(shop)
+    return cart_texts.cart_view(contents.rows, contents.total, lang), cart_keyboard(contents, lang)
 
 
 def _refusal(contents: CartContents, lang: Language) -> str | None:
     """Why the cart cannot be checked out as it is; None when it can."""
     if not contents.for_sale:
-        return texts.cart_empty(lang) if not contents.rows else texts.nothing_to_check_out(lang)
+        return (
+            cart_texts.cart_empty(lang)
+            if not contents.rows
+            else cart_texts.nothing_to_check_out(lang)
+        )
     for row in contents.for_sale:
         product = row.product
         if product is not None and row.line.quantity > product.max_per_order:
-            return texts.line_over_most(product.title_in(lang.code), product.max_per_order, lang)
+            return cart_texts.line_over_most(
+                product.title_in(lang.code), product.max_per_order, lang
+            )
     return None
 
 

@@ -23,7 +23,7 @@ from telegram.ext import (
 )
 
 from bot.answers import answer_tap
-from bot.buyer import texts
+from bot.buyer import cart_texts, texts
 from bot.buyer.keyboards import (
     AGAIN_PREFIX,
     BUY_PREFIX,
@@ -205,7 +205,7 @@ class ShopHandlers:
                 await context.bot.send_message(order.chat_id, text, parse_mode=ParseMode.HTML)
                 return
             case FromCart():
-                await answer_tap(query, texts.check_out_cart_again(lang), alert=True)
+                await answer_tap(query, cart_texts.check_out_cart_again(lang), alert=True)
                 return
             case Wanted(product_id, quantity):
                 product = self.catalog.get(product_id)

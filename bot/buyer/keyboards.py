@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.buyer import texts
+from bot.buyer import cart_texts, texts
 from bot.buyer.cart import CartContents
 from bot.i18n import Language
 from bot.money import Money
@@ -118,7 +118,7 @@ def list_keyboard(
     rows = [[InlineKeyboardButton(entry.label, callback_data=entry.data)] for entry in entries]
     if cart_units:
         rows.insert(
-            0, [InlineKeyboardButton(texts.cart_button(cart_units, lang), callback_data=CART)]
+            0, [InlineKeyboardButton(cart_texts.cart_button(cart_units, lang), callback_data=CART)]
         )
     paging = []
     if previous is not None:
@@ -161,7 +161,8 @@ def card_keyboard(
             ],
             [
                 InlineKeyboardButton(
-                    texts.add_to_cart_button(lang), callback_data=add_data(product_id, quantity)
+                    cart_texts.add_to_cart_button(lang),
+                    callback_data=add_data(product_id, quantity),
                 )
             ],
             back_row,
@@ -192,10 +193,12 @@ def cart_keyboard(contents: CartContents, lang: Language) -> InlineKeyboardMarku
     total = contents.total
     if total is not None:
         rows.append(
-            [InlineKeyboardButton(texts.checkout_button(total, lang), callback_data=CHECKOUT)]
+            [InlineKeyboardButton(cart_texts.checkout_button(total, lang), callback_data=CHECKOUT)]
         )
     if contents.rows:
-        rows.append([InlineKeyboardButton(texts.empty_cart_button(lang), callback_data=EMPTY_CART)])
+        rows.append(
+            [InlineKeyboardButton(cart_texts.empty_cart_button(lang), callback_data=EMPTY_CART)]
+        )
     rows.append([InlineKeyboardButton(texts.back_button(lang), callback_data=home_data(0))])
     return InlineKeyboardMarkup(rows)
 
@@ -207,7 +210,7 @@ def _short(title: str, most: int = 24) -> str:
 
 def view_cart_keyboard(lang: Language) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(texts.view_cart_button(lang), callback_data=CART)]]
+        [[InlineKeyboardButton(cart_texts.view_cart_button(lang), callback_data=CART)]]
     )
 
 
@@ -217,11 +220,12 @@ def other_currency_keyboard(product_id: str, quantity: int, lang: Language) -> I
         [
             [
                 InlineKeyboardButton(
-                    texts.new_cart_button(lang), callback_data=new_cart_data(product_id, quantity)
+                    cart_texts.new_cart_button(lang),
+                    callback_data=new_cart_data(product_id, quantity),
                 )
             ],
-            [InlineKeyboardButton(texts.checkout_first_button(lang), callback_data=CHECKOUT)],
-            [InlineKeyboardButton(texts.view_cart_button(lang), callback_data=CART)],
+            [InlineKeyboardButton(cart_texts.checkout_first_button(lang), callback_data=CHECKOUT)],
+            [InlineKeyboardButton(cart_texts.view_cart_button(lang), callback_data=CART)],
         ]
     )
 
@@ -246,7 +250,7 @@ def orders_keyboard(
             continue
         rows.append([InlineKeyboardButton(label, callback_data=data)])
     if any(order.from_cart and order.status in UNPAID for order in orders):
-        rows.append([InlineKeyboardButton(texts.view_cart_button(lang), callback_data=CART)])
+        rows.append([InlineKeyboardButton(cart_texts.view_cart_button(lang), callback_data=CART)])
     return InlineKeyboardMarkup(rows) if rows else None
 
 

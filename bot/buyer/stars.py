@@ -26,7 +26,7 @@ from telegram.ext import (
 )
 
 from bot.answers import answer_tap
-from bot.buyer import texts
+from bot.buyer import stars_texts, texts
 from bot.buyer.keyboards import SEND_AGAIN_PREFIX
 from bot.buyer.language import BuyerLanguages
 from bot.buyer.purchase import RESEND_AFTER_SECONDS, Buyer, Pick, new_order, stock_of
@@ -150,7 +150,7 @@ class StarsCounter:
             and earlier.pay_message_id is not None
             and earlier.updated_at > now - RESEND_AFTER_SECONDS
         ):
-            await answer_tap(query, texts.invoice_below(lang))
+            await answer_tap(query, stars_texts.invoice_below(lang))
             return
         order = await self._storage.create_order_within_stock(
             wanted, stock_of(picks), replacing=earlier.id if earlier is not None else None
@@ -165,11 +165,11 @@ class StarsCounter:
         try:
             message = await bot.send_invoice(
                 order.chat_id,
-                title=texts.invoice_title(order),
-                description=texts.invoice_description(order, only),
+                title=stars_texts.invoice_title(order),
+                description=stars_texts.invoice_description(order, only),
                 payload=invoice_payload(order.id),
                 currency="XTR",
-                prices=[LabeledPrice(texts.invoice_title(order), order.amount_total)],
+                prices=[LabeledPrice(stars_texts.invoice_title(order), order.amount_total)],
             )
         except TelegramError as exc:
             log.error("order %s: Telegram refused its invoice: %s", order.id, exc)
@@ -205,7 +205,7 @@ class StarsCounter:
             return
         lang = await self._buyers.of(query.from_user)
         log.info("pre-checkout %s refused: %s", query.invoice_payload, refusal)
-        await query.answer(ok=False, error_message=texts.pre_checkout_refused(refusal, lang))
+        await query.answer(ok=False, error_message=stars_texts.pre_checkout_refused(refusal, lang))
 
     async def paid(self, update: Update, context: Context) -> None:
         """The payment went through: recorded once, and the goods delivered (the outbox)."""
@@ -231,7 +231,7 @@ class StarsCounter:
             return
         await self._ledger.given_back(charge_id)
         lang = await self._buyers.of(user)
-        await message.reply_text(texts.payment_given_back(reference_for(order_id), why, lang))
+        await message.reply_text(stars_texts.payment_given_back(reference_for(order_id), why, lang))
 
     async def refunded(self, update: Update, context: Context) -> None:
         """Telegram's note that a Star payment was refunded: recorded, if /refund's record of
@@ -253,7 +253,9 @@ class StarsCounter:
         orders = await self._storage.orders_of_buyer(user.id, PAYMENTS_SHOWN)
         paid = [order for order in orders if order.status in MONEY_TAKEN]
         support = self._support_contact or self._catalog.current.support
-        await message.reply_html(texts.pay_support(support, paid, await self._buyers.of(user)))
+        await message.reply_html(
+            stars_texts.pay_support(support, paid, await self._buyers.of(user))
+        )
 
     async def send_again(self, update: Update, context: Context) -> None:
         """ "Send again" under a delivered order: the same goods, through the outbox."""

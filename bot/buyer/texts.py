@@ -11,7 +11,6 @@ from html import escape
 
 from babel import Locale
 
-from bot.buyer.cart import MOST_LINES, CartRow
 from bot.catalog.model import DESCRIPTION_MOST, Catalog, Product
 from bot.i18n import Language, language
 from bot.money import STARS, Money
@@ -42,7 +41,7 @@ def order_line(order: Order, lang: Language) -> str:
     total = Money(order.amount_total, order.currency).format(lang.locale)
     shown = order.lines[:LINES_NAMED]
     named = ", ".join(
-        f"{escape(_shortened(line.title, LINE_TITLE_MOST))} × {line.quantity}" for line in shown
+        f"{escape(shortened(line.title, LINE_TITLE_MOST))} × {line.quantity}" for line in shown
     )
     if len(order.lines) > len(shown):
         named += " " + more_lines(len(order.lines) - len(shown), lang)
@@ -56,7 +55,7 @@ def order_lines(order: Order, lang: Language) -> str:
         return ""
     shown = order.lines[:LINES_LISTED]
     rows = [
-        f"• {escape(_shortened(line.title, LINE_TITLE_MOST))} × {line.quantity} — "
+        f"• {escape(shortened(line.title, LINE_TITLE_MOST))} × {line.quantity} — "
         + Money(line.amount, order.currency).format(lang.locale)
         for line in shown
     ]
@@ -132,7 +131,7 @@ def back_button(lang: Language) -> str:
 def product_card(product: Product, quantity: int, left: int | None, lang: Language) -> str:
     """The card's caption: title, description, price, what is left, and the total chosen;
     within a photo caption's 1,024 characters, the description giving way first."""
-    title = _shortened(product.title_in(lang.code), CARD_TITLE_MOST)
+    title = shortened(product.title_in(lang.code), CARD_TITLE_MOST)
     tail = [product.price.format(lang.locale)]
     if left is not None and left <= 0:
         tail.append(lang._("Sold out"))
@@ -150,11 +149,11 @@ def product_card(product: Product, quantity: int, left: int | None, lang: Langua
     room = CAPTION_MOST - len(title) - len("\n\n") - len("\n".join(tail)) - len("\n\n")
     description = product.description_in(lang.code)
     if description and room > 0:
-        lines += ["", escape(_shortened(description, min(DESCRIPTION_MOST, room)))]
+        lines += ["", escape(shortened(description, min(DESCRIPTION_MOST, room)))]
     return "\n".join([*lines, "", *tail])
 
 
-def _shortened(text: str, most: int) -> str:
+def shortened(text: str, most: int) -> str:
     """At most `most` characters, cut at a word with "…" (descriptions read from Stripe have
     no limit of their own)."""
     if len(text) <= most:
@@ -288,7 +287,7 @@ def buyer_orders(orders: Sequence[Order], lang: Language) -> str:
         if len(order.lines) > 1:
             shown = order.lines[:ORDERS_LINES_LISTED]
             lines += [
-                f"    · {escape(_shortened(line.title, LINE_TITLE_MOST))} × {line.quantity}"
+                f"    · {escape(shortened(line.title, LINE_TITLE_MOST))} × {line.quantity}"
                 for line in shown
             ]
             if len(order.lines) > len(shown):
@@ -472,212 +471,6 @@ def refunded_in_stars(order: Order, amount: Money) -> str:
     return "↩️ " + lang._(
         "Order {order} was refunded: {amount} went back to your Telegram Stars balance."
     ).format(order=order_line(order, lang), amount=amount.format(lang.locale))
-
-
-# Paying in Telegram Stars
-
-# What Telegram shows of an invoice (sendInvoice's limits).
-INVOICE_TITLE_MOST = 32
-INVOICE_DESCRIPTION_MOST = 255
-
-
-def invoice_title(order: Order) -> str:
-    """The product's title; "Order #K7Q2" for an order of several products."""
-    if len(order.lines) == 1:
-        return _shortened(order.lines[0].title, INVOICE_TITLE_MOST)
-    return (
-        language(order.language)
-        ._("Order {reference}")
-        .format(reference=f"#{reference_for(order.id)}")
-    )
-
-
-def invoice_description(order: Order, description: str | None) -> str:
-    """What the invoice sells, line by line, and the product's description for one line."""
-    lang = language(order.language)
-    sold = ", ".join(f"{line.title} × {line.quantity}" for line in order.lines)
-    text = lang._("Order {reference}: {lines}").format(
-        reference=f"#{reference_for(order.id)}", lines=sold
-    )
-    if description and len(order.lines) == 1:
-        text += " — " + description
-    return _shortened(text, INVOICE_DESCRIPTION_MOST)
-
-
-def invoice_below(lang: Language) -> str:
-    return lang._("Your invoice for this product is already in the chat, just above.")
-
-
-PRE_CHECKOUT_REFUSALS = {
-    "unknown": N_("This invoice is not one of your open orders. Tap Buy for a new one."),
-    "closed": N_("This order is closed. Tap Buy again for a new invoice."),
-    "changed": N_("The price has changed. Tap Buy again for a new invoice."),
-    "sold_out": N_("Sorry, this product just sold out. Nothing was charged."),
-}
-
-
-GIVEN_BACK = {
-    "closed": N_(
-        "Order #{reference} was paid or closed before this payment arrived, so these Stars"
-        " went back to your balance. Your orders are in /orders."
-    ),
-    "sold_out": N_(
-        "Sorry, what you ordered (order #{reference}) sold out before this payment arrived, so"
-        " these Stars went back to your balance. Your orders are in /orders."
-    ),
-}
-
-
-def payment_given_back(reference: str, reason: str, lang: Language) -> str:
-    """A Star payment its order could not take (`reason`: paid by another or closed before
-    it came, or its units sold out meanwhile): refunded at once."""
-    return lang._(GIVEN_BACK[reason]).format(reference=reference)
-
-
-def pre_checkout_refused(reason: str, lang: Language) -> str:
-    return lang._(PRE_CHECKOUT_REFUSALS[reason])
-
-
-def pay_support(support: str | None, payments: Sequence[Order], lang: Language) -> str:
-    """/paysupport: whom to ask about a payment, and the buyer's recent payments."""
-    lines = [lang._("<b>Help with a payment</b>")]
-    if support:
-        lines.append(
-            lang._("Write to {contact}, with your order's reference.").format(
-                contact=escape(support)
-            )
-        )
-    else:
-        lines.append(lang._("Reply here with your order's reference and we will help."))
-    lines.append("")
-    if not payments:
-        lines.append(lang._("You have made no payments here yet."))
-    else:
-        lines.append(lang._("Your recent payments:"))
-        lines += [
-            f"{order_line(order, lang)} — {lang._(STATUS_LABELS[order.status])}"
-            for order in payments
-        ]
-    return "\n".join(lines)
-
-
-# The cart
-
-
-def add_to_cart_button(lang: Language) -> str:
-    return lang._("🛒 Add to cart")
-
-
-def cart_button(units: int, lang: Language) -> str:
-    return lang._("🛒 Cart ({count})").format(count=units)
-
-
-def view_cart_button(lang: Language) -> str:
-    return lang._("🛒 View cart")
-
-
-def added_to_cart(
-    title: str, quantity: int, units: int, total: Money | None, lang: Language
-) -> str:
-    held = lang.ngettext(
-        "Your cart now holds {count} item", "Your cart now holds {count} items", units
-    ).format(count=units)
-    if total is not None:
-        held += " · " + total.format(lang.locale)
-    return (
-        lang._("In your cart: <b>{title}</b> × {quantity}.").format(
-            title=escape(title), quantity=quantity
-        )
-        + "\n"
-        + held
-    )
-
-
-def cart_capped(lang: Language) -> str:
-    return lang._("That is as many as you can have of it in one order.")
-
-
-def cart_empty(lang: Language) -> str:
-    return lang._("Your cart is empty. Send /shop to add products.")
-
-
-def cart_view(rows: Sequence[CartRow], total: Money | None, lang: Language) -> str:
-    """The cart's lines with their amounts at today's prices, what changed, and the total."""
-    lines = [lang._("<b>Your cart</b>"), ""]
-    for number, row in enumerate(rows, start=1):
-        title = row.product.title_in(lang.code) if row.product is not None else row.line.product_id
-        shown = f"{number}. {escape(_shortened(title, LINE_TITLE_MOST))} × {row.line.quantity}"
-        if not row.on_sale:
-            off_sale = lang._("no longer on sale: left out of checkout")
-            lines.append(f"{shown} — <i>{off_sale}</i>")
-            continue
-        lines.append(f"{shown} — {(row.price * row.line.quantity).format(lang.locale)}")
-        if row.price_changed:
-            lines.append(
-                "   ⚠️ "
-                + lang._("Price changed since you added it: was {was}, now {now}.").format(
-                    was=row.added_price.format(lang.locale), now=row.price.format(lang.locale)
-                )
-            )
-        if row.line.quantity > row.upper:
-            lines.append("   ⚠️ " + (only_left(row.upper, lang) if row.upper else sold_out(lang)))
-    lines.append("")
-    if total is not None:
-        lines.append(lang._("Total: <b>{total}</b>").format(total=total.format(lang.locale)))
-    else:
-        lines.append(nothing_to_check_out(lang))
-    return "\n".join(lines)
-
-
-def check_out_cart_again(lang: Language) -> str:
-    return lang._("This order came from your cart: open /cart and tap Checkout for a new link.")
-
-
-def nothing_to_check_out(lang: Language) -> str:
-    return lang._("Nothing in your cart can be bought right now.")
-
-
-def line_over_most(title: str, count: int, lang: Language) -> str:
-    return lang.ngettext(
-        "At most {count} of {title} per order: please lower its quantity.",
-        "At most {count} of {title} per order: please lower its quantity.",
-        count,
-    ).format(count=count, title=title)
-
-
-def checkout_button(total: Money, lang: Language) -> str:
-    return lang._("Checkout — {total}").format(total=total.format(lang.locale))
-
-
-def empty_cart_button(lang: Language) -> str:
-    return lang._("Empty cart")
-
-
-def other_currency(title: str, cart_currency: str, currency: str, lang: Language) -> str:
-    return lang._(
-        "Your cart is in {cart_currency}, and <b>{title}</b> is priced in {currency}: one "
-        "payment holds one currency. Start a new cart with it, or check out your cart first?"
-    ).format(title=escape(title), cart_currency=cart_currency.upper(), currency=currency.upper())
-
-
-def new_cart_button(lang: Language) -> str:
-    return lang._("Start a new cart")
-
-
-def checkout_first_button(lang: Language) -> str:
-    return lang._("Check out my cart first")
-
-
-def cart_full(lang: Language) -> str:
-    return lang.ngettext(
-        "Your cart holds {count} product, as many as it takes: check it out or remove one first.",
-        "Your cart holds {count} products, as many as it takes: check it out or remove one first.",
-        MOST_LINES,
-    ).format(count=MOST_LINES)
-
-
-def cart_link_below(lang: Language) -> str:
-    return lang._("Your payment link for this cart is already in the chat, just above.")
 
 
 def line_short(title: str, left: int, lang: Language) -> str:
